@@ -1,0 +1,62 @@
+package cgienv
+
+import "context"
+
+// Request is one CGI invocation handed to a Runner: everything a fresh CGI
+// process would receive from Apache mod_cgi, already resolved and built.
+type Request struct {
+	// Script is the absolute, cleaned path of the script file.
+	Script string
+	// Stamp identifies the file version (for code caches).
+	Stamp Stamp
+	// Env is the complete environment, "NAME=value" entries, built from an
+	// empty base (see BuildEnv). Nothing of the server's own environment is
+	// in it unless the handler was told to pass it.
+	Env []string
+	// Args are argv[1:]: Apache's ISINDEX words (empty for most requests).
+	Args []string
+	// Stdin is the request body, already de-chunked and limited.
+	Stdin []byte
+}
+
+// Stamp is a script file's identity: a change in any field means the file
+// changed (atomic renames change Ino, same-second edits change MtimeNs/Size).
+type Stamp struct {
+	MtimeNs int64
+	Size    int64
+	Ino     uint64
+	Dev     uint64
+}
+
+// Output is what the script produced.
+type Output struct {
+	// Stdout is everything the script wrote to its standard output: CGI
+	// response headers, a blank line, then the body.
+	Stdout []byte
+	// Stderr is what the script wrote to its standard error, tracebacks
+	// included. The handler logs it line by line.
+	Stderr []byte
+	// ExitCode is the script's exit status (sys.exit(n), 1 for an uncaught
+	// exception). Apache ignores it for the response; it is only logged.
+	ExitCode int
+	// Failure, when not empty, says why the script did not complete
+	// normally (a compile error, an uncaught exception's type and message).
+	// Any output before the failure is still in Stdout and is still served,
+	// as under CGI.
+	Failure string
+}
+
+// Runner runs one CGI request to completion. An error means the request
+// could not be run at all (queue full, shutting down, runtime failure), not
+// that the script failed: script failures are reported in Output.
+type Runner interface {
+	Run(ctx context.Context, req *Request) (*Output, error)
+}
+
+// ErrOverloaded is returned (wrapped or as is) by a Runner that has no
+// capacity for the request; the handler answers 503 with Retry-After.
+var ErrOverloaded = overloadedError{}
+
+type overloadedError struct{}
+
+func (overloadedError) Error() string { return "cgienv: no capacity for the request" }

@@ -1,0 +1,3 @@
+module github.com/warmcgi/warmcgi
+
+go 1.26.8

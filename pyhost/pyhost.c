@@ -1,0 +1,400 @@
+/*
+ * pyhost.c: the C layer between Go and libpython. It owns every PyObject:
+ * interpreters, the runtime module in each, and the last result of each
+ * interpreter. The compatibility work (stdio proxies, environ, __main__,
+ * the code cache) is Python in runtime.py; this file only moves bytes in
+ * and out in one call per request.
+ */
+#define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE
+#include <Python.h>
+#include <dlfcn.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pyhost.h"
+
+/* Own-GIL sub-interpreters crash on 3.12 (DESIGN.md), so they need 3.13. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define PH_HAVE_OWN_GIL 1
+#else
+#define PH_HAVE_OWN_GIL 0
+#endif
+
+struct ph_interp {
+	PyThreadState *ts; /* detached between calls */
+	pthread_t thread;  /* the only thread that may use ts */
+	PyObject *run;     /* _warmcgi._run */
+	PyObject *last;    /* the previous result, kept alive for ph_result */
+	PyObject *errtext; /* bytes describing a runtime failure */
+};
+
+static PyInterpreterState *main_interp;
+
+static void
+set_error(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf == NULL || n == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * exception_text returns "Type: message" for the raised exception as a new
+ * bytes object and clears it, or NULL if that fails too. GIL held.
+ */
+static PyObject *
+exception_text(void)
+{
+	PyObject *type, *value, *tb, *s = NULL, *out = NULL;
+
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (value != NULL)
+		s = PyUnicode_FromFormat("%s: %S", Py_TYPE(value)->tp_name, value);
+	if (s != NULL)
+		out = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+	Py_XDECREF(s);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+	PyErr_Clear();
+	return out;
+}
+
+const char *
+ph_library_path(void)
+{
+	Dl_info info;
+
+	if (dladdr((void *)Py_GetVersion, &info) == 0)
+		return NULL;
+	return info.dli_fname;
+}
+
+const char *
+ph_version(void)
+{
+	return Py_GetVersion();
+}
+
+int
+ph_own_gil(void)
+{
+	return PH_HAVE_OWN_GIL;
+}
+
+int
+ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen)
+{
+	PyPreConfig pre;
+	PyConfig cfg;
+	PyStatus st;
+
+	/*
+	 * A CGI child under Apache starts in the C locale, which CPython
+	 * coerces to C.UTF-8 (PEP 538); give the process the same LC_CTYPE.
+	 */
+	setlocale(LC_CTYPE, "C.UTF-8");
+
+	PyPreConfig_InitIsolatedConfig(&pre);
+	pre.utf8_mode = 1;
+	st = Py_PreInitialize(&pre);
+	if (PyStatus_Exception(st)) {
+		set_error(errbuf, errlen, "preinitialize: %s", st.err_msg ? st.err_msg : "failed");
+		return PH_EINIT;
+	}
+
+	PyConfig_InitIsolatedConfig(&cfg);
+	cfg.install_signal_handlers = 0; /* Go owns signals */
+	cfg.site_import = 1;             /* Debian's dist-packages come from site */
+	cfg.write_bytecode = pycache_prefix != NULL;
+	if (program_name != NULL) {
+		st = PyConfig_SetBytesString(&cfg, &cfg.program_name, program_name);
+		if (PyStatus_Exception(st))
+			goto fail;
+	}
+	if (pycache_prefix != NULL) {
+		st = PyConfig_SetBytesString(&cfg, &cfg.pycache_prefix, pycache_prefix);
+		if (PyStatus_Exception(st))
+			goto fail;
+	}
+	st = Py_InitializeFromConfig(&cfg);
+	if (PyStatus_Exception(st))
+		goto fail;
+	PyConfig_Clear(&cfg);
+
+	main_interp = PyInterpreterState_Main();
+	/* The main interpreter never runs requests: release it for good. */
+	PyEval_SaveThread();
+	return PH_OK;
+
+fail:
+	set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
+	PyConfig_Clear(&cfg);
+	return PH_EINIT;
+}
+
+/* new_subinterpreter creates the interpreter; the main GIL is held on entry. */
+static PyThreadState *
+new_subinterpreter(int own_gil, char *errbuf, size_t errlen)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	PyThreadState *ts = NULL;
+	PyInterpreterConfig c;
+	PyStatus st;
+
+	memset(&c, 0, sizeof c);
+	c.use_main_obmalloc = !own_gil;
+	c.allow_fork = 0; /* a forked Go process cannot run Go code */
+	c.allow_exec = 1; /* subprocess needs it; os.exec* is emulated */
+	c.allow_threads = 1;
+	c.allow_daemon_threads = 1;
+	c.check_multi_interp_extensions = own_gil;
+	c.gil = own_gil ? PyInterpreterConfig_OWN_GIL : PyInterpreterConfig_SHARED_GIL;
+	st = Py_NewInterpreterFromConfig(&ts, &c);
+	if (PyStatus_Exception(st)) {
+		set_error(errbuf, errlen, "new interpreter: %s", st.err_msg ? st.err_msg : "failed");
+		return NULL;
+	}
+	return ts;
+#else
+	PyThreadState *ts;
+
+	(void)own_gil;
+	ts = Py_NewInterpreter();
+	if (ts == NULL)
+		set_error(errbuf, errlen, "new interpreter: Py_NewInterpreter failed");
+	return ts;
+#endif
+}
+
+ph_interp *
+ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
+{
+	PyThreadState *mts, *ts;
+	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
+	ph_interp *ip;
+
+	if (main_interp == NULL) {
+		set_error(errbuf, errlen, "python is not initialised");
+		return NULL;
+	}
+	if (own_gil && !PH_HAVE_OWN_GIL) {
+		set_error(errbuf, errlen, "own-GIL interpreters need Python 3.13 or later");
+		return NULL;
+	}
+	ip = calloc(1, sizeof *ip);
+	if (ip == NULL) {
+		set_error(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+
+	/* A thread state of the main interpreter for this thread, to create from. */
+	mts = PyThreadState_New(main_interp);
+	PyEval_RestoreThread(mts);
+	ts = new_subinterpreter(own_gil, errbuf, errlen);
+	if (ts == NULL) {
+		PyThreadState_Clear(mts);
+		PyThreadState_DeleteCurrent();
+		free(ip);
+		return NULL;
+	}
+
+	/* Now ts is current and holds its GIL: install the runtime. */
+	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
+	dict = mod ? PyModule_GetDict(mod) : NULL;
+	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0)
+		code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+	if (code != NULL)
+		r = PyEval_EvalCode(code, dict, dict);
+	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
+	if (run == NULL) {
+		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
+
+		set_error(errbuf, errlen, "runtime install: %s",
+			  t ? PyBytes_AS_STRING(t) : "_run missing");
+		Py_XDECREF(t);
+		Py_XDECREF(code);
+		Py_XDECREF(r);
+		Py_EndInterpreter(ts);
+#if PY_VERSION_HEX < 0x030C0000
+		PyThreadState_Swap(mts);
+#else
+		PyEval_RestoreThread(mts);
+#endif
+		PyThreadState_Clear(mts);
+		PyThreadState_DeleteCurrent();
+		free(ip);
+		return NULL;
+	}
+	Py_INCREF(run);
+	ip->run = run;
+	Py_DECREF(code);
+	Py_DECREF(r);
+	ip->thread = pthread_self();
+	ip->ts = PyEval_SaveThread();
+
+	/* Drop the helper thread state of the main interpreter. */
+	PyEval_RestoreThread(mts);
+	PyThreadState_Clear(mts);
+	PyThreadState_DeleteCurrent();
+	return ip;
+}
+
+/* env_dict parses "K=V\0K=V\0" into {bytes: bytes}, os.environ's storage. */
+static PyObject *
+env_dict(const char *p, size_t n)
+{
+	PyObject *d = PyDict_New();
+	const char *end = p + n;
+
+	while (d != NULL && p < end) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+		const char *eq;
+
+		if (z == NULL)
+			z = end;
+		eq = memchr(p, '=', (size_t)(z - p));
+		if (eq != NULL && eq > p) {
+			PyObject *k = PyBytes_FromStringAndSize(p, eq - p);
+			PyObject *v = PyBytes_FromStringAndSize(eq + 1, z - eq - 1);
+
+			if (k == NULL || v == NULL || PyDict_SetItem(d, k, v) < 0)
+				Py_CLEAR(d);
+			Py_XDECREF(k);
+			Py_XDECREF(v);
+		}
+		p = z + 1;
+	}
+	return d;
+}
+
+/* word_list parses "a\0b\0" into a list of str (file-system decoding). */
+static PyObject *
+word_list(const char *p, size_t n)
+{
+	PyObject *l = PyList_New(0);
+	const char *end = p + n;
+
+	while (l != NULL && p < end) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+		PyObject *w;
+
+		if (z == NULL)
+			z = end;
+		w = PyUnicode_DecodeFSDefaultAndSize(p, z - p);
+		if (w == NULL || PyList_Append(l, w) < 0)
+			Py_CLEAR(l);
+		Py_XDECREF(w);
+		p = z + 1;
+	}
+	return l;
+}
+
+static int
+fill_result(ph_interp *ip, PyObject *r, ph_result *res)
+{
+	PyObject *out, *err, *failure, *late;
+	Py_ssize_t fn;
+	long code;
+
+	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 5)
+		return -1;
+	code = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+	out = PyTuple_GET_ITEM(r, 1);
+	err = PyTuple_GET_ITEM(r, 2);
+	failure = PyTuple_GET_ITEM(r, 3);
+	late = PyTuple_GET_ITEM(r, 4);
+	if ((code == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
+	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late))
+		return -1;
+	res->exit_code = (int)code;
+	res->out = PyByteArray_AS_STRING(out);
+	res->out_n = (size_t)PyByteArray_GET_SIZE(out);
+	res->err = PyByteArray_AS_STRING(err);
+	res->err_n = (size_t)PyByteArray_GET_SIZE(err);
+	res->failure = PyUnicode_AsUTF8AndSize(failure, &fn);
+	if (res->failure == NULL)
+		return -1;
+	res->failure_n = (size_t)fn;
+	res->late = PyByteArray_AS_STRING(late);
+	res->late_n = (size_t)PyByteArray_GET_SIZE(late);
+	ip->last = r;
+	return 0;
+}
+
+int
+ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
+	const char *env, size_t env_n, const char *argv, size_t argv_n,
+	const char *body, size_t body_n, ph_result *res)
+{
+	PyObject *args[5] = {NULL, NULL, NULL, NULL, NULL};
+	PyObject *r = NULL;
+	int i;
+
+	memset(res, 0, sizeof *res);
+	if (!pthread_equal(pthread_self(), ip->thread)) {
+		res->status = PH_ETHREAD;
+		return PH_ETHREAD;
+	}
+	PyEval_RestoreThread(ip->ts);
+	Py_CLEAR(ip->last);
+	Py_CLEAR(ip->errtext);
+
+	args[0] = PyUnicode_DecodeFSDefaultAndSize(path, (Py_ssize_t)path_n);
+	args[1] = Py_BuildValue("(LLKK)", (long long)stamp[0], (long long)stamp[1],
+				(unsigned long long)stamp[2], (unsigned long long)stamp[3]);
+	args[2] = env_dict(env, env_n);
+	args[3] = word_list(argv, argv_n);
+	args[4] = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
+	if (args[0] && args[1] && args[2] && args[3] && args[4])
+		r = PyObject_Vectorcall(ip->run, args, 5, NULL);
+	for (i = 0; i < 5; i++)
+		Py_XDECREF(args[i]);
+
+	if (r == NULL || fill_result(ip, r, res) < 0) {
+		ip->errtext = PyErr_Occurred() ? exception_text() : PyBytes_FromString("bad result from _run");
+		Py_XDECREF(r);
+		memset(res, 0, sizeof *res);
+		res->status = PH_ERUNTIME;
+		if (ip->errtext != NULL) {
+			res->failure = PyBytes_AS_STRING(ip->errtext);
+			res->failure_n = (size_t)PyBytes_GET_SIZE(ip->errtext);
+		}
+	}
+	ip->ts = PyEval_SaveThread();
+	return res->status;
+}
+
+void
+ph_interp_free(ph_interp *ip)
+{
+	if (ip == NULL)
+		return;
+	if (pthread_equal(pthread_self(), ip->thread)) {
+		PyEval_RestoreThread(ip->ts);
+		Py_CLEAR(ip->last);
+		Py_CLEAR(ip->errtext);
+		Py_CLEAR(ip->run);
+		Py_EndInterpreter(ip->ts);
+#if PY_VERSION_HEX < 0x030C0000
+		{
+			/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */
+			PyThreadState *mts = PyThreadState_New(main_interp);
+
+			PyThreadState_Swap(mts);
+			PyThreadState_Clear(mts);
+			PyThreadState_DeleteCurrent();
+		}
+#endif
+	}
+	free(ip);
+}

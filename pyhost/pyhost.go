@@ -1,0 +1,177 @@
+//go:build cgo
+
+package pyhost
+
+/*
+#include <stdlib.h>
+#include "pyhost.h"
+*/
+import "C"
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+//go:embed runtime.py
+var runtimeSource string
+
+var (
+	initOnce sync.Once
+	initErr  error
+)
+
+// Init initialises the embedded Python once per process. It may be called
+// from any goroutine and more than once; later calls return the first
+// result.
+func Init(cfg Config) error {
+	initOnce.Do(func() { initErr = initPython(cfg) })
+	return initErr
+}
+
+func initPython(cfg Config) error {
+	var prog, cache *C.char
+	if p := programName(); p != "" {
+		prog = C.CString(p)
+		defer C.free(unsafe.Pointer(prog))
+	}
+	if cfg.PycachePrefix != "" {
+		if err := os.MkdirAll(cfg.PycachePrefix, 0o700); err != nil {
+			return fmt.Errorf("pyhost: bytecode cache: %w", err)
+		}
+		cache = C.CString(cfg.PycachePrefix)
+		defer C.free(unsafe.Pointer(cache))
+	}
+	var buf [512]C.char
+	if C.ph_init(prog, cache, &buf[0], C.size_t(len(buf))) != C.PH_OK {
+		return fmt.Errorf("%w: %s", ErrInit, C.GoString(&buf[0]))
+	}
+	return nil
+}
+
+var minorRE = regexp.MustCompile(`^(\d+)\.(\d+)`)
+
+// programName finds the python executable that belongs to the libpython
+// this binary loaded, so that Python finds its own standard library and
+// not that of another python3 on PATH.
+func programName() string {
+	lib := C.ph_library_path()
+	if lib == nil {
+		return ""
+	}
+	m := minorRE.FindStringSubmatch(Version())
+	if m == nil {
+		return ""
+	}
+	ver := m[1] + "." + m[2]
+	dir := filepath.Dir(C.GoString(lib))
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "lib", "python"+ver, "os.py")); err == nil {
+			exe := filepath.Join(dir, "bin", "python"+ver)
+			if _, err := os.Stat(exe); err == nil {
+				return exe
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Version returns the version of the linked Python (sys.version).
+func Version() string { return C.GoString(C.ph_version()) }
+
+// OwnGILSupported reports whether this build can create interpreters with
+// their own GIL (Python 3.13 and later).
+func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
+
+// Interp is one sub-interpreter bound to the OS thread that created it.
+// All of its methods must be called on that thread: create it from a
+// goroutine that called runtime.LockOSThread and never unlocks.
+type Interp struct {
+	p   *C.ph_interp
+	res C.ph_result
+}
+
+// NewInterp creates a sub-interpreter on the calling OS thread and installs
+// the warmcgi runtime in it. ownGIL needs OwnGILSupported.
+func NewInterp(ownGIL bool) (*Interp, error) {
+	if err := Init(Config{}); err != nil {
+		return nil, err
+	}
+	src := C.CString(runtimeSource)
+	defer C.free(unsafe.Pointer(src))
+	var buf [1024]C.char
+	own := C.int(0)
+	if ownGIL {
+		own = 1
+	}
+	p := C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
+	}
+	return &Interp{p: p}, nil
+}
+
+// Exec runs one request and fills res. It returns an error only when the
+// request could not be run (wrong thread, closed, a runtime failure);
+// whatever the script did is reported in res.
+func (ip *Interp) Exec(req *Request, res *Result) error {
+	if ip.p == nil {
+		return ErrClosed
+	}
+	stamp := [4]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3])}
+	path := req.Path
+	st := C.ph_exec(ip.p,
+		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
+		&stamp[0],
+		cbytes(req.Env), C.size_t(len(req.Env)),
+		cbytes(req.Args), C.size_t(len(req.Args)),
+		cbytes(req.Body), C.size_t(len(req.Body)),
+		&ip.res)
+	runtime.KeepAlive(req)
+	r := &ip.res
+	switch st {
+	case C.PH_OK:
+	case C.PH_ETHREAD:
+		return ErrWrongThread
+	default:
+		return &RuntimeError{Msg: C.GoStringN(r.failure, C.int(r.failure_n))}
+	}
+	res.Stdout = append(res.Stdout[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.out)), int(r.out_n))...)
+	res.Stderr = append(res.Stderr[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.err)), int(r.err_n))...)
+	res.Late = append(res.Late[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.late)), int(r.late_n))...)
+	res.ExitCode = int(r.exit_code)
+	res.Failure = ""
+	if r.failure_n > 0 {
+		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))
+	}
+	return nil
+}
+
+func cbytes(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// Close ends the interpreter, on its own thread.
+func (ip *Interp) Close() error {
+	if ip.p == nil {
+		return nil
+	}
+	C.ph_interp_free(ip.p)
+	ip.p = nil
+	return nil
+}
+

@@ -1,0 +1,93 @@
+/*
+ * pyhost.h: the whole C API that Go sees. It never includes Python.h, so
+ * no CPython type crosses into Go: a ph_interp is opaque, and every result
+ * is plain bytes.
+ *
+ * Conventions:
+ *   - Functions return 0 (PH_OK) on success and a negative PH_E* code on
+ *     failure; where a message is useful it is written to errbuf.
+ *   - Input pointers are borrowed for the duration of the call only: C
+ *     copies what it keeps and never stores a Go pointer.
+ *   - No function is called with the GIL held, and none returns holding it.
+ */
+#ifndef PYHOST_H
+#define PYHOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	PH_OK = 0,
+	PH_EINIT = -1,    /* Python could not be initialised */
+	PH_ETHREAD = -2,  /* interp used from a thread other than its own */
+	PH_ERUNTIME = -3, /* the warmcgi runtime itself failed (a bug) */
+	PH_ECREATE = -4   /* a new interpreter could not be created */
+};
+
+typedef struct ph_interp ph_interp;
+
+/*
+ * ph_result is filled by ph_exec. Every pointer in it points into objects
+ * owned by the interpreter and stays valid until that interpreter's next
+ * ph_exec or ph_interp_free; the caller copies what it needs at once.
+ */
+typedef struct {
+	int status;             /* PH_OK or a PH_E* code */
+	int exit_code;          /* the script's exit status as CPython reports it */
+	const char *out;        /* stdout bytes (CGI headers, blank line, body) */
+	size_t out_n;
+	const char *err;        /* stderr bytes, tracebacks included */
+	size_t err_n;
+	const char *failure;    /* UTF-8; empty when the script completed */
+	size_t failure_n;
+	const char *late;       /* output written while no request was active */
+	size_t late_n;
+} ph_result;
+
+/*
+ * ph_library_path returns the file name of the loaded libpython (from
+ * dladdr), or NULL. Any thread, any time; the string is static.
+ */
+const char *ph_library_path(void);
+
+/* ph_version returns Py_GetVersion(). Any thread, any time. */
+const char *ph_version(void);
+
+/* ph_own_gil reports whether ph_interp_new(own_gil=1) is available in this build. */
+int ph_own_gil(void);
+
+/*
+ * ph_init initialises the main interpreter with an isolated configuration
+ * (PYTHON* environment variables ignored, UTF-8 mode, no signal handlers)
+ * and releases the GIL. Call once per process, from any thread.
+ * program_name: the python executable that belongs to the linked libpython
+ * (so the matching standard library is found), or NULL.
+ * pycache_prefix: where bytecode of imported modules is written, or NULL to
+ * write none.
+ */
+int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen);
+
+/*
+ * ph_interp_new creates a sub-interpreter bound to the calling OS thread
+ * and runs the warmcgi runtime source (NUL-terminated) in it. The calling
+ * thread must stay the same for every later call on the interp. own_gil
+ * selects a per-interpreter GIL (only when ph_own_gil() is true). Returns
+ * NULL and fills errbuf on failure.
+ */
+ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
+
+/*
+ * ph_exec runs one CGI request: the script at path (the code cache key)
+ * with the given freshness stamp {mtime_ns, size, ino, dev}, environment
+ * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
+ * body. Must be called on the interp's own thread. The only call on the
+ * per-request path.
+ */
+int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
+	    const char *env, size_t env_n, const char *argv, size_t argv_n,
+	    const char *body, size_t body_n, ph_result *res);
+
+/* ph_interp_free ends the interpreter; on its own thread only. */
+void ph_interp_free(ph_interp *ip);
+
+#endif

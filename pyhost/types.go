@@ -1,0 +1,48 @@
+package pyhost
+
+import "errors"
+
+// Config is the process-wide Python configuration given to Init.
+type Config struct {
+	// PycachePrefix is where bytecode of imported helper modules is
+	// cached (never beside the scripts). Empty: no bytecode is written.
+	PycachePrefix string
+}
+
+// Request is one script run. Every slice is borrowed for the duration of
+// Exec only.
+type Request struct {
+	Path  string   // absolute script path; the code cache key
+	Stamp [4]int64 // mtime_ns, size, inode, device: a change recompiles
+	Env   []byte   // "K=V\x00" repeated
+	Args  []byte   // argv[1:], "word\x00" repeated
+	Body  []byte   // the request body
+}
+
+// Result is what a script produced. Exec reuses its slices.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	Late     []byte // written between requests (late threads, finalizers)
+	ExitCode int
+	Failure  string // "" when the script completed normally
+}
+
+var (
+	// ErrInit means Python could not be initialised.
+	ErrInit = errors.New("pyhost: python initialisation failed")
+	// ErrCreate means a sub-interpreter could not be created.
+	ErrCreate = errors.New("pyhost: cannot create interpreter")
+	// ErrWrongThread means an Interp was used from a thread other than its own.
+	ErrWrongThread = errors.New("pyhost: interp used from foreign thread")
+	// ErrClosed means the Interp was closed.
+	ErrClosed = errors.New("pyhost: interp closed")
+	// ErrNoCgo means this binary was built without cgo, so without Python.
+	ErrNoCgo = errors.New("pyhost: built without cgo; python is unavailable")
+)
+
+// RuntimeError is a failure of the warmcgi runtime inside the interpreter
+// (a bug, not a script error).
+type RuntimeError struct{ Msg string }
+
+func (e *RuntimeError) Error() string { return "pyhost: runtime failure: " + e.Msg }
