@@ -3,6 +3,7 @@
 package pyhost
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -74,11 +75,172 @@ func TestExecHello(t *testing.T) {
 	})
 }
 
+type execCase struct {
+	name     string
+	script   string
+	query    string
+	body     string
+	stdout   string // exact, when set
+	contains []string
+	stderr   []string // substrings of stderr
+	exit     int
+	failure  string // prefix of Result.Failure
+}
+
+var execCases = []execCase{
+	{name: "stash buffer at import", script: "stash.py", query: "q1", stdout: "Content-Type: text/plain\n\nstashed q1\n"},
+	{name: "stash buffer again", script: "stash.py", query: "q2", stdout: "Content-Type: text/plain\n\nstashed q2\n"},
+	{name: "environ identity and no leak", script: "environ.py", query: "e1",
+		stdout: "Content-Type: text/plain\n\nTrue e1 None b'e1' C.UTF-8\n"},
+	{name: "environ second request", script: "environ.py", query: "e2",
+		stdout: "Content-Type: text/plain\n\nTrue e2 None b'e2' C.UTF-8\n"},
+	{name: "exception after headers", script: "raise.py",
+		stdout: "Content-Type: text/plain\n\npartial\n",
+		stderr: []string{"Traceback (most recent call last):", "raise.py\", line 5, in <module>", "ValueError: boom in script"},
+		exit:   1, failure: "ValueError: boom in script"},
+	{name: "sys.exit(3)", script: "exit.py", query: "3", stdout: "Content-Type: text/plain\n\n", exit: 3, failure: "SystemExit: 3"},
+	{name: "sys.exit()", script: "exit.py", query: "none", stdout: "Content-Type: text/plain\n\n"},
+	{name: "sys.exit(0)", script: "exit.py", query: "0", stdout: "Content-Type: text/plain\n\n"},
+	{name: "sys.exit(message)", script: "exit.py", query: "msg", stdout: "Content-Type: text/plain\n\n",
+		stderr: []string{"bye message\n"}, exit: 1, failure: "SystemExit: bye message"},
+	{name: "syntax error", script: "syntax.py", stdout: "",
+		stderr: []string{"syntax.py\", line 1", "SyntaxError: Missing parentheses"}, exit: 1, failure: "SyntaxError"},
+	{name: "coding cookie", script: "latin1.py", stdout: "Content-Type: text/plain\n\ncaf\u00e9\n"},
+	{name: "utf-8 BOM", script: "bom.py", stdout: "Content-Type: text/plain\n\nbom ok\n"},
+	{name: "TextIOWrapper over buffer", script: "rewrap.py", query: "wrapper", stdout: "Content-Type: text/plain\n\nmode wrapper \xe9\n"},
+	{name: "codecs writer over detach", script: "rewrap.py", query: "codecs", stdout: "Content-Type: text/plain\n\nmode codecs \u00e9\n"},
+	{name: "reconfigure", script: "rewrap.py", query: "reconfigure", stdout: "Content-Type: text/plain\n\nmode reconfigure \xe9\n"},
+	{name: "plain after rewraps", script: "rewrap.py", query: "plain", stdout: "Content-Type: text/plain\n\nmode plain \u00e9\n"},
+	{name: "__main__ module", script: "main.py",
+		stdout: "Content-Type: text/plain\n\nTrue Thing ['__annotations__', '__builtins__', '__cached__', '__doc__', '__file__', '__loader__', '__name__', '__package__', '__spec__'] True\n"},
+	{name: "stdin binary then text, exit()", script: "stdin.py", body: "abcdef\nghi",
+		stdout: "Content-Type: text/plain\n\n0 b'abc' def\nghi ''\n"},
+	{name: "excepthook replaced by script", script: "excepthook.py",
+		stdout: "Content-Type: text/html\n\n<p>hooked KeyError: 'k'</p>\n", exit: 1, failure: "KeyError"},
+	{name: "excepthook restored", script: "raise.py", stdout: "Content-Type: text/plain\n\npartial\n",
+		stderr: []string{"ValueError: boom in script"}, exit: 1, failure: "ValueError"},
+}
+
+// TestExecCases runs every case three times over in one interpreter: the
+// bugs of a persistent host show on the second request, not the first.
+func TestExecCases(t *testing.T) {
+	// Subtests run on goroutines of their own, so the requests run first, on
+	// the interpreter's thread, and the checks after.
+	type outcome struct {
+		res Result
+		err error
+	}
+	const rounds = 3
+	got := make([]outcome, rounds*len(execCases))
+	onThread(t, func(ip *Interp) {
+		for i := range got {
+			c := execCases[i%len(execCases)]
+			path := script(t, c.script)
+			req := &Request{Path: path, Stamp: stampOf(t, path),
+				Env:  envBlock("QUERY_STRING="+c.query, "REQUEST_METHOD=GET"),
+				Body: []byte(c.body)}
+			got[i].err = ip.Exec(req, &got[i].res)
+		}
+	})
+	for i, o := range got {
+		c := execCases[i%len(execCases)]
+		t.Run(fmt.Sprintf("%s/round=%d", c.name, i/len(execCases)), func(t *testing.T) {
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			res := o.res
+			if string(res.Stdout) != c.stdout {
+				t.Errorf("stdout %q, want %q (stderr %q)", res.Stdout, c.stdout, res.Stderr)
+			}
+			for _, s := range c.stderr {
+				if !strings.Contains(string(res.Stderr), s) {
+					t.Errorf("stderr %q lacks %q", res.Stderr, s)
+				}
+			}
+			if c.stderr == nil && len(res.Stderr) > 0 {
+				t.Errorf("unexpected stderr %q", res.Stderr)
+			}
+			if res.ExitCode != c.exit {
+				t.Errorf("exit code %d, want %d", res.ExitCode, c.exit)
+			}
+			if !strings.HasPrefix(res.Failure, c.failure) || (c.failure == "") != (res.Failure == "") {
+				t.Errorf("failure %q, want prefix %q", res.Failure, c.failure)
+			}
+		})
+	}
+	if v, ok := os.LookupEnv("PUTENV_LEAK"); ok {
+		t.Errorf("os.putenv reached the process environment: PUTENV_LEAK=%q", v)
+	}
+	if v, ok := os.LookupEnv("STALE"); ok {
+		t.Errorf("os.environ write reached the process environment: STALE=%q", v)
+	}
+}
+
+// TestReloadOnChange: a changed file is recompiled; an unchanged one is not.
+func TestReloadOnChange(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v.py")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onThread(t, func(ip *Interp) {
+		run := func() string {
+			var res Result
+			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
+				t.Fatal(err)
+			}
+			return string(res.Stdout)
+		}
+		write("print('one')\n")
+		if got := run(); got != "one\n" {
+			t.Fatalf("first version printed %q", got)
+		}
+		write("print('two!')\n") // a different size, so the stamp changes even within one mtime tick
+		if got := run(); got != "two!\n" {
+			t.Fatalf("after an edit printed %q, want the new version", got)
+		}
+	})
+}
+
+// TestWrongThread: an interp refuses calls from another OS thread.
+func TestWrongThread(t *testing.T) {
+	ipc := make(chan *Interp)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		ip, err := NewInterp(OwnGILSupported())
+		if err != nil {
+			t.Error(err)
+			close(ipc)
+			return
+		}
+		ipc <- ip
+		<-done
+		ip.Close()
+	}()
+	ip := <-ipc
+	if ip == nil {
+		return
+	}
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var res Result
+		errc <- ip.Exec(&Request{Path: "/nonexistent.py"}, &res)
+	}()
+	if err := <-errc; err != ErrWrongThread {
+		t.Errorf("Exec from another thread: %v, want ErrWrongThread", err)
+	}
+	close(done)
+}
+
 func TestMain(m *testing.M) {
 	if err := Init(Config{}); err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	}
-	_ = strings.TrimSpace
 	os.Exit(m.Run())
 }

@@ -1,0 +1,63 @@
+# warmcgi — `make help` lists the targets.
+#
+# The Python warmcgi embeds is the one pkg-config calls python3-embed:
+# Debian's python3-dev by default; another one with
+#   make PKG_CONFIG_PATH=/opt/python3.13/lib/pkgconfig build
+# The library directory goes into the binary's rpath, so a Python outside
+# the linker's default paths is found at run time too.
+
+GO      ?= go
+BIN     ?= bin/warmcgi
+LISTEN  ?= 127.0.0.1:8080
+PYLIBDIR = $(shell pkg-config --variable=libdir python3-embed 2>/dev/null)
+export CGO_ENABLED = 1
+export CGO_LDFLAGS += -Wl,-rpath,$(PYLIBDIR)
+
+# Other Pythons (3.12+) to run the pyhost tests against, as pkgconfig dirs.
+# Found under pyenv's usual root when present; set it to test others.
+EXTRA_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/lib/pkgconfig)
+
+.PHONY: help deps build run test test-go test-nocgo test-pythons bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps: ## install the Debian packages the build needs (as root), or say which
+	@if ! pkg-config --exists python3-embed 2>/dev/null || ! command -v gcc >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-dev pkg-config gcc; \
+	  else \
+	    echo "warmcgi needs: sudo apt-get install -y python3-dev pkg-config gcc" >&2; exit 1; \
+	  fi; \
+	fi
+
+build: deps ## build bin/warmcgi
+	$(GO) build -o $(BIN) ./cmd/warmcgi
+
+run: build ## build and serve examples/cgi-bin on http://127.0.0.1:8080/cgi-bin/
+	$(BIN) serve examples/cgi-bin --listen $(LISTEN)
+
+test: deps test-nocgo test-go test-pythons ## the whole test suite (what .ci/run calls)
+
+test-nocgo: ## the packages that need no Python, built without cgo
+	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp
+
+test-go: ## vet, then every package against the default Python, with the race detector
+	$(GO) vet ./...
+	$(GO) test -count=1 -race ./...
+
+test-pythons: ## the pyhost tests against each Python in EXTRA_PYTHONS
+	@if [ -z "$(strip $(EXTRA_PYTHONS))" ]; then \
+	  echo "test-pythons: skipped: no other Python with python3-embed.pc found (set EXTRA_PYTHONS to pkgconfig dirs)"; \
+	fi
+	@set -e; for pc in $(EXTRA_PYTHONS); do \
+	  lib=$$(PKG_CONFIG_PATH=$$pc pkg-config --variable=libdir python3-embed); \
+	  echo "== pyhost against $$(PKG_CONFIG_PATH=$$pc pkg-config --modversion python3-embed) ($$pc)"; \
+	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 ./pyhost; \
+	done
+
+bench: ## Go micro-benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

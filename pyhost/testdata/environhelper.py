@@ -1,0 +1,2 @@
+import os
+ENV = os.environ

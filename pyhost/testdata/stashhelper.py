@@ -1,0 +1,2 @@
+import sys
+out = sys.stdout.buffer
