@@ -31,7 +31,7 @@ func onThread(t *testing.T, fn func(ip *Interp)) {
 	<-done
 }
 
-func stampOf(t *testing.T, path string) [4]int64 {
+func stampOf(t testing.TB, path string) [4]int64 {
 	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -49,7 +49,7 @@ func envBlock(kv ...string) []byte {
 	return b
 }
 
-func script(t *testing.T, name string) string {
+func script(t testing.TB, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
