@@ -174,4 +174,3 @@ func (ip *Interp) Close() error {
 	ip.p = nil
 	return nil
 }
-
