@@ -1,0 +1,101 @@
+// Command warmcgi serves a directory of unmodified Python CGI scripts from
+// embedded CPython: each script is compiled once and re-executed per
+// request in long-lived sub-interpreters, while it still sees what a fresh
+// CGI process under Apache mod_cgi would see.
+//
+// Usage:
+//
+//	warmcgi serve [flags] DIR   serve DIR at http://ADDR/cgi-bin/
+//	warmcgi version             Go, Python and interpreter mode
+//	warmcgi help                this text
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/warmcgi/warmcgi/pyhost"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitStartup = 1 // the server could not start
+	exitUsage   = 2 // bad command line
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `warmcgi serves a directory of unmodified Python CGI scripts from embedded CPython.
+
+Usage:
+  warmcgi serve [flags] DIR   serve the scripts in DIR (see 'warmcgi serve --help')
+  warmcgi version             print the Go and Python versions and the interpreter mode
+  warmcgi help                print this help
+`
+
+// run is the whole program; ctx ends on SIGINT/SIGTERM, and release stops
+// catching them (so a second signal kills the process at once).
+func run(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, release, args[1:], stdout, stderr)
+	case "version", "--version":
+		printVersion(stdout)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "warmcgi: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+func printVersion(w io.Writer) {
+	version := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	fmt.Fprintf(w, "warmcgi %s\n", version)
+	fmt.Fprintf(w, "go:      %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "python:  %s\n", oneLine(pythonVersion()))
+	fmt.Fprintf(w, "mode:    %s\n", interpreterMode())
+}
+
+func pythonVersion() string {
+	defer func() { _ = recover() }()
+	return pyhost.Version()
+}
+
+// interpreterMode names the default isolation mode and its GIL.
+func interpreterMode() string {
+	if pyhost.OwnGILSupported() {
+		return "subinterp (one sub-interpreter per worker thread, own GIL: parallel on all cores)"
+	}
+	return "subinterp (one sub-interpreter per worker thread, shared GIL: Python < 3.13)"
+}
+
+func oneLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/interp"
+	"github.com/warmcgi/warmcgi/pyhost"
+)
+
+// worker is what each pool thread owns: its interpreter and the buffers it
+// reuses to build the C-side request blocks.
+type worker struct {
+	ip   *pyhost.Interp
+	env  []byte
+	args []byte
+}
+
+func (w *worker) Close() error { return w.ip.Close() }
+
+var _ interp.Interpreter = (*worker)(nil)
+
+// pyRunner runs cgienv requests on the interpreter pool.
+type pyRunner struct {
+	pool   *interp.Pool[*worker]
+	logger *slog.Logger
+}
+
+var _ cgienv.Runner = (*pyRunner)(nil)
+
+func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
+	var res pyhost.Result
+	var execErr error
+	err := r.pool.Do(ctx, func(w *worker) {
+		w.env = appendBlock(w.env[:0], req.Env)
+		w.args = appendBlock(w.args[:0], req.Args)
+		execErr = w.ip.Exec(&pyhost.Request{
+			Path:  req.Script,
+			Stamp: [4]int64{req.Stamp.MtimeNs, req.Stamp.Size, int64(req.Stamp.Ino), int64(req.Stamp.Dev)},
+			Env:   w.env,
+			Args:  w.args,
+			Body:  req.Stdin,
+		}, &res)
+	})
+	switch {
+	case errors.Is(err, interp.ErrQueueFull):
+		return nil, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
+	case err != nil:
+		return nil, err
+	case execErr != nil:
+		return nil, execErr
+	}
+	if len(res.Late) > 0 {
+		r.logger.Warn("output written outside any request (a thread or finalizer of an earlier request)",
+			"script", req.Script, "output", string(res.Late))
+	}
+	return &cgienv.Output{
+		Stdout:   res.Stdout,
+		Stderr:   res.Stderr,
+		ExitCode: res.ExitCode,
+		Failure:  res.Failure,
+	}, nil
+}
+
+// appendBlock appends "s\x00" for each s: the form pyhost takes.
+func appendBlock(b []byte, ss []string) []byte {
+	for _, s := range ss {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	return b
+}

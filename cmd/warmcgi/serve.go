@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/interp"
+	"github.com/warmcgi/warmcgi/pyhost"
+)
+
+const serveUsage = `Usage: warmcgi serve [flags] DIR
+
+Serves every Python CGI script in DIR at http://ADDR/cgi-bin/NAME[/PATH_INFO],
+each compiled once and re-executed per request in a long-lived interpreter.
+
+Flags:
+`
+
+// serveConfig is everything the serve flags set.
+type serveConfig struct {
+	dir             string
+	listen          string
+	prefix          string
+	workers         int
+	queue           int
+	queueTimeout    time.Duration
+	maxBody         string
+	passEnv         []string
+	setEnv          []string
+	passAuth        bool
+	followSymlinks  bool
+	documentRoot    string
+	serverAdmin     string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+	pycacheDir      string
+}
+
+func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("warmcgi serve", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.StringVarP(&c.listen, "listen", "l", "127.0.0.1:8080", "address to serve HTTP on (host:port)")
+	fs.StringVar(&c.prefix, "prefix", "/cgi-bin/", "URL path the scripts are served under")
+	fs.IntVarP(&c.workers, "workers", "w", defaultWorkers(), "number of interpreters (worker threads)")
+	fs.IntVar(&c.queue, "queue", 0, "requests that may wait for a worker before 503 (0: 4 per worker)")
+	fs.DurationVar(&c.queueTimeout, "queue-timeout", 30*time.Second, "longest wait for a worker before 503")
+	fs.StringVar(&c.maxBody, "max-body", "1GiB", "largest request body accepted (413 above), like Apache's LimitRequestBody")
+	fs.StringArrayVar(&c.passEnv, "pass-env", nil, "pass this variable of the server's environment to scripts (repeatable)")
+	fs.StringArrayVar(&c.setEnv, "set-env", nil, "set NAME=VALUE in every script's environment (repeatable)")
+	fs.BoolVar(&c.passAuth, "pass-authorization", false, "pass the Authorization header as HTTP_AUTHORIZATION (Apache's CGIPassAuth)")
+	fs.BoolVar(&c.followSymlinks, "follow-symlinks", false, "run scripts that are symlinks to files outside DIR")
+	fs.StringVar(&c.documentRoot, "document-root", "", "DOCUMENT_ROOT and the base of PATH_TRANSLATED (default DIR)")
+	fs.StringVar(&c.serverAdmin, "server-admin", "", "SERVER_ADMIN given to scripts")
+	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func defaultWorkers() int { return max(runtime.NumCPU(), 2) }
+
+// defaultPycache keeps bytecode out of the script directories (a cgi-bin
+// should never gain __pycache__ directories the server wrote).
+func defaultPycache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "warmcgi", "pycache")
+}
+
+func serve(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) int {
+	var c serveConfig
+	fs := newServeFlags(&c, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "warmcgi serve: exactly one DIR is required")
+		fs.Usage()
+		return exitUsage
+	}
+	c.dir = fs.Arg(0)
+	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	h, err := newHandler(&c, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+
+	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
+		logger.Error("python", "err", err)
+		return exitStartup
+	}
+	ownGIL := pyhost.OwnGILSupported()
+	pool, err := interp.New(interp.Options{
+		Workers:      c.workers,
+		QueueSize:    c.queue,
+		QueueTimeout: c.queueTimeout,
+		Logger:       logger,
+	}, func(int) (*worker, error) {
+		ip, err := pyhost.NewInterp(ownGIL)
+		if err != nil {
+			return nil, err
+		}
+		return &worker{ip: ip}, nil
+	})
+	if err != nil {
+		logger.Error("starting workers", "err", err)
+		return exitStartup
+	}
+	h.Runner = &pyRunner{pool: pool, logger: logger}
+
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		logger.Error("listen", "err", err)
+		closePool(pool, c.shutdownTimeout, logger)
+		return exitStartup
+	}
+	srv := &http.Server{
+		Handler: h,
+		// Slow clients must not hold connections (and workers) forever:
+		// headers must arrive quickly, idle keep-alive connections go.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
+		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
+	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		logger.Error("serve", "err", err)
+		closePool(pool, c.shutdownTimeout, logger)
+		return exitStartup
+	case <-ctx.Done():
+	}
+	if release != nil {
+		release() // a second signal now ends the process at once
+	}
+	logger.Info("shutting down", "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("in-flight requests did not finish in time", "err", err)
+	}
+	closePool(pool, c.shutdownTimeout, logger)
+	logger.Info("stopped")
+	return exitOK
+}
+
+func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := pool.Close(ctx); err != nil {
+		logger.Warn("workers did not stop in time", "err", err)
+	}
+}
+
+func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
+	dir, err := filepath.Abs(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	maxBody, err := parseSize(c.maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("--max-body: %w", err)
+	}
+	for _, kv := range c.setEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("--set-env %q: want NAME=VALUE", kv)
+		}
+	}
+	prefix := "/" + strings.Trim(c.prefix, "/") + "/"
+	docRoot := c.documentRoot
+	if docRoot == "" {
+		docRoot = dir
+	}
+	return &cgienv.Handler{
+		Root:              dir,
+		Prefix:            prefix,
+		DocumentRoot:      docRoot,
+		Logger:            logger,
+		PassEnv:           c.passEnv,
+		SetEnv:            c.setEnv,
+		PassAuthorization: c.passAuth,
+		FollowSymlinks:    c.followSymlinks,
+		MaxBody:           maxBody,
+		ServerSoftware:    "warmcgi",
+		ServerAdmin:       c.serverAdmin,
+	}, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		case 'T':
+			mult, t = 1<<40, t[:n-1]
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(t, &n); err != nil || n < 0 || fmt.Sprint(n) != t {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
