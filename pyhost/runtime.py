@@ -28,15 +28,34 @@ def _closed_error():
 class _Sink:
     """One request's output stream: bytes in call order (29)."""
 
-    __slots__ = ("buf", "closed", "detached", "encoding", "errors", "line_buffering")
+    __slots__ = ("buf", "ok", "_closed", "_detached", "encoding", "errors", "line_buffering")
 
     def __init__(self, errors):
         self.buf = bytearray()
-        self.closed = False
-        self.detached = False
+        self.ok = True  # neither closed nor detached: the fast path
+        self._closed = False
+        self._detached = False
         self.encoding = "utf-8"
         self.errors = errors
         self.line_buffering = False
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @closed.setter
+    def closed(self, value):
+        self._closed = value
+        self.ok = not (self._closed or self._detached)
+
+    @property
+    def detached(self):
+        return self._detached
+
+    @detached.setter
+    def detached(self, value):
+        self._detached = value
+        self.ok = not (self._closed or self._detached)
 
 
 class _Source:
@@ -162,6 +181,10 @@ class _TextOut(io.TextIOBase):
         return s
 
     def write(self, text):
+        s = _cur[self._fd]
+        if type(text) is str and s is not None and s.ok:
+            s.buf += text.encode(s.encoding, s.errors)
+            return len(text)
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
         s = self._sink()
