@@ -13,7 +13,7 @@ func BenchmarkExec(b *testing.B) {
 	for _, name := range []string{"hello.py", "environ.py"} {
 		b.Run(name, func(b *testing.B) {
 			runtime.LockOSThread() // this goroutine ends with the sub-benchmark: the thread is not reused
-			ip, err := NewInterp(OwnGILSupported())
+			ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -102,17 +102,28 @@ type Interp struct {
 	res C.ph_result
 }
 
+// InterpOptions choose how an interpreter behaves.
+type InterpOptions struct {
+	// OwnGIL gives the interpreter its own GIL (needs OwnGILSupported).
+	OwnGIL bool
+	// Chdir makes every request start in its script's directory. Only
+	// set it when the calling thread has its own working directory
+	// (unshare(CLONE_FS)); otherwise chdir would move every thread.
+	Chdir bool
+}
+
 // NewInterp creates a sub-interpreter on the calling OS thread and installs
-// the warmcgi runtime in it. ownGIL needs OwnGILSupported.
-func NewInterp(ownGIL bool) (*Interp, error) {
+// the warmcgi runtime in it.
+func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	src := C.CString(runtimeSource)
+	settings := fmt.Sprintf("_CHDIR = %s\n", map[bool]string{true: "True", false: "False"}[opts.Chdir])
+	src := C.CString(settings + runtimeSource)
 	defer C.free(unsafe.Pointer(src))
 	var buf [1024]C.char
 	own := C.int(0)
-	if ownGIL {
+	if opts.OwnGIL {
 		own = 1
 	}
 	p := C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))

@@ -20,7 +20,7 @@ func onThread(t *testing.T, fn func(ip *Interp)) {
 	go func() {
 		defer close(done)
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ip, err := NewInterp(OwnGILSupported())
+		ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported()})
 		if err != nil {
 			t.Error(err)
 			return
@@ -210,7 +210,7 @@ func TestWrongThread(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		ip, err := NewInterp(OwnGILSupported())
+		ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported()})
 		if err != nil {
 			t.Error(err)
 			close(ipc)

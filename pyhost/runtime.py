@@ -7,6 +7,8 @@
 # scripts and libraries capture it at import time) does: sys.stdin,
 # sys.stdout, sys.stderr, their .buffer, and os.environ. What must be per
 # request is behind them: the request's sinks in _cur and the environ dict.
+#
+# pyhost prepends the interpreter's settings: _CHDIR (bool).
 import builtins
 import io
 import os
@@ -648,7 +650,12 @@ def _run(path, stamp, env, args, body):
     _coerce_locale(env)
     _set_environ(env)
     sys.argv = [path] + args
-    sys.path[:] = [os.path.dirname(path)] + _base_path
+    script_dir = os.path.dirname(path)
+    sys.path[:] = [script_dir] + _base_path
+    if _CHDIR:
+        # RFC 3875 7.2, and Apache: a script starts in its own directory
+        # (78). This thread has its own working directory (CLONE_FS).
+        os.chdir(script_dir)
     marker = next(reversed(sys.modules))
 
     main = _ModuleType("__main__")

@@ -60,14 +60,10 @@ type knownDifference struct {
 	why    string
 }
 
-var knownDifferences = map[string]knownDifference{
-	"cwd": {
-		fields: []string{"body"},
-		compat: 78,
-		why: "Apache starts each script in its own directory; warmcgi's cwd is not per request yet, " +
-			"so os.getcwd() is the server's directory",
-	},
-}
+// knownDifferences is empty: every request in the table behaves as under
+// Apache. (cwd was here until each worker thread got its own working
+// directory.)
+var knownDifferences = map[string]knownDifference{}
 
 // Bytes sent as the uploaded file: binary, with CR/LF and a fake boundary.
 var uploadFile = func() []byte {

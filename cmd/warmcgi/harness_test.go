@@ -95,50 +95,65 @@ var listeningURL = regexp.MustCompile(`url=(\S+)`)
 // far.
 func startWarmcgi(t testing.TB, dir string, extraArgs ...string) (baseURL string, logs func() string) {
 	t.Helper()
+	p := startWarmcgiProcess(t, dir, extraArgs...)
+	return p.url, p.stderr.String
+}
+
+// warmcgiProcess is a running warmcgi server started by a test.
+type warmcgiProcess struct {
+	url    string
+	cmd    *exec.Cmd
+	stderr *outputBuffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // cmd.Wait's result, once exited is closed
+}
+
+// startWarmcgiProcess is startWarmcgi for tests that signal the process
+// or look at how it exited.
+func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgiProcess {
+	t.Helper()
 	if warmcgiBin == "" {
 		t.Fatal("harness: warmcgi binary not built (TestMain did not run)")
 	}
 	args := append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, extraArgs...)
-	cmd := exec.Command(warmcgiBin, args...)
-	stderr := &outputBuffer{}
+	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, args...), stderr: &outputBuffer{}, exited: make(chan struct{})}
 	stdout := &outputBuffer{}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	p.cmd.Stdout = stdout
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("harness: starting warmcgi: %v", err)
 	}
-	exited := make(chan struct{})
-	var waitErr error
 	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
+		p.err = p.cmd.Wait()
+		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		stopProcess(t, "warmcgi", cmd, exited, 10*time.Second)
+		stopProcess(t, "warmcgi", p.cmd, p.exited, 10*time.Second)
 		if t.Failed() {
-			t.Logf("warmcgi stderr:\n%s", stderr.String())
+			t.Logf("warmcgi stderr:\n%s", p.stderr.String())
 		}
 	})
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		for _, line := range strings.Split(stderr.String(), "\n") {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
 			if !strings.Contains(line, "msg=listening") {
 				continue
 			}
 			if m := listeningURL.FindStringSubmatch(line); m != nil {
-				return m[1], stderr.String
+				p.url = m[1]
+				return p
 			}
 		}
 		select {
-		case <-exited:
+		case <-p.exited:
 			t.Fatalf("harness: warmcgi %q exited before listening: %v\nstdout:\n%s\nstderr:\n%s",
-				args, waitErr, stdout.String(), stderr.String())
+				args, p.err, stdout.String(), p.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("harness: warmcgi logged no \"msg=listening ... url=...\" line within 30s\nstdout:\n%s\nstderr:\n%s",
-				stdout.String(), stderr.String())
+				stdout.String(), p.stderr.String())
 		}
 	}
 }

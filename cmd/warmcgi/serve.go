@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -125,8 +126,18 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		QueueSize:    c.queue,
 		QueueTimeout: c.queueTimeout,
 		Logger:       logger,
-	}, func(int) (*worker, error) {
-		ip, err := pyhost.NewInterp(ownGIL)
+	}, func(n int) (*worker, error) {
+		// Each worker thread gets its own working directory, so a
+		// request can start in its script's directory, and a script's
+		// os.chdir moves no other request (COMPAT 78, 88).
+		chdir := true
+		if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
+			chdir = false
+			if n == 0 {
+				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+			}
+		}
+		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir})
 		if err != nil {
 			return nil, err
 		}

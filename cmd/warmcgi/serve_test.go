@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func get(t testing.TB, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(warmcgiBin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("warmcgi version: %v\n%s", err, out)
+	}
+	for _, want := range []string{"go:      go1.", "python:  3.", "mode:    subinterp"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"serve"}, {"serve", "/nonexistent-dir"}, {"serve", ".", "--max-body", "lots"}} {
+		cmd := exec.Command(warmcgiBin, args...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errorsAs(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Errorf("warmcgi %q: %v, want exit code %d\n%s", args, err, exitUsage, out)
+		}
+	}
+}
+
+func errorsAs(err error, ee **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*ee = e
+	}
+	return ok
+}
+
+// TestServerEnvironmentHygiene: the server's own environment (secrets, a
+// proxy, PYTHON* variables) changes nothing a script sees (COMPAT 30, 59).
+func TestServerEnvironmentHygiene(t *testing.T) {
+	t.Setenv("WARMCGI_CANARY", "secret-canary-value")
+	t.Setenv("http_proxy", "http://proxy.invalid:3128")
+	t.Setenv("PYTHONPATH", "/nonexistent/evil")
+	t.Setenv("PYTHONIOENCODING", "latin-1")
+	t.Setenv("PYTHONUNBUFFERED", "1")
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--pass-env", "WARMCGI_PASSED", "--set-env", "FROM_FLAG=yes")
+	t.Setenv("WARMCGI_PASSED", "ignored: the server started before this")
+	code, _, body := get(t, base+"cgi-bin/env.py")
+	if code != 200 {
+		t.Fatalf("env.py: status %d\n%s", code, body)
+	}
+	for _, bad := range []string{"secret-canary-value", "proxy.invalid", "PYTHONPATH", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "WARMCGI_PASSED"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the server's environment leaked %q into a script:\n%s", bad, body)
+		}
+	}
+	for _, want := range []string{"\nFROM_FLAG=yes\n", "\nLC_CTYPE=C.UTF-8\n", "\nQUERY_STRING=\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("env.py lacks %q:\n%s", strings.TrimSpace(want), body)
+		}
+	}
+	// PYTHONIOENCODING=latin-1 must not change the script's stdout encoding.
+	code, _, body = get(t, base+"cgi-bin/unicode.py")
+	if code != 200 || !strings.Contains(body, "h\u00e9llo") {
+		t.Errorf("unicode.py: status %d, body %q: want UTF-8 output", code, body)
+	}
+}
+
+// TestGracefulShutdown: SIGTERM lets the in-flight request finish with its
+// full response, then the server exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t))
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(p.url + "cgi-bin/sleep.py?1.5")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the request is in the script by now
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.code != 200 || r.body != "slept 1.5\n" {
+		t.Errorf("in-flight request during shutdown: status %d, body %q, err %v", r.code, r.body, r.err)
+	}
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", p.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server still running 20s after SIGTERM")
+	}
+	if logs := p.stderr.String(); !strings.Contains(logs, "msg=stopped") {
+		t.Errorf("no msg=stopped in the log:\n%s", logs)
+	}
+}
+
+// TestQueueFull: with one worker and a queue of one, a third concurrent
+// request gets 503 with Retry-After, and the first two still succeed.
+func TestQueueFull(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--workers", "1", "--queue", "1")
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _, _ := get(t, base+"cgi-bin/sleep.py?1")
+			codes[i] = code
+		}()
+		time.Sleep(200 * time.Millisecond) // first one running, second one queued
+	}
+	code, hdr, _ := get(t, base+"cgi-bin/hello.py")
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Errorf("third request with a full queue: status %d, Retry-After %q; want 503 with Retry-After", code, hdr.Get("Retry-After"))
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d that fit in the pool: status %d, want 200", i, c)
+		}
+	}
+	if code, _, body := get(t, base+"cgi-bin/hello.py"); code != 200 {
+		t.Errorf("after the burst: status %d %q", code, body)
+	}
+}
