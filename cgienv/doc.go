@@ -1,0 +1,172 @@
+// Package cgienv is the CGI/1.1 layer of warmcgi: it maps a request to a
+// script file, builds the script's environment, hands both to a Runner and
+// turns the script's output into an HTTP response. It does all of this the
+// way Apache 2.4 mod_cgi does for a ScriptAlias directory, because that is
+// what legacy scripts were written against; RFC 3875 is the specification
+// and the deliberate differences from Apache are listed below.
+//
+// The package is pure Go (no cgo) and never runs a script itself: a Runner
+// does (see runner.go), so the package is tested with fake runners.
+//
+// # Request flow
+//
+// Handler.ServeHTTP resolves the path (Handler.Resolve), reads the request
+// body up to Handler.MaxBody, builds the environment (Handler.BuildEnv) and
+// the ISINDEX arguments (IndexArgs), calls Runner.Run, parses the output
+// (ParseResponse) and writes the response: a document, a client redirect,
+// a local redirect re-dispatched internally as GET (at most 10 deep), or
+// for scripts whose name starts with "nph-" the raw output on the taken
+// over connection. Runner errors give 503 with Retry-After: 1
+// (ErrOverloaded), 504 (deadline exceeded), nothing (client gone) or 500.
+//
+// Mount the Handler directly on the server (or under a pattern that does
+// not rewrite the path): http.ServeMux redirects paths with "." or ".."
+// segments to their cleaned form, where Apache cleans them internally.
+//
+// # Meta-variables
+//
+// Every request gets exactly these variables, built from an empty base;
+// nothing else of the server's environment reaches a script. "nhc" is the
+// difference from Go's net/http/cgi.
+//
+//	Variable               Source                                   RFC 3875  nhc
+//	HTTP_*                 each request header; name upper-cased,   4.1.18    nhc passes names with '_', joins
+//	                       '-' to '_'; repeats joined with ", ";              cookies with "; ", passes
+//	                       names with chars other than [A-Za-z0-9-]          Authorization
+//	                       dropped; Proxy never; Authorization and
+//	                       Proxy-Authorization only with
+//	                       PassAuthorization
+//	HTTP_HOST              r.Host (absolute-form URI host wins)     4.1.18    same
+//	CONTENT_TYPE           Content-Type header (repeats joined)     4.1.3     nhc keeps only the first
+//	CONTENT_LENGTH         length of the body read, iff the         4.1.2     nhc: only if > 0; refuses
+//	                       request has one (Content-Length, even              chunked bodies with 400
+//	                       0, or chunked); chunked bodies are read
+//	                       whole and measured
+//	HTTPS                  "on" for TLS requests (mod_ssl)          -         same
+//	SERVER_SIGNATURE       Handler.ServerSignature (default "")     -         absent
+//	SERVER_SOFTWARE        Handler.ServerSoftware ("warmcgi")       4.1.17    "go"
+//	SERVER_NAME            host of r.Host, lower-cased, no final    4.1.14    nhc keeps case and dot
+//	                       dot, IPv6 in brackets; without Host:
+//	                       Handler.ServerName, else the local IP
+//	SERVER_ADDR            local IP (http.LocalAddrContextKey)      -         absent
+//	SERVER_PORT            port of r.Host, else 80 (443 for TLS)    4.1.15    same
+//	REMOTE_ADDR            IP of r.RemoteAddr                       4.1.8     same
+//	REMOTE_PORT            port of r.RemoteAddr                     -         same
+//	REMOTE_HOST            never (Apache: with HostnameLookups on)  4.1.9     nhc sets the IP
+//	REMOTE_USER, AUTH_TYPE never: only a server that authenticated  4.1.11,   absent
+//	                       sets them, and this one does not         4.1.1
+//	DOCUMENT_ROOT          Handler.DocumentRoot (default Root)      -         absent
+//	REQUEST_SCHEME         "http" or "https"                        -         absent
+//	CONTEXT_PREFIX         the mount prefix, e.g. "/cgi-bin/"       -         absent
+//	CONTEXT_DOCUMENT_ROOT  Root + "/"                               -         absent
+//	SERVER_ADMIN           Handler.ServerAdmin ("[no address        -         absent
+//	                       given]", Apache's default)
+//	SCRIPT_FILENAME        Root + the script's path, symbolic       -         same (Handler.Path)
+//	                       links not resolved
+//	GATEWAY_INTERFACE      "CGI/1.1"                                4.1.4     same
+//	SERVER_PROTOCOL        r.Proto ("HTTP/1.0", "HTTP/2.0", ...)    4.1.16    always "HTTP/1.1"
+//	REQUEST_METHOD         r.Method (GET after a local redirect)    4.1.12    same
+//	QUERY_STRING           raw query, always set, maybe empty       4.1.7     same
+//	REQUEST_URI            r.RequestURI as the client sent it, also -         re-encoded r.URL
+//	                       after local redirects
+//	SCRIPT_NAME            decoded, normalised path of the script   4.1.13    the mount root
+//	PATH_INFO              decoded rest of the path, only if        4.1.5     always, not normalised
+//	                       non-empty ("/" for a trailing slash)
+//	PATH_TRANSLATED        DocumentRoot + PATH_INFO, only with      4.1.6     absent
+//	                       PATH_INFO
+//	PATH                   server's PATH, else Apache's default     -         other default
+//	                       /usr/local/sbin:/usr/local/bin:/usr/sbin:
+//	                       /usr/bin:/sbin:/bin
+//	LD_LIBRARY_PATH, TZ    server's, when set                       -         LD_LIBRARY_PATH only
+//	Handler.PassEnv        server's, when set; request variables    -         InheritEnv
+//	                       of the same name win
+//	Handler.SetEnv         as given; overrides everything           -         Env
+//	REDIRECT_*             after a local redirect: every variable   -         absent (no internal
+//	                       of the previous request, renamed, plus             redirect env)
+//	                       REDIRECT_STATUS=200, REDIRECT_URL (the
+//	                       previous decoded path) and
+//	                       REDIRECT_QUERY_STRING; chains give
+//	                       REDIRECT_REDIRECT_*
+//
+// PassEnv and SetEnv names are cleaned as Apache's ap_create_environment
+// cleans them (a leading digit and every character that is not a letter or
+// digit become '_'). HTTP_PROXY is never set, from any source.
+//
+// The command line (Request.Args) follows Apache's ISINDEX rule for every
+// method: only for a non-empty raw query without '=', split on '+', each
+// word URL-decoded and shell metacharacters escaped with a backslash
+// (ap_escape_shell_cmd), at most 4094 words.
+//
+// # Response parsing
+//
+// ParseResponse follows ap_scan_script_header_err: header lines end with LF
+// or CRLF, every CR in a header line is dropped and a NUL ends it; a line
+// without ':' or with an invalid name or a control character in the value
+// is a 500 ("malformed header from script"), so is output without the
+// blank line ("end of script output before headers") and a header line of
+// more than 8189 bytes. Status sets the code (C atoi) and, after "NNN ",
+// the reason phrase. Repeated headers are merged with ", " except
+// Set-Cookie. The script's Content-Length is ignored: the handler measures
+// the body. A Location starting with "/" under status 200 is a local
+// redirect; another Location under status 200 becomes a 302 with the
+// server's own body (script body and Content-Type dropped, other headers
+// kept); with another status the response passes through. Without a
+// Content-Type the script file's MIME type is sent (text/x-python for .py,
+// as Debian's Apache does; mime.TypeByExtension otherwise; none when
+// unknown); an empty Content-Type sends none. Headers of scripts that
+// redirected locally are kept in the final response, as Apache keeps
+// err_headers_out. 204 and 304 responses have no body and no
+// Content-Type. HEAD runs the script and sends the headers only.
+//
+// # Differences from Apache 2.4
+//
+// Measured against Apache 2.4.71 (Debian, mod_cgid, ScriptAlias) by sending
+// the same requests to both and comparing status lines, headers and
+// bodies (error pages included, which are Apache's, byte for byte). These
+// are the differences left, all deliberate or imposed by net/http:
+//
+//   - Path segments of the script part that start with "." or are
+//     "__pycache__" give 404; Apache runs such files. A backslash,
+//     literal or %5C, anywhere in the path gives 404; Apache accepts %5C
+//     in PATH_INFO. A symbolic link whose target is outside Root gives 404
+//     unless FollowSymlinks; Apache's default follows it. Files that are
+//     neither regular nor directories give 404; a directory that cannot
+//     be searched gives 403.
+//   - Chunked (and HTTP/2 unknown-length) request bodies are read whole,
+//     CONTENT_LENGTH is set to their length and there is no
+//     HTTP_TRANSFER_ENCODING, as RFC 3875 section 4.2 requires; Apache
+//     passes the chunked stream without CONTENT_LENGTH and with
+//     HTTP_TRANSFER_ENCODING=chunked. Bodies over MaxBody give 413 before
+//     any script runs.
+//   - Hop-by-hop response headers (Connection, Keep-Alive,
+//     Proxy-Connection, TE, Trailer, Upgrade) are dropped (RFC 3875
+//     section 6.3.4); Apache sends them.
+//   - A Status below 200 or above 999 gives 500: net/http cannot send
+//     other codes as a final status; Apache sends 1xx as final (600-999
+//     are sent by both, and logged).
+//   - net/http canonicalises header names (X-FOO becomes X-Foo) and trims
+//     trailing white space of values; Apache keeps both. Trailing white
+//     space of a reason phrase is dropped.
+//   - A reason phrase net/http would not send (e.g. "418 Short and
+//     stout") is sent by taking over the HTTP/1.x connection, with
+//     Connection: close; over HTTP/2 the standard phrase is sent.
+//   - Content-Length is always sent, for HEAD too (the length of the body
+//     a GET would get); Apache sends it only when the whole output arrived
+//     in one read, and chunks otherwise.
+//   - SetEnv overrides request variables; in Apache the request's own
+//     variables win. SetEnv and PassEnv never set HTTP_PROXY.
+//   - Without a Host header SERVER_NAME is Handler.ServerName or the
+//     local IP (Apache: its ServerName or the machine's name).
+//   - A local redirect can only reach a script under the prefix; any other
+//     target is a 404, since there is no static document root. Apache can
+//     also serve files of its DocumentRoot.
+//   - Last-Modified from a script is passed as is; Apache parses it and
+//     may answer conditional requests with 304.
+//   - NPH output is relayed, not sent raw, over HTTP/2 (no connection to
+//     take over).
+//   - net/http answers an HTTP/1.0 request with an HTTP/1.0 status line;
+//     Apache always writes HTTP/1.1.
+//   - LC_CTYPE=C.UTF-8, which CPython adds to os.environ under Apache
+//     (PEP 538 locale coercion in the C locale), is not added here: the
+//     interpreter layer decides (COMPAT.md case 60).
+package cgienv
