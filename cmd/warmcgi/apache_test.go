@@ -543,8 +543,8 @@ func TestApacheDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Apache and warmcgi; skipped with -short")
 	}
-	apacheURL, apacheLog := startApache(t)
-	dir := testdataCGIBin(t)
+	dir := sharedCGIBin(t)
+	apacheURL, apacheLog := startApache(t, dir)
 	warmURL, warmLogs := startWarmcgi(t, dir)
 	as := newDiffServer(t, "apache", apacheURL)
 	ws := newDiffServer(t, "warmcgi", warmURL)
@@ -687,8 +687,9 @@ func TestApacheChunkedRequestBody(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Apache and warmcgi; skipped with -short")
 	}
-	apacheURL, _ := startApache(t)
-	warmURL, _ := startWarmcgi(t, testdataCGIBin(t))
+	dir := sharedCGIBin(t)
+	apacheURL, _ := startApache(t, dir)
+	warmURL, _ := startWarmcgi(t, dir)
 	as := newDiffServer(t, "apache", apacheURL)
 	ws := newDiffServer(t, "warmcgi", warmURL)
 

@@ -194,7 +194,7 @@ const (
 // returns its base URL ("http://127.0.0.1:PORT/") and a function returning
 // the error log so far (script stderr and tracebacks end up there). Without
 // apache2 the test is skipped, unless CI=true, where it fails.
-func startApache(t testing.TB) (baseURL string, errorLog func() string) {
+func startApache(t testing.TB, cgiDir string) (baseURL string, errorLog func() string) {
 	t.Helper()
 	if _, err := os.Stat(apacheBin); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -202,7 +202,6 @@ func startApache(t testing.TB) (baseURL string, errorLog func() string) {
 		}
 		t.Skipf("harness: skipping: Apache httpd (%s) is not installed; on Debian: apt-get install apache2", apacheBin)
 	}
-	cgiDir := testdataCGIBin(t)
 	asRoot := os.Geteuid() == 0
 	if asRoot {
 		checkReachableByOthers(t, cgiDir)
@@ -343,25 +342,78 @@ func freePort(t testing.TB) int {
 // checkReachableByOthers fails the test if Apache's children, which run as
 // an unprivileged user, could not reach dir: every ancestor needs o+x and
 // dir itself o+rx. A checkout under /root is the usual cause.
-func checkReachableByOthers(t testing.TB, dir string) {
-	t.Helper()
+// reachableByOthers reports whether a user other than the owner can reach
+// dir (o+x on every parent, o+rx on dir itself), and names the first
+// directory that stops it.
+func reachableByOthers(dir string) (ok bool, blocker string, err error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
-			t.Fatal(err)
+			return false, d, err
 		}
 		want := os.FileMode(0o001)
 		if d == dir {
 			want = 0o005
 		}
 		if fi.Mode().Perm()&want != want {
-			t.Fatalf("harness: Apache runs the scripts as %s, which cannot reach %s: %s is %v (needs o+x; "+
-				"chmod o+rx or move the checkout)", apacheUser, dir, d, fi.Mode().Perm())
+			return false, d, nil
 		}
 		if d == filepath.Dir(d) {
-			return
+			return true, "", nil
 		}
 	}
+}
+
+func checkReachableByOthers(t testing.TB, dir string) {
+	t.Helper()
+	ok, blocker, err := reachableByOthers(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Fatalf("harness: Apache runs the scripts as %s, which cannot reach %s: %s blocks it (needs o+x; "+
+			"chmod o+rx or move the checkout)", apacheUser, dir, blocker)
+	}
+}
+
+// sharedCGIBin returns the directory both servers of a differential test
+// serve: testdata/cgi-bin itself, or, when Apache's user could not reach
+// it (a checkout under /root, say), a copy of it in a world-readable
+// temporary directory, so the test does not depend on where it was cloned.
+func sharedCGIBin(t testing.TB) string {
+	t.Helper()
+	src := testdataCGIBin(t)
+	if os.Geteuid() != 0 {
+		return src
+	}
+	if ok, _, err := reachableByOthers(src); err == nil && ok {
+		return src
+	}
+	root := t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(root, "cgi-bin")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatalf("harness: copying %s: %v", src, err)
+	}
+	// CopyFS keeps the exec bits but not the read bits for others.
+	err := filepath.WalkDir(dst, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chmod(path, fi.Mode().Perm()|0o044|(fi.Mode().Perm()&0o100)>>3|(fi.Mode().Perm()&0o100)>>6)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 // waitForLog polls logs until it contains every one of want or the timeout
