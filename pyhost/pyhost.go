@@ -25,6 +25,9 @@ var runtimeSource string
 var (
 	initOnce sync.Once
 	initErr  error
+	// createMu serialises interpreter creation: own-GIL creation releases
+	// the main GIL part way through, and start-up is not a hot path.
+	createMu sync.Mutex
 )
 
 // Init initialises the embedded Python once per process. It may be called
@@ -126,7 +129,9 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	if opts.OwnGIL {
 		own = 1
 	}
+	createMu.Lock()
 	p := C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+	createMu.Unlock()
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}

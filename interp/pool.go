@@ -1,0 +1,708 @@
+package interp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Interpreter is what each worker owns: one instance per worker, created on
+// the worker's OS thread and used only from it. Close is called exactly
+// once, on that same thread, when the worker retires.
+type Interpreter interface {
+	Close() error
+}
+
+// Options configures a Pool. The zero value is usable.
+type Options struct {
+	// Workers is the number of workers, each with its own OS thread and
+	// interpreter. Zero or less means max(runtime.NumCPU(), 2).
+	Workers int
+	// QueueSize bounds how many jobs may wait for a worker while none is
+	// idle. Zero or less means 4*Workers. When the queue is full, Do fails
+	// at once with ErrQueueFull. A job whose caller gives up leaves the
+	// queue at once, so it stops counting against the bound.
+	QueueSize int
+	// QueueTimeout bounds how long a job may wait in the queue before a
+	// worker takes it. When it passes, Do returns ErrQueueTimeout (which
+	// also matches ErrQueueFull with errors.Is) and the job never runs.
+	// Zero means no limit beyond the caller's context. The limit applies to
+	// waiting only: a job that a worker has taken always runs to
+	// completion. It is counted from the end of Do's first short poll (see
+	// "Hand-off" in the package documentation), so it may be exceeded by
+	// some microseconds.
+	QueueTimeout time.Duration
+	// Logger receives the pool's records (panicking jobs, failed
+	// replacements, worker life cycle at Debug). Nil means discard.
+	Logger *slog.Logger
+}
+
+// Stats is a snapshot of a pool's counters. Each field is read atomically,
+// but the snapshot as a whole is not: under load the fields may disagree
+// by a job or two.
+type Stats struct {
+	// Workers is the number of live workers.
+	Workers int
+	// Busy is the number of workers running a job now.
+	Busy int
+	// Queued is the number of jobs waiting for a worker.
+	Queued int
+	// Served counts jobs that ran, including those that panicked.
+	Served uint64
+	// Rejected counts Do calls refused with ErrQueueFull or ErrQueueTimeout.
+	Rejected uint64
+	// Canceled counts jobs withdrawn from the queue because their context
+	// ended.
+	Canceled uint64
+	// Panics counts jobs that panicked or called runtime.Goexit.
+	Panics uint64
+}
+
+// Errors returned by Do. Each message starts with "interp: ".
+var (
+	// ErrQueueFull means no worker is idle and the wait queue is full.
+	ErrQueueFull = errors.New("interp: queue full")
+	// ErrClosed means Close has begun; the job was not accepted.
+	ErrClosed = errors.New("interp: pool closed")
+	// ErrQueueTimeout means the job waited Options.QueueTimeout without a
+	// worker taking it; it did not run. errors.Is(ErrQueueTimeout,
+	// ErrQueueFull) is true, so callers that only answer "overloaded" need
+	// to check ErrQueueFull alone.
+	ErrQueueTimeout error = queueTimeoutError{}
+	// ErrJobExited means the job called runtime.Goexit (for example through
+	// testing.T.FailNow). The worker's thread ended with it; its interpreter
+	// was closed on that thread and a replacement worker was started.
+	ErrJobExited = errors.New("interp: job called runtime.Goexit")
+)
+
+var errFactoryExited = errors.New("interp: interpreter factory called runtime.Goexit")
+
+type queueTimeoutError struct{}
+
+func (queueTimeoutError) Error() string { return "interp: timed out waiting for a worker" }
+
+// Is makes ErrQueueTimeout match ErrQueueFull.
+func (queueTimeoutError) Is(target error) bool { return target == ErrQueueFull }
+
+// PanicError is returned by Do when the job panicked. The worker recovers
+// and keeps serving with the same interpreter.
+type PanicError struct {
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the worker goroutine's stack at the time of the panic.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("interp: job panicked: %v", e.Value) }
+
+// Unwrap returns Value if it is an error, so errors.Is and errors.As see
+// through a panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// Log attribute keys.
+const (
+	keyWorker = "worker"
+	keyErr    = "err"
+	keyStack  = "stack"
+)
+
+// Spin windows of the hand-off; see "Hand-off" in doc.go for the
+// measurements behind them. They are variables so that tests and
+// benchmarks can compare variants; New copies them, so a change affects
+// only pools created afterwards.
+var (
+	// workerSpin is how long an idle worker polls its mailbox, keeping its
+	// thread and P, before it blocks.
+	workerSpin = 20 * time.Microsecond
+	// callerSpin is how long Do polls for completion, yielding with
+	// runtime.Gosched between polls, before it blocks.
+	callerSpin = 20 * time.Microsecond
+)
+
+// Job states.
+const (
+	// stateQueued: in Pool.queue; its caller may still withdraw it.
+	stateQueued uint32 = iota
+	// stateRunning: given to a worker; it will run to completion.
+	stateRunning
+)
+
+// job is one Do call in flight. Jobs are recycled through Pool.jobPool, so
+// a steady stream of Do calls allocates nothing in the pool.
+type job[I Interpreter] struct {
+	fn  func(I)
+	err error
+	// state is written under Pool.mu and read without it.
+	state atomic.Uint32
+	// prev and next link the job into Pool.queue; guarded by Pool.mu.
+	prev, next *job[I]
+	// done receives one value when the job has run. Its buffer of one lets
+	// the worker signal without waiting, and lets a spinning caller poll it.
+	done chan struct{}
+	// timer enforces QueueTimeout; it is created on first need and reused.
+	timer *time.Timer
+}
+
+// jobList is the wait queue: a doubly linked list through the jobs
+// themselves, so that a caller giving up can unlink its job in O(1) and the
+// job stops counting against QueueSize at once.
+type jobList[I Interpreter] struct {
+	head, tail *job[I]
+	n          int
+}
+
+func (l *jobList[I]) push(j *job[I]) {
+	j.prev, j.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = j
+	} else {
+		l.head = j
+	}
+	l.tail = j
+	l.n++
+}
+
+func (l *jobList[I]) pop() *job[I] {
+	j := l.head
+	if j != nil {
+		l.remove(j)
+	}
+	return j
+}
+
+func (l *jobList[I]) remove(j *job[I]) {
+	if j.prev != nil {
+		j.prev.next = j.next
+	} else {
+		l.head = j.next
+	}
+	if j.next != nil {
+		j.next.prev = j.prev
+	} else {
+		l.tail = j.prev
+	}
+	j.prev, j.next = nil, nil
+	l.n--
+}
+
+// worker is one worker goroutine's hand-off point.
+type worker[I Interpreter] struct {
+	id int
+	// mail carries the next job to an idle worker; a nil job tells it to
+	// exit. A worker is on at most one idle stack, and whoever pops it
+	// sends exactly once, so the buffer of one never blocks the sender.
+	mail chan *job[I]
+}
+
+// slot holds one worker's counters. It is padded to two cache lines so
+// that workers never write to a line another worker writes to.
+type slot struct {
+	busy   atomic.Bool
+	served atomic.Uint64
+	_      [128 - 16]byte
+}
+
+// Pool runs jobs on a fixed set of workers, each a goroutine locked to its
+// own OS thread for its whole life and owning one interpreter of type I.
+// All methods are safe for concurrent use.
+type Pool[I Interpreter] struct {
+	newInterp    func(worker int) (I, error)
+	log          *slog.Logger
+	queueSize    int
+	queueTimeout time.Duration
+	workerSpin   time.Duration
+	callerSpin   time.Duration
+	maxHot       int // how many idle workers may poll at once
+	jobPool      sync.Pool
+
+	mu     sync.Mutex
+	closed bool
+	queue  jobList[I]
+	// hot holds idle workers that are polling their mailbox, cold those
+	// blocked on it; the most recently idle is last. A job goes to the last
+	// hot worker, else to the last cold one, else into the queue.
+	hot  []*worker[I]
+	cold []*worker[I]
+
+	queued   atomic.Int64 // queue.n, for Stats
+	live     atomic.Int64
+	rejected atomic.Uint64
+	canceled atomic.Uint64
+	panics   atomic.Uint64
+	slots    []slot
+
+	wg        sync.WaitGroup // one per running worker goroutine
+	closeOnce sync.Once
+	exited    chan struct{} // closed when every worker has exited after Close
+	errMu     sync.Mutex
+	closeErrs []error // from interpreters' Close, in retirement order
+}
+
+// New starts the workers and waits until each has created its interpreter.
+// newInterp runs on the worker's own locked thread, once per worker, with
+// worker numbers 0 to Workers-1; the workers start concurrently, so calls
+// for different workers may overlap. If any call fails (or panics), New
+// closes the interpreters that were created, each on its own thread, waits
+// for all workers to exit, and returns the failures joined, each prefixed
+// with its worker number.
+func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*Pool[I], error) {
+	if newInterp == nil {
+		return nil, errors.New("interp: nil interpreter factory")
+	}
+	n := opts.Workers
+	if n <= 0 {
+		n = max(runtime.NumCPU(), 2)
+	}
+	q := opts.QueueSize
+	if q <= 0 {
+		q = 4 * n
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	p := &Pool[I]{
+		newInterp:    newInterp,
+		log:          lg,
+		queueSize:    q,
+		queueTimeout: max(opts.QueueTimeout, 0),
+		workerSpin:   workerSpin,
+		callerSpin:   callerSpin,
+		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
+		hot:          make([]*worker[I], 0, n),
+		cold:         make([]*worker[I], 0, n),
+		slots:        make([]slot, n),
+		exited:       make(chan struct{}),
+	}
+	p.jobPool.New = func() any { return &job[I]{done: make(chan struct{}, 1)} }
+
+	ready := make(chan startResult, n)
+	for w := range n {
+		p.wg.Add(1)
+		go p.work(w, ready)
+	}
+	errs := make([]error, n)
+	failed := false
+	for range n {
+		r := <-ready
+		if r.err != nil {
+			errs[r.worker] = fmt.Errorf("interp: worker %d: %w", r.worker, r.err)
+			failed = true
+		}
+	}
+	if failed {
+		// Close cannot block here: no job was accepted, so every created
+		// worker is idle and exits at once.
+		cerr := p.Close(context.Background())
+		return nil, errors.Join(append(errs, cerr)...)
+	}
+	return p, nil
+}
+
+type startResult struct {
+	worker int
+	err    error
+}
+
+// Do runs fn on one of the workers' threads with that worker's interpreter
+// and waits for it to return.
+//
+// Do returns ErrQueueFull at once if no worker is idle and the queue is
+// full, ErrClosed if Close has begun, ctx.Err() if ctx ends before a worker
+// takes the job, and ErrQueueTimeout if Options.QueueTimeout passes first;
+// in all these cases fn never runs. Once a worker has taken the job, fn
+// runs to completion whatever happens to ctx, and Do waits for it, so
+// memory that fn uses stays the caller's until Do returns. If fn panics, Do
+// returns a *PanicError and the worker goes on serving. Otherwise Do
+// returns nil.
+//
+// fn runs on the worker's locked thread. It must not keep ip after it
+// returns, must not undo the thread lock (an UnlockOSThread without its
+// own LockOSThread), and must not wait on another Do of the same pool:
+// with every worker busy, that would wait for itself.
+func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
+	if fn == nil {
+		return errors.New("interp: nil job")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := p.jobPool.Get().(*job[I])
+	j.fn = fn
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.recycle(j)
+		return ErrClosed
+	}
+	if w := p.popIdle(); w != nil {
+		j.state.Store(stateRunning)
+		p.mu.Unlock()
+		w.mail <- j
+		return p.wait(ctx, j)
+	}
+	if p.queue.n >= p.queueSize {
+		p.mu.Unlock()
+		p.recycle(j)
+		p.rejected.Add(1)
+		return ErrQueueFull
+	}
+	p.queue.push(j)
+	p.queued.Store(int64(p.queue.n))
+	p.mu.Unlock()
+	return p.wait(ctx, j)
+}
+
+// popIdle removes and returns the idle worker that will start a job
+// soonest, or nil if none is idle. p.mu must be held.
+func (p *Pool[I]) popIdle() *worker[I] {
+	if n := len(p.hot); n > 0 {
+		w := p.hot[n-1]
+		p.hot = p.hot[:n-1]
+		return w
+	}
+	if n := len(p.cold); n > 0 {
+		w := p.cold[n-1]
+		p.cold = p.cold[:n-1]
+		return w
+	}
+	return nil
+}
+
+// wait waits for j to finish, or for the caller to give up on it while it
+// is still queued.
+func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
+	// Poll first: a job that finishes within the window hands its result
+	// over without parking and waking the caller.
+	if p.callerSpin > 0 {
+		start := time.Now()
+		for {
+			select {
+			case <-j.done:
+				return p.finish(j)
+			default:
+			}
+			if time.Since(start) >= p.callerSpin {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	if j.state.Load() == stateRunning {
+		<-j.done
+		return p.finish(j)
+	}
+	var timeout <-chan time.Time
+	if p.queueTimeout > 0 {
+		if j.timer == nil {
+			j.timer = time.NewTimer(p.queueTimeout)
+		} else {
+			j.timer.Reset(p.queueTimeout)
+		}
+		timeout = j.timer.C
+	}
+	var err error
+	select {
+	case <-j.done:
+		p.stopTimer(j)
+		return p.finish(j)
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout:
+		err = ErrQueueTimeout
+	}
+	p.stopTimer(j)
+	p.mu.Lock()
+	if j.state.Load() == stateQueued {
+		p.queue.remove(j)
+		p.queued.Store(int64(p.queue.n))
+		p.mu.Unlock()
+		if err == ErrQueueTimeout {
+			p.rejected.Add(1)
+		} else {
+			p.canceled.Add(1)
+		}
+		p.recycle(j)
+		return err
+	}
+	p.mu.Unlock()
+	// A worker took it just now: it runs, so wait for it after all.
+	<-j.done
+	return p.finish(j)
+}
+
+func (p *Pool[I]) stopTimer(j *job[I]) {
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+}
+
+// finish takes the result of a job that has run and recycles the job.
+func (p *Pool[I]) finish(j *job[I]) error {
+	err := j.err
+	p.recycle(j)
+	return err
+}
+
+func (p *Pool[I]) recycle(j *job[I]) {
+	j.fn = nil
+	j.err = nil
+	j.state.Store(stateQueued)
+	p.jobPool.Put(j)
+}
+
+// Close stops accepting jobs (Do returns ErrClosed from now on), lets the
+// queued and running jobs finish, closes each interpreter on its own
+// thread, and waits for the workers to exit. It returns the interpreters'
+// Close errors joined, or ctx.Err() if ctx ends first; the workers then go
+// on draining in the background, and a later Close call waits again.
+func (p *Pool[I]) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		idle := append(append([]*worker[I](nil), p.hot...), p.cold...)
+		p.hot, p.cold = nil, nil
+		p.mu.Unlock()
+		// Idle workers mean an empty queue; the busy ones drain it and
+		// then see closed.
+		for _, w := range idle {
+			w.mail <- nil
+		}
+		go func() {
+			p.wg.Wait()
+			close(p.exited)
+		}()
+	})
+	select {
+	case <-p.exited:
+	default:
+		select {
+		case <-p.exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return errors.Join(p.closeErrs...)
+}
+
+// Stats returns the pool's counters. It only loads atomics.
+func (p *Pool[I]) Stats() Stats {
+	s := Stats{
+		Workers:  int(p.live.Load()),
+		Queued:   int(p.queued.Load()),
+		Rejected: p.rejected.Load(),
+		Canceled: p.canceled.Load(),
+		Panics:   p.panics.Load(),
+	}
+	for i := range p.slots {
+		if p.slots[i].busy.Load() {
+			s.Busy++
+		}
+		s.Served += p.slots[i].served.Load()
+	}
+	return s
+}
+
+// work is a worker goroutine's whole life. When it returns, its thread is
+// still locked, so the Go runtime terminates the thread.
+func (p *Pool[I]) work(id int, ready chan<- startResult) {
+	runtime.LockOSThread() // Never unlocked: see "Threads" in doc.go.
+	defer p.wg.Done()
+
+	reported := false
+	defer func() {
+		if !reported && ready != nil {
+			// The factory called runtime.Goexit; New must still hear of it.
+			ready <- startResult{id, errFactoryExited}
+		}
+	}()
+	ip, err := p.create(id)
+	reported = true
+	if err == nil {
+		p.live.Add(1) // Before New hears of it, so that Stats agrees.
+	}
+	if ready != nil {
+		ready <- startResult{id, err}
+	}
+	if err != nil {
+		if ready == nil {
+			p.log.Error("interp: replacement worker failed to start", keyWorker, id, keyErr, err)
+		}
+		return
+	}
+	p.log.Debug("interp: worker started", keyWorker, id)
+
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// A job called runtime.Goexit, which cannot be stopped. This
+		// goroutine and its thread are ending; close the interpreter while
+		// still on the thread and start a replacement.
+		p.retire(id, ip)
+		p.replace(id)
+	}()
+	p.serve(&worker[I]{id: id, mail: make(chan *job[I], 1)}, ip)
+	returned = true
+	p.retire(id, ip)
+}
+
+// create calls the factory, turning a panic into an error.
+func (p *Pool[I]) create(id int) (ip I, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return p.newInterp(id)
+}
+
+// retire closes the worker's interpreter on the current (its own) thread.
+func (p *Pool[I]) retire(id int, ip I) {
+	p.live.Add(-1)
+	err := closeInterp(ip)
+	if err != nil {
+		err = fmt.Errorf("interp: worker %d: close: %w", id, err)
+		p.errMu.Lock()
+		p.closeErrs = append(p.closeErrs, err)
+		p.errMu.Unlock()
+		p.log.Warn("interp: closing interpreter failed", keyWorker, id, keyErr, err)
+	}
+	p.log.Debug("interp: worker exited", keyWorker, id)
+}
+
+func closeInterp[I Interpreter](ip I) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return ip.Close()
+}
+
+// replace starts a new worker with the given number unless the pool is
+// closing.
+func (p *Pool[I]) replace(id int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	// The exiting worker has not called wg.Done yet, so the count cannot
+	// touch zero in between.
+	p.wg.Add(1)
+	go p.work(id, nil)
+}
+
+// serve runs jobs until the pool is closed and the queue is empty.
+func (p *Pool[I]) serve(w *worker[I], ip I) {
+	s := &p.slots[w.id]
+	for {
+		j := p.take(w)
+		if j == nil {
+			return
+		}
+		s.busy.Store(true)
+		p.run(w.id, ip, j)
+		s.busy.Store(false)
+		s.served.Add(1)
+		j.done <- struct{}{}
+		// From here on j belongs to its caller again.
+	}
+}
+
+// take returns the worker's next job: the head of the queue, else the next
+// job a caller hands it while it is idle. It returns nil when the worker
+// must exit.
+func (p *Pool[I]) take(w *worker[I]) *job[I] {
+	p.mu.Lock()
+	if j := p.queue.pop(); j != nil {
+		j.state.Store(stateRunning)
+		p.queued.Store(int64(p.queue.n))
+		p.mu.Unlock()
+		return j
+	}
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	// Go idle. A blocked locked thread costs a futex wake-up and a P
+	// hand-off to restart, so a few idle workers poll for a while first;
+	// the rest keep their Ps free for the goroutines producing work.
+	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot
+	if hot {
+		p.hot = append(p.hot, w)
+	} else {
+		p.cold = append(p.cold, w)
+	}
+	p.mu.Unlock()
+	if hot {
+		if j, ok := p.poll(w); ok {
+			return j
+		}
+		p.mu.Lock()
+		if i := slices.Index(p.hot, w); i >= 0 {
+			p.hot = slices.Delete(p.hot, i, i+1)
+			p.cold = append(p.cold, w)
+		}
+		// Otherwise someone popped w, and its mail is on the way.
+		p.mu.Unlock()
+	}
+	return <-w.mail
+}
+
+// poll busy-waits up to workerSpin for mail. It must not call
+// runtime.Gosched: for a goroutine locked to its thread that hands the P
+// off and parks the thread, the very cost polling avoids.
+func (p *Pool[I]) poll(w *worker[I]) (*job[I], bool) {
+	start := time.Now()
+	for i := 1; ; i++ {
+		select {
+		case j := <-w.mail:
+			return j, true
+		default:
+		}
+		if i%32 == 0 && time.Since(start) >= p.workerSpin {
+			return nil, false
+		}
+	}
+}
+
+// run calls j.fn and stores its outcome in j.err. If fn calls
+// runtime.Goexit, run still signals the caller (with ErrJobExited) before
+// the worker goroutine unwinds.
+func (p *Pool[I]) run(id int, ip I, j *job[I]) {
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		p.panics.Add(1)
+		if v := recover(); v != nil {
+			pe := &PanicError{Value: v, Stack: debug.Stack()}
+			p.log.Error("interp: job panicked", keyWorker, id, keyErr, pe, keyStack, string(pe.Stack))
+			j.err = pe
+			return
+		}
+		p.log.Error("interp: job called runtime.Goexit; replacing the worker", keyWorker, id)
+		j.err = ErrJobExited
+		p.slots[id].busy.Store(false)
+		p.slots[id].served.Add(1)
+		j.done <- struct{}{}
+	}()
+	j.fn(ip)
+	returned = true
+}
