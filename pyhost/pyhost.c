@@ -34,6 +34,28 @@ struct ph_interp {
 
 static PyInterpreterState *main_interp;
 
+/*
+ * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
+ * the calling interpreter the next time it runs bytecode (None clears a
+ * pending one); it returns how many thread states were changed. The runtime
+ * uses it to deliver emulated signals (signal.alarm) and timeouts.
+ */
+static PyObject *
+async_raise(PyObject *self, PyObject *args)
+{
+	unsigned long id;
+	PyObject *exc;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "kO:_async_raise", &id, &exc))
+		return NULL;
+	return PyLong_FromLong(PyThreadState_SetAsyncExc(id, exc == Py_None ? NULL : exc));
+}
+
+static PyMethodDef async_raise_def = {
+	"_async_raise", async_raise, METH_VARARGS,
+	"Raise an exception type asynchronously in a thread of this interpreter."};
+
 static void
 set_error(char *buf, size_t n, const char *fmt, ...)
 {
@@ -211,8 +233,13 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	/* Now ts is current and holds its GIL: install the runtime. */
 	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
 	dict = mod ? PyModule_GetDict(mod) : NULL;
-	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0)
-		code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
+		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
+
+		if (f != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0)
+			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+		Py_XDECREF(f);
+	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);
 	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
@@ -380,10 +407,26 @@ ph_interp_free(ph_interp *ip)
 	if (ip == NULL)
 		return;
 	if (pthread_equal(pthread_self(), ip->thread)) {
+		PyObject *finish, *ok;
+		int safe;
+
 		PyEval_RestoreThread(ip->ts);
 		Py_CLEAR(ip->last);
 		Py_CLEAR(ip->errtext);
+		/* Py_EndInterpreter aborts the process if another thread of the
+		 * interpreter still runs (a script's daemon thread): then the
+		 * interpreter is leaked instead. */
+		finish = PyDict_GetItemString(PyFunction_GetGlobals(ip->run), "_finish");
+		ok = finish ? PyObject_CallNoArgs(finish) : NULL;
+		safe = ok == Py_True;
+		Py_XDECREF(ok);
+		PyErr_Clear();
 		Py_CLEAR(ip->run);
+		if (!safe) {
+			PyEval_SaveThread();
+			free(ip);
+			return;
+		}
 		Py_EndInterpreter(ip->ts);
 #if PY_VERSION_HEX < 0x030C0000
 		{

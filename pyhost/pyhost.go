@@ -9,18 +9,29 @@ package pyhost
 import "C"
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
 
 //go:embed runtime.py
 var runtimeSource string
+
+// pylibFiles are the modules warmcgi brings for Pythons that lack them
+// (cgi and cgitb were removed in 3.13); the runtime offers them only
+// when the interpreter's own library has no module of that name.
+//
+//go:embed pylib/cgi.py pylib/cgitb.py
+var pylibFiles embed.FS
+
+var pylibModules = []string{"cgi", "cgitb"}
 
 var (
 	initOnce sync.Once
@@ -113,6 +124,33 @@ type InterpOptions struct {
 	// set it when the calling thread has its own working directory
 	// (unshare(CLONE_FS)); otherwise chdir would move every thread.
 	Chdir bool
+	// KeepModules keeps helper modules imported from the scripts' own
+	// trees loaded between requests (--modules keep); by default they
+	// are dropped after each request, as a fresh CGI process would.
+	KeepModules bool
+	// KeepGlobals re-runs a script in the globals its previous run left
+	// (--globals keep); by default each request gets fresh globals.
+	KeepGlobals bool
+}
+
+// settings is the Python prelude that configures one interpreter's runtime.
+func (o InterpOptions) settings() string {
+	var b strings.Builder
+	pyBool := map[bool]string{true: "True", false: "False"}
+	fmt.Fprintf(&b, "_CHDIR = %s\n", pyBool[o.Chdir])
+	fmt.Fprintf(&b, "_MODULES = %q\n", map[bool]string{true: "keep", false: "purge"}[o.KeepModules])
+	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
+	b.WriteString("_PYLIB = {")
+	for _, name := range pylibModules {
+		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
+		if err != nil {
+			continue
+		}
+		// A Go-quoted string is a valid Python string literal.
+		fmt.Fprintf(&b, "%q: %s, ", name, strconv.Quote(string(src)))
+	}
+	b.WriteString("}\n")
+	return b.String()
 }
 
 // NewInterp creates a sub-interpreter on the calling OS thread and installs
@@ -121,8 +159,7 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	settings := fmt.Sprintf("_CHDIR = %s\n", map[bool]string{true: "True", false: "False"}[opts.Chdir])
-	src := C.CString(settings + runtimeSource)
+	src := C.CString(opts.settings() + runtimeSource)
 	defer C.free(unsafe.Pointer(src))
 	var buf [1024]C.char
 	own := C.int(0)

@@ -80,6 +80,7 @@ type execCase struct {
 	script   string
 	query    string
 	body     string
+	env      []string
 	stdout   string // exact, when set
 	contains []string
 	stderr   []string // substrings of stderr
@@ -117,6 +118,24 @@ var execCases = []execCase{
 		stdout: "Content-Type: text/plain\n\n0 b'abc' def\nghi ''\n"},
 	{name: "excepthook replaced by script", script: "excepthook.py",
 		stdout: "Content-Type: text/html\n\n<p>hooked KeyError: 'k'</p>\n", exit: 1, failure: "KeyError"},
+	{name: "os._exit loses unflushed output", script: "osexit.py", stdout: "Content-Type: text/plain\n\nflushed\n",
+		exit: 3, failure: "os._exit(3)"},
+	{name: "os.abort", script: "abort.py", stdout: "Content-Type: text/plain\n\n", exit: 134, failure: "os.abort()"},
+	{name: "os.kill of its own pid", script: "killself.py", stdout: "Content-Type: text/plain\n\n", exit: 143,
+		failure: "killed by SIGTERM"},
+	{name: "SIGALRM handler", script: "alarm.py", query: "handler",
+		stdout: "Content-Type: text/plain\n\nold handler default: True\ntimed out: too slow\nleft: 0\n"},
+	{name: "SIGALRM default kills the request", script: "alarm.py", query: "default",
+		stdout: "Content-Type: text/plain\n\nwaiting\n", exit: 142, failure: "killed by SIGALRM"},
+	{name: "fork refused", script: "fork.py", stdout: "Content-Type: text/plain\n\nrefused: True\n"},
+	{name: "children write into the response", script: "child.py", query: "q=1", body: "body for cat",
+		stdout: "Content-Type: text/plain\n\nsystem q=1\npopen GET\nbody for cat\nrc 7\nstatus 3\n"},
+	{name: "os.exec runs as the rest of the response", script: "execv.py", query: "x",
+		stdout: "Content-Type: text/plain\n\nexec x\n", failure: "os.exec* of"},
+	{name: "raw fds 0, 1, 2", script: "rawfd.py", body: "in",
+		stdout: "Content-Type: text/plain\n\nraw write\nvia open(1)\nbody: b'in'\ndup2 refused\n"},
+	{name: "state a request leaves", script: "state.py", stdout: "Content-Type: text/plain\n\nmain done\nthread done\natexit ran\n"},
+	{name: "state is reset", script: "statecheck.py", stdout: "Content-Type: text/plain\n\nTrue 0 0 30 False True None False\n"},
 	{name: "excepthook restored", script: "raise.py", stdout: "Content-Type: text/plain\n\npartial\n",
 		stderr: []string{"ValueError: boom in script"}, exit: 1, failure: "ValueError"},
 }
@@ -132,12 +151,13 @@ func TestExecCases(t *testing.T) {
 	}
 	const rounds = 3
 	got := make([]outcome, rounds*len(execCases))
+	tmp := t.TempDir()
 	onThread(t, func(ip *Interp) {
 		for i := range got {
 			c := execCases[i%len(execCases)]
 			path := script(t, c.script)
 			req := &Request{Path: path, Stamp: stampOf(t, path),
-				Env:  envBlock("QUERY_STRING="+c.query, "REQUEST_METHOD=GET"),
+				Env:  envBlock(append([]string{"QUERY_STRING=" + c.query, "REQUEST_METHOD=GET", "PATH=/usr/bin:/bin", "TMPDIR=" + tmp}, c.env...)...),
 				Body: []byte(c.body)}
 			got[i].err = ip.Exec(req, &got[i].res)
 		}
@@ -167,6 +187,11 @@ func TestExecCases(t *testing.T) {
 				t.Errorf("failure %q, want prefix %q", res.Failure, c.failure)
 			}
 		})
+	}
+	// state.py opened a file and never closed it: it was flushed and closed
+	// at the end of each request, as at a CGI process's exit (68).
+	if b, err := os.ReadFile(filepath.Join(tmp, "warmcgi-state.log")); err != nil || string(b) != strings.Repeat("line\n", rounds) {
+		t.Errorf("file left open by state.py: %q, %v; want %d lines", b, err, rounds)
 	}
 	if v, ok := os.LookupEnv("PUTENV_LEAK"); ok {
 		t.Errorf("os.putenv reached the process environment: PUTENV_LEAK=%q", v)

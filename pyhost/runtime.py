@@ -8,10 +8,14 @@
 # sys.stdout, sys.stderr, their .buffer, and os.environ. What must be per
 # request is behind them: the request's sinks in _cur and the environ dict.
 #
-# pyhost prepends the interpreter's settings: _CHDIR (bool).
+# pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
+# ("purge" or "keep"), _GLOBALS ("fresh" or "keep") and _PYLIB (module
+# name -> source of the modules warmcgi brings, e.g. cgi on 3.13+).
 import builtins
+import errno
 import io
 import os
+import signal
 import sys
 import _thread
 
@@ -21,6 +25,21 @@ _ModuleType = type(sys)
 # requests, so a late write can never land in a later response (43).
 _cur = [None, None, None]
 _late = bytearray()
+_worker = _thread.get_ident()  # the thread that runs the requests
+# Threads a request started write into that request's streams, and into
+# the server log once it has ended, never into a later response (43).
+_thread_sinks = {}  # thread ident -> [stdin, stdout, stderr] of its request
+
+
+def _sink_for(fd):
+    ident = _thread.get_ident()
+    if ident == _worker:
+        return _cur[fd]
+    sinks = _thread_sinks.get(ident)
+    if sinks is None:
+        return _cur[fd]
+    s = sinks[fd]
+    return None if s is None or s.sealed else s
 
 
 def _closed_error():
@@ -30,10 +49,12 @@ def _closed_error():
 class _Sink:
     """One request's output stream: bytes in call order (29)."""
 
-    __slots__ = ("buf", "ok", "_closed", "_detached", "encoding", "errors", "line_buffering")
+    __slots__ = ("buf", "mark", "ok", "sealed", "_closed", "_detached", "encoding", "errors", "line_buffering")
 
     def __init__(self, errors):
         self.buf = bytearray()
+        self.mark = 0  # how much was flushed (what survives os._exit)
+        self.sealed = False  # the request ended: late writes go to the log
         self.ok = True  # neither closed nor detached: the fast path
         self._closed = False
         self._detached = False
@@ -97,7 +118,7 @@ class _BinaryOut(io.BufferedIOBase):
         self._name = name
 
     def write(self, b):
-        s = _cur[self._fd]
+        s = _sink_for(self._fd)
         if isinstance(b, str):
             raise TypeError("a bytes-like object is required, not 'str'")
         if s is None:
@@ -115,8 +136,10 @@ class _BinaryOut(io.BufferedIOBase):
 
     def flush(self):
         s = _cur[self._fd]
-        if s is not None and s.closed:
-            raise _closed_error()
+        if s is not None:
+            if s.closed:
+                raise _closed_error()
+            s.mark = len(s.buf)
 
     def close(self):
         s = _cur[self._fd]
@@ -165,16 +188,20 @@ class _BinaryOut(io.BufferedIOBase):
         pass
 
 
-class _TextOut(io.TextIOBase):
-    """sys.stdout / sys.stderr: a text face over the same request sink."""
+class _TextOut(io.TextIOWrapper):
+    """sys.stdout / sys.stderr: a text face over the same request sink.
+
+    An io.TextIOWrapper, as under CGI, for code that checks the type; the
+    wrapper's own buffer is an unused placeholder."""
 
     def __init__(self, fd, name):
+        io.TextIOWrapper.__init__(self, io.BytesIO(), "utf-8")
         self._fd = fd
         self._name = name
         self._buffer = _BinaryOut(fd, name)
 
     def _sink(self):
-        s = _cur[self._fd]
+        s = _sink_for(self._fd)
         if s is not None:
             if s.detached:
                 raise ValueError("underlying buffer has been detached")
@@ -183,7 +210,7 @@ class _TextOut(io.TextIOBase):
         return s
 
     def write(self, text):
-        s = _cur[self._fd]
+        s = _cur[self._fd] if _thread.get_ident() == _worker else _sink_for(self._fd)
         if type(text) is str and s is not None and s.ok:
             s.buf += text.encode(s.encoding, s.errors)
             return len(text)
@@ -201,7 +228,9 @@ class _TextOut(io.TextIOBase):
             self.write(text)
 
     def flush(self):
-        self._sink()
+        s = self._sink()
+        if s is not None:
+            s.mark = len(s.buf)
 
     def close(self):
         s = _cur[self._fd]
@@ -383,10 +412,14 @@ class _BinaryIn(io.BufferedIOBase):
         pass
 
 
-class _TextIn(io.TextIOBase):
-    """sys.stdin: UTF-8 with surrogateescape, as a CGI child has (21)."""
+class _TextIn(io.TextIOWrapper):
+    """sys.stdin: UTF-8 with surrogateescape, as a CGI child has (21).
+
+    An io.TextIOWrapper, as under CGI: cgi.parse() reads sys.stdin.buffer
+    only when sys.stdin is one."""
 
     def __init__(self):
+        io.TextIOWrapper.__init__(self, io.BytesIO(), "utf-8")
         self._buffer = _BinaryIn()
 
     def _f(self):
@@ -578,6 +611,752 @@ def _purge_modules(marker):
             del sys.modules[name]
 
 
+
+# ---------------------------------------------------------------------
+# Modules warmcgi brings (cgi and cgitb on Python 3.13+, case 92): found
+# only when the interpreter's own library lacks them, so 3.11 and 3.12
+# keep their standard modules.
+
+
+class _PylibFinder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is None and name in _PYLIB:
+            from importlib.util import spec_from_loader
+            return spec_from_loader(name, _PylibFinder, origin="warmcgi:" + name)
+        return None
+
+    @staticmethod
+    def create_module(spec):
+        return None
+
+    @staticmethod
+    def exec_module(module):
+        name = module.__name__
+        code = compile(_PYLIB[name], "<warmcgi>/%s.py" % name, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+sys.meta_path.append(_PylibFinder)
+
+# ---------------------------------------------------------------------
+# What a CGI process does to itself must end only the request, never the
+# server (cases 46-49, 76, 79, 80, 85-88). These are module attributes,
+# replaced once per interpreter; each acts on the current request.
+
+_os_exit = os._exit
+_os_kill = os.kill
+_os_write = os.write
+_os_read = os.read
+_os_close = os.close
+_os_dup2 = os.dup2
+_io_open = io.open
+
+
+class _EndRequest(BaseException):
+    """Ends the request the way the death of a CGI process would."""
+
+    code = 1
+    why = "request ended"
+
+    def __init__(self, code=None, why=None):
+        BaseException.__init__(self, why or self.why)
+        if code is not None:
+            self.code = code
+        if why is not None:
+            self.why = why
+
+
+class _AlarmExpired(_EndRequest):
+    """SIGALRM with no handler: a CGI process would be killed by it."""
+
+    code = 128 + signal.SIGALRM
+    why = "killed by SIGALRM (signal.alarm expired with no handler)"
+
+
+def _lose_unflushed():
+    # A dying CGI process loses what sat in its 8 KiB stdout buffer.
+    s = _cur[1]
+    if s is not None:
+        keep = s.mark + (len(s.buf) - s.mark) // 8192 * 8192
+        del s.buf[keep:]
+
+
+def _end_request(code, why):
+    _lose_unflushed()
+    for s in (_cur[1], _cur[2]):
+        if s is not None:
+            s.closed = True
+    raise _EndRequest(code, why)
+
+
+def _exit(status):
+    _end_request(int(status), "os._exit(%d)" % int(status))
+
+
+def _abort():
+    _end_request(128 + signal.SIGABRT, "os.abort()")
+
+
+def _own(pid):
+    return pid in (0, -1, os.getpid(), -os.getpgrp())
+
+
+def _deliver(sig, frame):
+    """Act on a signal a script sent to its own process."""
+    sig = int(sig)
+    h = _signals.get(sig, signal.SIG_DFL)
+    if callable(h):
+        h(sig, frame)
+        return
+    if h == signal.SIG_IGN or sig == 0:
+        return
+    if sig in (signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT):
+        return  # ignored by default
+    if sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        raise PermissionError(errno.EPERM, "warmcgi: a script cannot stop the server")
+    _end_request(128 + sig, "killed by %s" % signal.Signals(sig).name)
+
+
+def _kill(pid, sig):
+    if _cur[1] is not None and _own(pid):
+        return _deliver(sig, sys._getframe(1))
+    return _os_kill(pid, sig)
+
+
+def _killpg(pgid, sig):
+    if _cur[1] is not None and pgid in (0, os.getpgrp()):
+        return _deliver(sig, sys._getframe(1))
+    return os_killpg(pgid, sig)
+
+
+os_killpg = os.killpg
+
+
+def _raise_signal(sig):
+    if _cur[1] is not None:
+        return _deliver(sig, sys._getframe(1))
+    raise ValueError("signal only works in main thread of the main interpreter")
+
+
+def _refuse(what, hint):
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "warmcgi: %s is not available to scripts in subinterp mode: %s" % (what, hint))
+    refused.__name__ = what.split(".")[-1].split("(")[0]
+    return refused
+
+
+_PROCESS_HINT = "it would change the whole server; run this script in process mode or as plain CGI (--cgi GLOB)"
+
+
+def _fork():
+    raise RuntimeError("warmcgi: os.fork() is not available to scripts in subinterp mode "
+                       "(the server is a multi-threaded Go process); use subprocess, or "
+                       "run this script as plain CGI (--cgi GLOB)")
+
+
+os._exit = _exit
+os.abort = _abort
+os.kill = _kill
+os.killpg = _killpg
+os.fork = _fork
+if hasattr(os, "forkpty"):
+    os.forkpty = _fork
+for _name in ("setuid", "seteuid", "setreuid", "setresuid", "setgid", "setegid", "setregid",
+              "setresgid", "setgroups", "initgroups", "chroot", "setsid", "setpgrp", "nice"):
+    if hasattr(os, _name):
+        setattr(os, _name, _refuse("os." + _name + "()", _PROCESS_HINT))
+try:
+    import resource
+    resource.setrlimit = _refuse("resource.setrlimit()", _PROCESS_HINT)
+except ImportError:
+    pass
+signal.raise_signal = _raise_signal
+
+# Signal handlers are per request (76): SIGALRM is emulated with a timer
+# that raises in the script's thread; other handlers are recorded (so
+# signal.getsignal and a later os.kill of our own pid see them) but the
+# server's real signals are Go's.
+_signals = {}
+_alarm = None  # (timer, deadline)
+
+
+def _signal(signum, handler):
+    signum = int(signum)
+    if not 1 <= signum < signal.NSIG:
+        raise ValueError("signal number out of range")
+    if signum in (signal.SIGKILL, signal.SIGSTOP):
+        raise OSError(errno.EINVAL, "Invalid argument")
+    if not (callable(handler) or handler in (signal.SIG_DFL, signal.SIG_IGN)):
+        raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+    old = _signals.get(signum, signal.SIG_DFL)
+    _signals[signum] = handler
+    return old
+
+
+def _getsignal(signum):
+    return _signals.get(int(signum), signal.SIG_DFL)
+
+
+def _fire_alarm(gen):
+    global _alarm
+    if _gen != gen or _alarm is None:
+        return
+    _alarm = None
+    h = _signals.get(signal.SIGALRM, signal.SIG_DFL)
+    if h == signal.SIG_IGN:
+        return
+    if h == signal.SIG_DFL:
+        _async_raise(_worker, _AlarmExpired)
+        return
+    # The handler runs here, on the timer's thread, with the script's
+    # frame; what it raises is raised in the script's thread.
+    try:
+        h(signal.SIGALRM, sys._current_frames().get(_worker))
+    except BaseException as e:
+        t = type(e)
+        args = e.args
+        carrier = type(t.__name__, (t,), {
+            "__init__": lambda self, *a: t.__init__(self, *args),
+            "__module__": t.__module__, "__qualname__": t.__qualname__})
+        _async_raise(_worker, carrier)
+
+
+def _set_alarm(seconds):
+    global _alarm
+    import time
+    left = 0
+    if _alarm is not None:
+        _alarm[0].cancel()
+        left = max(0, round(_alarm[1] - time.monotonic()))
+        _alarm = None
+    if seconds > 0 and _cur[1] is not None:
+        import threading
+        t = threading.Timer(seconds, _fire_alarm, (_gen,))
+        t.daemon = True
+        t._warmcgi_internal = True
+        _alarm = (t, time.monotonic() + seconds)
+        t.start()
+    return left
+
+
+def _alarm_fn(seconds):
+    return _set_alarm(int(seconds))
+
+
+def _setitimer(which, seconds, interval=0.0):
+    if which != signal.ITIMER_REAL:
+        raise OSError(errno.EINVAL, "warmcgi: only ITIMER_REAL is emulated")
+    import time
+    left = 0.0
+    if _alarm is not None:
+        left = max(0.0, _alarm[1] - time.monotonic())
+    _set_alarm(seconds)
+    return (left, 0.0)
+
+
+def _getitimer(which):
+    import time
+    if which == signal.ITIMER_REAL and _alarm is not None:
+        return (max(0.0, _alarm[1] - time.monotonic()), 0.0)
+    return (0.0, 0.0)
+
+
+signal.signal = _signal
+signal.getsignal = _getsignal
+signal.alarm = _alarm_fn
+signal.setitimer = _setitimer
+signal.getitimer = _getitimer
+
+
+def _faulthandler_enable(*args, **kwargs):
+    # Fatal-signal handlers are process-wide and Go's (77): a no-op.
+    return None
+
+
+try:
+    import faulthandler
+    faulthandler.enable = _faulthandler_enable
+except ImportError:
+    pass
+
+# Raw file descriptors 0, 1 and 2 (33, 80): the process's are the server's,
+# so a script's os.write(1, ...) goes to its response, os.read(0, n) to its
+# body, open(1, "w") wraps its stdout, and closing or dup2-ing onto them
+# acts on the request instead of the server.
+
+
+def _write(fd, data):
+    if fd in (1, 2) and _cur[fd] is not None:
+        s = _cur[fd]
+        if s.closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        n = len(s.buf)
+        s.buf += data
+        s.mark = len(s.buf)
+        return len(s.buf) - n
+    return _os_write(fd, data)
+
+
+def _read(fd, n):
+    if fd == 0 and _cur[0] is not None:
+        if _cur[0].closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return _cur[0].binary().read(n)
+    return _os_read(fd, n)
+
+
+def _close(fd):
+    if fd in (0, 1, 2):
+        if _cur[fd] is not None:
+            _cur[fd].closed = True
+        return None
+    return _os_close(fd)
+
+
+def _closerange(lo, hi):
+    # Closing descriptors a script did not open would close the server's
+    # sockets: only the three standard ones are "closed", per request.
+    for fd in range(max(lo, 0), min(hi, 3)):
+        _close(fd)
+
+
+def _dup2(fd, fd2, inheritable=True):
+    if fd2 in (0, 1, 2):
+        raise PermissionError(errno.EPERM, "warmcgi: os.dup2() onto fd %d is not available in subinterp mode: "
+                              "it would redirect the server's own %s" % (fd2, ("stdin", "stdout", "stderr")[fd2]))
+    return _os_dup2(fd, fd2, inheritable)
+
+
+class _Unclosable(io.BufferedIOBase):
+    """open(1, closefd=False): closing it leaves the request's stream open."""
+
+    def __init__(self, proxy):
+        self._proxy = proxy
+
+    def write(self, b):
+        if self.closed:
+            raise _closed_error()
+        return self._proxy.write(b)
+
+    def read(self, size=-1):
+        return self._proxy.read(size)
+
+    def read1(self, size=-1):
+        return self._proxy.read1(size)
+
+    def readinto(self, b):
+        return self._proxy.readinto(b)
+
+    def flush(self):
+        if not self.closed:
+            self._proxy.flush()
+
+    def fileno(self):
+        return self._proxy.fileno()
+
+    def readable(self):
+        return self._proxy.readable()
+
+    def writable(self):
+        return self._proxy.writable()
+
+
+def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
+    if type(file) is int and 0 <= file <= 2 and _cur[1] is not None:
+        proxy = (_stdin, _stdout, _stderr)[file].buffer
+        if not closefd:
+            proxy = _Unclosable(proxy)
+        if "b" in mode:
+            return proxy
+        return io.TextIOWrapper(proxy, encoding or "utf-8", errors or "strict", newline,
+                                line_buffering=buffering == 1, write_through=True)
+    f = _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+    if _cur[1] is not None:
+        caller = sys._getframe(1).f_code.co_filename
+        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
+            _opened.append(f)
+    return f
+
+
+_opened = []  # files the script opened during the request (68, 69)
+
+os.write = _write
+os.read = _read
+os.close = _close
+os.closerange = _closerange
+os.dup2 = _dup2
+builtins.open = _open
+io.open = _open
+
+# Child processes (85-88): a child the script starts with inherited stdio
+# writes into the response, reads the rest of the body, and gets the
+# request's environment, as under CGI.
+import subprocess
+import threading
+import inspect
+
+_popen_init = subprocess.Popen.__init__
+_popen_wait = subprocess.Popen.wait
+_popen_sig = inspect.signature(_popen_init)
+_readers = []  # reader threads of the request's children
+
+
+def _pump(fd, sink):
+    try:
+        while True:
+            data = _os_read(fd, 65536)
+            if not data:
+                break
+            if not sink.closed:
+                sink.buf += data
+                sink.mark = len(sink.buf)
+    finally:
+        _os_close(fd)
+
+
+def _pipe_to(sink, name):
+    r, w = os.pipe()
+    t = threading.Thread(target=_pump, args=(r, sink), name="warmcgi-" + name, daemon=True)
+    t._warmcgi_internal = True
+    t.start()
+    _readers.append(t)
+    return w, t
+
+
+def _popen(self, *args, **kwargs):
+    if _cur[1] is None or _thread.get_ident() not in (_worker,) and not _request_thread():
+        return _popen_init(self, *args, **kwargs)
+    b = _popen_sig.bind(self, *args, **kwargs)
+    a = b.arguments
+    close = []
+    threads = []
+    if a.get("env") is None:
+        a["env"] = dict(os.environ)
+    shared = None
+    if a.get("stdin") is None:
+        # The child shares the unread rest of the body with the script,
+        # as a CGI child shares fd 0: what it reads is gone for the
+        # script (and for the next child), what it leaves is not.
+        bio = _cur[0].binary() if not _cur[0].closed else io.BytesIO()
+        start = bio.tell()
+        rest = bio.read()
+        bio.seek(start)
+        if rest:
+            import tempfile
+            f = tempfile.TemporaryFile()
+            f.write(rest)
+            f.seek(0)
+            a["stdin"] = f
+            shared = (f, bio, start)
+        else:
+            a["stdin"] = subprocess.DEVNULL
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if a.get(name) is None:
+            if sys.stdout is not _stdout:
+                _flush(sys.stdout)
+            w, t = _pipe_to(_cur[fd], name)
+            a[name] = w
+            close.append(w)
+            threads.append(t)
+    self._warmcgi_readers = threads
+    self._warmcgi_stdin = shared
+    try:
+        _popen_init(*b.args, **b.kwargs)
+    except BaseException:
+        if shared is not None:
+            shared[0].close()
+        raise
+    finally:
+        for c in close:
+            _os_close(c)
+
+
+def _wait(self, timeout=None):
+    rc = _popen_wait(self, timeout)
+    for t in getattr(self, "_warmcgi_readers", ()):
+        t.join(1.0)  # what the child wrote lands before wait() returns
+    shared = getattr(self, "_warmcgi_stdin", None)
+    if shared is not None:
+        self._warmcgi_stdin = None
+        f, bio, start = shared
+        bio.seek(start + os.lseek(f.fileno(), 0, os.SEEK_CUR))
+        f.close()
+    return rc
+
+
+def _request_thread():
+    return getattr(threading.current_thread(), "_warmcgi_request", False)
+
+
+subprocess.Popen.__init__ = _popen
+subprocess.Popen.wait = _wait
+
+
+def _system(command):
+    rc = subprocess.call(command, shell=True)
+    return rc << 8 if rc >= 0 else -rc
+
+
+def _spawnvef(mode, file, args, env, func):
+    path = file
+    if getattr(func, "__name__", "").startswith("execvp"):
+        import shutil
+        path = shutil.which(file, path=(env or os.environ).get("PATH")) or file
+    p = subprocess.Popen(list(args), executable=path, env=env)
+    if mode == os.P_NOWAIT:
+        _children[p.pid] = p
+        return p.pid
+    return p.wait()
+
+
+_children = {}
+
+
+def _execve(path, args, env=None):
+    # os.exec* (48): the program runs as the rest of the response, with
+    # the request's stdin and environment; then the request ends. As
+    # under CGI, what Python had not flushed is lost.
+    _lose_unflushed()
+    s = _cur[1]
+    if s is not None:
+        s.mark = len(s.buf)
+    args = list(args)
+    if not args:
+        raise ValueError("execv() arg 2 must not be empty")
+    p = subprocess.Popen(args, executable=path, env=dict(os.environ) if env is None else env)
+    rc = p.wait()
+    raise _EndRequest(rc if rc >= 0 else 128 - rc, "os.exec* of %s exited with %d" % (path, rc))
+
+
+def _execv(path, args):
+    _execve(path, args)
+
+
+os.system = _system
+os._spawnvef = _spawnvef
+os.execv = _execv
+os.execve = _execve
+
+# Threads (73): non-daemon threads a request starts keep it open, as they
+# keep a CGI process alive, up to a bound.
+_THREAD_JOIN_TIMEOUT = 30.0
+_thread_start = threading.Thread.start
+_started = []
+
+
+def _start(self):
+    if _cur[1] is not None and not getattr(self, "_warmcgi_internal", False):
+        self._warmcgi_request = True
+        _started.append(self)
+        sinks = list(_cur)
+        run = self.run
+
+        def run_with_sinks():
+            ident = _thread.get_ident()
+            _thread_sinks[ident] = sinks
+            try:
+                run()
+            finally:
+                _thread_sinks.pop(ident, None)
+        self.run = run_with_sinks
+    return _thread_start(self)
+
+
+threading.Thread.start = _start
+# The worker thread is a foreign thread to threading (a _DummyThread,
+# daemonic on 3.13): threads a script starts inherit daemon=False from the
+# main thread of a CGI process, so they must from the worker too.
+if getattr(threading.current_thread(), "_daemonic", False):
+    threading.current_thread()._daemonic = False
+
+# atexit (74): handlers registered during a request run at its end.
+import atexit
+_atexit_register = atexit.register
+_atexit_unregister = atexit.unregister
+_exit_funcs = []
+
+
+def _register(func, *args, **kwargs):
+    # Only the script's own code: a library imported during a request
+    # registers for the interpreter's exit, as it would anywhere.
+    caller = sys._getframe(1).f_code.co_filename
+    if _cur[1] is None or caller.startswith(_keep) or caller.startswith("<frozen"):
+        return _atexit_register(func, *args, **kwargs)
+    _exit_funcs.append((func, args, kwargs))
+    return func
+
+
+def _unregister(func):
+    _exit_funcs[:] = [e for e in _exit_funcs if e[0] != func]
+    _atexit_unregister(func)
+
+
+atexit.register = _register
+atexit.unregister = _unregister
+
+
+def _run_exit_funcs():
+    while _exit_funcs:
+        func, args, kwargs = _exit_funcs.pop()
+        try:
+            func(*args, **kwargs)
+        except SystemExit:
+            pass
+        except BaseException as e:
+            print("Exception ignored in atexit callback:", repr(func), file=sys.stderr)
+            sys.__excepthook__(type(e), e, e.__traceback__)
+
+
+# logging (65): handlers a request's own code adds are closed and removed
+# at its end; levels and logging.disable are restored.
+import logging
+_add_handler = logging.Logger.addHandler
+_added_handlers = []
+
+
+def _user_caller():
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        if not (name.startswith(_keep) or name.startswith("<frozen")):
+            return True
+        if "logging" not in name:
+            return False
+        f = f.f_back
+    return False
+
+
+def _addHandler(self, hdlr):
+    if _cur[1] is not None and _user_caller():
+        _added_handlers.append((self, hdlr))
+    return _add_handler(self, hdlr)
+
+
+logging.Logger.addHandler = _addHandler
+
+# random (67): a CGI process is seeded from urandom; a script's
+# random.seed(42) must not make the next request's numbers predictable.
+_seeded = [False]
+
+
+def _patch_random():
+    r = sys.modules.get("random")
+    if r is None or getattr(r.seed, "_warmcgi", False):
+        return
+    orig = r.seed
+
+    def seed(*args, **kwargs):
+        _seeded[0] = True
+        return orig(*args, **kwargs)
+    seed._warmcgi = True
+    r.seed = seed
+
+
+# locale (58): setlocale is process-wide; a change is undone after the
+# request (other concurrent requests may see it meanwhile: documented).
+import locale
+_setlocale = locale.setlocale
+_locale_changed = [False]
+_base_locale = _setlocale(locale.LC_ALL)
+
+
+def _setlocale_wrapper(category, loc=None):
+    if loc is not None:
+        _locale_changed[0] = True
+    return _setlocale(category, loc)
+
+
+locale.setlocale = _setlocale_wrapper
+
+import warnings
+_base_filters = list(warnings.filters)
+_base_meta_path = list(sys.meta_path)
+_base_path_hooks = list(sys.path_hooks)
+_base_recursion = sys.getrecursionlimit()
+_base_dont_write = sys.dont_write_bytecode
+_base_root_level = logging.root.level
+_base_umask = os.umask(0o022)
+os.umask(_base_umask)
+_gen = 0
+
+
+def _reset_state(err):
+    """Undo what one request did to the interpreter (63-69, 73-75, 23)."""
+    global _alarm
+    if _alarm is not None:
+        _alarm[0].cancel()
+        _alarm = None
+    _signals.clear()
+    for t in _started:
+        if not t.daemon and t.is_alive():
+            try:
+                t.join(_THREAD_JOIN_TIMEOUT)
+            except _EndRequest:
+                pass  # an emulated signal arriving late: the join goes on below
+            if t.is_alive():
+                t.join(_THREAD_JOIN_TIMEOUT)
+            if t.is_alive():
+                err.buf += ("warmcgi: thread %r still running %gs after the script ended; "
+                            "its later output goes to the server log\n" % (t.name, _THREAD_JOIN_TIMEOUT)).encode()
+    _started.clear()
+    _run_exit_funcs()
+    for lg, h in reversed(_added_handlers):
+        try:
+            lg.removeHandler(h)
+            h.close()
+        except Exception:
+            pass
+    _added_handlers.clear()
+    for f in _opened:
+        try:
+            if not f.closed:
+                f.close()
+        except Exception:
+            pass
+    _opened.clear()
+
+
+def _restore_interpreter():
+    """Put back interpreter-wide settings a script may have changed (66)."""
+    sys.excepthook = sys.__excepthook__
+    sys.displayhook = sys.__displayhook__
+    if sys.meta_path != _base_meta_path:
+        sys.meta_path[:] = _base_meta_path
+    if sys.path_hooks != _base_path_hooks:
+        sys.path_hooks[:] = _base_path_hooks
+    if sys.getrecursionlimit() != _base_recursion:
+        sys.setrecursionlimit(_base_recursion)
+    sys.dont_write_bytecode = _base_dont_write
+    if warnings.filters != _base_filters:
+        warnings.filters[:] = _base_filters
+        warnings._filters_mutated()
+    if logging.root.level != _base_root_level:
+        logging.root.setLevel(_base_root_level)
+    if logging.root.manager.disable:
+        logging.disable(logging.NOTSET)
+    if "threading" in sys.modules:
+        threading.excepthook = threading.__excepthook__
+    m = sys.modules.get("socket")
+    if m is not None and m.getdefaulttimeout() is not None:
+        m.setdefaulttimeout(None)
+    m = sys.modules.get("cgi")
+    if m is not None and getattr(m, "initlog", None) is not None:
+        if m.maxlen or m.logfile or m.logfp is not None or m.log is not m.initlog:
+            m.maxlen, m.logfile, m.logfp, m.log = 0, "", None, m.initlog
+    if _locale_changed[0]:
+        _locale_changed[0] = False
+        _setlocale(locale.LC_ALL, _base_locale)
+    if _seeded[0]:
+        _seeded[0] = False
+        sys.modules["random"].seed()
+    _patch_random()
+    os.umask(_base_umask)
+
+
+# Globals kept between requests (--globals keep): path -> __main__ module.
+_kept_main = {}
+
 # The code cache: path -> (stamp, code, compile error text, failure, loader).
 _cache = {}
 
@@ -620,10 +1399,18 @@ def _report(e):
     hook = sys.excepthook
     try:
         hook(type(e), e, tb)
+        return
     except BaseException as hook_error:
-        sys.__excepthook__(type(e), e, tb)
-        print("Error in sys.excepthook:", file=_stderr)
-        sys.__excepthook__(type(hook_error), hook_error, hook_error.__traceback__)
+        failed = hook_error
+    # The hook failed (or stderr is closed): the traceback still reaches
+    # the server log, written straight into the request's stderr.
+    import traceback
+    text = "".join(traceback.format_exception(type(e), e, tb))
+    if hook is not sys.__excepthook__:
+        text += "Error in sys.excepthook:\n" + "".join(
+            traceback.format_exception(type(failed), failed, failed.__traceback__))
+    if _cur[2] is not None:
+        _cur[2].buf += text.encode("utf-8", "backslashreplace")
 
 
 def _flush(stream):
@@ -636,11 +1423,13 @@ def _flush(stream):
 
 
 def _run(path, stamp, env, args, body):
-    global _late
+    global _late, _gen
+    _gen += 1
     entry = _cache.get(path)
     if entry is None or entry[0] != stamp:
         entry = _load(path, stamp)
         _cache[path] = entry
+        _kept_main.pop(path, None)
 
     out = _Sink("surrogateescape")
     err = _Sink("backslashreplace")
@@ -657,14 +1446,20 @@ def _run(path, stamp, env, args, body):
         # (78). This thread has its own working directory (CLONE_FS).
         os.chdir(script_dir)
     marker = next(reversed(sys.modules))
+    _patch_random()
 
-    main = _ModuleType("__main__")
+    main = _kept_main.get(path) if _GLOBALS == "keep" else None
+    if main is None:
+        main = _ModuleType("__main__")
+        g = main.__dict__
+        g["__file__"] = path
+        g["__cached__"] = None
+        g["__builtins__"] = builtins
+        g["__loader__"] = entry[4]
+        g["__annotations__"] = {}
+        if _GLOBALS == "keep":
+            _kept_main[path] = main
     g = main.__dict__
-    g["__file__"] = path
-    g["__cached__"] = None
-    g["__builtins__"] = builtins
-    g["__loader__"] = entry[4]
-    g["__annotations__"] = {}
     sys.modules["__main__"] = main
 
     exit_code = 0
@@ -679,27 +1474,55 @@ def _run(path, stamp, env, args, body):
                 exec(code, g)
             except SystemExit as e:
                 exit_code, failure = _exit_status(e, err)
+            except _EndRequest as e:
+                exit_code, failure = e.code, e.why
             except BaseException as e:
                 exit_code = 1
                 failure = "%s: %s" % (type(e).__name__, e)
                 _report(e)
+        try:
+            _reset_state(err)
+        except _EndRequest as e:
+            exit_code, failure = e.code, e.why
     finally:
         replaced = sys.stdout is not _stdout
         _flush(sys.stdout)
         _flush(sys.stderr)
         _install_stdio()
-        sys.excepthook = sys.__excepthook__
         sys.modules["__main__"] = _orig_main
-        g.clear()
+        if _GLOBALS != "keep":
+            g.clear()
         if replaced:
             # A wrapper the script put around sys.stdout.buffer must be
             # finalised now, not during a later request.
             import gc
             gc.collect()
+        for t in _readers:
+            t.join(1.0)  # children still holding stdout are cut off (90)
+        _readers.clear()
+        out.sealed = err.sealed = True
         _cur[0] = _cur[1] = _cur[2] = None
         sys.argv = _orig_argv
         sys.path[:] = _base_path
-        _purge_modules(marker)
+        if _MODULES == "purge":
+            _purge_modules(marker)
+        _restore_interpreter()
         _set_environ(_idle_env)
+        _async_raise(_worker, None)  # a timer that fired too late
         late, _late = _late, bytearray()
     return (exit_code, out.buf, err.buf, failure, late)
+
+
+def _finish():
+    """Before the interpreter ends: join its threads (Py_EndInterpreter
+    aborts the process if any other thread is left). False means one is
+    still running, and the interpreter must be left alone."""
+    import time
+    try:
+        threading._shutdown()
+    except BaseException:
+        pass
+    deadline = time.monotonic() + 1.0
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count() <= 1

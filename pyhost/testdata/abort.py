@@ -1,0 +1,3 @@
+import os
+print("Content-Type: text/plain\n", flush=True)
+os.abort()

@@ -1,0 +1,17 @@
+import atexit, logging, os, random, socket, sys, threading, time, warnings
+print("Content-Type: text/plain\n")
+logging.basicConfig(stream=sys.stderr, level=logging.DEBUG)
+logging.getLogger("app").addHandler(logging.StreamHandler(sys.stderr))
+atexit.register(print, "atexit ran")
+def work():
+    time.sleep(0.2)
+    print("thread done")
+threading.Thread(target=work).start()
+random.seed(42)
+warnings.simplefilter("ignore")
+sys.setrecursionlimit(54321)
+socket.setdefaulttimeout(5)
+sys.path.insert(0, "/state-test")
+log = open(os.path.join(os.environ["TMPDIR"], "warmcgi-state.log"), "a")
+log.write("line\n")
+print("main done")
