@@ -17,7 +17,16 @@ export CGO_LDFLAGS += -Wl,-rpath,$(PYLIBDIR)
 # Found under pyenv's usual root when present; set it to test others.
 EXTRA_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/lib/pkgconfig)
 
-.PHONY: help deps build run test test-go test-nocgo test-pythons bench clean
+# How long each fuzz target runs in test-fuzz; go test -fuzz takes one
+# target at a time, so they run one after another.
+FUZZTIME ?= 20s
+FUZZ_TARGETS = FuzzResolve FuzzBuildEnv FuzzParseResponse
+
+# warmcgi refuses to run scripts as root; make run as root (a fresh
+# machine, a container) says --allow-root so the quick start still works.
+RUN_FLAGS = $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: help deps build run test test-go test-nocgo test-pythons test-fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,9 +44,9 @@ build: deps ## build bin/warmcgi
 	$(GO) build -o $(BIN) ./cmd/warmcgi
 
 run: build ## build and serve examples/cgi-bin on http://127.0.0.1:8080/cgi-bin/
-	$(BIN) serve examples/cgi-bin --listen $(LISTEN)
+	$(BIN) serve examples/cgi-bin --listen $(LISTEN) $(RUN_FLAGS)
 
-test: deps test-nocgo test-go test-pythons ## the whole test suite (what .ci/run calls)
+test: deps test-nocgo test-go test-pythons test-fuzz ## the whole test suite (what .ci/run calls)
 
 test-nocgo: ## the packages that need no Python, built without cgo
 	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp
@@ -56,8 +65,18 @@ test-pythons: ## the pyhost tests against each Python in EXTRA_PYTHONS
 	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 ./pyhost; \
 	done
 
+test-fuzz: ## each cgienv fuzz target for FUZZTIME (20s); crashers land in cgienv/testdata/fuzz
+	@set -e; for f in $(FUZZ_TARGETS); do \
+	  echo "== $$f for $(FUZZTIME)"; \
+	  CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./cgienv; \
+	done
+
 bench: ## Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
 	rm -rf bin
+
+.PHONY: bench-compare
+bench-compare: build ## warmcgi vs Apache mod_cgi, nginx+fcgiwrap, mod_wsgi, Go (root installs the Debian packages)
+	WARMCGI=$(abspath $(BIN)) benchmarks/run.sh

@@ -10,8 +10,9 @@
 //
 // # Request flow
 //
-// Handler.ServeHTTP resolves the path (Handler.Resolve), reads the request
-// body up to Handler.MaxBody, builds the environment (Handler.BuildEnv) and
+// Handler.ServeHTTP refuses a request-target longer than
+// Handler.MaxURLLength (414, before anything else), resolves the path
+// (Handler.Resolve), reads the request body up to Handler.MaxBody, builds the environment (Handler.BuildEnv) and
 // the ISINDEX arguments (IndexArgs), calls Runner.Run, parses the output
 // (ParseResponse) and writes the response: a document, a client redirect,
 // a local redirect re-dispatched internally as GET (at most 10 deep), or
@@ -42,21 +43,27 @@
 //	                       request has one (Content-Length, even              chunked bodies with 400
 //	                       0, or chunked); chunked bodies are read
 //	                       whole and measured
-//	HTTPS                  "on" for TLS requests (mod_ssl)          -         same
+//	HTTPS                  "on" for TLS requests (mod_ssl), or as   -         same
+//	                       a trusted proxy's X-Forwarded-Proto says
 //	SERVER_SIGNATURE       Handler.ServerSignature (default "")     -         absent
 //	SERVER_SOFTWARE        Handler.ServerSoftware ("warmcgi")       4.1.17    "go"
 //	SERVER_NAME            host of r.Host, lower-cased, no final    4.1.14    nhc keeps case and dot
 //	                       dot, IPv6 in brackets; without Host:
-//	                       Handler.ServerName, else the local IP
+//	                       Handler.ServerName, else the local IP;
+//	                       a trusted proxy's X-Forwarded-Host wins
 //	SERVER_ADDR            local IP (http.LocalAddrContextKey)      -         absent
-//	SERVER_PORT            port of r.Host, else 80 (443 for TLS)    4.1.15    same
-//	REMOTE_ADDR            IP of r.RemoteAddr                       4.1.8     same
+//	SERVER_PORT            port of r.Host, else 80 (443 for TLS);   4.1.15    same
+//	                       behind a trusted proxy: X-Forwarded-Port,
+//	                       else the X-Forwarded-Host port, else the
+//	                       forwarded scheme's default
+//	REMOTE_ADDR            IP of r.RemoteAddr; behind a trusted     4.1.8     same
+//	                       proxy, from X-Forwarded-For
 //	REMOTE_PORT            port of r.RemoteAddr                     -         same
 //	REMOTE_HOST            never (Apache: with HostnameLookups on)  4.1.9     nhc sets the IP
 //	REMOTE_USER, AUTH_TYPE never: only a server that authenticated  4.1.11,   absent
 //	                       sets them, and this one does not         4.1.1
 //	DOCUMENT_ROOT          Handler.DocumentRoot (default Root)      -         absent
-//	REQUEST_SCHEME         "http" or "https"                        -         absent
+//	REQUEST_SCHEME         "http" or "https" (as HTTPS)             -         absent
 //	CONTEXT_PREFIX         the mount prefix, e.g. "/cgi-bin/"       -         absent
 //	CONTEXT_DOCUMENT_ROOT  Root + "/"                               -         absent
 //	SERVER_ADMIN           Handler.ServerAdmin ("[no address        -         absent
@@ -88,6 +95,38 @@
 //	                       REDIRECT_QUERY_STRING; chains give
 //	                       REDIRECT_REDIRECT_*
 //
+// # Trusted proxies
+//
+// Without Handler.TrustedProxies, X-Forwarded-For, -Proto, -Host and -Port
+// are ordinary headers: HTTP_X_FORWARDED_* variables and nothing else.
+// When the immediate peer (r.RemoteAddr) is in one of the trusted
+// networks (IPv4-mapped addresses are unmapped first):
+//
+//   - REMOTE_ADDR: X-Forwarded-For, its repeated lines joined in order,
+//     is read from the right; trusted addresses are skipped and the first
+//     untrusted one is the client; when all are trusted, the left-most.
+//     An entry that is not an IP address (ports and IPv6 brackets are
+//     allowed and dropped) ends the walk, and the last address accepted
+//     is used, the peer's if none: what lies left of it was not written
+//     by a trusted proxy. The address is written in canonical form,
+//     without a zone. REMOTE_PORT stays the peer's, as with Apache's
+//     mod_remoteip.
+//   - HTTPS and REQUEST_SCHEME: the X-Forwarded-Proto entry at the same
+//     position from the right as the chosen X-Forwarded-For entry (the
+//     value the same hop wrote); with fewer entries (a proxy that
+//     overwrites the header), its left-most one; without
+//     X-Forwarded-For, its right-most one. Only "http" and "https" (any
+//     case) count; anything else leaves the connection's own scheme.
+//   - SERVER_NAME and SERVER_PORT: the X-Forwarded-Host entry chosen the
+//     same way, if it is a valid host (DNS name, IPv4, or IPv6 in
+//     brackets, optional port); SERVER_PORT from the X-Forwarded-Port
+//     entry (1-65535) if there is one, else the host's port, else 443 or
+//     80 by the scheme. HTTP_HOST stays the Host header as received.
+//
+// The HTTP_X_FORWARDED_* variables are passed unchanged either way. The
+// proxies must set (append to or overwrite) X-Forwarded-For and
+// X-Forwarded-Proto themselves, or a client could.
+//
 // PassEnv and SetEnv names are cleaned as Apache's ap_create_environment
 // cleans them (a leading digit and every character that is not a letter or
 // digit become '_'). HTTP_PROXY is never set, from any source.
@@ -103,8 +142,8 @@
 // or CRLF, every CR in a header line is dropped and a NUL ends it; a line
 // without ':' or with an invalid name or a control character in the value
 // is a 500 ("malformed header from script"), so is output without the
-// blank line ("end of script output before headers") and a header line of
-// more than 8189 bytes. Status sets the code (C atoi) and, after "NNN ",
+// blank line ("end of script output before headers"), a header line of
+// more than 8189 bytes and more than 256 header lines. Status sets the code (C atoi) and, after "NNN ",
 // the reason phrase. Repeated headers are merged with ", " except
 // Set-Cookie. The script's Content-Length is ignored: the handler measures
 // the body. A Location starting with "/" under status 200 is a local
@@ -126,7 +165,14 @@
 // are the differences left, all deliberate or imposed by net/http:
 //
 //   - Path segments of the script part that start with "." or are
-//     "__pycache__" give 404; Apache runs such files. A backslash,
+//     "__pycache__", and names of editor backups, temporary, patch,
+//     package-manager and bytecode files ("x.py~", "#x.py#", ".bak",
+//     ".old", ".orig", ".rej", ".save", ".sav", ".swp", ".swo", ".tmp",
+//     ".temp", ".pyc", ".pyo", ".dpkg-old", ".rpmnew" and the like, in any
+//     case) give 404; Apache runs such files.
+//   - A world-writable script, or a world-writable directory between
+//     Root and the script, gives 500 unless AllowWorldWritable, as Apache
+//     does only with suexec. Group-writable ones run. A backslash,
 //     literal or %5C, anywhere in the path gives 404; Apache accepts %5C
 //     in PATH_INFO. A symbolic link whose target is outside Root gives 404
 //     unless FollowSymlinks; Apache's default follows it. Files that are
@@ -138,6 +184,12 @@
 //     passes the chunked stream without CONTENT_LENGTH and with
 //     HTTP_TRANSFER_ENCODING=chunked. Bodies over MaxBody give 413 before
 //     any script runs.
+//   - More than 256 header lines from a script give 500; Apache has no
+//     such limit.
+//   - MaxURLLength (8190 by default) limits the request-target; Apache's
+//     LimitRequestLine (8190) limits the whole request line, method and
+//     protocol included. Over the server's header limit, net/http answers
+//     431 before the handler runs.
 //   - Hop-by-hop response headers (Connection, Keep-Alive,
 //     Proxy-Connection, TE, Trailer, Upgrade) are dropped (RFC 3875
 //     section 6.3.4); Apache sends them.

@@ -136,14 +136,35 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 		kv("CONTENT_LENGTH", string(strconv.AppendInt(buf[:0], q.contentLength, 10)))
 	}
 
+	// The peer, and what a trusted proxy in front says about the client.
+	remoteHost, remotePort, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		remoteHost, remotePort = r.RemoteAddr, ""
+	}
+	secure := r.TLS != nil
+	host, hostPort := splitHost(r.Host)
+	if fw, ok := st.forwardedFor(r, remoteHost); ok {
+		if fw.remoteAddr != "" {
+			remoteHost = fw.remoteAddr // REMOTE_PORT stays the peer's, as with mod_remoteip
+		}
+		if fw.scheme != "" {
+			secure = fw.scheme == "https"
+		}
+		if fw.host != "" {
+			host, hostPort = fw.host, ""
+		}
+		if fw.port != "" {
+			hostPort = fw.port
+		}
+	}
+
 	// Server variables, in ap_add_common_vars' order.
-	if r.TLS != nil {
+	if secure {
 		entry("HTTPS=on")
 	}
 	entry(st.signatureEntry)
 	entry(st.softwareEntry)
 	local, haveLocal := localAddr(r.Context())
-	host, hostPort := splitHost(r.Host)
 	b.WriteString("SERVER_NAME=")
 	switch {
 	case host != "":
@@ -167,18 +188,14 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	switch {
 	case hostPort != "":
 		kv("SERVER_PORT", hostPort)
-	case r.TLS != nil:
+	case secure:
 		entry("SERVER_PORT=443")
 	default:
 		entry("SERVER_PORT=80")
 	}
-	remoteHost, remotePort, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		remoteHost, remotePort = r.RemoteAddr, ""
-	}
 	kv("REMOTE_ADDR", remoteHost)
 	entry(st.docRootEntry)
-	if r.TLS != nil {
+	if secure {
 		entry("REQUEST_SCHEME=https")
 	} else {
 		entry("REQUEST_SCHEME=http")

@@ -1,13 +1,16 @@
 package cgienv
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -352,4 +355,111 @@ func BenchmarkBuildEnv(b *testing.B) {
 	for b.Loop() {
 		h.BuildEnv(r, s, 27)
 	}
+}
+
+// FuzzBuildEnv parses a fuzzed request with the parser the server uses
+// and checks that the environment built from it is well formed and leaks
+// nothing it must not: no entry holds a NUL (which would split the
+// block pyhost receives into extra variables), every name is one a shell
+// accepts, none appears twice, HTTP_* comes only from valid header names,
+// Proxy, Authorization and a client's REMOTE_USER never get through, and
+// X-Forwarded-* change REMOTE_ADDR and HTTPS only behind a trusted peer.
+func FuzzBuildEnv(f *testing.F) {
+	root, _ := makeTree(f)
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	handlers := map[bool]*Handler{
+		false: {Root: root, Runner: &scripts{}, TrustedProxies: trusted, SetEnv: []string{"APP=1"}},
+		true:  {Root: root, Runner: &scripts{}, TrustedProxies: trusted, PassAuthorization: true},
+	}
+	for _, seed := range []struct {
+		target, headers, peer string
+		passAuth              bool
+	}{
+		{"/cgi-bin/env.py", "User-Agent: x\r\n", "192.0.2.7:40000", false},
+		{"/cgi-bin/env.py/a%20b?x=1&y", "Cookie: a=1\r\nCookie: b=2\r\n", "10.0.0.5:1", false},
+		{"/cgi-bin/env.py?isindex+word", "Proxy: http://evil:8080\r\nAuthorization: Basic Zm9vOmJhcg==\r\n", "10.0.0.5:1", true},
+		{"/cgi-bin/env.py", "X-Forwarded-For: 6.6.6.6, 203.0.113.9\r\nX-Forwarded-Proto: https\r\n", "10.0.0.5:1", false},
+		{"/cgi-bin/env.py", "X-Forwarded-For: [2001:db8::1]:80\r\nX-Forwarded-Host: a.example:8443\r\nX-Forwarded-Port: 1\r\n", "[::1]:2", false},
+		{"/cgi-bin/env.py", "X_Forwarded_For: 1.2.3.4\r\nX-Forwarded-For: garbage\r\n", "10.0.0.5:1", false},
+		{"http://example.com:81/cgi-bin/env.py", "Content-Type: text/plain\r\nContent-Length: 0\r\n", "192.0.2.7:4", false},
+		{"/cgi-bin/env.py", "Remote-User: admin\r\nAuth-Type: Basic\r\nHTTP_PROXY: x\r\n", "10.0.0.5:1", false},
+		{"/cgi-bin/env.py", "Transfer-Encoding: chunked\r\nHost: [::1]:8\r\n", "192.0.2.7:4", false},
+	} {
+		f.Add(seed.target, seed.headers, seed.peer, seed.passAuth)
+	}
+	nameOK := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	headerNameOK := regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	f.Fuzz(func(t *testing.T, target, headers, peer string, passAuth bool) {
+		raw := "GET " + target + " HTTP/1.1\r\nHost: backend\r\n" + headers + "\r\n"
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			return // the server answers 400 before any handler runs
+		}
+		ap, err := netip.ParseAddrPort(peer)
+		if err != nil {
+			return // net/http sets RemoteAddr from the socket: always ip:port
+		}
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		r.RemoteAddr = ap.String() // in net.TCPAddr's canonical form
+		s := &Script{Filename: root + "/env.py", Name: "/cgi-bin/env.py"}
+		if got, err := handlers[false].Resolve(r.URL.EscapedPath()); err == nil {
+			s = &got
+		}
+		env := handlers[passAuth].BuildEnv(r, s, -1)
+
+		// Names each valid request header may become.
+		fromHeaders := map[string]bool{}
+		for k := range r.Header {
+			if headerNameOK.MatchString(k) {
+				fromHeaders["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = true
+			}
+		}
+		m := map[string]string{}
+		for _, e := range env {
+			name, value, ok := strings.Cut(e, "=")
+			if !ok || !nameOK.MatchString(name) {
+				t.Fatalf("malformed entry %q", e)
+			}
+			if strings.IndexByte(value, 0) >= 0 {
+				t.Fatalf("entry %q holds a NUL", e)
+			}
+			if _, dup := m[name]; dup {
+				t.Fatalf("%s appears twice", name)
+			}
+			m[name] = value
+			if strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST" && !fromHeaders[name] {
+				t.Fatalf("%s=%q comes from no valid header name (headers %q)", name, value, r.Header)
+			}
+		}
+		for _, never := range []string{"HTTP_PROXY", "REMOTE_USER", "AUTH_TYPE", "HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_LENGTH"} {
+			if v, ok := m[never]; ok {
+				t.Fatalf("%s=%q is set", never, v)
+			}
+		}
+		if _, ok := m["HTTP_AUTHORIZATION"]; ok && !passAuth {
+			t.Fatal("HTTP_AUTHORIZATION set without PassAuthorization")
+		}
+		if v, ok := m["HTTPS"]; ok && v != "on" {
+			t.Fatalf("HTTPS=%q", v)
+		}
+		if scheme := m["REQUEST_SCHEME"]; scheme != map[bool]string{true: "https", false: "http"}[m["HTTPS"] == "on"] {
+			t.Fatalf("REQUEST_SCHEME=%q with HTTPS=%q", scheme, m["HTTPS"])
+		}
+		trustedPeer := false
+		for _, p := range trusted {
+			trustedPeer = trustedPeer || p.Contains(ap.Addr().Unmap())
+		}
+		if !trustedPeer {
+			if m["REMOTE_ADDR"] != ap.Addr().String() {
+				t.Fatalf("REMOTE_ADDR=%q from untrusted peer %s", m["REMOTE_ADDR"], peer)
+			}
+			if m["HTTPS"] != "" {
+				t.Fatalf("HTTPS=%q over plain HTTP from an untrusted peer", m["HTTPS"])
+			}
+			return
+		}
+		if _, err := netip.ParseAddr(m["REMOTE_ADDR"]); err != nil {
+			t.Fatalf("REMOTE_ADDR=%q is no IP address: %v", m["REMOTE_ADDR"], err)
+		}
+	})
 }

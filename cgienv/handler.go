@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ const (
 	DefaultMaxBody        = 1 << 30 // LimitRequestBody since Apache 2.4.54
 	DefaultServerAdmin    = "[no address given]"
 	DefaultServerSoftware = "warmcgi"
+	// DefaultMaxURLLength is Apache's LimitRequestLine: the longest
+	// request-target accepted (414 above it).
+	DefaultMaxURLLength = 8190
 )
 
 // maxRedirects is Apache's LimitInternalRecursion: a request may be
@@ -64,6 +68,21 @@ type Handler struct {
 	PassAuthorization bool
 	// FollowSymlinks lets a symbolic link under Root point outside it.
 	FollowSymlinks bool
+	// AllowWorldWritable runs scripts that are world-writable or lie in
+	// a world-writable directory below Root; by default they give 500,
+	// as under Apache's suexec.
+	AllowWorldWritable bool
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and
+	// X-Forwarded-Port headers are believed when they are the immediate
+	// peer (see the package documentation). Empty: those headers are
+	// only HTTP_X_FORWARDED_* variables.
+	TrustedProxies []netip.Prefix
+	// MaxURLLength is the longest request-target (path and query, as
+	// sent) accepted; longer ones give 414 before anything else is
+	// looked at. Zero means DefaultMaxURLLength and a negative value
+	// means no limit.
+	MaxURLLength int
 	// MaxBody is the largest request body accepted (413 above it); zero
 	// means DefaultMaxBody and a negative value means no limit.
 	MaxBody int64
@@ -93,6 +112,8 @@ type handlerState struct {
 	docRoot    string // prefix of PATH_TRANSLATED, no trailing slash
 	serverName string
 	maxBody    int64
+	maxURL     int
+	trusted    []netip.Prefix // unmapped, masked
 
 	base           []string // server environment entries
 	baseNames      []string
@@ -157,6 +178,15 @@ func (h *Handler) newState() *handlerState {
 	if st.maxBody == 0 {
 		st.maxBody = DefaultMaxBody
 	}
+	st.maxURL = h.MaxURLLength
+	if st.maxURL == 0 {
+		st.maxURL = DefaultMaxURLLength
+	}
+	for _, p := range h.TrustedProxies {
+		if p.IsValid() {
+			st.trusted = append(st.trusted, unmapPrefix(p))
+		}
+	}
 	software := h.ServerSoftware
 	if software == "" {
 		software = DefaultServerSoftware
@@ -201,6 +231,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve handles one request and returns the status sent, for the log.
 func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request) int {
 	ctx := r.Context()
+	if st.maxURL >= 0 && len(r.RequestURI) > st.maxURL {
+		// First, as Apache checks LimitRequestLine while reading the
+		// request line: nothing of an oversized target is interpreted.
+		st.logger.LogAttrs(ctx, slog.LevelInfo, "request-target too long",
+			slog.String(keyErr, fmt.Sprintf("%d bytes, limit %d", len(r.RequestURI), st.maxURL)))
+		w.Header().Set("Connection", "close")
+		return st.writeError(w, r, http.StatusRequestURITooLong, nil)
+	}
 	if st.configErr != nil {
 		st.logger.LogAttrs(ctx, slog.LevelError, "misconfigured handler", slog.String(keyErr, st.configErr.Error()))
 		return st.writeError(w, r, http.StatusInternalServerError, nil)
@@ -542,6 +580,8 @@ func resolveFailed(ctx context.Context, st *handlerState, w http.ResponseWriter,
 		status, level, msg = http.StatusForbidden, slog.LevelInfo, "attempt to invoke directory as script"
 	case errors.Is(err, ErrNotExecutable):
 		msg = "script not executable" // Apache: "Permission denied: exec of ... failed"
+	case errors.Is(err, ErrWritable):
+		msg = "script or directory writable by others" // suexec: "directory is writable by others"
 	}
 	st.logger.LogAttrs(ctx, level, msg, slog.String(keyPath, r.URL.Path), slog.String(keyErr, err.Error()))
 	return st.writeError(w, r, status, carry)
@@ -582,6 +622,8 @@ func logOutcome(ctx context.Context, l *slog.Logger, script string, out *Output,
 			msg = "end of script output before headers"
 		case errors.Is(parseErr, ErrHeaderTooLong):
 			msg = "script header line too long"
+		case errors.Is(parseErr, ErrTooManyHeaders):
+			msg = "too many header lines from script"
 		}
 		if out.Failure == "" {
 			attrs = append(attrs, slog.String(keyErr, parseErr.Error()))
@@ -601,6 +643,7 @@ const htmlType = "text/html; charset=iso-8859-1"
 var errorTexts = map[int]string{
 	http.StatusBadRequest:         "<p>Your browser sent a request that this server could not understand.<br />\n</p>\n",
 	http.StatusForbidden:          "<p>You don't have permission to access this resource.</p>\n",
+	http.StatusRequestURITooLong:  "<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n</p>\n",
 	http.StatusNotFound:           "<p>The requested URL was not found on this server.</p>\n",
 	http.StatusBadGateway:         "<p>The proxy server received an invalid\r\nresponse from an upstream server.<br />\r\n</p>\n",
 	http.StatusServiceUnavailable: "<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n",

@@ -619,3 +619,74 @@ func TestHandlerMisconfigured(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlerURLLength(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		limit  int
+		target string
+		status int
+	}{
+		{name: "default limit, at it", target: "/cgi-bin/env.py?" + strings.Repeat("a", DefaultMaxURLLength-len("/cgi-bin/env.py?")), status: 200},
+		{name: "default limit, over it", target: "/cgi-bin/env.py?" + strings.Repeat("a", DefaultMaxURLLength+1-len("/cgi-bin/env.py?")), status: 414},
+		{name: "checked before resolution", limit: 20, target: "/cgi-bin/" + strings.Repeat("%2e%2e/", 10) + "etc/passwd", status: 414},
+		{name: "long path", limit: 20, target: "/cgi-bin/env.py/" + strings.Repeat("x", 10), status: 414},
+		{name: "under a small limit", limit: 20, target: "/cgi-bin/env.py?abc", status: 200},
+		{name: "no limit", limit: -1, target: "/cgi-bin/env.py?" + strings.Repeat("a", 20000), status: 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, nil, func(h *Handler) { h.MaxURLLength = tt.limit })
+			resp := rawRequest(t, fx.addr, "GET "+tt.target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if want := "HTTP/1.1 " + strconv.Itoa(tt.status) + " "; !strings.HasPrefix(resp, want) {
+				t.Fatalf("GET (%d bytes): %.60q; want %q...", len(tt.target), resp, want)
+			}
+			runs := fx.scripts.runs.Load()
+			if tt.status == 414 {
+				if runs != 0 {
+					t.Errorf("%d scripts ran for a 414", runs)
+				}
+				if !strings.Contains(resp, "exceeds the capacity") {
+					t.Errorf("414 page: %q", resp)
+				}
+			}
+		})
+	}
+}
+
+func TestHandlerResponseHeaderLimits(t *testing.T) {
+	many := "Content-Type: text/plain\n" + strings.Repeat("X-Echo: x\n", maxHeaderLines) + "\nbody"
+	fx := newFixture(t, map[string]func(*Request) (*Output, error){
+		"many.py":   canned(many),
+		"enough.py": canned("Content-Type: text/plain\n" + strings.Repeat("X-Echo: x\n", maxHeaderLines-1) + "\nbody"),
+		"cr.py":     canned("Content-Type: text/plain\nX-A: a\rSet-Cookie: evil=1\n\nbody"),
+	}, nil)
+	resp, body := get(t, fx.srv+"/cgi-bin/many.py")
+	if resp.StatusCode != 500 || strings.Contains(body, "X-Echo") {
+		t.Errorf("too many headers: %d %q; want 500 without the script's output", resp.StatusCode, body)
+	}
+	if lvl, attrs := fx.logs.waitFind(t, "too many header lines from script"); lvl != slog.LevelError || attrs[keyScript] == "" {
+		t.Errorf("logged at %v with %v; want Error with the script", lvl, attrs)
+	}
+	if resp, body := get(t, fx.srv+"/cgi-bin/enough.py"); resp.StatusCode != 200 || body != "body" {
+		t.Errorf("%d header lines: %d %q; want 200", maxHeaderLines, resp.StatusCode, body)
+	}
+	resp, _ = get(t, fx.srv+"/cgi-bin/cr.py")
+	if resp.StatusCode != 200 || len(resp.Cookies()) != 0 || resp.Header.Get("X-A") != "aSet-Cookie: evil=1" {
+		t.Errorf("CR in a header value: %d, X-A %q, cookies %v; want one X-A header and no cookie",
+			resp.StatusCode, resp.Header.Get("X-A"), resp.Cookies())
+	}
+}
+
+func TestHandlerWorldWritable(t *testing.T) {
+	fx := newFixture(t, nil, nil)
+	addScripts(t, fx.root, "open.py")
+	if err := os.Chmod(filepath.Join(fx.root, "open.py"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := get(t, fx.srv+"/cgi-bin/open.py"); resp.StatusCode != 500 || fx.scripts.runs.Load() != 0 {
+		t.Errorf("world-writable script: %d %q, %d runs; want 500 without running it", resp.StatusCode, body, fx.scripts.runs.Load())
+	}
+	if lvl, _ := fx.logs.waitFind(t, "script or directory writable by others"); lvl != slog.LevelError {
+		t.Errorf("logged at %v; want Error", lvl)
+	}
+}

@@ -158,7 +158,7 @@ func (l *logRecorder) waitFind(t *testing.T, msg string) (slog.Level, map[string
 //	root/linkin.py -> env.py, root/linkout.py -> outside/evil.py,
 //	root/linkdir -> outside, root/dangling.py -> missing
 //	outside/evil.py
-func makeTree(t *testing.T) (root, outside string) {
+func makeTree(t testing.TB) (root, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	root = filepath.Join(base, "cgi-bin")
@@ -188,7 +188,7 @@ func makeTree(t *testing.T) (root, outside string) {
 	return root, outside
 }
 
-func writeFile(t *testing.T, name string, mode os.FileMode) {
+func writeFile(t testing.TB, name string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte("#!/usr/bin/python3\nprint('x')\n"), mode); err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func writeFile(t *testing.T, name string, mode os.FileMode) {
 }
 
 // addScripts creates executable files for the given script names.
-func addScripts(t *testing.T, root string, names ...string) {
+func addScripts(t testing.TB, root string, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		writeFile(t, filepath.Join(root, n), 0o755)

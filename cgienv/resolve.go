@@ -28,6 +28,11 @@ var (
 	// execute it. Apache fails the exec and answers 500; the file's
 	// content is never served.
 	ErrNotExecutable = errors.New("cgienv: script not executable")
+	// ErrWritable means the script, or a directory on the way to it
+	// below Root, is writable by every user, so anyone on the machine
+	// could have put it there; Apache's suexec refuses to run it and
+	// answers 500, and so does the handler unless AllowWorldWritable.
+	ErrWritable = errors.New("cgienv: script or directory writable by others")
 )
 
 // Script is a request path resolved to a script file.
@@ -61,10 +66,15 @@ type Script struct {
 //     one that is a regular file is the script and the rest is PATH_INFO.
 //     A directory with nothing after it gives ErrForbidden.
 //   - A segment of the script part that starts with "." or is
-//     "__pycache__" gives ErrNotFound (Apache would run such files).
+//     "__pycache__", or that names an editor backup, a temporary or
+//     bytecode file ("x.py~", "x.py.bak", "x.py.orig", "x.pyc", see
+//     refusedName) gives ErrNotFound (Apache would run such files).
 //   - A symbolic link whose target is outside Root gives ErrNotFound
 //     unless FollowSymlinks is set.
 //   - A regular file the server may not execute gives ErrNotExecutable.
+//   - A world-writable script, or a world-writable directory between
+//     Root and the script, gives ErrWritable unless AllowWorldWritable is
+//     set (Root itself is the caller's to check, once).
 func (h *Handler) Resolve(escapedPath string) (Script, error) {
 	st := h.state()
 	p, err := cleanPath(escapedPath)
@@ -102,8 +112,8 @@ func (h *Handler) resolveClean(st *handlerState, p string) (Script, error) {
 			end += pos
 		}
 		seg := rel[pos:end]
-		if seg[0] == '.' || seg == "__pycache__" {
-			return Script{}, fmt.Errorf("%w: hidden path segment %q", ErrNotFound, seg)
+		if refusedName(seg) {
+			return Script{}, fmt.Errorf("%w: hidden, backup or bytecode path segment %q", ErrNotFound, seg)
 		}
 		name := full[:base+end]
 		if err := lstatFile(name, &fi); err != nil {
@@ -122,6 +132,9 @@ func (h *Handler) resolveClean(st *handlerState, p string) (Script, error) {
 			if err := statFile(name, &fi); err != nil {
 				return Script{}, statError(name, err)
 			}
+		}
+		if fi.perm&0o002 != 0 && !h.AllowWorldWritable && (fi.mode == modeDir || fi.mode == modeRegular) {
+			return Script{}, fmt.Errorf("%w: %s is world-writable", ErrWritable, name)
 		}
 		switch fi.mode {
 		case modeDir:
@@ -144,6 +157,46 @@ func (h *Handler) resolveClean(st *handlerState, p string) (Script, error) {
 			return Script{}, fmt.Errorf("%w: %s is not a regular file", ErrNotFound, name)
 		}
 	}
+}
+
+// refusedName reports whether a path segment names something that is
+// never a script, whatever its permissions: a hidden file or directory
+// (".env", ".git", ".htaccess", "..."), Python's bytecode directory, or
+// one of the leftovers editors, merge tools, package managers and
+// compilers put beside a file, which are often older copies of a script
+// or its source under a name the server would otherwise run.
+func refusedName(seg string) bool {
+	if seg[0] == '.' || seg == "__pycache__" {
+		return true
+	}
+	last := seg[len(seg)-1]
+	if last == '~' || last == '#' && seg[0] == '#' && len(seg) > 1 {
+		return true // "x.py~" (Emacs, Vim, joe), "#x.py#" (Emacs auto-save)
+	}
+	dot := strings.LastIndexByte(seg, '.')
+	if dot < 0 || len(seg)-dot > len("dpkg-dist")+1 {
+		return false
+	}
+	// Lower-case the suffix without allocating; names are matched
+	// ignoring case, since "X.BAK" is as much a backup as "x.bak".
+	var buf [len("dpkg-dist")]byte
+	ext := buf[:len(seg)-dot-1]
+	for i := range ext {
+		c := seg[dot+1+i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		ext[i] = c
+	}
+	switch string(ext) {
+	case "bak", "backup", "old", "orig", "rej", "save", "sav", "tmp", "temp", // editors, patch, merge tools
+		"swp", "swo", "swn", "swx", // Vim swap files (".x.py.swp" is hidden too)
+		"pyc", "pyo", // bytecode, which Python would even run
+		"dpkg-old", "dpkg-new", "dpkg-dist", "dpkg-bak", "ucf-old", "ucf-new", "ucf-dist", // Debian
+		"rpmnew", "rpmsave", "rpmorig": // RPM
+		return true
+	}
+	return false
 }
 
 // statError maps a failed stat of a path segment to a resolution error.

@@ -2,8 +2,11 @@ package cgienv
 
 import (
 	"errors"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -210,4 +213,145 @@ func TestCleanPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestResolveRefusedNames(t *testing.T) {
+	root, _ := makeTree(t)
+	h := &Handler{Root: root, Runner: &scripts{}}
+	if err := os.MkdirAll(filepath.Join(root, "old.bak"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refused := []string{"env.py~", "env.py.bak", "ENV.PY.BAK", "env.py.orig", "env.py.rej", "env.py.old",
+		"env.py.save", "env.py.swp", "env.py.swo", "env.pyc", "env.pyo", "env.py.tmp", "#env.py#",
+		"env.py.dpkg-old", "env.py.dpkg-dist", "env.py.rpmnew", "old.bak/env.py", ".env.py.swp", ".htaccess", "~"}
+	// Names that merely resemble them are scripts like any other.
+	allowed := []string{"backup.py", "bak.py", "pyc.py", "tmp", "a~b.py", "#env.py", "env.py.bakery",
+		"x.dpkg-olden", "env."}
+	addScripts(t, root, append(refused, allowed...)...)
+	for _, name := range refused {
+		t.Run(name, func(t *testing.T) {
+			if s, err := h.Resolve("/cgi-bin/" + url.PathEscape(name)); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Resolve(%q) = %+v, %v; want ErrNotFound", name, s, err)
+			}
+		})
+	}
+	for _, name := range allowed {
+		t.Run(name, func(t *testing.T) {
+			if _, err := h.Resolve("/cgi-bin/" + url.PathEscape(name)); err != nil {
+				t.Errorf("Resolve(%q): %v; want the script", name, err)
+			}
+		})
+	}
+}
+
+func TestResolveWorldWritable(t *testing.T) {
+	root, _ := makeTree(t)
+	for _, d := range []string{"uploads", "sticky"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addScripts(t, root, "uploads/evil.py", "open.py", "sticky/x.py")
+	for name, mode := range map[string]os.FileMode{"uploads": 0o777, "open.py": 0o757, "sticky": 0o777 | os.ModeSticky} {
+		if err := os.Chmod(filepath.Join(root, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("open.py", filepath.Join(root, "link.py")); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/cgi-bin/uploads/evil.py", "/cgi-bin/open.py", "/cgi-bin/sticky/x.py", "/cgi-bin/link.py/x"}
+	strict := &Handler{Root: root, Runner: &scripts{}}
+	loose := &Handler{Root: root, Runner: &scripts{}, AllowWorldWritable: true}
+	for _, p := range paths {
+		if s, err := strict.Resolve(p); !errors.Is(err, ErrWritable) {
+			t.Errorf("Resolve(%q) = %+v, %v; want ErrWritable", p, s, err)
+		}
+		if _, err := loose.Resolve(p); err != nil {
+			t.Errorf("Resolve(%q) with AllowWorldWritable: %v", p, err)
+		}
+	}
+	// Group-writable is the administrator's business, and allowed.
+	if err := os.Chmod(filepath.Join(root, "uploads"), 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Resolve("/cgi-bin/uploads/evil.py"); err != nil {
+		t.Errorf("script in a group-writable directory: %v", err)
+	}
+}
+
+// FuzzResolve checks that no escaped path, however hostile, resolves to
+// anything but an executable regular file below Root that the normalised
+// path names, outside hidden, backup and bytecode names.
+func FuzzResolve(f *testing.F) {
+	root, outside := makeTree(f)
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	realOutside, err := filepath.EvalSymlinks(outside)
+	if err != nil {
+		f.Fatal(err)
+	}
+	addScripts(f, root, "env.py~", "env.py.bak", "env.pyc", "sub/deeper/x.py")
+	h := &Handler{Root: root, Runner: &scripts{}}
+	for _, seed := range []string{
+		"/cgi-bin/env.py", "/cgi-bin/env.py/a/b?c", "/cgi-bin/sub/env.py/x%20y", "/cgi-bin/linkin.py",
+		"/cgi-bin/../outside/evil.py", "/cgi-bin/%2e%2e/outside/evil.py", "/cgi-bin/.%2E/outside/evil.py",
+		"/cgi-bin/%252e%252e/outside/evil.py", "/cgi-bin/..%2foutside%2fevil.py", "/cgi-bin/..\\outside\\evil.py",
+		"/cgi-bin/%c0%ae%c0%ae/outside/evil.py", "/cgi-bin/env.py%00.txt", "/cgi-bin/linkout.py",
+		"/cgi-bin/linkdir/evil.py", "/cgi-bin/.env", "/cgi-bin/.git/config", "/cgi-bin/__pycache__/x.py",
+		"/cgi-bin/env.py~", "/cgi-bin/env.py.bak", "/cgi-bin/env.pyc", "/cgi-bin/sub/../../outside/evil.py",
+		"/cgi-bin//sub//./deeper/x.py", "/cgi-bin/sub/deeper/../../env.py/..", "/cgi-bin/%",
+		"/cgi-bin/%u002e", "//cgi-bin/env.py", "/cgi-bin/config.ini", "/cgi-bin/",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, escaped string) {
+		s, err := h.Resolve(escaped)
+		if err != nil {
+			for _, known := range []error{ErrBadPath, ErrNotFound, ErrForbidden, ErrNotExecutable, ErrWritable} {
+				if errors.Is(err, known) {
+					return
+				}
+			}
+			t.Fatalf("Resolve(%q): unexpected error kind %v", escaped, err)
+		}
+		rel, ok := strings.CutPrefix(s.Name, "/cgi-bin/")
+		if !ok || rel == "" {
+			t.Fatalf("Resolve(%q): SCRIPT_NAME %q is not under the prefix", escaped, s.Name)
+		}
+		if want := root + "/" + rel; s.Filename != want {
+			t.Fatalf("Resolve(%q): Filename %q; want %q (SCRIPT_NAME %q)", escaped, s.Filename, want, s.Name)
+		}
+		for seg := range strings.SplitSeq(rel, "/") {
+			if seg == "" || seg == "." || seg == ".." || refusedName(seg) {
+				t.Fatalf("Resolve(%q): SCRIPT_NAME %q has segment %q", escaped, s.Name, seg)
+			}
+		}
+		whole := s.Name + s.PathInfo
+		if strings.ContainsAny(whole, "\x00\\") || strings.Contains(whole, "//") {
+			t.Fatalf("Resolve(%q): %q holds NUL, backslash or //", escaped, whole)
+		}
+		// An independent oracle: decoding once and cleaning the path
+		// lexically must give the same path.
+		decoded, err := url.PathUnescape(escaped)
+		if err != nil {
+			t.Fatalf("Resolve(%q) succeeded but url.PathUnescape fails: %v", escaped, err)
+		}
+		if a, b := path.Clean(decoded), path.Clean(whole); a != b {
+			t.Fatalf("Resolve(%q): cleaned %q, but the lexical clean of the decoded path is %q", escaped, b, a)
+		}
+		real, err := filepath.EvalSymlinks(s.Filename)
+		if err != nil {
+			t.Fatalf("Resolve(%q) = %q, which does not resolve: %v", escaped, s.Filename, err)
+		}
+		if !within(realRoot, real) || within(realOutside, real) {
+			t.Fatalf("Resolve(%q) = %q, really %q: outside %q", escaped, s.Filename, real, realRoot)
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			t.Fatalf("Resolve(%q) = %q: not an executable regular file (%v, %v)", escaped, s.Filename, fi, err)
+		}
+	})
 }

@@ -22,6 +22,10 @@ var (
 	// ErrHeaderTooLong means a header line is longer than Apache accepts
 	// (maxHeaderLine): 500.
 	ErrHeaderTooLong = errors.New("cgienv: script header line too long")
+	// ErrTooManyHeaders means the script sent more than maxHeaderLines
+	// header lines: 500. Apache has no such limit; a script that sends
+	// that many is broken or echoing input it should not.
+	ErrTooManyHeaders = errors.New("cgienv: too many header lines from script")
 )
 
 // maxHeaderLine is the longest header line Apache 2.4 reads from a script,
@@ -29,6 +33,12 @@ var (
 // the LF, and a line that fills it is an error. Measured with Apache
 // 2.4.71: 8189 bytes pass, 8190 fail.
 const maxHeaderLine = 8189
+
+// maxHeaderLines is the most header lines a script may send (Status,
+// Content-Type and repeated lines included). With maxHeaderLine it bounds
+// a response's header at about 2 MiB, and it keeps a script from turning
+// each line of untrusted input into a response header.
+const maxHeaderLines = 256
 
 // Response is a parsed CGI response (RFC 3875 section 6).
 type Response struct {
@@ -66,11 +76,12 @@ type Response struct {
 // CR in a header line is dropped, and a NUL ends it, as Apache's reader
 // does); leading white space of a value is removed; a line without ':'
 // or with an invalid name or value is an error; so is output that ends
-// before the blank line. ParseResponse never panics, whatever the input.
+// before the blank line, and more than 256 header lines. ParseResponse
+// never panics, whatever the input.
 func ParseResponse(out []byte) (*Response, error) {
 	resp := &Response{Status: http.StatusOK}
 	hasStatus := false
-	for pos := 0; ; {
+	for pos, lines := 0, 0; ; lines++ {
 		nl := bytes.IndexByte(out[pos:], '\n')
 		if nl < 0 {
 			return nil, ErrNoHeaderEnd
@@ -87,6 +98,9 @@ func ParseResponse(out []byte) (*Response, error) {
 		if line == "" {
 			resp.Body = out[pos:]
 			break
+		}
+		if lines == maxHeaderLines {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyHeaders, maxHeaderLines)
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon < 0 {

@@ -144,6 +144,9 @@ func FuzzParseResponse(f *testing.F) {
 		"\n",
 		"\r\n",
 		"X: " + strings.Repeat("a", maxHeaderLine) + "\n\n",
+		strings.Repeat("X: 1\n", maxHeaderLines) + "\nbody",
+		strings.Repeat("X: 1\r\n", maxHeaderLines+1) + "\r\n",
+		"X-A: a\rSet-Cookie: evil=1\n\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -187,5 +190,69 @@ func BenchmarkParseResponse(b *testing.B) {
 		if _, err := ParseResponse(out); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestParseResponseHeaderCount(t *testing.T) {
+	headers := func(n int) []byte {
+		var b bytes.Buffer
+		b.WriteString("Content-Type: text/plain\r\n")
+		for i := 1; i < n; i++ {
+			b.WriteString("X-Echo: line\r\n")
+		}
+		b.WriteString("\r\nbody")
+		return b.Bytes()
+	}
+	resp, err := ParseResponse(headers(maxHeaderLines))
+	if err != nil || string(resp.Body) != "body" {
+		t.Fatalf("%d header lines: %v; want them accepted", maxHeaderLines, err)
+	}
+	if _, err := ParseResponse(headers(maxHeaderLines + 1)); !errors.Is(err, ErrTooManyHeaders) {
+		t.Errorf("%d header lines: %v; want ErrTooManyHeaders", maxHeaderLines+1, err)
+	}
+}
+
+// TestParseResponseInjection: nothing a script writes in a header line
+// becomes a second header or a second response.
+func TestParseResponseInjection(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		wantErr  bool
+	}{
+		{name: "bare CR", in: "Content-Type: text/plain\nX-A: a\rSet-Cookie: evil=1\n\nbody"},
+		{name: "CR CR LF", in: "Content-Type: text/plain\nX-A: a\r\r\nSet-Cookie: ok=1\n\nbody"},
+		{name: "CR in Status", in: "Status: 200 OK\rX-Evil: 1\nContent-Type: text/plain\n\nbody"},
+		{name: "CR in Location", in: "Location: http://example.com/\r\rSet-Cookie: evil=1\n\n"},
+		{name: "NUL ends the line", in: "Content-Type: text/plain\nX-A: a\x00Set-Cookie: evil=1\r\n\nbody"},
+		{name: "vertical tab", in: "Content-Type: text/plain\nX-A: a\vSet-Cookie: evil=1\n\nbody", wantErr: true},
+		{name: "form feed", in: "Content-Type: text/plain\nX-A: a\fb\n\nbody", wantErr: true},
+		{name: "DEL", in: "Content-Type: text/plain\nX-A: a\x7fb\n\nbody", wantErr: true},
+		{name: "space in name", in: "Content-Type: text/plain\nSet-Cookie : evil=1\n\nbody", wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := ParseResponse([]byte(tt.in))
+			if tt.wantErr {
+				if !errors.Is(err, ErrMalformedHeader) {
+					t.Errorf("ParseResponse(%q) = %+v, %v; want ErrMalformedHeader", tt.in, resp, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseResponse(%q): %v", tt.in, err)
+			}
+			for k, vv := range resp.Header {
+				for _, v := range vv {
+					if strings.ContainsAny(k+v+resp.Reason, "\r\n\x00") {
+						t.Errorf("header %s: %q holds CR, LF or NUL", k, v)
+					}
+				}
+			}
+			if c := resp.Header["Set-Cookie"]; len(c) > 0 && strings.Contains(c[0], "evil") {
+				t.Errorf("Set-Cookie %q was injected", c)
+			}
+			if _, ok := resp.Header["X-Evil"]; ok {
+				t.Error("X-Evil was injected")
+			}
+		})
 	}
 }

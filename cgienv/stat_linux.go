@@ -8,6 +8,7 @@ import "syscall"
 type fileInfo struct {
 	mode  uint32 // syscall.S_IF* type bits only
 	stamp Stamp
+	perm  uint32 // permission bits (0o777)
 }
 
 const (
@@ -36,6 +37,7 @@ func statFile(path string, fi *fileInfo) error {
 
 func fillInfo(st *syscall.Stat_t, fi *fileInfo) {
 	fi.mode = st.Mode & syscall.S_IFMT
+	fi.perm = st.Mode & 0o777
 	fi.stamp = Stamp{
 		MtimeNs: st.Mtim.Sec*1e9 + st.Mtim.Nsec,
 		Size:    st.Size,

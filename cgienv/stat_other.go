@@ -13,7 +13,7 @@ import (
 type fileInfo struct {
 	mode  uint32
 	stamp Stamp
-	perm  fs.FileMode
+	perm  uint32 // permission bits (0o777)
 }
 
 const (
@@ -51,7 +51,7 @@ func fillInfo(st fs.FileInfo, fi *fileInfo) {
 	default:
 		fi.mode = 0
 	}
-	fi.perm = st.Mode().Perm()
+	fi.perm = uint32(st.Mode().Perm())
 	fi.stamp = Stamp{MtimeNs: st.ModTime().UnixNano(), Size: st.Size()}
 }
 

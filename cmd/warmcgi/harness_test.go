@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -115,7 +116,8 @@ func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgi
 	if warmcgiBin == "" {
 		t.Fatal("harness: warmcgi binary not built (TestMain did not run)")
 	}
-	args := append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, extraArgs...)
+	args := append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, privilegeArgs(dir, extraArgs)...)
+	args = append(args, extraArgs...)
 	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, args...), stderr: &outputBuffer{}, exited: make(chan struct{})}
 	stdout := &outputBuffer{}
 	p.cmd.Stdout = stdout
@@ -156,6 +158,29 @@ func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgi
 				stdout.String(), p.stderr.String())
 		}
 	}
+}
+
+// privilegeArgs returns the flags a test server needs to start when the
+// tests run as root, which warmcgi refuses without either of them: the
+// test's own choice if extraArgs has --user or --allow-root; otherwise
+// --user www-data (Apache's user here, so scripts run as under Apache)
+// when that user exists and can reach dir, and --allow-root when it
+// cannot (a t.TempDir, a checkout under /root).
+func privilegeArgs(dir string, extraArgs []string) []string {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for _, a := range extraArgs {
+		if a == "--user" || strings.HasPrefix(a, "--user=") || a == "--allow-root" {
+			return nil
+		}
+	}
+	if _, err := user.Lookup(apacheUser); err == nil {
+		if ok, _, err := reachableByOthers(dir); err == nil && ok {
+			return []string{"--user", apacheUser}
+		}
+	}
+	return []string{"--allow-root"}
 }
 
 // stopProcess sends SIGTERM, waits up to grace for the process to exit and

@@ -49,6 +49,9 @@ type serveConfig struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	pycacheDir      string
+	modules         string
+	globals         string
+	security        securityConfig // security.go
 }
 
 func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
@@ -70,7 +73,10 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
-	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none)")
+	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
+	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
+	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
+	addSecurityFlags(fs, &c.security)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -105,6 +111,14 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitUsage
 	}
 	c.dir = fs.Arg(0)
+	if c.modules != "purge" && c.modules != "keep" {
+		fmt.Fprintf(stderr, "warmcgi serve: --modules %q: want purge or keep\n", c.modules)
+		return exitUsage
+	}
+	if c.globals != "fresh" && c.globals != "keep" {
+		fmt.Fprintf(stderr, "warmcgi serve: --globals %q: want fresh or keep\n", c.globals)
+		return exitUsage
+	}
 	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
@@ -115,9 +129,33 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
+	if err := c.security.prepare(h.Root); err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	c.security.configureHandler(h)
+
+	// Bind first, then give up root (--user), then start Python.
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		logger.Error("listen", "err", err)
+		return exitStartup
+	}
+	ln = c.security.listen(ln, logger)
+	if err := c.security.dropPrivileges(h.Root, logger); err != nil {
+		logger.Error("dropping privileges", "err", err)
+		ln.Close()
+		return exitStartup
+	}
+	if c.pycacheDir, err = c.security.pycacheDir(c.pycacheDir, fs.Changed("pycache-dir"), logger); err != nil {
+		logger.Error("bytecode cache", "err", err)
+		ln.Close()
+		return exitStartup
+	}
 
 	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
 		logger.Error("python", "err", err)
+		ln.Close()
 		return exitStartup
 	}
 	ownGIL := pyhost.OwnGILSupported()
@@ -137,7 +175,8 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
 			}
 		}
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir})
+		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
+			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep"})
 		if err != nil {
 			return nil, err
 		}
@@ -145,25 +184,18 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	})
 	if err != nil {
 		logger.Error("starting workers", "err", err)
+		ln.Close()
 		return exitStartup
 	}
 	h.Runner = &pyRunner{pool: pool, logger: logger}
 
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		logger.Error("listen", "err", err)
-		closePool(pool, c.shutdownTimeout, logger)
-		return exitStartup
-	}
 	srv := &http.Server{
-		Handler: h,
-		// Slow clients must not hold connections (and workers) forever:
-		// headers must arrive quickly, idle keep-alive connections go.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Handler:  h,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Slow clients must not hold connections (and workers) forever:
+	// header timeout, idle timeout and header size limit, from the flags.
+	c.security.configureServer(srv)
 	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
 	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -156,5 +157,29 @@ func TestQueueFull(t *testing.T) {
 	}
 	if code, _, body := get(t, base+"cgi-bin/hello.py"); code != 200 {
 		t.Errorf("after the burst: status %d %q", code, body)
+	}
+}
+
+// TestModulePolicy: helper-module state is fresh per request by default
+// (COMPAT 63), persists with --modules keep, and two directories' modules
+// of the same name never mix (6).
+func TestModulePolicy(t *testing.T) {
+	dir := testdataCGIBin(t)
+	purge, _ := startWarmcgi(t, dir, "--workers", "1")
+	keep, _ := startWarmcgi(t, dir, "--workers", "1", "--modules", "keep")
+	for i := 1; i <= 3; i++ {
+		if _, _, body := get(t, purge+"cgi-bin/counter.py"); body != "hits 1\n" {
+			t.Errorf("--modules purge, request %d: %q, want hits 1", i, body)
+		}
+		if _, _, body := get(t, keep+"cgi-bin/counter.py"); body != fmt.Sprintf("hits %d\n", i) {
+			t.Errorf("--modules keep, request %d: %q, want hits %d", i, body, i)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		for _, d := range []string{"a", "b"} {
+			if _, _, body := get(t, purge+"cgi-bin/"+d+"/show.py"); body != "config "+d+"\n" {
+				t.Errorf("/cgi-bin/%s/show.py: %q: imported another directory's config.py", d, body)
+			}
+		}
 	}
 }

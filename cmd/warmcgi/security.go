@@ -1,0 +1,363 @@
+package main
+
+// The serve flags that defend the server against hostile clients and keep
+// scripts from running with more privilege than they need, and the code
+// behind them: the connection limit, the HTTP server's limits and
+// timeouts, the checks on DIR and the switch to an unprivileged user
+// (README "Security"; shared/SECURITY.md has the threats).
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+)
+
+// securityConfig is what the security flags set, plus what prepare
+// derives from them.
+type securityConfig struct {
+	user               string
+	allowRoot          bool
+	allowWorldWritable bool
+	trustedProxies     []string
+	maxHeaderBytes     string
+	maxURLLength       int
+	readHeaderTimeout  time.Duration
+	idleTimeout        time.Duration
+	maxConnections     int
+
+	// Set by prepare.
+	proxies     []netip.Prefix
+	headerBytes int
+	target      *runAs // nil: stay who we are
+}
+
+// runAs is the user --user names, looked up once.
+type runAs struct {
+	name     string
+	uid, gid int
+	groups   []int // supplementary groups, the primary one included
+}
+
+// Defaults of the security flags.
+const (
+	defaultMaxHeaderBytes    = "64KiB"
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultIdleTimeout       = 2 * time.Minute
+	defaultMaxConnections    = 4096
+)
+
+func addSecurityFlags(fs *pflag.FlagSet, c *securityConfig) {
+	fs.StringVar(&c.user, "user", "", "switch to this user and its groups after binding the listener, before Python starts (needs root)")
+	fs.BoolVar(&c.allowRoot, "allow-root", false, "allow scripts to run as root (refused by default)")
+	fs.BoolVar(&c.allowWorldWritable, "allow-world-writable", false, "run scripts from a DIR, subdirectory or file every user may write to (refused by default)")
+	fs.StringArrayVar(&c.trustedProxies, "trusted-proxy", nil, "believe X-Forwarded-For/-Proto/-Host/-Port from peers in this CIDR or IP (repeatable)")
+	fs.StringVar(&c.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request line plus headers accepted (431 above)")
+	fs.IntVar(&c.maxURLLength, "max-url-length", cgienv.DefaultMaxURLLength, "longest request-target accepted (414 above), like Apache's LimitRequestLine; 0: no limit")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send its request headers; 0: no limit")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request; 0: no limit")
+	fs.IntVar(&c.maxConnections, "max-connections", defaultMaxConnections, "most client connections open at once (others wait to be accepted); 0: no limit")
+}
+
+// prepare checks the security flags and the served directory before
+// anything is bound or started, and looks up the --user account. Every
+// error is a bad or refused command line (exit code 2).
+func (s *securityConfig) prepare(dir string) error {
+	n, err := parseSize(s.maxHeaderBytes)
+	if err != nil || n < 1024 || n > 1<<30 {
+		return fmt.Errorf("--max-header-bytes %q: want a size from 1KiB to 1GiB", s.maxHeaderBytes)
+	}
+	s.headerBytes = int(n)
+	if s.maxURLLength < 0 || s.maxConnections < 0 || s.readHeaderTimeout < 0 || s.idleTimeout < 0 {
+		return fmt.Errorf("--max-url-length, --max-connections and the timeouts cannot be negative")
+	}
+	for _, v := range s.trustedProxies {
+		p, err := parseTrustedProxy(v)
+		if err != nil {
+			return fmt.Errorf("--trusted-proxy %q: want a CIDR (10.0.0.0/8) or an IP address", v)
+		}
+		s.proxies = append(s.proxies, p)
+	}
+
+	uid := os.Geteuid()
+	if s.user != "" {
+		t, err := lookupUser(s.user)
+		if err != nil {
+			return fmt.Errorf("--user %q: %v", s.user, err)
+		}
+		s.target, uid = t, t.uid
+	}
+	if uid == 0 && !s.allowRoot {
+		if s.user != "" {
+			return fmt.Errorf("refusing to run scripts as root (--user %s): name an unprivileged user, or pass --allow-root", s.user)
+		}
+		return fmt.Errorf("refusing to run scripts as root: pass --user NAME to switch to an unprivileged user after binding the port, or --allow-root")
+	}
+
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%v", err)
+	}
+	if fi.Mode().Perm()&0o002 != 0 && !s.allowWorldWritable {
+		return fmt.Errorf("refusing to serve %s: every user may write to it, so anyone could add a script (chmod o-w, or pass --allow-world-writable)", dir)
+	}
+	return nil
+}
+
+// parseTrustedProxy reads "10.0.0.0/8", "2001:db8::/32" or a single
+// address.
+func parseTrustedProxy(v string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, errors.New("invalid")
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// lookupUser finds a user by name or numeric id, with its groups.
+func lookupUser(name string) (*runAs, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, numErr := strconv.Atoi(name); numErr != nil {
+			return nil, err
+		}
+		if u, err = user.LookupId(name); err != nil {
+			return nil, err
+		}
+	}
+	t := &runAs{name: u.Username}
+	if t.uid, err = strconv.Atoi(u.Uid); err != nil {
+		return nil, fmt.Errorf("uid %q: %w", u.Uid, err)
+	}
+	if t.gid, err = strconv.Atoi(u.Gid); err != nil {
+		return nil, fmt.Errorf("gid %q: %w", u.Gid, err)
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return nil, fmt.Errorf("groups: %w", err)
+	}
+	t.groups = []int{t.gid}
+	for _, id := range ids {
+		g, err := strconv.Atoi(id)
+		if err != nil {
+			return nil, fmt.Errorf("group id %q: %w", id, err)
+		}
+		if g != t.gid {
+			t.groups = append(t.groups, g)
+		}
+	}
+	return t, nil
+}
+
+// configureHandler hands the CGI layer its share of the flags.
+func (s *securityConfig) configureHandler(h *cgienv.Handler) {
+	h.TrustedProxies = s.proxies
+	h.AllowWorldWritable = s.allowWorldWritable
+	h.MaxURLLength = s.maxURLLength
+	if s.maxURLLength == 0 {
+		h.MaxURLLength = -1 // no limit
+	}
+}
+
+// configureServer sets the HTTP server's limits and timeouts.
+func (s *securityConfig) configureServer(srv *http.Server) {
+	// A client must send its request line and headers within this time,
+	// or the connection is closed: slowloris clients trickling header
+	// bytes cannot hold connections open. The body is read by the
+	// handler, in full, before a worker is assigned.
+	srv.ReadHeaderTimeout = s.readHeaderTimeout
+	// An idle keep-alive connection is closed after this long, so idle
+	// clients do not pin connection slots (--max-connections) for ever.
+	srv.IdleTimeout = s.idleTimeout
+	// Request line plus headers above this size get 431 (net/http allows
+	// 4 KiB of slack above it).
+	srv.MaxHeaderBytes = s.headerBytes
+}
+
+// listen wraps the listener in the connection limit, if there is one.
+func (s *securityConfig) listen(ln net.Listener, logger *slog.Logger) net.Listener {
+	if s.maxConnections == 0 {
+		return ln
+	}
+	return newLimitListener(ln, s.maxConnections, logger)
+}
+
+// dropPrivileges switches the whole process (every thread: Go applies
+// setuid and friends to all of them on Linux) to the --user account:
+// supplementary groups first, then the group, then the user, for real,
+// effective and saved ids alike, so that root cannot be regained. It must
+// run after the listener is bound and before Python or any worker thread
+// starts. dir is checked to be readable by the new user.
+func (s *securityConfig) dropPrivileges(dir string, logger *slog.Logger) error {
+	t := s.target
+	if t == nil {
+		return nil
+	}
+	if os.Getuid() != t.uid || os.Geteuid() != t.uid {
+		if err := syscall.Setgroups(t.groups); err != nil {
+			return fmt.Errorf("--user %s: setgroups: %w (switching users needs root)", t.name, err)
+		}
+		if err := syscall.Setresgid(t.gid, t.gid, t.gid); err != nil {
+			return fmt.Errorf("--user %s: setresgid: %w", t.name, err)
+		}
+		if err := syscall.Setresuid(t.uid, t.uid, t.uid); err != nil {
+			return fmt.Errorf("--user %s: setresuid: %w", t.name, err)
+		}
+	}
+	if os.Getuid() != t.uid || os.Geteuid() != t.uid || os.Getgid() != t.gid || os.Getegid() != t.gid {
+		return fmt.Errorf("--user %s: still uid %d/%d gid %d/%d after switching", t.name,
+			os.Getuid(), os.Geteuid(), os.Getgid(), os.Getegid())
+	}
+	if t.uid != 0 && syscall.Setuid(0) == nil {
+		return fmt.Errorf("--user %s: root could be regained after switching", t.name)
+	}
+	const rOK, xOK = 4, 1
+	if err := syscall.Access(dir, rOK|xOK); err != nil {
+		return fmt.Errorf("--user %s cannot read %s: %w", t.name, dir, err)
+	}
+	logger.Info("switched user", "user", t.name, "uid", t.uid, "gid", t.gid, "groups", t.groups)
+	return nil
+}
+
+// pycacheDir decides where the bytecode of helper modules is cached once
+// the process runs as the --user account, which cannot write to root's
+// cache directory. Without --user, dir (the flag's value) is used as
+// before. With --user:
+//
+//   - an explicit --pycache-dir is created (0700) if missing and must be
+//     a directory owned by that user that no one else may write to, or
+//     the server does not start;
+//   - otherwise the cache is $TMPDIR/warmcgi-pycache-UID, created 0700;
+//     if that exists and is not a private directory of the user (someone
+//     else made it, to plant bytecode), no bytecode is cached at all and
+//     a warning says why.
+//
+// It runs after dropPrivileges, as the user.
+func (s *securityConfig) pycacheDir(dir string, explicit bool, logger *slog.Logger) (string, error) {
+	if s.target == nil || explicit && dir == "" {
+		return dir, nil
+	}
+	if !explicit {
+		dir = filepath.Join(os.TempDir(), "warmcgi-pycache-"+strconv.Itoa(s.target.uid))
+	}
+	err := privateDir(dir, s.target.uid)
+	switch {
+	case err == nil:
+		return dir, nil
+	case explicit:
+		return "", fmt.Errorf("--pycache-dir: %w", err)
+	}
+	logger.Warn("no bytecode cache for helper modules", "err", err)
+	return "", nil
+}
+
+// privateDir creates dir (0700) if it is missing and checks that it is a
+// real directory owned by uid that neither its group nor others can write.
+func privateDir(dir string, uid int) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return err
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return fmt.Errorf("%s is not a directory", dir)
+	case int(st.Uid) != uid:
+		return fmt.Errorf("%s belongs to uid %d, not %d", dir, st.Uid, uid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s is writable by its group or others (mode %#o)", dir, st.Mode&0o777)
+	}
+	return nil
+}
+
+// limitListener accepts at most cap(slots) connections at a time. When
+// all slots are taken, Accept waits for a connection to close, and new
+// clients wait in the kernel's accept queue, as under Apache's
+// MaxRequestWorkers: nothing is refused, and nothing is read from a
+// connection before it has a slot.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	logger    *slog.Logger
+	lastWarn  atomic.Int64 // unix seconds of the last "limit reached" warning
+}
+
+func newLimitListener(ln net.Listener, n int, logger *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), logger: logger}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		l.warnFull()
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, l: l}, nil
+}
+
+// warnFull logs that the limit was reached, at most once a minute.
+func (l *limitListener) warnFull() {
+	now := time.Now().Unix()
+	if last := l.lastWarn.Load(); now-last >= 60 && l.lastWarn.CompareAndSwap(last, now) {
+		l.logger.Warn("connection limit reached: new connections wait", "max_connections", cap(l.slots))
+	}
+}
+
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back when it is closed, once, however often
+// Close is called (net/http and hijacking handlers may both close it).
+type limitConn struct {
+	net.Conn
+	l    *limitListener
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.l.slots })
+	return err
+}
+
+// CloseWrite lets net/http half-close the connection as it would a bare
+// TCP connection, for a clean end of a response it will not read past.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+# Helper module of counter.py (not a script: not executable).
+hits = 0
