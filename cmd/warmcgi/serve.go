@@ -159,6 +159,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 	ownGIL := pyhost.OwnGILSupported()
+	quietStdio(logger)
 	pool, err := interp.New(interp.Options{
 		Workers:      c.workers,
 		QueueSize:    c.queue,
@@ -309,4 +310,23 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return n * mult, nil
+}
+
+// quietStdio points the process's fd 0 and 1 at /dev/null: a C extension
+// or a file descriptor passed on by a script that writes to fd 1 must
+// never corrupt the server's own output (COMPAT 33). Scripts' Python-level
+// uses of fds 0-2 are routed to their request by the runtime; fd 2 stays
+// the server log.
+func quietStdio(logger *slog.Logger) {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		logger.Warn("cannot open "+os.DevNull, "err", err)
+		return
+	}
+	defer null.Close()
+	for _, fd := range []int{0, 1} {
+		if err := syscall.Dup2(int(null.Fd()), fd); err != nil {
+			logger.Warn("cannot redirect a standard descriptor to "+os.DevNull, "fd", fd, "err", err)
+		}
+	}
 }
