@@ -11,6 +11,9 @@ BIN     ?= bin/warmcgi
 LISTEN  ?= 127.0.0.1:8080
 PYLIBDIR = $(shell pkg-config --variable=libdir python3-embed 2>/dev/null)
 export CGO_ENABLED = 1
+# Passed on the command line too (make build PKG_CONFIG_PATH=...): pkg-config
+# below and the go build it feeds must both see it.
+export PKG_CONFIG_PATH
 export CGO_LDFLAGS += -Wl,-rpath,$(PYLIBDIR)
 
 # Other Pythons (3.12+) to run the pyhost tests against, as pkgconfig dirs.

@@ -1,0 +1,493 @@
+#!/usr/bin/python3
+"""Results writer of benchmarks/run.sh (standard library only).
+
+Reads the per-round rows run.sh measured (raw CSV), the memory rows and the
+run's metadata, and writes to --out:
+
+  <date>-python<version>.csv         one row per cell: medians over the rounds
+  <date>-python<version>-rounds.csv  every measured run (one row per round and cell)
+  <date>-python<version>-memory.csv  RSS by worker count
+  <date>-python<version>.md          the tables (also printed on stdout)
+  <date>-python<version>.svg         requests/s and p50/p99 latency per cell
+
+Ratios (warmcgi / peer) are taken between cells of the same run: the ratio of
+their medians, with the range of the per-round ratios (both servers measured
+seconds apart in the same round) beside it.
+"""
+
+import argparse
+import csv
+import html
+import math
+import os
+import statistics
+import sys
+
+# How each server is described in the tables.
+SERVER_LABELS = {
+    "apache-cgi": "Apache mod_cgi (prefork)",
+    "nginx-fcgiwrap": "nginx + fcgiwrap",
+    "apache-wsgi": "mod_wsgi embedded, native WSGI",
+    "go-static": "Go net/http static",
+}
+SET_LABELS = {
+    "hello": "hello.py",
+    "form": "form POST (cgi.FieldStorage)",
+    "cpu": "cpu5ms.py (~5 ms CPU)",
+    "out1mb": "out1mb.py (1 MiB body)",
+    "hgweb": "hgweb file view (Mercurial)",
+    "latency": "hello.py, 64 connections",
+}
+SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "latency"]
+PEER_ORDER = ["apache-cgi", "nginx-fcgiwrap", "apache-wsgi", "go-static"]
+# Cores of CPU taken by other work during a cell above which it is flagged.
+NOISY = 0.25
+
+
+def server_label(name):
+    if name in SERVER_LABELS:
+        return SERVER_LABELS[name]
+    if name.startswith("warmcgi-"):
+        rest = name[len("warmcgi-"):]
+        if rest.endswith("-w1"):
+            return "warmcgi %s, 1 worker" % rest[:-3]
+        return "warmcgi %s" % rest
+    return name
+
+
+def read_meta(path):
+    meta = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                k, v = line.split("=", 1)
+                meta[k] = v
+    return meta
+
+
+def fmt_rps(v):
+    if v >= 1000:
+        return "{:,.0f}".format(v)
+    if v >= 100:
+        return "%.0f" % v
+    return "%.1f" % v
+
+
+def fmt_ms(v):
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "–"
+    if v >= 10:
+        return "%.0f×" % v
+    return "%.2f×" % v
+
+
+class Cell:
+    """One (set, server) pair over all rounds."""
+
+    def __init__(self, rows):
+        r0 = rows[0]
+        self.set = r0["set"]
+        self.script = r0["script"]
+        self.server = r0["server"]
+        self.workers = r0["workers"]
+        self.conns = int(r0["conns"])
+        self.by_round = {int(r["round"]): r for r in rows}
+        rps = [float(r["rps"]) for r in rows]
+        self.rps = statistics.median(rps)
+        self.rps_min, self.rps_max = min(rps), max(rps)
+        self.p50 = statistics.median(float(r["p50_us"]) for r in rows) / 1000
+        self.p90 = statistics.median(float(r["p90_us"]) for r in rows) / 1000
+        self.p99 = statistics.median(float(r["p99_us"]) for r in rows) / 1000
+        self.non2xx = sum(int(r["non2xx"]) for r in rows)
+        self.sockerr = sum(int(r["socket_errors"]) for r in rows)
+        self.requests = sum(int(r["requests"]) for r in rows)
+
+        def cores(key):
+            return statistics.median(float(r[key]) / float(r["duration_s"]) for r in rows)
+
+        self.cpu_server = cores("cpu_server_s")
+        self.cpu_wrk = cores("cpu_wrk_s")
+        busy = cores("cpu_busy_s")
+        self.cpu_other = max(0.0, busy - self.cpu_server - self.cpu_wrk)
+        self.cpu_busy = busy
+        self.rounds = len(rows)
+
+    def round_rps(self):
+        return {k: float(r["rps"]) for k, r in self.by_round.items()}
+
+    def round_other(self):
+        """Cores taken by other work in each round."""
+        return {k: max(0.0, (float(r["cpu_busy_s"]) - float(r["cpu_server_s"]) - float(r["cpu_wrk_s"]))
+                       / float(r["duration_s"])) for k, r in self.by_round.items()}
+
+
+def ratio(a, b):
+    """Ratio of medians a/b, the range of the per-round ratios, and the
+    ratio in the quietest round (the least CPU taken by other work during
+    either of the two cells)."""
+    if a is None or b is None or b.rps == 0:
+        return None, None, None, None
+    ra, rb = a.round_rps(), b.round_rps()
+    oa, ob = a.round_other(), b.round_other()
+    rounds = [k for k in ra if k in rb and rb[k] > 0]
+    per = [ra[k] / rb[k] for k in rounds]
+    quiet = None
+    if rounds:
+        k = min(rounds, key=lambda k: max(oa[k], ob[k]))
+        quiet = ra[k] / rb[k]
+    return a.rps / b.rps, (min(per) if per else None), (max(per) if per else None), quiet
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--memory", required=True)
+    ap.add_argument("--meta", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    meta = read_meta(args.meta)
+    with open(args.raw) as f:
+        raw = list(csv.DictReader(f))
+    with open(args.memory) as f:
+        memory = list(csv.DictReader(f))
+    if not raw:
+        sys.exit("report.py: no measurements in %s" % args.raw)
+
+    groups = {}
+    for r in raw:
+        groups.setdefault((r["set"], r["server"]), []).append(r)
+    cells = {k: Cell(v) for k, v in groups.items()}
+    modes = meta.get("modes", "subinterp").split()
+
+    def cell(set_, server):
+        return cells.get((set_, server))
+
+    def server_order(name):
+        if name.startswith("warmcgi-"):
+            mode = name[len("warmcgi-"):]
+            w1 = mode.endswith("-w1")
+            mode = mode[:-3] if w1 else mode
+            return (0, modes.index(mode) if mode in modes else 99, w1)
+        return (1, PEER_ORDER.index(name) if name in PEER_ORDER else 99, False)
+
+    ordered = sorted(cells.values(), key=lambda c: (SET_ORDER.index(c.set) if c.set in SET_ORDER else 99,
+                                                    server_order(c.server)))
+
+    stem = "%s-python%s" % (meta.get("date", "undated"), meta.get("warmcgi_python", "unknown"))
+    os.makedirs(args.out, exist_ok=True)
+
+    # --- ratios --------------------------------------------------------------
+    # (label, numerator cell, denominator cell, target, kind)
+    comparisons = []
+    for mode in modes:
+        w = "warmcgi-" + mode
+        tag = "warmcgi %s" % mode
+        comparisons += [
+            ("%s / Apache mod_cgi, hello.py" % tag, cell("hello", w), cell("hello", "apache-cgi"), 150),
+            ("%s / mod_wsgi embedded native WSGI hello" % tag, cell("hello", w), cell("hello", "apache-wsgi"), 1.5),
+            ("%s hello.py / Go static ceiling" % tag, cell("hello", w), cell("hello", "go-static"), 0.70),
+            ("%s / Apache mod_cgi, form POST" % tag, cell("form", w), cell("form", "apache-cgi"), 150),
+            ("%s / Apache mod_cgi, hgweb page" % tag, cell("hgweb", w), cell("hgweb", "apache-cgi"), 30),
+            ("%s cpu5ms.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
+             cell("cpu", w), cell("cpu", w + "-w1"), 1.8),
+            ("%s / Apache mod_cgi, cpu5ms.py" % tag, cell("cpu", w), cell("cpu", "apache-cgi"), None),
+            ("%s / Apache mod_cgi, out1mb.py" % tag, cell("out1mb", w), cell("out1mb", "apache-cgi"), None),
+            ("%s hello.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
+             cell("hello", w), cell("hello", w + "-w1"), None),
+        ]
+        for s in ("hello", "form", "cpu", "out1mb", "hgweb"):
+            comparisons.append(("%s / nginx+fcgiwrap, %s" % (tag, SET_LABELS[s]),
+                                cell(s, w), cell(s, "nginx-fcgiwrap"), None))
+    ratio_rows = []
+    for label, a, b, target in comparisons:
+        if a is None or b is None:
+            continue
+        r, lo, hi, quiet = ratio(a, b)
+        met = None if target is None or r is None else r >= target
+        ratio_rows.append((label, r, lo, hi, quiet, target, met))
+
+    # p99/p50 at the latency cell, and memory per extra worker.
+    extra_rows = []
+    for mode in modes:
+        c = cell("latency", "warmcgi-" + mode)
+        if c is not None and c.p50 > 0:
+            v = c.p99 / c.p50
+            other = c.round_other()
+            q = c.by_round[min(other, key=other.get)]
+            qv = float(q["p99_us"]) / max(1.0, float(q["p50_us"]))
+            extra_rows.append(("warmcgi %s p99 / p50 at %d connections (hello.py)" % (mode, c.conns),
+                               "%.2f (p50 %s ms, p99 %s ms); quietest round %.2f" % (
+                                   v, fmt_ms(c.p50), fmt_ms(c.p99), qv), "≤ 3", v <= 3))
+        mem = sorted((int(m["workers"]), m) for m in memory if m["mode"] == mode)
+        if len(mem) >= 2:
+            (n0, m0), (n1, m1) = mem[0], mem[-1]
+            per = (int(m1["rss_kib"]) - int(m0["rss_kib"])) / (n1 - n0) / 1024
+            per_hg = (int(m1["rss_hgweb_kib"]) - int(m0["rss_hgweb_kib"])) / (n1 - n0) / 1024
+            extra_rows.append(("warmcgi %s RSS per extra worker (-w %d → %d, after warm.py)" % (mode, n0, n1),
+                               "%.1f MiB" % per, "≤ 15 MiB", per <= 15))
+            extra_rows.append(("warmcgi %s RSS per extra worker (-w %d → %d, after an hgweb page)" % (mode, n0, n1),
+                               "%.1f MiB" % per_hg, "(context)", None))
+
+    # --- CSV -----------------------------------------------------------------
+    w_ratio = {}
+    for c in ordered:
+        base = cell(c.set if c.set != "latency" else "hello", "apache-cgi")
+        w_ratio[(c.set, c.server)] = (c.rps / base.rps) if base is not None and base.rps > 0 and c.set != "latency" else None
+    csv_path = os.path.join(args.out, stem + ".csv")
+    with open(csv_path, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["set", "script", "server", "workers", "connections", "rounds", "rps_median", "rps_min",
+                     "rps_max", "rps_per_round", "p50_ms", "p90_ms", "p99_ms", "non2xx", "socket_errors",
+                     "requests", "cpu_server_cores", "cpu_wrk_cores", "cpu_other_cores", "rps_vs_apache_cgi"])
+        for c in ordered:
+            rr = c.round_rps()
+            r = w_ratio[(c.set, c.server)]
+            wr.writerow([c.set, c.script, c.server, c.workers, c.conns, c.rounds, "%.1f" % c.rps,
+                         "%.1f" % c.rps_min, "%.1f" % c.rps_max,
+                         ";".join("%.1f" % rr[k] for k in sorted(rr)),
+                         "%.3f" % c.p50, "%.3f" % c.p90, "%.3f" % c.p99, c.non2xx, c.sockerr, c.requests,
+                         "%.2f" % c.cpu_server, "%.2f" % c.cpu_wrk, "%.2f" % c.cpu_other,
+                         "" if r is None else "%.2f" % r])
+    with open(os.path.join(args.out, stem + "-rounds.csv"), "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(raw[0].keys()))
+        wr.writeheader()
+        wr.writerows(raw)
+    mem_path = os.path.join(args.out, stem + "-memory.csv")
+    if memory:
+        with open(mem_path, "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["mode", "workers", "workers_warmed", "rss_mib", "rss_after_hgweb_mib"])
+            for m in memory:
+                wr.writerow([m["mode"], m["workers"], m["workers_warmed"], "%.1f" % (int(m["rss_kib"]) / 1024),
+                             "%.1f" % (int(m["rss_hgweb_kib"]) / 1024)])
+    elif os.path.exists(mem_path):
+        os.remove(mem_path)  # a run of this day and Python without the memory measurement
+
+    # --- Markdown ------------------------------------------------------------
+    md = []
+    md.append("## Results %s %s, warmcgi embedding Python %s" % (meta.get("date", ""), meta.get("time", ""),
+                                                                 meta.get("warmcgi_python", "?")))
+    md.append("")
+    md.append("Machine: %s, %s cores, %s, %s, kernel %s; load average before %s, after %s." % (
+        meta.get("cpu", "?"), meta.get("cores", "?"), meta.get("memory", "?"), meta.get("os", "?"),
+        meta.get("kernel", "?"), meta.get("load_before", "?"), meta.get("load_after", "?")))
+    md.append("Versions: warmcgi built with %s, mode `%s`; CGI scripts run by /usr/bin/python3 %s; %s; "
+              "mod_wsgi %s (%s MPM); nginx %s; fcgiwrap %s; wrk %s; Mercurial %s." % (
+                  meta.get("warmcgi_go", "?"), meta.get("warmcgi_mode", "?"), meta.get("cgi_python", "?"),
+                  meta.get("apache", "?"), meta.get("mod_wsgi", "?"), meta.get("wsgi_mpm", "?"),
+                  meta.get("nginx", "?"), meta.get("fcgiwrap", "?"), meta.get("wrk", "?"),
+                  meta.get("mercurial", "?")))
+    md.append("Method: wrk -t%s, %s s per cell after %s s of warm-up, %s rounds with the servers alternating "
+              "(order rotated every round), medians; warmcgi -w %s; fcgiwrap -c %s." % (
+                  meta.get("threads", "?"), meta.get("duration", "?"), meta.get("warmup", "?"),
+                  meta.get("rounds", "?"), meta.get("workers", "?"), meta.get("fcgi_children", "?")))
+    other = statistics.mean(c.cpu_other for c in ordered)
+    noisy = [c for c in ordered if c.cpu_other > NOISY]
+    md.append("Other work on the machine took %.2f cores on average during the measured cells; %d of %d cells are "
+              "marked ⚠ (more than %.2f)." % (other, len(noisy), len(ordered), NOISY))
+    if other > NOISY:
+        md.append("")
+        md.append("**This run was disturbed by other work on the machine: compare its ratios, in the quietest "
+                  "round where they differ, rather than its absolute numbers.**")
+    md.append("")
+    md.append("### Targets (ratios within this run)")
+    md.append("")
+    md.append("| comparison | measured (ratio of medians) | per-round range | quietest round | target | met |")
+    md.append("|---|---:|---:|---:|---:|:---:|")
+    for label, r, lo, hi, quiet, target, met in ratio_rows:
+        if target is None:
+            continue
+        rng = "%s – %s" % (fmt_ratio(lo), fmt_ratio(hi)) if lo is not None else "–"
+        tgt = ("≥ %d%%" % round(target * 100)) if target < 1 else ("≥ %s×" % ("%g" % target))
+        md.append("| %s | %s | %s | %s | %s | %s |" % (label, fmt_ratio(r), rng, fmt_ratio(quiet), tgt,
+                                                     "no data" if met is None else ("yes" if met else "**no**")))
+    for label, value, target, met in extra_rows:
+        md.append("| %s | %s | | | %s | %s |" % (label, value, target,
+                                                 "" if met is None else ("yes" if met else "**no**")))
+    md.append("")
+    md.append("*Quietest round*: the per-round ratio from the round in which other work on the machine took the "
+              "least CPU during the two cells compared.")
+    md.append("")
+    md.append("### All cells (medians over the rounds)")
+    md.append("")
+    md.append("| script | server | conns | req/s | min – max | p50 ms | p99 ms | vs mod_cgi | errors | "
+              "CPU server | CPU wrk | CPU other |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in ordered:
+        r = w_ratio[(c.set, c.server)]
+        errs = c.non2xx + c.sockerr
+        md.append("| %s | %s | %d | %s | %s – %s | %s | %s | %s | %s | %.2f | %.2f | %.2f" % (
+            SET_LABELS.get(c.set, c.set) if c.set != "latency" else "hello.py", server_label(c.server), c.conns,
+            fmt_rps(c.rps), fmt_rps(c.rps_min), fmt_rps(c.rps_max), fmt_ms(c.p50), fmt_ms(c.p99),
+            "" if r is None else fmt_ratio(r), errs if errs else "0", c.cpu_server, c.cpu_wrk, c.cpu_other)
+            + (" ⚠" if c.cpu_other > NOISY else "") + " |")
+    md.append("")
+    md.append("CPU columns are cores used during the measured seconds (median over the rounds): the server with "
+              "everything it forked, wrk, and everything else on the machine. ⚠: other work took more than %.2f "
+              "of a core in that cell, so its numbers are the least trustworthy." % NOISY)
+    md.append("")
+    md.append("### Other ratios (context)")
+    md.append("")
+    md.append("| comparison | measured (ratio of medians) | per-round range | quietest round |")
+    md.append("|---|---:|---:|---:|")
+    for label, r, lo, hi, quiet, target, met in ratio_rows:
+        if target is not None:
+            continue
+        rng = "%s – %s" % (fmt_ratio(lo), fmt_ratio(hi)) if lo is not None else "–"
+        md.append("| %s | %s | %s | %s |" % (label, fmt_ratio(r), rng, fmt_ratio(quiet)))
+    md.append("")
+    if memory:
+        md.append("### Memory (RSS of the warmcgi process)")
+        md.append("")
+        md.append("| mode | workers | workers reached | RSS after warm.py | RSS after an hgweb page per worker |")
+        md.append("|---|---:|---:|---:|---:|")
+        for m in memory:
+            md.append("| %s | %s | %s | %.1f MiB | %.1f MiB |" % (
+                m["mode"], m["workers"], m["workers_warmed"], int(m["rss_kib"]) / 1024,
+                int(m["rss_hgweb_kib"]) / 1024))
+        md.append("")
+    md.append("Chart: [%s.svg](%s.svg); per-cell data: [%s.csv](%s.csv); every round: [%s-rounds.csv](%s-rounds.csv)"
+              % ((stem,) * 6) + ("; memory: [%s-memory.csv](%s-memory.csv)." % (stem, stem) if memory else "."))
+    md_text = "\n".join(md) + "\n"
+    with open(os.path.join(args.out, stem + ".md"), "w") as f:
+        f.write(md_text)
+
+    # --- SVG -----------------------------------------------------------------
+    svg = render_svg(ordered, meta, server_order)
+    with open(os.path.join(args.out, stem + ".svg"), "w") as f:
+        f.write(svg)
+
+    sys.stdout.write(md_text)
+    sys.stdout.write("\nwrote %s.{csv,md,svg}, %s-rounds.csv%s in %s\n"
+                     % (stem, stem, (" and %s-memory.csv" % stem) if memory else "", args.out))
+
+
+PALETTE = {
+    "warmcgi": "#1b9e77",
+    "warmcgi-w1": "#66c2a5",
+    "apache-cgi": "#d95f02",
+    "nginx-fcgiwrap": "#e6ab02",
+    "apache-wsgi": "#7570b3",
+    "go-static": "#666666",
+}
+EXTRA_WARM = ["#1b9e77", "#0b5e47", "#2ca25f", "#99d8c9"]
+
+
+def color_of(name, modes):
+    if name.startswith("warmcgi-"):
+        rest = name[len("warmcgi-"):]
+        w1 = rest.endswith("-w1")
+        mode = rest[:-3] if w1 else rest
+        i = modes.index(mode) if mode in modes else 0
+        base = EXTRA_WARM[i % len(EXTRA_WARM)]
+        return PALETTE["warmcgi-w1"] if (w1 and i == 0) else (base + ("99" if w1 else ""))
+    return PALETTE.get(name, "#999999")
+
+
+def render_svg(cells, meta, server_order):
+    """Two log-scale panels of grouped bars: requests/s, and p50 inside p99."""
+    modes = meta.get("modes", "subinterp").split()
+    sets = [s for s in SET_ORDER if any(c.set == s for c in cells)]
+    servers = sorted({c.server for c in cells}, key=server_order)
+    by = {(c.set, c.server): c for c in cells}
+
+    width, left, right = 1180, 80, 20
+    panel_h, top1 = 300, 70
+    top2 = top1 + panel_h + 110
+    height = top2 + panel_h + 110
+    group_w = (width - left - right) / len(sets)
+    out = []
+    out.append('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+               'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">' % (width, height, width, height))
+    out.append('<rect width="100%" height="100%" fill="white"/>')
+    title = "warmcgi vs peers — %s, %s cores, Python %s (medians of %s rounds, wrk -t%s)" % (
+        meta.get("date", ""), meta.get("cores", "?"), meta.get("warmcgi_python", "?"), meta.get("rounds", "?"),
+        meta.get("threads", "?"))
+    out.append('<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>' % (left, html.escape(title)))
+
+    def panel(top, title, values_of, unit, fmt):
+        vals = [v for c in cells for v in values_of(c) if v > 0]
+        lo = 10 ** math.floor(math.log10(min(vals)))
+        hi = 10 ** math.ceil(math.log10(max(vals)))
+        if max(vals) * 3 > hi:  # room for the value labels above the tallest bar
+            hi *= 10
+        span = math.log10(hi) - math.log10(lo)
+
+        def y(v):
+            return top + panel_h - (math.log10(max(v, lo)) - math.log10(lo)) / span * panel_h
+
+        out.append('<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>' % (left, top - 14, html.escape(title)))
+        d = lo
+        while d <= hi * 1.0001:
+            yy = y(d)
+            out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (left, width - right, yy, yy))
+            out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (left - 6, yy + 4, html.escape(fmt(d))))
+            d *= 10
+        out.append('<text x="18" y="%d" transform="rotate(-90 18 %d)" text-anchor="middle">%s (log scale)</text>'
+                   % (top + panel_h // 2, top + panel_h // 2, html.escape(unit)))
+        for gi, s in enumerate(sets):
+            present = [sv for sv in servers if (s, sv) in by]
+            gx = left + gi * group_w
+            bw = min(26, (group_w - 20) / max(1, len(present)))
+            x0 = gx + (group_w - bw * len(present)) / 2
+            for i, sv in enumerate(present):
+                c = by[(s, sv)]
+                x = x0 + i * bw
+                vs = values_of(c)
+                col = color_of(sv, modes)
+                # The first value is the bar; a second one (p50) is drawn inside it.
+                yv = y(vs[0])
+                out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" fill-opacity="%s">'
+                           '<title>%s — %s: %s %s</title></rect>' % (
+                               x + 1, yv, bw - 2, top + panel_h - yv, col, "0.45" if len(vs) > 1 else "1",
+                               html.escape(server_label(sv)), html.escape(SET_LABELS.get(s, s)),
+                               html.escape(" / ".join(fmt(v) for v in vs)), html.escape(unit)))
+                if len(vs) > 1:
+                    y50 = y(vs[1])
+                    out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (
+                        x + 1, y50, bw - 2, top + panel_h - y50, col))
+                tx, ty = x + bw / 2 + 3, yv - 4
+                out.append('<text x="%.1f" y="%.1f" font-size="9" transform="rotate(-90 %.1f %.1f)">%s</text>' % (
+                    tx, ty, tx, ty, html.escape(fmt(vs[0]))))
+            label = SET_LABELS.get(s, s)
+            out.append('<text x="%.1f" y="%d" text-anchor="middle" font-size="11">%s</text>' % (
+                gx + group_w / 2, top + panel_h + 16, html.escape(label)))
+            conns = next(by[(s, sv)].conns for sv in present)
+            out.append('<text x="%.1f" y="%d" text-anchor="middle" font-size="10" fill="#555">%d connections</text>'
+                       % (gx + group_w / 2, top + panel_h + 30, conns))
+        out.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>' % (left, width - right, top + panel_h,
+                                                                             top + panel_h))
+
+    panel(top1, "Requests per second (higher is better)", lambda c: [c.rps], "requests/s", fmt_rps)
+    panel(top2, "Latency: p99 (light bar) and p50 (dark bar), lower is better", lambda c: [c.p99, c.p50], "ms",
+          fmt_ms)
+
+    ly = top2 + panel_h + 56
+    lx = left
+    for sv in servers:
+        label = server_label(sv)
+        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>' % (lx, ly - 10, color_of(sv, modes)))
+        out.append('<text x="%d" y="%d">%s</text>' % (lx + 16, ly, html.escape(label)))
+        lx += 24 + 6.5 * len(label)
+        if lx > width - 220:
+            lx = left
+            ly += 20
+    out.append('<text x="%d" y="%d" font-size="10" fill="#555">Same scripts, same /usr/bin/python3, same machine; '
+               'every server on 127.0.0.1. warmcgi -w %s; see benchmarks/README.md for the method.</text>'
+               % (left, height - 16, meta.get("workers", "?")))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+module github.com/warmcgi/warmcgi/benchmarks/static
+
+go 1.26
