@@ -9,12 +9,15 @@
 GO      ?= go
 BIN     ?= bin/warmcgi
 LISTEN  ?= 127.0.0.1:8080
-PYLIBDIR = $(shell pkg-config --variable=libdir python3-embed 2>/dev/null)
+# The linked Python's library directory goes into the rpath. It is read in
+# the recipe's shell (a make $(shell) would not see a PKG_CONFIG_PATH given
+# on the command line), and it also keys Go's build cache, which does not
+# notice a change of PKG_CONFIG_PATH alone.
+CGO_RPATH = CGO_LDFLAGS="-Wl,-rpath,$$(pkg-config --variable=libdir python3-embed) $$CGO_LDFLAGS"
 export CGO_ENABLED = 1
 # Passed on the command line too (make build PKG_CONFIG_PATH=...): pkg-config
 # below and the go build it feeds must both see it.
 export PKG_CONFIG_PATH
-export CGO_LDFLAGS += -Wl,-rpath,$(PYLIBDIR)
 
 # Other Pythons (3.12+) to run the pyhost tests against, as pkgconfig dirs.
 # Found under pyenv's usual root when present; set it to test others.
@@ -44,7 +47,7 @@ deps: ## install the Debian packages the build needs (as root), or say which
 	fi
 
 build: deps ## build bin/warmcgi
-	$(GO) build -o $(BIN) ./cmd/warmcgi
+	$(CGO_RPATH) $(GO) build -o $(BIN) ./cmd/warmcgi
 
 run: build ## build and serve examples/cgi-bin on http://127.0.0.1:8080/cgi-bin/
 	$(BIN) serve examples/cgi-bin --listen $(LISTEN) $(RUN_FLAGS)
@@ -55,8 +58,8 @@ test-nocgo: ## the packages that need no Python, built without cgo
 	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp
 
 test-go: ## vet, then every package against the default Python, with the race detector
-	$(GO) vet ./...
-	$(GO) test -count=1 -race ./...
+	$(CGO_RPATH) $(GO) vet ./...
+	$(CGO_RPATH) $(GO) test -count=1 -race ./...
 
 test-pythons: ## the pyhost tests against each Python in EXTRA_PYTHONS
 	@if [ -z "$(strip $(EXTRA_PYTHONS))" ]; then \
@@ -75,7 +78,7 @@ test-fuzz: ## each cgienv fuzz target for FUZZTIME (20s); crashers land in cgien
 	done
 
 bench: ## Go micro-benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(CGO_RPATH) $(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
 	rm -rf bin
