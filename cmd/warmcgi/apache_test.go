@@ -97,6 +97,11 @@ func differentialTable() []diffRequest {
 	binBody := bytes.Repeat([]byte{0, 1, 2, 0xff, '\r', '\n'}, 700)
 	return []diffRequest{
 		{name: "hello", method: "GET", target: "/cgi-bin/hello.py", apacheStatus: 200},
+		{name: "shell script", method: "GET", target: "/cgi-bin/hello.sh?x=1", apacheStatus: 200},
+		{name: "perl script", method: "GET", target: "/cgi-bin/hello.pl", apacheStatus: 200},
+		{name: "shebang with -u", method: "GET", target: "/cgi-bin/unbuffered.py", apacheStatus: 200},
+		{name: "no shebang", method: "GET", target: "/cgi-bin/noshebang.py", apacheStatus: 500},
+		{name: "python 2 shebang", method: "GET", target: "/cgi-bin/py2.py", apacheStatus: 500},
 		{name: "hello_head", method: "HEAD", target: "/cgi-bin/hello.py", apacheStatus: 200},
 		{name: "env", method: "GET", target: "/cgi-bin/env.py", apacheStatus: 200},
 		{name: "env_query", method: "GET", target: "/cgi-bin/env.py?a=1&b=two+words&c=%C3%A9", apacheStatus: 200},

@@ -50,6 +50,7 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	pycacheDir      string
 	modules         string
+	plainCGI        []string
 	globals         string
 	security        securityConfig // security.go
 }
@@ -73,6 +74,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.StringArrayVar(&c.plainCGI, "cgi", nil, "run scripts matching this glob (path under DIR, or base name) as plain CGI, one process per request (repeatable)")
 	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
 	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
@@ -188,7 +190,13 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		ln.Close()
 		return exitStartup
 	}
-	h.Runner = &pyRunner{pool: pool, logger: logger}
+	h.Runner = &dispatchRunner{
+		py:      &pyRunner{pool: pool, logger: logger},
+		cgi:     execRunner{},
+		root:    h.Root,
+		plain:   c.plainCGI,
+		maxKeep: 4096,
+	}
 
 	srv := &http.Server{
 		Handler:  h,

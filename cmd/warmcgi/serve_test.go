@@ -183,3 +183,33 @@ func TestModulePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainCGIFallback: a Python 3 script runs embedded (one process
+// serves every request) unless --cgi names it; then each request is a new
+// process, as under Apache.
+func TestPlainCGIFallback(t *testing.T) {
+	dir := testdataCGIBin(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		samePids bool
+	}{
+		{"embedded", nil, true},
+		{"--cgi", []string{"--cgi", "pid.py"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _ := startWarmcgi(t, dir, append([]string{"--workers", "1"}, tc.args...)...)
+			pids := map[string]bool{}
+			for range 3 {
+				code, _, body := get(t, base+"cgi-bin/pid.py")
+				if code != 200 {
+					t.Fatalf("pid.py: status %d %q", code, body)
+				}
+				pids[body] = true
+			}
+			if got := len(pids) == 1; got != tc.samePids {
+				t.Errorf("process ids over 3 requests: %v; want one shared process: %v", pids, tc.samePids)
+			}
+		})
+	}
+}

@@ -1,0 +1,4 @@
+#!/usr/bin/python2
+print "Content-Type: text/plain"
+print
+print "python 2"
