@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -32,6 +33,10 @@ var runtimeSource string
 var pylibFiles embed.FS
 
 var pylibModules = []string{"cgi", "cgitb"}
+
+// timeoutFailure starts the failure text of a request the runtime's
+// watchdog ended (runtime.py, _RequestTimeout).
+const timeoutFailure = "warmcgi-timeout:"
 
 var (
 	initOnce sync.Once
@@ -131,6 +136,9 @@ type InterpOptions struct {
 	// KeepGlobals re-runs a script in the globals its previous run left
 	// (--globals keep); by default each request gets fresh globals.
 	KeepGlobals bool
+	// Timeout is how long a request may run before the script gets an
+	// exception injected (it fires only while Python code runs); 0: none.
+	Timeout time.Duration
 }
 
 // settings is the Python prelude that configures one interpreter's runtime.
@@ -140,6 +148,7 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_CHDIR = %s\n", pyBool[o.Chdir])
 	fmt.Fprintf(&b, "_MODULES = %q\n", map[bool]string{true: "keep", false: "purge"}[o.KeepModules])
 	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
+	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
 	b.WriteString("_PYLIB = {")
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
@@ -208,6 +217,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if r.failure_n > 0 {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))
 	}
+	res.TimedOut = strings.HasPrefix(res.Failure, timeoutFailure)
 	return nil
 }
 

@@ -9,7 +9,8 @@
 # request is behind them: the request's sinks in _cur and the environ dict.
 #
 # pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
-# ("purge" or "keep"), _GLOBALS ("fresh" or "keep") and _PYLIB (module
+# ("purge" or "keep"), _GLOBALS ("fresh" or "keep"), _TIMEOUT (seconds,
+# 0 for none) and _PYLIB (module
 # name -> source of the modules warmcgi brings, e.g. cgi on 3.13+).
 import builtins
 import errno
@@ -665,6 +666,13 @@ class _EndRequest(BaseException):
             self.code = code
         if why is not None:
             self.why = why
+
+
+class _RequestTimeout(_EndRequest):
+    """The request ran past --timeout (50): injected into the script."""
+
+    code = 124
+    why = "warmcgi-timeout: the request ran past its time limit"
 
 
 class _AlarmExpired(_EndRequest):
@@ -1354,6 +1362,38 @@ def _restore_interpreter():
     os.umask(_base_umask)
 
 
+# The request time limit (50): one watchdog thread per interpreter raises
+# _RequestTimeout in the script's thread once the deadline passes, and
+# again every second while the script swallows it. Starting a request
+# only stores its deadline; the watchdog wakes a few times per limit.
+_deadline = [0.0, 0]  # monotonic deadline (0: none), request generation
+_watch_stop = [False]
+_watch_cv = threading.Condition()
+
+
+def _watchdog():
+    import time
+    while not _watch_stop[0]:
+        d, gen = _deadline
+        now = time.monotonic()
+        if d and now >= d and gen == _gen:
+            _async_raise(_worker, _RequestTimeout)
+            _deadline[0] = now + 1.0
+            wait = 1.0
+        elif d and gen == _gen:
+            wait = min(d - now, _TIMEOUT / 4) + 0.01
+        else:
+            wait = _TIMEOUT / 4
+        with _watch_cv:
+            if not _watch_stop[0]:
+                _watch_cv.wait(wait)
+
+
+if _TIMEOUT > 0:
+    _watcher = threading.Thread(target=_watchdog, name="warmcgi-watchdog", daemon=True)
+    _watcher._warmcgi_internal = True
+    _watcher.start()
+
 # Globals kept between requests (--globals keep): path -> __main__ module.
 _kept_main = {}
 
@@ -1439,6 +1479,9 @@ def _run(path, stamp, env, args, body):
     _coerce_locale(env)
     _set_environ(env)
     sys.argv = [path] + args
+    if _TIMEOUT > 0:
+        import time
+        _deadline[0], _deadline[1] = time.monotonic() + _TIMEOUT, _gen
     script_dir = os.path.dirname(path)
     sys.path[:] = [script_dir] + _base_path
     if _CHDIR:
@@ -1509,6 +1552,8 @@ def _run(path, stamp, env, args, body):
         _restore_interpreter()
         _set_environ(_idle_env)
         _async_raise(_worker, None)  # a timer that fired too late
+        _deadline[0] = 0.0
+        _async_raise(_worker, None)  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
     return (exit_code, out.buf, err.buf, failure, late)
 
@@ -1518,6 +1563,9 @@ def _finish():
     aborts the process if any other thread is left). False means one is
     still running, and the interpreter must be left alone."""
     import time
+    _watch_stop[0] = True
+    with _watch_cv:
+        _watch_cv.notify_all()
     try:
         threading._shutdown()
     except BaseException:

@@ -26,6 +26,7 @@ type Result struct {
 	Late     []byte // written between requests (late threads, finalizers)
 	ExitCode int
 	Failure  string // "" when the script completed normally
+	TimedOut bool   // the request ran past InterpOptions.Timeout
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 )
@@ -102,9 +104,16 @@ func isPython3Script(path string) bool {
 
 // execRunner runs a script as plain CGI: a child process with the request's
 // environment, argv, body on stdin, started in the script's directory.
-type execRunner struct{}
+type execRunner struct {
+	timeout time.Duration // 0: none
+}
 
-func (execRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
+func (e execRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
 	cmd := exec.CommandContext(ctx, req.Script, req.Args...)
 	cmd.Env = req.Env
 	cmd.Dir = filepath.Dir(req.Script)
@@ -116,6 +125,9 @@ func (execRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output,
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("plain CGI %s: %w", req.Script, ctx.Err())
+	}
 	out := &cgienv.Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var ee *exec.ExitError
 	switch {

@@ -53,6 +53,12 @@ func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output
 	case execErr != nil:
 		return nil, execErr
 	}
+	if res.TimedOut {
+		if len(res.Stderr) > 0 {
+			r.logger.Warn("script stderr", "script", req.Script, "stderr", string(res.Stderr))
+		}
+		return nil, fmt.Errorf("%s: %s: %w", req.Script, res.Failure, context.DeadlineExceeded)
+	}
 	if len(res.Late) > 0 {
 		r.logger.Warn("output written outside any request (a thread or finalizer of an earlier request)",
 			"script", req.Script, "output", string(res.Late))

@@ -213,3 +213,34 @@ func TestPlainCGIFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeout: a script stuck in a loop gets 504 after --timeout, other
+// requests are served meanwhile, and its worker serves again afterwards.
+func TestTimeout(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--workers", "2", "--timeout", "1s")
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := get(t, base+"cgi-bin/spin.py")
+		done <- code
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if code, _, body := get(t, base+"cgi-bin/hello.py"); code != 200 {
+		t.Errorf("hello.py while another request spins: %d %q", code, body)
+	}
+	select {
+	case code := <-done:
+		if code != http.StatusGatewayTimeout {
+			t.Errorf("spin.py: status %d, want 504", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("spin.py still running 15s after a 1s timeout")
+	}
+	for range 4 { // both workers, twice
+		if code, _, body := get(t, base+"cgi-bin/hello.py"); code != 200 {
+			t.Errorf("hello.py after the timeout: %d %q", code, body)
+		}
+	}
+	if !strings.Contains(logs(), "timed out") {
+		t.Errorf("no timeout in the log:\n%s", logs())
+	}
+}
