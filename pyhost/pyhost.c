@@ -377,8 +377,9 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	Py_CLEAR(ip->errtext);
 
 	args[0] = PyUnicode_DecodeFSDefaultAndSize(path, (Py_ssize_t)path_n);
-	args[1] = Py_BuildValue("(LLKK)", (long long)stamp[0], (long long)stamp[1],
-				(unsigned long long)stamp[2], (unsigned long long)stamp[3]);
+	args[1] = Py_BuildValue("(LLKKL)", (long long)stamp[0], (long long)stamp[1],
+				(unsigned long long)stamp[2], (unsigned long long)stamp[3],
+				(long long)stamp[4]);
 	args[2] = env_dict(env, env_n);
 	args[3] = word_list(argv, argv_n);
 	args[4] = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);

@@ -191,7 +191,11 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if ip.p == nil {
 		return ErrClosed
 	}
-	stamp := [4]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3])}
+	flags := int64(req.Optimize&3) << 1
+	if req.Unbuffered {
+		flags |= 1
+	}
+	stamp := [5]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3]), C.int64_t(flags)}
 	path := req.Path
 	st := C.ph_exec(ip.p,
 		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),

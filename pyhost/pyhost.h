@@ -78,7 +78,8 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
 
 /*
  * ph_exec runs one CGI request: the script at path (the code cache key)
- * with the given freshness stamp {mtime_ns, size, ino, dev}, environment
+ * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
+ * python -u, bits 1-2 the -O level; part of the cache key), environment
  * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
  * body. Must be called on the interp's own thread. The only call on the
  * per-request path.

@@ -269,3 +269,30 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// TestShebangFlags: -O/-OO compile the script without asserts (and
+// docstrings); the flags are part of the code cache key.
+func TestShebangFlags(t *testing.T) {
+	path := script(t, "optimized.py")
+	outs := make([]string, 3)
+	onThread(t, func(ip *Interp) {
+		for i, opt := range []int{2, 0, 1} {
+			var res Result
+			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Optimize: opt}, &res); err != nil {
+				t.Error(err)
+				return
+			}
+			outs[i] = string(res.Stdout)
+		}
+	})
+	want := []string{
+		"Content-Type: text/plain\n\nasserts compiled out\n__debug__: False\ndocstring: None\n",
+		"Content-Type: text/plain\n\nassert raised: asserts are on\n__debug__: True\ndocstring: A module docstring that -OO strips.\n",
+		"Content-Type: text/plain\n\nasserts compiled out\n__debug__: False\ndocstring: A module docstring that -OO strips.\n",
+	}
+	for i := range want {
+		if outs[i] != want[i] {
+			t.Errorf("run %d: %q, want %q", i, outs[i], want[i])
+		}
+	}
+}

@@ -682,10 +682,13 @@ class _AlarmExpired(_EndRequest):
     why = "killed by SIGALRM (signal.alarm expired with no handler)"
 
 
+_unbuffered = [False]  # python -u: nothing is ever left unflushed
+
+
 def _lose_unflushed():
     # A dying CGI process loses what sat in its 8 KiB stdout buffer.
     s = _cur[1]
-    if s is not None:
+    if s is not None and not _unbuffered[0]:
         keep = s.mark + (len(s.buf) - s.mark) // 8192 * 8192
         del s.buf[keep:]
 
@@ -1402,13 +1405,14 @@ _cache = {}
 
 
 def _load(path, stamp):
+    optimize = (stamp[4] >> 1) & 3
     from importlib.machinery import SourceFileLoader
     loader = SourceFileLoader("__main__", path)
     try:
         with io.open_code(path) as f:
             source = f.read()
         # Compiled from bytes so PEP 263 cookies and a BOM are honoured (9).
-        code = compile(source, path, "exec", dont_inherit=True)
+        code = compile(source, path, "exec", dont_inherit=True, optimize=optimize)
     except SyntaxError as e:
         import traceback
         text = "".join(traceback.format_exception_only(type(e), e))
@@ -1471,6 +1475,7 @@ def _run(path, stamp, env, args, body):
         _cache[path] = entry
         _kept_main.pop(path, None)
 
+    _unbuffered[0] = bool(stamp[4] & 1)
     out = _Sink("surrogateescape")
     err = _Sink("backslashreplace")
     _cur[0] = _Source(body)

@@ -17,6 +17,11 @@ type Request struct {
 	Env   []byte   // "K=V\x00" repeated
 	Args  []byte   // argv[1:], "word\x00" repeated
 	Body  []byte   // the request body
+	// Shebang flags honoured in-process: -u (Unbuffered: a dying script
+	// loses no output) and -O/-OO (Optimize 1 or 2: asserts and, at 2,
+	// docstrings compiled out).
+	Unbuffered bool
+	Optimize   int
 }
 
 // Result is what a script produced. Exec reuses its slices.

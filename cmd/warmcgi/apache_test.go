@@ -100,6 +100,7 @@ func differentialTable() []diffRequest {
 		{name: "shell script", method: "GET", target: "/cgi-bin/hello.sh?x=1", apacheStatus: 200},
 		{name: "perl script", method: "GET", target: "/cgi-bin/hello.pl", apacheStatus: 200},
 		{name: "shebang with -u", method: "GET", target: "/cgi-bin/unbuffered.py", apacheStatus: 200},
+		{name: "shebang with -OO", method: "GET", target: "/cgi-bin/optimized.py", apacheStatus: 200},
 		{name: "no shebang", method: "GET", target: "/cgi-bin/noshebang.py", apacheStatus: 500},
 		{name: "python 2 shebang", method: "GET", target: "/cgi-bin/py2.py", apacheStatus: 500},
 		{name: "hello_head", method: "HEAD", target: "/cgi-bin/hello.py", apacheStatus: 200},

@@ -20,10 +20,11 @@ import (
 // dispatchRunner sends each script to the runner that can run it as it
 // would run under Apache (COMPAT 7, 12, 95): Python 3 scripts to the
 // embedded interpreters, everything else (Perl, shell, binaries, Python 2,
-// files without a shebang, scripts whose shebang passes interpreter flags,
-// and anything matched by --cgi) to plain CGI, one process per request.
+// files without a shebang, scripts whose shebang passes flags other than
+// -u, -O, -OO and -B, and anything matched by --cgi) to plain CGI, one
+// process per request.
 type dispatchRunner struct {
-	py      cgienv.Runner
+	py      *pyRunner
 	cgi     cgienv.Runner
 	root    string
 	plain   []string // --cgi globs, matched against the path under root and the base name
@@ -35,30 +36,34 @@ type dispatchRunner struct {
 type scriptKind struct {
 	stamp    cgienv.Stamp
 	embedded bool
+	flags    shebangFlags
 }
 
 func (d *dispatchRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
-	if d.embedded(req) {
-		return d.py.Run(ctx, req)
+	if k := d.kind(req); k.embedded {
+		return d.py.run(ctx, req, k.flags)
 	}
 	return d.cgi.Run(ctx, req)
 }
 
-func (d *dispatchRunner) embedded(req *cgienv.Request) bool {
+func (d *dispatchRunner) kind(req *cgienv.Request) scriptKind {
 	d.mu.Lock()
 	k, ok := d.kinds[req.Script]
 	d.mu.Unlock()
 	if ok && k.stamp == req.Stamp {
-		return k.embedded
+		return k
 	}
-	k = scriptKind{stamp: req.Stamp, embedded: !d.forcedPlain(req.Script) && isPython3Script(req.Script)}
+	k = scriptKind{stamp: req.Stamp}
+	if !d.forcedPlain(req.Script) {
+		k.flags, k.embedded = python3Script(req.Script)
+	}
 	d.mu.Lock()
 	if d.kinds == nil || len(d.kinds) >= d.maxKeep {
 		d.kinds = make(map[string]scriptKind)
 	}
 	d.kinds[req.Script] = k
 	d.mu.Unlock()
-	return k.embedded
+	return k
 }
 
 func (d *dispatchRunner) forcedPlain(script string) bool {
@@ -77,17 +82,29 @@ func (d *dispatchRunner) forcedPlain(script string) bool {
 	return false
 }
 
-// python3Shebang matches the interpreter lines that mean "Python 3, no
-// flags": /usr/bin/python3, /usr/local/bin/python3.11, /usr/bin/env python3.
-// A flag (-u, -O, -S, ...) changes the process's configuration, so such
-// scripts run as plain CGI, exactly as their shebang says.
-var python3Shebang = regexp.MustCompile(`^#!\s*(?:\S*/)?(?:env\s+)?python3(?:\.\d+)?\s*$`)
+// python3Shebang matches the interpreter lines of Python 3 scripts that can
+// run embedded: /usr/bin/python3, /usr/local/bin/python3.11 and
+// /usr/bin/env python3, optionally with one flag word made of u (stdout
+// unbuffered), O (optimise) and B (no bytecode: nothing to do here). Other
+// flags (-S, -E, -I, -X ...) change how the interpreter starts, so such
+// scripts run as plain CGI, exactly as their shebang says. (Linux passes
+// what follows the interpreter as one word, so "env python3 -u" and
+// "python3 -u -O" fail under Apache, and so they do here.)
+var python3Shebang = regexp.MustCompile(`^#!\s*(?:(?:\S*/)?env\s+python3(?:\.\d+)?|(?:\S*/)?python3(?:\.\d+)?(?:\s+-([uOB]+))?)\s*$`)
 
-// isPython3Script reads the first line of the file.
-func isPython3Script(path string) bool {
+// shebangFlags are the python3 flags honoured in-process.
+type shebangFlags struct {
+	unbuffered bool
+	optimize   int
+}
+
+// python3Script reads the first line of the file: whether it can run
+// embedded, and with which flags.
+func python3Script(path string) (shebangFlags, bool) {
+	var fl shebangFlags
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return fl, false
 	}
 	defer f.Close()
 	var buf [256]byte
@@ -99,7 +116,13 @@ func isPython3Script(path string) bool {
 	// A CR before the LF would make the kernel look for "python3\r"; Apache
 	// fails then, warmcgi is lenient (COMPAT 10).
 	line = bytes.TrimRight(line, "\r")
-	return python3Shebang.Match(line)
+	m := python3Shebang.FindSubmatch(line)
+	if m == nil {
+		return fl, false
+	}
+	fl.unbuffered = bytes.IndexByte(m[1], 'u') >= 0
+	fl.optimize = min(bytes.Count(m[1], []byte("O")), 2)
+	return fl, true
 }
 
 // execRunner runs a script as plain CGI: a child process with the request's

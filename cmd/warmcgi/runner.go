@@ -32,6 +32,11 @@ type pyRunner struct {
 var _ cgienv.Runner = (*pyRunner)(nil)
 
 func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
+	return r.run(ctx, req, shebangFlags{})
+}
+
+// run runs a request with the script's shebang flags (-u, -O).
+func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
 	var res pyhost.Result
 	var execErr error
 	err := r.pool.Do(ctx, func(w *worker) {
@@ -43,6 +48,9 @@ func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output
 			Env:   w.env,
 			Args:  w.args,
 			Body:  req.Stdin,
+
+			Unbuffered: fl.unbuffered,
+			Optimize:   fl.optimize,
 		}, &res)
 	})
 	switch {
