@@ -651,6 +651,7 @@ _os_write = os.write
 _os_read = os.read
 _os_close = os.close
 _os_dup2 = os.dup2
+_os_dup = os.dup
 _io_open = io.open
 
 
@@ -918,6 +919,7 @@ def _read(fd, n):
 
 
 def _close(fd):
+    _saved_streams.pop(fd, None)
     if fd in (0, 1, 2):
         if _cur[fd] is not None:
             _cur[fd].closed = True
@@ -932,11 +934,68 @@ def _closerange(lo, hi):
         _close(fd)
 
 
+# Redirecting the standard descriptors (Mercurial points fd 1 at stderr
+# while hooks run: saved = os.dup(1); os.dup2(2, 1); ...; os.dup2(saved, 1))
+# is emulated per request by re-pointing the request's streams: the
+# process's own fds 0-2 are never touched.
+_saved_streams = {}  # fd from os.dup(0..2) during a request -> the stream it copied
+_fd_sinks = []       # _FdBuf objects to close when the request ends
+
+
+class _FdBuf:
+    """Stands in for a sink's buffer when a script dup2-ed a real file onto
+    fd 1 or 2: what the request writes there goes to that file."""
+
+    def __init__(self, fd):
+        self.fd = os.dup(fd)
+        self.n = 0
+
+    def __iadd__(self, data):
+        view = memoryview(data).cast("B")
+        while view:
+            k = _os_write(self.fd, view)
+            view = view[k:]
+        self.n += len(memoryview(data).cast("B"))
+        return self
+
+    def __len__(self):
+        return self.n
+
+    def __delitem__(self, key):
+        pass  # what reached a file is not lost
+
+
+def _fd_identity(fd):
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino)
+
+
+def _dup(fd):
+    new = _os_dup(fd)
+    if 0 <= fd <= 2 and _cur[1] is not None:
+        _saved_streams[new] = (_cur[fd], _fd_identity(new))
+    return new
+
+
 def _dup2(fd, fd2, inheritable=True):
-    if fd2 in (0, 1, 2):
-        raise PermissionError(errno.EPERM, "warmcgi: os.dup2() onto fd %d is not available in subinterp mode: "
-                              "it would redirect the server's own %s" % (fd2, ("stdin", "stdout", "stderr")[fd2]))
-    return _os_dup2(fd, fd2, inheritable)
+    if not 0 <= fd2 <= 2:
+        _saved_streams.pop(fd2, None)
+        return _os_dup2(fd, fd2, inheritable)
+    if _cur[1] is None:
+        raise PermissionError(errno.EPERM, "warmcgi: os.dup2() onto fd %d outside a request" % fd2)
+    if 0 <= fd <= 2:
+        target = _cur[fd]
+    elif fd in _saved_streams and _saved_streams[fd][1] == _fd_identity(fd):
+        target = _saved_streams[fd][0]
+    else:
+        os.fstat(fd)  # EBADF for a descriptor that is not open, as dup2 would
+        target = _Sink(_cur[fd2].errors if _cur[fd2] is not None else "strict")
+        target.buf = _FdBuf(fd)
+        _fd_sinks.append(target.buf)
+    if (fd2 == 0) != (target is None or isinstance(target, _Source)):
+        raise PermissionError(errno.EPERM, "warmcgi: os.dup2(%d, %d) would mix the request's input and output" % (fd, fd2))
+    _cur[fd2] = target
+    return fd2
 
 
 class _Unclosable(io.BufferedIOBase):
@@ -997,6 +1056,7 @@ os.read = _read
 os.close = _close
 os.closerange = _closerange
 os.dup2 = _dup2
+os.dup = _dup
 builtins.open = _open
 io.open = _open
 
@@ -1550,6 +1610,10 @@ def _run(path, stamp, env, args, body):
         _readers.clear()
         out.sealed = err.sealed = True
         _cur[0] = _cur[1] = _cur[2] = None
+        _saved_streams.clear()
+        for b in _fd_sinks:
+            _os_close(b.fd)
+        _fd_sinks.clear()
         sys.argv = _orig_argv
         sys.path[:] = _base_path
         if _MODULES == "purge":

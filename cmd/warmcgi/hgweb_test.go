@@ -40,7 +40,6 @@ type hgFixture struct {
 	env    []string
 	url    string // http://127.0.0.1:PORT/cgi-bin/hgweb.cgi, no trailing slash
 	client *http.Client
-	logs   func() string
 }
 
 // hgwebPrerequisites returns the hg command and the example script's
@@ -274,7 +273,6 @@ func TestHgweb(t *testing.T) {
 
 	base, logs := startWarmcgi(t, cgiDir)
 	f.url = base + "cgi-bin/hgweb.cgi"
-	f.logs = logs
 
 	want := map[string][]byte{}
 	for name, content := range files {
