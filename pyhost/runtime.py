@@ -647,6 +647,7 @@ sys.meta_path.append(_PylibFinder)
 
 _os_exit = os._exit
 _os_kill = os.kill
+_os_killpg = os.killpg
 _os_write = os.write
 _os_read = os.read
 _os_close = os.close
@@ -739,10 +740,8 @@ def _kill(pid, sig):
 def _killpg(pgid, sig):
     if _cur[1] is not None and pgid in (0, os.getpgrp()):
         return _deliver(sig, sys._getframe(1))
-    return os_killpg(pgid, sig)
+    return _os_killpg(pgid, sig)
 
-
-os_killpg = os.killpg
 
 
 def _raise_signal(sig):
