@@ -16,11 +16,19 @@ import (
 // interp workers do, with an interpreter created there.
 func onThread(t *testing.T, fn func(ip *Interp)) {
 	t.Helper()
+	onThread2(t, InterpOptions{}, fn)
+}
+
+// onThread2 is onThread with interpreter options (OwnGIL is set when
+// supported).
+func onThread2(t *testing.T, opts InterpOptions, fn func(ip *Interp)) {
+	t.Helper()
+	opts.OwnGIL = OwnGILSupported()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported()})
+		ip, err := NewInterp(opts)
 		if err != nil {
 			t.Error(err)
 			return
@@ -295,5 +303,32 @@ func TestShebangFlags(t *testing.T) {
 		if outs[i] != want[i] {
 			t.Errorf("run %d: %q, want %q", i, outs[i], want[i])
 		}
+	}
+}
+
+// TestKeepModules: with KeepModules a helper module is imported once, and
+// the file and logging handler it set up keep working across requests.
+func TestKeepModules(t *testing.T) {
+	tmp := t.TempDir()
+	path := script(t, "keeplog.py")
+	outs := make([]string, 3)
+	onThread2(t, InterpOptions{KeepModules: true}, func(ip *Interp) {
+		for i := range outs {
+			var res Result
+			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Env: envBlock("TMPDIR=" + tmp)}, &res); err != nil {
+				t.Error(err)
+				return
+			}
+			outs[i] = string(res.Stdout) + string(res.Stderr)
+		}
+	})
+	for i, out := range outs {
+		if out != "Content-Type: text/plain\n\n1 1\n" {
+			t.Errorf("request %d: %q", i, out)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(tmp, "keeplog.txt"))
+	if err != nil || string(b) != strings.Repeat("request\nlogged\n", 3) {
+		t.Errorf("log file %q, %v", b, err)
 	}
 }

@@ -1371,16 +1371,24 @@ def _reset_state(err):
                             "its later output goes to the server log\n" % (t.name, _THREAD_JOIN_TIMEOUT)).encode()
     _started.clear()
     _run_exit_funcs()
-    for lg, h in reversed(_added_handlers):
-        try:
-            lg.removeHandler(h)
-            h.close()
-        except Exception:
-            pass
+    # With --modules keep or --globals keep, what the script's code set up
+    # is meant to last: its files are only flushed, its handlers stay.
+    keeping = _MODULES == "keep" or _GLOBALS == "keep"
+    if not keeping:
+        for lg, h in reversed(_added_handlers):
+            try:
+                lg.removeHandler(h)
+                h.close()
+            except Exception:
+                pass
     _added_handlers.clear()
     for f in _opened:
         try:
-            if not f.closed:
+            if f.closed:
+                continue
+            if keeping:
+                f.flush()
+            else:
                 f.close()
         except Exception:
             pass
