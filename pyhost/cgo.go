@@ -11,6 +11,5 @@ package pyhost
 #cgo CFLAGS: -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-deprecated-declarations
 #cgo LDFLAGS: -ldl
 #cgo noescape ph_exec
-#cgo nocallback ph_exec
 */
 import "C"

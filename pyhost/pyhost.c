@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pyhost.h"
+#include "_cgo_export.h"
 
 /* Own-GIL sub-interpreters crash on 3.12 (DESIGN.md), so they need 3.13. */
 #if PY_VERSION_HEX >= 0x030D0000
@@ -51,6 +52,32 @@ async_raise(PyObject *self, PyObject *args)
 		return NULL;
 	return PyLong_FromLong(PyThreadState_SetAsyncExc(id, exc == Py_None ? NULL : exc));
 }
+
+/*
+ * _emit(stream, data) hands output a script flushed to Go while the script
+ * still runs (go_pyhost_emit), without the GIL. Returns Go's answer:
+ * 0 sent, 1 keep it and ask again, 2 keep it and stop asking, -1 the
+ * client is gone.
+ */
+static PyObject *
+emit(PyObject *self, PyObject *args)
+{
+	unsigned long long stream;
+	Py_buffer data;
+	int rc;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "Ky*:_emit", &stream, &data))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = go_pyhost_emit((uintptr_t)stream, (char *)data.buf, (size_t)data.len);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&data);
+	return PyLong_FromLong(rc);
+}
+
+static PyMethodDef emit_def = {
+	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
 
 static PyMethodDef async_raise_def = {
 	"_async_raise", async_raise, METH_VARARGS,
@@ -235,10 +262,13 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	dict = mod ? PyModule_GetDict(mod) : NULL;
 	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
+		PyObject *e = PyCFunction_New(&emit_def, NULL);
 
-		if (f != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0)
+		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
+		Py_XDECREF(e);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);
@@ -361,9 +391,9 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 int
 ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, ph_result *res)
+	const char *body, size_t body_n, uintptr_t stream, ph_result *res)
 {
-	PyObject *args[5] = {NULL, NULL, NULL, NULL, NULL};
+	PyObject *args[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
 	int i;
 
@@ -383,9 +413,10 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	args[2] = env_dict(env, env_n);
 	args[3] = word_list(argv, argv_n);
 	args[4] = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
-	if (args[0] && args[1] && args[2] && args[3] && args[4])
-		r = PyObject_Vectorcall(ip->run, args, 5, NULL);
-	for (i = 0; i < 5; i++)
+	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
+	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5])
+		r = PyObject_Vectorcall(ip->run, args, 6, NULL);
+	for (i = 0; i < 6; i++)
 		Py_XDECREF(args[i]);
 
 	if (r == NULL || fill_result(ip, r, res) < 0) {

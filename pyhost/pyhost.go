@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/cgo"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,13 +198,21 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	}
 	stamp := [5]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3]), C.int64_t(flags)}
 	path := req.Path
+	var stream cgo.Handle
+	if req.Stream != nil {
+		stream = cgo.NewHandle(req.Stream)
+	}
 	st := C.ph_exec(ip.p,
 		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
 		&stamp[0],
 		cbytes(req.Env), C.size_t(len(req.Env)),
 		cbytes(req.Args), C.size_t(len(req.Args)),
 		cbytes(req.Body), C.size_t(len(req.Body)),
+		C.uintptr_t(stream),
 		&ip.res)
+	if stream != 0 {
+		stream.Delete()
+	}
 	runtime.KeepAlive(req)
 	r := &ip.res
 	switch st {

@@ -332,3 +332,49 @@ func TestKeepModules(t *testing.T) {
 		t.Errorf("log file %q, %v", b, err)
 	}
 }
+
+// TestStream: flushed output goes to the Stream function while the script
+// runs; what it kept stays in Stdout; a client that left makes the next
+// flush raise BrokenPipeError in the script (COMPAT 28, 42).
+func TestStream(t *testing.T) {
+	path := script(t, "progress.py")
+	tests := []struct {
+		name    string
+		answers []StreamAnswer // one per call, the last repeats
+		chunks  []string
+		stdout  string
+		stderr  string
+	}{
+		{"sent", []StreamAnswer{StreamSent},
+			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "tail\n", ""},
+		{"kept until headers are wanted", []StreamAnswer{StreamKeep, StreamSent},
+			[]string{"Content-Type: text/plain\n\nstep 1\n", "Content-Type: text/plain\n\nstep 1\nstep 2\n", "step 3\n"}, "tail\n", ""},
+		{"declined", []StreamAnswer{StreamDecline},
+			[]string{"Content-Type: text/plain\n\nstep 1\n"}, "Content-Type: text/plain\n\nstep 1\nstep 2\nstep 3\ntail\n", ""},
+		{"client gone", []StreamAnswer{StreamSent, StreamSent, StreamGone},
+			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "", "client gone\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var chunks []string
+			var res Result
+			var err error
+			onThread(t, func(ip *Interp) {
+				stream := func(b []byte) StreamAnswer {
+					chunks = append(chunks, string(b))
+					return tt.answers[min(len(chunks), len(tt.answers))-1]
+				}
+				err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Stream: stream}, &res)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(chunks) != fmt.Sprint(tt.chunks) {
+				t.Errorf("chunks %q, want %q", chunks, tt.chunks)
+			}
+			if string(res.Stdout) != tt.stdout || string(res.Stderr) != tt.stderr {
+				t.Errorf("stdout %q stderr %q, want %q %q", res.Stdout, res.Stderr, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}

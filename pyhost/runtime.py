@@ -50,12 +50,13 @@ def _closed_error():
 class _Sink:
     """One request's output stream: bytes in call order (29)."""
 
-    __slots__ = ("buf", "mark", "ok", "sealed", "_closed", "_detached", "encoding", "errors", "line_buffering")
+    __slots__ = ("buf", "mark", "ok", "sealed", "stream", "_closed", "_detached", "encoding", "errors", "line_buffering")
 
     def __init__(self, errors):
         self.buf = bytearray()
         self.mark = 0  # how much was flushed (what survives os._exit)
         self.sealed = False  # the request ended: late writes go to the log
+        self.stream = 0  # Go handle output is streamed to on flush (0: none)
         self.ok = True  # neither closed nor detached: the fast path
         self._closed = False
         self._detached = False
@@ -80,6 +81,28 @@ class _Sink:
     def detached(self, value):
         self._detached = value
         self.ok = not (self._closed or self._detached)
+
+
+_STREAM_AT = 256 * 1024  # a large body streams without waiting for a flush
+
+
+def _flushed(s):
+    """An explicit flush: what was written so far survives os._exit and,
+    when the request streams, goes to the client now (28)."""
+    if s.stream and s.buf and type(s.buf) is bytearray:
+        rc = _emit(s.stream, s.buf)
+        if rc == 0:
+            del s.buf[:]
+        elif rc == 2:
+            s.stream = 0
+        elif rc < 0:
+            # The client went away (42): writes fail from now on, as on a
+            # closed pipe under CGI.
+            s.stream = 0
+            s.closed = True
+            del s.buf[:]
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+    s.mark = len(s.buf)
 
 
 class _Source:
@@ -129,18 +152,21 @@ class _BinaryOut(io.BufferedIOBase):
             raise _closed_error()
         n = len(s.buf)
         s.buf += b
-        return len(s.buf) - n
+        n = len(s.buf) - n
+        if s.stream and len(s.buf) >= _STREAM_AT:
+            _flushed(s)
+        return n
 
     def writelines(self, lines):
         for b in lines:
             self.write(b)
 
     def flush(self):
-        s = _cur[self._fd]
+        s = _sink_for(self._fd)
         if s is not None:
             if s.closed:
                 raise _closed_error()
-            s.mark = len(s.buf)
+            _flushed(s)
 
     def close(self):
         s = _cur[self._fd]
@@ -214,6 +240,8 @@ class _TextOut(io.TextIOWrapper):
         s = _cur[self._fd] if _thread.get_ident() == _worker else _sink_for(self._fd)
         if type(text) is str and s is not None and s.ok:
             s.buf += text.encode(s.encoding, s.errors)
+            if s.stream and len(s.buf) >= _STREAM_AT:
+                _flushed(s)
             return len(text)
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
@@ -231,7 +259,7 @@ class _TextOut(io.TextIOWrapper):
     def flush(self):
         s = self._sink()
         if s is not None:
-            s.mark = len(s.buf)
+            _flushed(s)
 
     def close(self):
         s = _cur[self._fd]
@@ -1533,7 +1561,7 @@ def _flush(stream):
         _stderr.write("Exception ignored while flushing %r: %r\n" % (stream, e))
 
 
-def _run(path, stamp, env, args, body):
+def _run(path, stamp, env, args, body, stream):
     global _late, _gen
     _gen += 1
     entry = _cache.get(path)
@@ -1544,6 +1572,7 @@ def _run(path, stamp, env, args, body):
 
     _unbuffered[0] = bool(stamp[4] & 1)
     out = _Sink("surrogateescape")
+    out.stream = stream
     err = _Sink("backslashreplace")
     _cur[0] = _Source(body)
     _cur[1] = out

@@ -1,0 +1,25 @@
+//go:build cgo
+
+package pyhost
+
+// #include <stddef.h>
+// #include <stdint.h>
+import "C"
+
+import (
+	"runtime/cgo"
+	"unsafe"
+)
+
+// go_pyhost_emit passes output a script flushed to its request's Stream
+// function. C calls it on the interpreter's thread, without the GIL, with a
+// buffer valid for the call only.
+//
+//export go_pyhost_emit
+func go_pyhost_emit(h C.uintptr_t, p *C.char, n C.size_t) C.int {
+	stream, ok := cgo.Handle(h).Value().(func([]byte) StreamAnswer)
+	if !ok {
+		return C.int(StreamDecline)
+	}
+	return C.int(stream(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
+}
