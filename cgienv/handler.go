@@ -267,13 +267,32 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 	var carry http.Header // headers of scripts that redirected internally
 	for redirects := 0; ; redirects++ {
 		env := h.buildEnv(st, q)
-		out, err := st.runner.Run(ctx, &Request{
+		req := &Request{
 			Script: s.Filename,
 			Stamp:  s.Stamp,
 			Env:    env,
 			Args:   IndexArgs(q.rawQuery),
 			Stdin:  body,
-		})
+		}
+		var sm *streamer
+		if r.Method != http.MethodHead && !strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
+			sm = &streamer{w: w, script: &s, carry: carry}
+			req.Stream = sm.send
+		}
+		out, err := st.runner.Run(ctx, req)
+		if sm != nil && sm.started {
+			// The headers and part of the body are out: finish the body.
+			if out != nil {
+				logStderr(ctx, st.logger, s.Filename, out.Stderr)
+				logOutcome(ctx, st.logger, s.Filename, out, nil)
+				w.Write(out.Stdout) // a write error means the client left
+			}
+			if err != nil {
+				st.logger.LogAttrs(ctx, slog.LevelError, "streamed response cut short",
+					slog.String(keyScript, s.Filename), slog.String(keyErr, err.Error()))
+			}
+			return sm.status
+		}
 		if err != nil {
 			return runFailed(ctx, st, w, r, s.Filename, err, carry)
 		}
@@ -430,6 +449,65 @@ func (st *handlerState) writeResponse(w http.ResponseWriter, r *http.Request, s 
 		w.Write(body) // a write error means the client left; nothing to do
 	}
 	return status
+}
+
+// streamer sends a response while its script still runs, from the first
+// flush after the header block is complete. Only plain documents stream:
+// a redirect, an unusual status or reason phrase, HEAD and NPH scripts
+// are answered once the script has ended, as before.
+type streamer struct {
+	w       http.ResponseWriter
+	script  *Script
+	carry   http.Header
+	started bool
+	status  int
+}
+
+// send is Request.Stream. It runs on the worker's thread while the handler
+// goroutine waits for the Runner, so the two never use w at once.
+func (sm *streamer) send(chunk []byte) StreamAnswer {
+	if sm.started {
+		if _, err := sm.w.Write(chunk); err != nil {
+			return StreamGone
+		}
+		if err := http.NewResponseController(sm.w).Flush(); err != nil {
+			return StreamGone
+		}
+		return StreamSent
+	}
+	resp, err := ParseResponse(chunk)
+	if errors.Is(err, ErrNoHeaderEnd) {
+		return StreamKeep
+	}
+	if err != nil || resp.InvalidStatus || resp.Status < 200 ||
+		resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified ||
+		resp.Reason != wireReason(resp.Status) {
+		return StreamDecline
+	}
+	if _, ok := resp.Header["Location"]; ok {
+		return StreamDecline
+	}
+	hdr := sm.w.Header()
+	mergeInto(hdr, sm.carry, "")
+	mergeInto(hdr, resp.Header, "")
+	ct := resp.ContentType
+	if !resp.HasContentType {
+		ct = defaultContentType(sm.script.Filename)
+	}
+	if ct != "" {
+		hdr.Set("Content-Type", ct)
+	} else {
+		hdr["Content-Type"] = nil // keep net/http from sniffing one
+	}
+	sm.started, sm.status = true, resp.Status
+	sm.w.WriteHeader(resp.Status)
+	if _, err := sm.w.Write(resp.Body); err != nil {
+		return StreamGone
+	}
+	if err := http.NewResponseController(sm.w).Flush(); err != nil {
+		return StreamGone
+	}
+	return StreamSent
 }
 
 // wireReason is the reason phrase net/http writes for code.

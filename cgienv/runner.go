@@ -17,7 +17,28 @@ type Request struct {
 	Args []string
 	// Stdin is the request body, already de-chunked and limited.
 	Stdin []byte
+	// Stream, when not nil, takes output the script flushes while it
+	// still runs (progress pages, large bodies). Output it answers
+	// StreamSent to was delivered and is not in Output.Stdout. A Runner
+	// may ignore Stream and return everything in Output.Stdout.
+	Stream func(chunk []byte) StreamAnswer
 }
+
+// StreamAnswer is what Request.Stream says about a chunk of output.
+type StreamAnswer int
+
+// The answers of Request.Stream.
+const (
+	// StreamGone: the client left; the script should see a broken pipe.
+	StreamGone StreamAnswer = -1
+	// StreamSent: the chunk was sent; drop it.
+	StreamSent StreamAnswer = 0
+	// StreamKeep: keep the chunk and offer it again, with what follows,
+	// at the next flush (the header block is not complete yet).
+	StreamKeep StreamAnswer = 1
+	// StreamDecline: this response is not streamed; keep everything.
+	StreamDecline StreamAnswer = 2
+)
 
 // Stamp is a script file's identity: a change in any field means the file
 // changed (atomic renames change Ino, same-second edits change MtimeNs/Size).

@@ -39,6 +39,10 @@ func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output
 func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
 	var res pyhost.Result
 	var execErr error
+	var stream func([]byte) pyhost.StreamAnswer
+	if req.Stream != nil {
+		stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(req.Stream(b)) }
+	}
 	err := r.pool.Do(ctx, func(w *worker) {
 		w.env = appendBlock(w.env[:0], req.Env)
 		w.args = appendBlock(w.args[:0], req.Args)
@@ -51,6 +55,7 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 
 			Unbuffered: fl.unbuffered,
 			Optimize:   fl.optimize,
+			Stream:     stream,
 		}, &res)
 	})
 	switch {

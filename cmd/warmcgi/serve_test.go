@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -242,5 +245,60 @@ func TestTimeout(t *testing.T) {
 	}
 	if !strings.Contains(logs(), "timed out") {
 		t.Errorf("no timeout in the log:\n%s", logs())
+	}
+}
+
+// TestStreaming: output a script flushes reaches the client while the
+// script still runs (COMPAT 28), and a client that leaves makes the
+// script's next flush raise BrokenPipeError (42).
+func TestStreaming(t *testing.T) {
+	tmp := t.TempDir()
+	// The scripts may run as www-data: let them reach and write the dir.
+	for dir, mode := range map[string]os.FileMode{filepath.Dir(tmp): 0o755, tmp: 0o777} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, _ := startWarmcgi(t, testdataCGIBin(t))
+
+	marker := filepath.Join(tmp, "go-on")
+	resp, err := http.Get(base + "cgi-bin/progress.py?" + marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
+		t.Fatalf("first streamed line %q, %v", line, err)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(rd); err != nil || string(rest) != "done\n" {
+		t.Errorf("rest of the progress page %q, %v; want done", rest, err)
+	}
+
+	result := filepath.Join(tmp, "result")
+	resp2, err := http.Get(base + "cgi-bin/writer.py?" + result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(resp2.Body).ReadString('\n'); err != nil || line != "line 0\n" {
+		t.Fatalf("writer.py first line %q, %v", line, err)
+	}
+	resp2.Body.Close() // the client leaves mid-response
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		b, err := os.ReadFile(result)
+		if err == nil && len(b) > 0 {
+			if string(b) != "BrokenPipeError" {
+				t.Errorf("writer.py ended with %q, want BrokenPipeError", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writer.py did not notice the client leaving within 15 s")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
