@@ -140,6 +140,8 @@ type InterpOptions struct {
 	// Timeout is how long a request may run before the script gets an
 	// exception injected (it fires only while Python code runs); 0: none.
 	Timeout time.Duration
+	// CGIEscape defines cgi.escape as it was before Python 3.8.
+	CGIEscape bool
 }
 
 // settings is the Python prelude that configures one interpreter's runtime.
@@ -150,6 +152,7 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_MODULES = %q\n", map[bool]string{true: "keep", false: "purge"}[o.KeepModules])
 	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
 	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
+	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
 	b.WriteString("_PYLIB = {")
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")

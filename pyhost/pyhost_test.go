@@ -378,3 +378,27 @@ func TestStream(t *testing.T) {
 		})
 	}
 }
+
+// TestCGIEscape: cgi.escape exists only when asked for, with the behaviour
+// it had until Python 3.7 (COMPAT 93).
+func TestCGIEscape(t *testing.T) {
+	path := script(t, "escape.py")
+	for _, on := range []bool{false, true} {
+		var res Result
+		onThread2(t, InterpOptions{CGIEscape: on}, func(ip *Interp) {
+			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
+				t.Error(err)
+			}
+		})
+		want := "Content-Type: text/plain\n\n&lt;a href=\"x\"&gt;&amp;&lt;/a&gt; &quot;q&quot;\n"
+		if !on {
+			want = "Content-Type: text/plain\n\n"
+		}
+		if string(res.Stdout) != want {
+			t.Errorf("CGIEscape=%v: stdout %q, want %q (stderr %q)", on, res.Stdout, want, res.Stderr)
+		}
+		if !on && !strings.Contains(string(res.Stderr), "has no attribute 'escape'") {
+			t.Errorf("without the flag: stderr %q, want an AttributeError", res.Stderr)
+		}
+	}
+}

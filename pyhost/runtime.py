@@ -10,7 +10,7 @@
 #
 # pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
 # ("purge" or "keep"), _GLOBALS ("fresh" or "keep"), _TIMEOUT (seconds,
-# 0 for none) and _PYLIB (module
+# 0 for none), _CGI_ESCAPE (bool) and _PYLIB (module
 # name -> source of the modules warmcgi brings, e.g. cgi on 3.13+).
 import builtins
 import errno
@@ -1491,6 +1491,25 @@ if _TIMEOUT > 0:
     _watcher = threading.Thread(target=_watchdog, name="warmcgi-watchdog", daemon=True)
     _watcher._warmcgi_internal = True
     _watcher.start()
+
+# cgi.escape (93): removed in 3.8 and still everywhere in old scripts;
+# defined, with its 3.7 behaviour, only when asked for (--cgi-escape).
+if _CGI_ESCAPE:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import cgi
+    if not hasattr(cgi, "escape"):
+        if hasattr(cgi, "_install_escape_shim"):
+            cgi._install_escape_shim()  # warmcgi's own cgi (3.13+)
+        else:
+            def _escape(s, quote=None):
+                """Replace &, < and > in s by HTML-safe sequences; '"' too if quote."""
+                import html
+                out = html.escape(s, quote=False)
+                return out.replace('"', "&quot;") if quote else out
+            _escape.__module__ = "cgi"
+            _escape.__name__ = "escape"
+            cgi.escape = _escape
 
 # Globals kept between requests (--globals keep): path -> __main__ module.
 _kept_main = {}

@@ -52,6 +52,7 @@ type serveConfig struct {
 	modules         string
 	plainCGI        []string
 	timeout         time.Duration
+	cgiEscape       bool
 	globals         string
 	security        securityConfig // security.go
 }
@@ -76,6 +77,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest a request may run (like Apache's CGIScriptTimeout): then 504, and the script gets an exception (0: no limit)")
+	fs.BoolVar(&c.cgiEscape, "cgi-escape", false, "define cgi.escape (removed in Python 3.8) with its old behaviour, for scripts that still call it")
 	fs.StringArrayVar(&c.plainCGI, "cgi", nil, "run scripts matching this glob (path under DIR, or base name) as plain CGI, one process per request (repeatable)")
 	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
@@ -181,7 +183,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			}
 		}
 		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
-			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout})
+			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
 		if err != nil {
 			return nil, err
 		}
