@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -252,17 +253,20 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 		return resolveFailed(ctx, st, w, r, err, nil)
 	}
 
-	body, hasBody, status := readBody(r, st.maxBody)
+	body, bodyFile, bodyLen, hasBody, status := readBody(r, st.maxBody)
 	if status == statusClientGone {
 		return status
 	}
 	if status != 0 {
 		return st.writeError(w, r, status, nil)
 	}
+	if bodyFile != nil {
+		defer bodyFile.Close()
+	}
 
 	q := &envRequest{r: r, method: r.Method, rawQuery: r.URL.RawQuery, script: &s, contentLength: -1}
 	if hasBody {
-		q.contentLength = int64(len(body))
+		q.contentLength = bodyLen
 	}
 	var carry http.Header // headers of scripts that redirected internally
 	for redirects := 0; ; redirects++ {
@@ -273,6 +277,9 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 			Env:    env,
 			Args:   IndexArgs(q.rawQuery),
 			Stdin:  body,
+		}
+		if bodyFile != nil {
+			req.StdinFile = bodyFile
 		}
 		var sm *streamer
 		if r.Method != http.MethodHead && !strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
@@ -351,7 +358,7 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 			prevQuery:     q.rawQuery,
 			redirecting:   true,
 		}
-		s, p, body = ts, tp, nil
+		s, p, body, bodyFile = ts, tp, nil, nil
 	}
 }
 
@@ -365,48 +372,82 @@ func splitLocation(loc string) (path, query string) {
 	return path, query
 }
 
+// spoolAt is the body size above which a request body is kept in an
+// unlinked temporary file instead of memory (COMPAT 19): a few large
+// uploads must not cost the server gigabytes of memory.
+const spoolAt = 1 << 20
+
 // readBody reads the whole request body, de-chunked by net/http, up to
-// limit bytes (negative: no limit). has reports whether the request has a
-// body at all (a Content-Length header, even 0, or a chunked or
-// unknown-length body). A status other than 0 means failure: 413 over the
-// limit, 400 on a read error, statusClientGone when the client left.
-func readBody(r *http.Request, limit int64) (body []byte, has bool, status int) {
+// limit bytes (negative: no limit): in memory, or past spoolAt in an
+// unlinked temporary file positioned at its start (the caller closes it).
+// n is the body's length; has reports whether the request has a body at
+// all (a Content-Length header, even 0, or a chunked or unknown-length
+// body). A status other than 0 means failure: 413 over the limit, 400 on a
+// read error, 500 when no temporary file can be made, statusClientGone
+// when the client left.
+func readBody(r *http.Request, limit int64) (body []byte, file *os.File, n int64, has bool, status int) {
 	_, hasCL := r.Header["Content-Length"]
 	has = r.ContentLength != 0 || hasCL || len(r.TransferEncoding) > 0
 	if !has || r.Body == nil {
-		return nil, has, 0
+		return nil, nil, 0, has, 0
 	}
 	if limit >= 0 && r.ContentLength > limit {
-		return nil, true, http.StatusRequestEntityTooLarge
+		return nil, nil, 0, true, http.StatusRequestEntityTooLarge
 	}
 	var rd io.Reader = r.Body
 	hint := int64(512)
 	switch {
 	case r.ContentLength > 0:
 		rd = io.LimitReader(r.Body, r.ContentLength)
-		hint = min(r.ContentLength, 1<<20) // a client may lie; grow as data arrives
+		hint = min(r.ContentLength, spoolAt) // a client may lie; grow as data arrives
 	case limit >= 0:
 		rd = io.LimitReader(r.Body, limit+1)
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(hint))
-	if _, err := buf.ReadFrom(rd); err != nil {
+	_, err := buf.ReadFrom(io.LimitReader(rd, spoolAt+1))
+	n = int64(buf.Len())
+	if err == nil && n > spoolAt {
+		file, err = os.CreateTemp("", "warmcgi-body-*")
+		if err != nil {
+			return nil, nil, 0, true, http.StatusInternalServerError
+		}
+		os.Remove(file.Name()) // unlinked: gone with the last descriptor
+		var rest int64
+		if _, err = buf.WriteTo(file); err == nil {
+			rest, err = io.Copy(file, rd)
+			n += rest
+		}
+		if err == nil {
+			_, err = file.Seek(0, io.SeekStart)
+		}
+	}
+	fail := func(status int) ([]byte, *os.File, int64, bool, int) {
+		if file != nil {
+			file.Close()
+		}
+		return nil, nil, 0, true, status
+	}
+	if err != nil {
 		if r.Context().Err() != nil {
-			return nil, true, statusClientGone
+			return fail(statusClientGone)
 		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, true, http.StatusRequestEntityTooLarge
+			return fail(http.StatusRequestEntityTooLarge)
 		}
-		return nil, true, http.StatusBadRequest
+		return fail(http.StatusBadRequest)
 	}
-	if r.ContentLength > 0 && int64(buf.Len()) != r.ContentLength {
-		return nil, true, http.StatusBadRequest
+	if r.ContentLength > 0 && n != r.ContentLength {
+		return fail(http.StatusBadRequest)
 	}
-	if limit >= 0 && int64(buf.Len()) > limit {
-		return nil, true, http.StatusRequestEntityTooLarge
+	if limit >= 0 && n > limit {
+		return fail(http.StatusRequestEntityTooLarge)
 	}
-	return buf.Bytes(), true, 0
+	if file != nil {
+		return nil, file, n, true, 0
+	}
+	return buf.Bytes(), nil, n, true, 0
 }
 
 // writeResponse sends a parsed script response.

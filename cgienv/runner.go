@@ -1,6 +1,9 @@
 package cgienv
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // Request is one CGI invocation handed to a Runner: everything a fresh CGI
 // process would receive from Apache mod_cgi, already resolved and built.
@@ -17,6 +20,10 @@ type Request struct {
 	Args []string
 	// Stdin is the request body, already de-chunked and limited.
 	Stdin []byte
+	// StdinFile, when not nil, holds a large body instead of Stdin: an
+	// unlinked temporary file positioned at its start, owned by the
+	// handler (a Runner reads it, never closes it).
+	StdinFile *os.File
 	// Stream, when not nil, takes output the script flushes while it
 	// still runs (progress pages, large bodies). Output it answers
 	// StreamSent to was delivered and is not in Output.Stdout. A Runner

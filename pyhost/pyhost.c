@@ -391,7 +391,7 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 int
 ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, uintptr_t stream, ph_result *res)
+	const char *body, size_t body_n, int body_fd, uintptr_t stream, ph_result *res)
 {
 	PyObject *args[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
@@ -412,7 +412,7 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 				(long long)stamp[4]);
 	args[2] = env_dict(env, env_n);
 	args[3] = word_list(argv, argv_n);
-	args[4] = PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
+	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
 	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
 	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5])
 		r = PyObject_Vectorcall(ip->run, args, 6, NULL);

@@ -201,6 +201,10 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	}
 	stamp := [5]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3]), C.int64_t(flags)}
 	path := req.Path
+	bodyFD := -1
+	if req.BodyFile != nil {
+		bodyFD = int(req.BodyFile.Fd())
+	}
 	var stream cgo.Handle
 	if req.Stream != nil {
 		stream = cgo.NewHandle(req.Stream)
@@ -211,6 +215,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 		cbytes(req.Env), C.size_t(len(req.Env)),
 		cbytes(req.Args), C.size_t(len(req.Args)),
 		cbytes(req.Body), C.size_t(len(req.Body)),
+		C.int(bodyFD),
 		C.uintptr_t(stream),
 		&ip.res)
 	if stream != 0 {

@@ -81,14 +81,15 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
  * python -u, bits 1-2 the -O level; part of the cache key), environment
  * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
- * body. stream, when not 0, is the Go handle that output the script
+ * body (or, when body_fd >= 0, a seekable file holding it, read through a
+ * duplicate of the descriptor). stream, when not 0, is the Go handle that output the script
  * flushes is sent to while it runs (go_pyhost_emit, called on this thread
  * without the GIL). Must be called on the interp's own thread. The only
  * call into C on the per-request path.
  */
 int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	    const char *env, size_t env_n, const char *argv, size_t argv_n,
-	    const char *body, size_t body_n, uintptr_t stream, ph_result *res);
+	    const char *body, size_t body_n, int body_fd, uintptr_t stream, ph_result *res);
 
 /* ph_interp_free ends the interpreter; on its own thread only. */
 void ph_interp_free(ph_interp *ip);

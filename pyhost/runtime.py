@@ -122,8 +122,17 @@ class _Source:
         if self.closed:
             raise _closed_error()
         if self._bin is None:
-            self._bin = io.BytesIO(self.body)
+            if type(self.body) is int:
+                # A large body spooled to a file by the server: read it
+                # through a descriptor of our own.
+                self._bin = _io_open(os.dup(self.body), "rb")
+            else:
+                self._bin = io.BytesIO(self.body)
         return self._bin
+
+    def release(self):
+        if type(self.body) is int and self._bin is not None:
+            self._bin.close()
 
     def text(self):
         if self.closed:
@@ -1593,7 +1602,8 @@ def _run(path, stamp, env, args, body, stream):
     out = _Sink("surrogateescape")
     out.stream = stream
     err = _Sink("backslashreplace")
-    _cur[0] = _Source(body)
+    src = _Source(body)
+    _cur[0] = src
     _cur[1] = out
     _cur[2] = err
     _coerce_locale(env)
@@ -1664,6 +1674,7 @@ def _run(path, stamp, env, args, body, stream):
             t.join(1.0)  # children still holding stdout are cut off (90)
         _readers.clear()
         out.sealed = err.sealed = True
+        src.release()
         _cur[0] = _cur[1] = _cur[2] = None
         _saved_streams.clear()
         for b in _fd_sinks:

@@ -1,6 +1,9 @@
 package pyhost
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // Config is the process-wide Python configuration given to Init.
 type Config struct {
@@ -17,6 +20,9 @@ type Request struct {
 	Env   []byte   // "K=V\x00" repeated
 	Args  []byte   // argv[1:], "word\x00" repeated
 	Body  []byte   // the request body
+	// BodyFile, when not nil, holds the body instead of Body (a large
+	// upload spooled to disk), positioned at its start.
+	BodyFile *os.File
 	// Shebang flags honoured in-process: -u (Unbuffered: a dying script
 	// loses no output) and -O/-OO (Optimize 1 or 2: asserts and, at 2,
 	// docstrings compiled out).

@@ -141,6 +141,9 @@ func (e execRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Outpu
 	cmd.Env = req.Env
 	cmd.Dir = filepath.Dir(req.Script)
 	cmd.Stdin = bytes.NewReader(req.Stdin)
+	if req.StdinFile != nil {
+		cmd.Stdin = req.StdinFile // the child reads the spooled body directly
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr

@@ -53,6 +53,8 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 			Args:  w.args,
 			Body:  req.Stdin,
 
+			BodyFile: req.StdinFile,
+
 			Unbuffered: fl.unbuffered,
 			Optimize:   fl.optimize,
 			Stream:     stream,

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -300,5 +301,39 @@ func TestStreaming(t *testing.T) {
 			t.Fatal("writer.py did not notice the client leaving within 15 s")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLargeBody: a body past 1 MiB is spooled to a temporary file and
+// still reaches embedded and plain-CGI scripts whole, with a Content-Length
+// or chunked (COMPAT 17-19).
+func TestLargeBody(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t))
+	body := bytes.Repeat([]byte("0123456789abcdef\r\n"), 200_000) // 3.6 MB
+	sum := sha256.Sum256(body)
+	for _, chunked := range []bool{false, true} {
+		var rd io.Reader = bytes.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd) // hides the length: net/http sends it chunked
+		}
+		resp, err := http.Post(base+"cgi-bin/stdin.py?read=all", "application/octet-stream", rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := fmt.Sprintf("CONTENT_LENGTH=%d\nHTTP_TRANSFER_ENCODING=\nread %d bytes\nsha256 %x\n", len(body), len(body), sum)
+		if resp.StatusCode != 200 || string(got) != want {
+			t.Errorf("chunked=%v: status %d, body %q, want %q", chunked, resp.StatusCode, got, want)
+		}
+	}
+	resp, err := http.Post(base+"cgi-bin/stdin.sh", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("read %d bytes, CONTENT_LENGTH=%d\n", len(body), len(body)); string(got) != want {
+		t.Errorf("plain CGI: %q, want %q", got, want)
 	}
 }
