@@ -42,6 +42,10 @@ type Options struct {
 	// Logger receives the pool's records (panicking jobs, failed
 	// replacements, worker life cycle at Debug). Nil means discard.
 	Logger *slog.Logger
+	// MaxRequests retires a worker after it has run this many jobs: its
+	// interpreter is closed on its thread after the last job, and a new
+	// worker (thread and interpreter) takes its place. Zero: never.
+	MaxRequests int
 }
 
 // Stats is a snapshot of a pool's counters. Each field is read atomically,
@@ -218,6 +222,7 @@ type slot struct {
 type Pool[I Interpreter] struct {
 	newInterp    func(worker int) (I, error)
 	log          *slog.Logger
+	maxRequests  int
 	queueSize    int
 	queueTimeout time.Duration
 	workerSpin   time.Duration
@@ -279,6 +284,7 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		workerSpin:   workerSpin,
 		callerSpin:   callerSpin,
 		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
+		maxRequests:  max(opts.MaxRequests, 0),
 		hot:          make([]*worker[I], 0, n),
 		cold:         make([]*worker[I], 0, n),
 		slots:        make([]slot, n),
@@ -555,9 +561,13 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 		p.retire(id, ip)
 		p.replace(id)
 	}()
-	p.serve(&worker[I]{id: id, mail: make(chan *job[I], 1)}, ip)
+	recycle := p.serve(&worker[I]{id: id, mail: make(chan *job[I], 1)}, ip)
 	returned = true
 	p.retire(id, ip)
+	if recycle {
+		p.log.Info("interp: worker recycled after its request limit", keyWorker, id, "requests", p.maxRequests)
+		p.replace(id)
+	}
 }
 
 // create calls the factory, turning a panic into an error.
@@ -607,13 +617,15 @@ func (p *Pool[I]) replace(id int) {
 	go p.work(id, nil)
 }
 
-// serve runs jobs until the pool is closed and the queue is empty.
-func (p *Pool[I]) serve(w *worker[I], ip I) {
+// serve runs jobs until the pool is closed and the queue is empty, or
+// until the worker has run MaxRequests jobs (then it reports true: the
+// worker is to be replaced).
+func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 	s := &p.slots[w.id]
-	for {
+	for n := 1; ; n++ {
 		j := p.take(w)
 		if j == nil {
-			return
+			return false
 		}
 		s.busy.Store(true)
 		p.run(w.id, ip, j)
@@ -621,6 +633,9 @@ func (p *Pool[I]) serve(w *worker[I], ip I) {
 		s.served.Add(1)
 		j.done <- struct{}{}
 		// From here on j belongs to its caller again.
+		if n == p.maxRequests {
+			return true
+		}
 	}
 }
 

@@ -849,3 +849,39 @@ func TestErrorMessages(t *testing.T) {
 		t.Error("ErrQueueFull matches ErrQueueTimeout; only the reverse should hold")
 	}
 }
+
+// TestMaxRequests: a worker is replaced by a fresh one (new thread, new
+// interpreter) after MaxRequests jobs, and the old interpreter is closed on
+// its own thread.
+func TestMaxRequests(t *testing.T) {
+	p, fa := newPool(t, Options{Workers: 1, MaxRequests: 2})
+	var used []*fakeInterp
+	for range 5 {
+		err := p.Do(context.Background(), func(ip *fakeInterp) {
+			ip.jobs++
+			ip.jobTIDs = append(ip.jobTIDs, gettid())
+			used = append(used, ip)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if used[0] != used[1] || used[1] == used[2] || used[2] != used[3] || used[3] == used[4] {
+		t.Errorf("interpreters per job: %p %p %p %p %p; want a new one after every 2 jobs", used[0], used[1], used[2], used[3], used[4])
+	}
+	all := fa.all()
+	if len(all) != 3 {
+		t.Fatalf("%d interpreters created, want 3", len(all))
+	}
+	for i, f := range all[:2] {
+		if f.closes.Load() != 1 || f.jobs != 2 {
+			t.Errorf("interpreter %d: %d closes, %d jobs; want 1 close after 2 jobs", i, f.closes.Load(), f.jobs)
+		}
+		if f.closeTID != f.createTID || (gettid() != 0 && f.jobTIDs[0] != f.createTID) {
+			t.Errorf("interpreter %d: created on %d, jobs on %v, closed on %d: want one thread", i, f.createTID, f.jobTIDs, f.closeTID)
+		}
+	}
+	if all[2].createTID != 0 && all[2].createTID == all[0].createTID {
+		t.Errorf("the replacement runs on the retired worker's thread %d", all[0].createTID)
+	}
+}

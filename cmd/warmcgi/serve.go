@@ -53,6 +53,7 @@ type serveConfig struct {
 	plainCGI        []string
 	timeout         time.Duration
 	cgiEscape       bool
+	maxRequests     int
 	globals         string
 	security        securityConfig // security.go
 }
@@ -77,6 +78,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest a request may run (like Apache's CGIScriptTimeout): then 504, and the script gets an exception (0: no limit)")
+	fs.IntVar(&c.maxRequests, "max-requests", 0, "replace a worker (thread and interpreter) after it has served this many requests (0: never)")
 	fs.BoolVar(&c.cgiEscape, "cgi-escape", false, "define cgi.escape (removed in Python 3.8) with its old behaviour, for scripts that still call it")
 	fs.StringArrayVar(&c.plainCGI, "cgi", nil, "run scripts matching this glob (path under DIR, or base name) as plain CGI, one process per request (repeatable)")
 	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
@@ -171,6 +173,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		QueueSize:    c.queue,
 		QueueTimeout: c.queueTimeout,
 		Logger:       logger,
+		MaxRequests:  c.maxRequests,
 	}, func(n int) (*worker, error) {
 		// Each worker thread gets its own working directory, so a
 		// request can start in its script's directory, and a script's

@@ -337,3 +337,21 @@ func TestLargeBody(t *testing.T) {
 		t.Errorf("plain CGI: %q, want %q", got, want)
 	}
 }
+
+// TestMaxRequestsRecycles: with --max-requests 2 and one worker, a module
+// kept loaded (--modules keep) starts over every two requests, because the
+// interpreter holding it is replaced.
+func TestMaxRequestsRecycles(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--workers", "1", "--modules", "keep", "--max-requests", "2")
+	var got []string
+	for range 5 {
+		_, _, body := get(t, base+"cgi-bin/counter.py")
+		got = append(got, strings.TrimSpace(body))
+	}
+	if want := []string{"hits 1", "hits 2", "hits 1", "hits 2", "hits 1"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("counter over 5 requests: %q, want %q", got, want)
+	}
+	if !strings.Contains(logs(), "recycled") {
+		t.Errorf("no recycling in the log:\n%s", logs())
+	}
+}
