@@ -6,6 +6,7 @@
 // Usage:
 //
 //	warmcgi serve [flags] DIR   serve DIR at http://ADDR/cgi-bin/
+//	warmcgi check [flags] DIR   report how each file in DIR would run
 //	warmcgi version             Go, Python and interpreter mode
 //	warmcgi help                this text
 package main
@@ -41,6 +42,7 @@ const usage = `warmcgi serves a directory of unmodified Python CGI scripts from 
 
 Usage:
   warmcgi serve [flags] DIR   serve the scripts in DIR (see 'warmcgi serve --help')
+  warmcgi check [flags] DIR   report how each file in DIR would run (migration report)
   warmcgi version             print the Go and Python versions and the interpreter mode
   warmcgi help                print this help
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, release func(), args []string, stdout, stderr io.W
 	switch args[0] {
 	case "serve":
 		return serve(ctx, release, args[1:], stdout, stderr)
+	case "check":
+		return checkCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		printVersion(stdout)
 		return exitOK
