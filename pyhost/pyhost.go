@@ -107,6 +107,14 @@ func programName() string {
 	}
 }
 
+// LibraryPath returns the file name of the loaded libpython, or "".
+func LibraryPath() string {
+	if lib := C.ph_library_path(); lib != nil {
+		return C.GoString(lib)
+	}
+	return ""
+}
+
 // Version returns the version of the linked Python (sys.version).
 func Version() string { return C.GoString(C.ph_version()) }
 

@@ -162,7 +162,13 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 
 	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
-		logger.Error("python", "err", err)
+		if c.security.user != "" {
+			// The usual cause: a Python installed where the dropped user
+			// cannot read its standard library (a home directory, say).
+			logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
+		} else {
+			logger.Error("python", "err", err)
+		}
 		ln.Close()
 		return exitStartup
 	}
