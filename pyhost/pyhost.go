@@ -128,6 +128,11 @@ func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 type Interp struct {
 	p   *C.ph_interp
 	res C.ph_result
+	// stream is the current request's Stream function, reached from C
+	// through streamHandle, made once per interpreter so that a request
+	// allocates no handle.
+	stream       streamSlot
+	streamHandle cgo.Handle
 }
 
 // InterpOptions choose how an interpreter behaves.
@@ -193,7 +198,9 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
-	return &Interp{p: p}, nil
+	ip := &Interp{p: p}
+	ip.streamHandle = cgo.NewHandle(&ip.stream)
+	return ip, nil
 }
 
 // Exec runs one request and fills res. It returns an error only when the
@@ -215,7 +222,8 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	}
 	var stream cgo.Handle
 	if req.Stream != nil {
-		stream = cgo.NewHandle(req.Stream)
+		ip.stream.fn = req.Stream
+		stream = ip.streamHandle
 	}
 	st := C.ph_exec(ip.p,
 		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
@@ -226,9 +234,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 		C.int(bodyFD),
 		C.uintptr_t(stream),
 		&ip.res)
-	if stream != 0 {
-		stream.Delete()
-	}
+	ip.stream.fn = nil
 	runtime.KeepAlive(req)
 	r := &ip.res
 	switch st {
@@ -263,6 +269,7 @@ func (ip *Interp) Close() error {
 		return nil
 	}
 	C.ph_interp_free(ip.p)
+	ip.streamHandle.Delete()
 	ip.p = nil
 	return nil
 }

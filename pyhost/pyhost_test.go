@@ -282,7 +282,7 @@ func TestMain(m *testing.M) {
 // TestShebangFlags: -O/-OO compile the script without asserts (and
 // docstrings); the flags are part of the code cache key.
 func TestShebangFlags(t *testing.T) {
-	path := script(t, "optimized.py")
+	path := script(t, filepath.Join("..", "..", "testdata", "cgi-bin", "optimized.py"))
 	outs := make([]string, 3)
 	onThread(t, func(ip *Interp) {
 		for i, opt := range []int{2, 0, 1} {

@@ -1217,7 +1217,7 @@ def _spawnvef(mode, file, args, env, func):
     return p.wait()
 
 
-_children = {}
+_children = {}  # os.spawn*(P_NOWAIT) children of the request, kept for its os.waitpid
 
 
 def _execve(path, args, env=None):
@@ -1407,6 +1407,7 @@ def _reset_state(err):
                 err.buf += ("warmcgi: thread %r still running %gs after the script ended; "
                             "its later output goes to the server log\n" % (t.name, _THREAD_JOIN_TIMEOUT)).encode()
     _started.clear()
+    _children.clear()
     _run_exit_funcs()
     # With --modules keep or --globals keep, what the script's code set up
     # is meant to last: its files are only flushed, its handlers stay.

@@ -17,9 +17,12 @@ import (
 //
 //export go_pyhost_emit
 func go_pyhost_emit(h C.uintptr_t, p *C.char, n C.size_t) C.int {
-	stream, ok := cgo.Handle(h).Value().(func([]byte) StreamAnswer)
-	if !ok {
+	slot, ok := cgo.Handle(h).Value().(*streamSlot)
+	if !ok || slot.fn == nil {
 		return C.int(StreamDecline)
 	}
-	return C.int(stream(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
+	return C.int(slot.fn(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
 }
+
+// streamSlot holds an interpreter's current Stream function.
+type streamSlot struct{ fn func([]byte) StreamAnswer }

@@ -67,8 +67,6 @@ var (
 	ErrWrongThread = errors.New("pyhost: interp used from foreign thread")
 	// ErrClosed means the Interp was closed.
 	ErrClosed = errors.New("pyhost: interp closed")
-	// ErrNoCgo means this binary was built without cgo, so without Python.
-	ErrNoCgo = errors.New("pyhost: built without cgo; python is unavailable")
 )
 
 // RuntimeError is a failure of the warmcgi runtime inside the interpreter

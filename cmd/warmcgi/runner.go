@@ -17,6 +17,16 @@ type worker struct {
 	ip   *pyhost.Interp
 	env  []byte
 	args []byte
+	// cur is the running request's Stream; stream, bound once, passes
+	// its chunks on, so a request allocates no adapter.
+	cur    func([]byte) cgienv.StreamAnswer
+	stream func([]byte) pyhost.StreamAnswer
+}
+
+func newWorker(ip *pyhost.Interp) *worker {
+	w := &worker{ip: ip}
+	w.stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(w.cur(b)) }
+	return w
 }
 
 func (w *worker) Close() error { return w.ip.Close() }
@@ -39,13 +49,14 @@ func (r *pyRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output
 func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
 	var res pyhost.Result
 	var execErr error
-	var stream func([]byte) pyhost.StreamAnswer
-	if req.Stream != nil {
-		stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(req.Stream(b)) }
-	}
 	err := r.pool.Do(ctx, func(w *worker) {
 		w.env = appendBlock(w.env[:0], req.Env)
 		w.args = appendBlock(w.args[:0], req.Args)
+		var stream func([]byte) pyhost.StreamAnswer
+		if req.Stream != nil {
+			w.cur, stream = req.Stream, w.stream
+			defer func() { w.cur = nil }()
+		}
 		execErr = w.ip.Exec(&pyhost.Request{
 			Path:  req.Script,
 			Stamp: [4]int64{req.Stamp.MtimeNs, req.Stamp.Size, int64(req.Stamp.Ino), int64(req.Stamp.Dev)},

@@ -196,7 +196,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		if err != nil {
 			return nil, err
 		}
-		return &worker{ip: ip}, nil
+		return newWorker(ip), nil
 	})
 	if err != nil {
 		logger.Error("starting workers", "err", err)
