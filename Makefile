@@ -32,7 +32,7 @@ FUZZ_TARGETS = FuzzResolve FuzzBuildEnv FuzzParseResponse
 # machine, a container) says --allow-root so the quick start still works.
 RUN_FLAGS = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help deps build run test test-go test-nocgo test-pythons test-fuzz bench clean
+.PHONY: help deps build run test test-go test-nocgo test-pythons test-fuzz bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -79,6 +79,9 @@ test-fuzz: ## each cgienv fuzz target for FUZZTIME (20s); crashers land in cgien
 
 bench: ## Go micro-benchmarks
 	$(CGO_RPATH) $(GO) test -run '^$$' -bench . -benchmem ./...
+
+docs: ## rewrite the README's flag reference from the binary's --help
+	$(CGO_RPATH) $(GO) test -count=1 -run '^TestREADMEFlags$$' ./cmd/warmcgi -update-readme
 
 clean:
 	rm -rf bin

@@ -85,6 +85,10 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
 	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
 	addSecurityFlags(fs, &c.security)
+	// Defaults read off the machine are shown as the rule that makes them,
+	// so the help text (and the README made from it) is the same everywhere.
+	fs.Lookup("workers").DefValue = "number of CPUs, at least 2"
+	fs.Lookup("pycache-dir").DefValue = "$XDG_CACHE_HOME/warmcgi/pycache, or ~/.cache/warmcgi/pycache"
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
