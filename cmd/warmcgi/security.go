@@ -238,26 +238,46 @@ func (s *securityConfig) dropPrivileges(dir string, logger *slog.Logger) error {
 
 // pycacheDir decides where the bytecode of helper modules is cached once
 // the process runs as the --user account, which cannot write to root's
-// cache directory. Without --user, dir (the flag's value) is used as
-// before. With --user:
+// cache directory. Without --user, an explicit --pycache-dir is used as
+// given; the default (under the user's cache directory) falls back to
+// $TMPDIR/warmcgi-pycache-UID when it cannot be created, as for a system
+// account whose home is /nonexistent (the Docker image's user). With
+// --user:
 //
 //   - an explicit --pycache-dir is created (0700) if missing and must be
 //     a directory owned by that user that no one else may write to, or
 //     the server does not start;
-//   - otherwise the cache is $TMPDIR/warmcgi-pycache-UID, created 0700;
-//     if that exists and is not a private directory of the user (someone
-//     else made it, to plant bytecode), no bytecode is cached at all and
-//     a warning says why.
+//   - otherwise the cache is $TMPDIR/warmcgi-pycache-UID, created 0700.
+//
+// A $TMPDIR cache that exists and is not a private directory of the user
+// (someone else made it, to plant bytecode) is not used: no bytecode is
+// cached at all and a warning says why.
 //
 // It runs after dropPrivileges, as the user.
 func (s *securityConfig) pycacheDir(dir string, explicit bool, logger *slog.Logger) (string, error) {
-	if s.target == nil || explicit && dir == "" {
+	if explicit && (dir == "" || s.target == nil) {
 		return dir, nil
 	}
-	if !explicit {
-		dir = filepath.Join(os.TempDir(), "warmcgi-pycache-"+strconv.Itoa(s.target.uid))
+	uid := os.Getuid()
+	if s.target != nil {
+		uid = s.target.uid
 	}
-	err := privateDir(dir, s.target.uid)
+	tmp := filepath.Join(os.TempDir(), "warmcgi-pycache-"+strconv.Itoa(uid))
+	switch {
+	case explicit:
+	case s.target != nil:
+		dir = tmp
+	case dir == "":
+		dir = tmp // no home to hold a cache directory
+	default:
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			return dir, nil
+		}
+		logger.Info("bytecode cache moved to "+tmp, "reason", err)
+		dir = tmp
+	}
+	err := privateDir(dir, uid)
 	switch {
 	case err == nil:
 		return dir, nil

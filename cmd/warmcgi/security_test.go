@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -854,5 +855,45 @@ func TestSecurityWorldWritable(t *testing.T) {
 	url3, _ := startWarmcgi(t, dir, "--allow-world-writable")
 	if code, resp := rawGet(t, url3, "/cgi-bin/hello.py"); code != 200 {
 		t.Errorf("world-writable DIR with --allow-world-writable: %d\n%.300s", code, resp)
+	}
+}
+
+// TestPycacheFallback: without --user, a default bytecode cache that
+// cannot be created (a system account whose home is /nonexistent, as in
+// the Docker image) moves to $TMPDIR instead of stopping the server.
+func TestPycacheFallback(t *testing.T) {
+	tmp := t.TempDir()
+	notADir := filepath.Join(tmp, "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", notADir) // so the default cache cannot be made
+	t.Setenv("HOME", notADir)
+	cacheTmp := filepath.Join(tmp, "tmp")
+	if err := os.Mkdir(cacheTmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", cacheTmp)
+	var flags []string
+	if os.Geteuid() == 0 {
+		flags = append(flags, "--allow-root") // the cache belongs to the server's own user
+	}
+	p := startWarmcgiProcess(t, testdataCGIBin(t), flags...)
+	if code, _, body := get(t, p.url+"cgi-bin/a/show.py"); code != 200 || !strings.HasPrefix(body, "config ") {
+		t.Fatalf("a/show.py: %d %q", code, body)
+	}
+	cache := filepath.Join(cacheTmp, "warmcgi-pycache-"+strconv.Itoa(os.Getuid()))
+	var pyc []string
+	filepath.WalkDir(cache, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".pyc") {
+			pyc = append(pyc, path)
+		}
+		return nil
+	})
+	if len(pyc) == 0 {
+		t.Errorf("no bytecode under the fallback cache %s; log:\n%s", cache, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "bytecode cache moved to") {
+		t.Errorf("the log does not say where the cache went:\n%s", p.stderr.String())
 	}
 }
