@@ -19,7 +19,7 @@ export CGO_ENABLED = 1
 # below and the go build it feeds must both see it.
 export PKG_CONFIG_PATH
 
-# Other Pythons (3.12+) to run the pyhost tests against, as pkgconfig dirs.
+# Other Pythons (3.12+) to run the pyhost and server tests against, as pkgconfig dirs.
 # Found under pyenv's usual root when present; set it to test others.
 EXTRA_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/lib/pkgconfig)
 
@@ -61,14 +61,14 @@ test-go: ## vet, then every package against the default Python, with the race de
 	$(CGO_RPATH) $(GO) vet ./...
 	$(CGO_RPATH) $(GO) test -count=1 -race ./...
 
-test-pythons: ## the pyhost tests against each Python in EXTRA_PYTHONS
+test-pythons: ## the pyhost and server tests against each Python in EXTRA_PYTHONS
 	@if [ -z "$(strip $(EXTRA_PYTHONS))" ]; then \
 	  echo "test-pythons: skipped: no other Python with python3-embed.pc found (set EXTRA_PYTHONS to pkgconfig dirs)"; \
 	fi
 	@set -e; for pc in $(EXTRA_PYTHONS); do \
 	  lib=$$(PKG_CONFIG_PATH=$$pc pkg-config --variable=libdir python3-embed); \
 	  echo "== pyhost against $$(PKG_CONFIG_PATH=$$pc pkg-config --modversion python3-embed) ($$pc)"; \
-	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 ./pyhost; \
+	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 ./pyhost ./cmd/warmcgi; \
 	done
 
 test-fuzz: ## each cgienv fuzz target for FUZZTIME (20s); crashers land in cgienv/testdata/fuzz

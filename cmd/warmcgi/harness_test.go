@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warmcgi/warmcgi/pyhost"
 )
 
 // warmcgiBin is the path of the warmcgi binary built by TestMain.
@@ -175,12 +177,54 @@ func privilegeArgs(dir string, extraArgs []string) []string {
 			return nil
 		}
 	}
-	if _, err := user.Lookup(apacheUser); err == nil {
+	if _, err := user.Lookup(apacheUser); err == nil && pythonReachableByOthers() {
 		if ok, _, err := reachableByOthers(dir); err == nil && ok {
 			return []string{"--user", apacheUser}
 		}
 	}
 	return []string{"--allow-root"}
+}
+
+// pythonReachableByOthers reports whether an unprivileged user can read the
+// linked Python's library directory (and so its standard library, which
+// sits beside it): not so for a Python installed under /root, as pyenv
+// does, and then the test servers keep running as root (--allow-root).
+func pythonReachableByOthers() bool {
+	lib := pyhost.LibraryPath()
+	if lib == "" {
+		return true // linked by the loader from a system path
+	}
+	ok, _, err := reachableByOthers(filepath.Dir(lib))
+	return err == nil && ok
+}
+
+// requirePythonReachable skips a test that runs the server as another
+// user when that user could not read the linked Python's standard library.
+func requirePythonReachable(t testing.TB) {
+	t.Helper()
+	if !pythonReachableByOthers() {
+		t.Skipf("skipping: other users cannot read the standard library of %s (a Python under /root?)", pyhost.LibraryPath())
+	}
+}
+
+// pythonMajorMinor is the linked Python's "3.N".
+func pythonMajorMinor() string {
+	v, _, _ := strings.Cut(pyhost.Version(), " ")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// debianPythonVersion is the "3.N" of the system's /usr/bin/python3.
+func debianPythonVersion(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+	if err != nil {
+		t.Fatalf("/usr/bin/python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // stopProcess sends SIGTERM, waits up to grace for the process to exit and

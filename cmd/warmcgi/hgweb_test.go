@@ -58,6 +58,12 @@ func hgwebPrerequisites(t *testing.T) (hg string, script []byte) {
 	if err != nil {
 		missing("the hg command is not on PATH: %v", err)
 	}
+	// Debian's Mercurial (C extensions included) is built for Debian's
+	// python3; warmcgi linked with another Python cannot import it, just
+	// as that Python could not.
+	if sys, linked := debianPythonVersion(t), pythonMajorMinor(); sys != linked {
+		t.Skipf("skipping: Debian's Mercurial is for Python %s; this warmcgi embeds Python %s", sys, linked)
+	}
 	if b, err := os.ReadFile(hgwebExample); err == nil {
 		return hg, b
 	}

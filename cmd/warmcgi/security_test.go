@@ -681,6 +681,7 @@ func runWarmcgi(t *testing.T, args ...string) (int, string) {
 // private bytecode cache under $TMPDIR, and root cannot be regained.
 func TestSecurityUser(t *testing.T) {
 	requireRoot(t)
+	requirePythonReachable(t)
 	nobody, err := lookupUser("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
@@ -742,6 +743,7 @@ func TestSecurityUser(t *testing.T) {
 // prepared under $TMPDIR is not used.
 func TestSecurityUserUnsafeCache(t *testing.T) {
 	requireRoot(t)
+	requirePythonReachable(t)
 	nobody, err := lookupUser("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
