@@ -9,7 +9,10 @@
 #define _GNU_SOURCE
 #include <Python.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <locale.h>
+#include <sched.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,15 +28,93 @@
 #define PH_HAVE_OWN_GIL 0
 #endif
 
+/*
+ * An interpreter runs requests on whichever OS thread calls ph_exec (the
+ * Go goroutine that serves the request), one call at a time. CPython ties
+ * a thread state to the OS thread that made it, so each interpreter keeps
+ * one per thread it has run on, made on first use and reused after, as
+ * mod_wsgi does for Apache's threads. Go runs goroutines on a small set of
+ * threads (about GOMAXPROCS plus those blocked in calls), so the table
+ * stays small; past PH_TSTATES a thread gets a thread state for the one
+ * call only.
+ */
+#define PH_TSTATES 64
+
+struct ph_tstate {
+	pthread_t thread;
+	PyThreadState *ts;
+};
+
 struct ph_interp {
-	PyThreadState *ts; /* detached between calls */
-	pthread_t thread;  /* the only thread that may use ts */
+	PyInterpreterState *interp;
+	struct ph_tstate ts[PH_TSTATES];
+	int nts;
 	PyObject *run;     /* _warmcgi._run */
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
 };
 
 static PyInterpreterState *main_interp;
+
+/* The server's working directory, put back on a thread after a request
+ * that ran in its script's directory. */
+static int server_cwd = -1;
+
+/*
+ * pin_thread gives the calling thread, once, a thread state of the main
+ * interpreter that lives as long as the thread, and a private working
+ * directory (unshare(CLONE_FS)) when want_fs is set. CPython remembers the
+ * first thread state made on a thread for PyGILState_*; pinning that to a
+ * main-interpreter state that is never freed means no thread is left
+ * pointing at the state of an interpreter freed later. Returns whether the
+ * thread's working directory is its own.
+ */
+static __thread PyThreadState *pinned;
+static __thread int fs_private;
+
+static int
+pin_thread(int want_fs)
+{
+	if (pinned == NULL)
+		pinned = PyThreadState_New(main_interp);
+	if (want_fs && !fs_private)
+		fs_private = unshare(CLONE_FS) == 0 ? 1 : -1;
+	return fs_private == 1;
+}
+
+/* thread_state finds or makes ip's thread state for the calling thread;
+ * *temp says it is for this call only (the table is full). */
+static PyThreadState *
+thread_state(ph_interp *ip, int *temp)
+{
+	pthread_t self = pthread_self();
+	PyThreadState *ts;
+	int i;
+
+	*temp = 0;
+	for (i = 0; i < ip->nts; i++)
+		if (pthread_equal(ip->ts[i].thread, self))
+			return ip->ts[i].ts;
+	ts = PyThreadState_New(ip->interp);
+	if (ts == NULL)
+		return NULL;
+	if (ip->nts < PH_TSTATES) {
+		ip->ts[ip->nts].thread = self;
+		ip->ts[ip->nts].ts = ts;
+		ip->nts++;
+	} else {
+		*temp = 1;
+	}
+	return ts;
+}
+
+/* drop_temp ends a thread state made for one call; it is current. */
+static void
+drop_temp(PyThreadState *ts)
+{
+	PyThreadState_Clear(ts);
+	PyThreadState_DeleteCurrent();
+}
 
 /*
  * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
@@ -181,8 +262,10 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	PyConfig_Clear(&cfg);
 
 	main_interp = PyInterpreterState_Main();
-	/* The main interpreter never runs requests: release it for good. */
-	PyEval_SaveThread();
+	server_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The main interpreter never runs requests: release it for good. Its
+	 * first thread state stays this thread's pinned one. */
+	pinned = PyEval_SaveThread();
 	return PH_OK;
 
 fail:
@@ -246,13 +329,13 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 		return NULL;
 	}
 
-	/* A thread state of the main interpreter for this thread, to create from. */
-	mts = PyThreadState_New(main_interp);
+	/* Create from this thread's main-interpreter thread state. */
+	pin_thread(0);
+	mts = pinned;
 	PyEval_RestoreThread(mts);
 	ts = new_subinterpreter(own_gil, errbuf, errlen);
 	if (ts == NULL) {
-		PyThreadState_Clear(mts);
-		PyThreadState_DeleteCurrent();
+		PyEval_SaveThread();
 		free(ip);
 		return NULL;
 	}
@@ -287,8 +370,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 #else
 		PyEval_RestoreThread(mts);
 #endif
-		PyThreadState_Clear(mts);
-		PyThreadState_DeleteCurrent();
+		PyEval_SaveThread();
 		free(ip);
 		return NULL;
 	}
@@ -296,13 +378,15 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	ip->run = run;
 	Py_DECREF(code);
 	Py_DECREF(r);
-	ip->thread = pthread_self();
-	ip->ts = PyEval_SaveThread();
+	ip->interp = PyThreadState_GetInterpreter(ts);
+	ip->ts[0].thread = pthread_self();
+	ip->ts[0].ts = ts;
+	ip->nts = 1;
+	PyEval_SaveThread();
 
-	/* Drop the helper thread state of the main interpreter. */
+	/* Leave this thread's main-interpreter state detached, as it was. */
 	PyEval_RestoreThread(mts);
-	PyThreadState_Clear(mts);
-	PyThreadState_DeleteCurrent();
+	PyEval_SaveThread();
 	return ip;
 }
 
@@ -391,18 +475,21 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 int
 ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, int body_fd, uintptr_t stream, ph_result *res)
+	const char *body, size_t body_n, int body_fd, uintptr_t stream, int want_cwd, ph_result *res)
 {
-	PyObject *args[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+	PyObject *args[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
-	int i;
+	PyThreadState *ts;
+	int i, temp, own_cwd;
 
 	memset(res, 0, sizeof *res);
-	if (!pthread_equal(pthread_self(), ip->thread)) {
-		res->status = PH_ETHREAD;
-		return PH_ETHREAD;
+	own_cwd = pin_thread(want_cwd);
+	ts = thread_state(ip, &temp);
+	if (ts == NULL) {
+		res->status = PH_ERUNTIME;
+		return PH_ERUNTIME;
 	}
-	PyEval_RestoreThread(ip->ts);
+	PyEval_RestoreThread(ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
 
@@ -414,9 +501,10 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	args[3] = word_list(argv, argv_n);
 	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
 	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
-	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5])
-		r = PyObject_Vectorcall(ip->run, args, 6, NULL);
-	for (i = 0; i < 6; i++)
+	args[6] = PyBool_FromLong(own_cwd);
+	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6])
+		r = PyObject_Vectorcall(ip->run, args, 7, NULL);
+	for (i = 0; i < 7; i++)
 		Py_XDECREF(args[i]);
 
 	if (r == NULL || fill_result(ip, r, res) < 0) {
@@ -429,47 +517,62 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 			res->failure_n = (size_t)PyBytes_GET_SIZE(ip->errtext);
 		}
 	}
-	ip->ts = PyEval_SaveThread();
+	if (temp)
+		drop_temp(ts);
+	else
+		PyEval_SaveThread();
+	/* The script ran in its own directory; the thread goes back to the
+	 * server's, for whatever Go runs on it next. */
+	if (own_cwd && server_cwd >= 0)
+		(void)fchdir(server_cwd);
 	return res->status;
 }
 
 void
 ph_interp_free(ph_interp *ip)
 {
+	PyObject *finish, *ok;
+	PyThreadState *ts;
+	int i, temp, safe;
+
 	if (ip == NULL)
 		return;
-	if (pthread_equal(pthread_self(), ip->thread)) {
-		PyObject *finish, *ok;
-		int safe;
-
-		PyEval_RestoreThread(ip->ts);
-		Py_CLEAR(ip->last);
-		Py_CLEAR(ip->errtext);
-		/* Py_EndInterpreter aborts the process if another thread of the
-		 * interpreter still runs (a script's daemon thread): then the
-		 * interpreter is leaked instead. */
-		finish = PyDict_GetItemString(PyFunction_GetGlobals(ip->run), "_finish");
-		ok = finish ? PyObject_CallNoArgs(finish) : NULL;
-		safe = ok == Py_True;
-		Py_XDECREF(ok);
-		PyErr_Clear();
-		Py_CLEAR(ip->run);
-		if (!safe) {
-			PyEval_SaveThread();
-			free(ip);
-			return;
-		}
-		Py_EndInterpreter(ip->ts);
-#if PY_VERSION_HEX < 0x030C0000
-		{
-			/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */
-			PyThreadState *mts = PyThreadState_New(main_interp);
-
-			PyThreadState_Swap(mts);
-			PyThreadState_Clear(mts);
-			PyThreadState_DeleteCurrent();
-		}
-#endif
+	pin_thread(0);
+	ts = thread_state(ip, &temp);
+	if (ts == NULL) {
+		free(ip); /* the interpreter is leaked */
+		return;
 	}
+	PyEval_RestoreThread(ts);
+	Py_CLEAR(ip->last);
+	Py_CLEAR(ip->errtext);
+	/* Py_EndInterpreter aborts the process if another thread of the
+	 * interpreter still runs (a script's daemon thread): then the
+	 * interpreter is leaked instead. */
+	finish = PyDict_GetItemString(PyFunction_GetGlobals(ip->run), "_finish");
+	ok = finish ? PyObject_CallNoArgs(finish) : NULL;
+	safe = ok == Py_True;
+	Py_XDECREF(ok);
+	PyErr_Clear();
+	Py_CLEAR(ip->run);
+	if (!safe) {
+		PyEval_SaveThread();
+		free(ip);
+		return;
+	}
+	/* The thread states other threads used are idle: end them first, as
+	 * Py_EndInterpreter wants to be the interpreter's last thread. */
+	for (i = 0; i < ip->nts; i++) {
+		if (ip->ts[i].ts == ts)
+			continue;
+		PyThreadState_Clear(ip->ts[i].ts);
+		PyThreadState_Delete(ip->ts[i].ts);
+	}
+	Py_EndInterpreter(ts);
+#if PY_VERSION_HEX < 0x030C0000
+	/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */
+	PyThreadState_Swap(pinned);
+	PyEval_SaveThread();
+#endif
 	free(ip);
 }

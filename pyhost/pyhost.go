@@ -122,12 +122,15 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// Interp is one sub-interpreter bound to the OS thread that created it.
-// All of its methods must be called on that thread: create it from a
-// goroutine that called runtime.LockOSThread and never unlocks.
+// Interp is one sub-interpreter. Its methods may be called from any
+// goroutine, on any OS thread, but one at a time: an Interp runs one
+// request at a time (the caller's pool sees to that). Each request runs on
+// the calling thread, with no hand-off to another one.
 type Interp struct {
-	p   *C.ph_interp
-	res C.ph_result
+	p     *C.ph_interp
+	res   C.ph_result
+	chdir C.int
+	end   chan chan struct{} // to the home thread: end the interpreter
 	// stream is the current request's Stream function, reached from C
 	// through streamHandle, made once per interpreter so that a request
 	// allocates no handle.
@@ -139,9 +142,11 @@ type Interp struct {
 type InterpOptions struct {
 	// OwnGIL gives the interpreter its own GIL (needs OwnGILSupported).
 	OwnGIL bool
-	// Chdir makes every request start in its script's directory. Only
-	// set it when the calling thread has its own working directory
-	// (unshare(CLONE_FS)); otherwise chdir would move every thread.
+	// Chdir makes every request start in its script's directory. Each
+	// thread that runs a request is first given a working directory of
+	// its own (unshare(CLONE_FS)), and goes back to the server's after
+	// the request; where the kernel refuses that (a seccomp profile),
+	// requests run in the server's directory instead.
 	Chdir bool
 	// KeepModules keeps helper modules imported from the scripts' own
 	// trees loaded between requests (--modules keep); by default they
@@ -179,12 +184,45 @@ func (o InterpOptions) settings() string {
 	return b.String()
 }
 
-// NewInterp creates a sub-interpreter on the calling OS thread and installs
-// the warmcgi runtime in it.
+// NewInterp creates a sub-interpreter and installs the warmcgi runtime in
+// it. The interpreter is made on a home thread of its own, which then only
+// waits to end it (Close): CPython's threading module takes the thread
+// that made an interpreter for its main thread and wants it to be the one
+// that ends it. Requests run on the threads of their callers.
 func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
+	type made struct {
+		p   *C.ph_interp
+		err error
+	}
+	c := make(chan made)
+	ip := &Interp{end: make(chan chan struct{})}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the home thread ends with the interpreter
+		p, err := newInterp(opts)
+		c <- made{p, err}
+		if err != nil {
+			return
+		}
+		done := <-ip.end
+		C.ph_interp_free(p)
+		close(done)
+	}()
+	m := <-c
+	if m.err != nil {
+		return nil, m.err
+	}
+	ip.p = m.p
+	if opts.Chdir {
+		ip.chdir = 1
+	}
+	ip.streamHandle = cgo.NewHandle(&ip.stream)
+	return ip, nil
+}
+
+func newInterp(opts InterpOptions) (*C.ph_interp, error) {
 	src := C.CString(opts.settings() + runtimeSource)
 	defer C.free(unsafe.Pointer(src))
 	var buf [1024]C.char
@@ -198,13 +236,11 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
-	ip := &Interp{p: p}
-	ip.streamHandle = cgo.NewHandle(&ip.stream)
-	return ip, nil
+	return p, nil
 }
 
 // Exec runs one request and fills res. It returns an error only when the
-// request could not be run (wrong thread, closed, a runtime failure);
+// request could not be run (closed, a runtime failure);
 // whatever the script did is reported in res.
 func (ip *Interp) Exec(req *Request, res *Result) error {
 	if ip.p == nil {
@@ -233,14 +269,13 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 		cbytes(req.Body), C.size_t(len(req.Body)),
 		C.int(bodyFD),
 		C.uintptr_t(stream),
+		ip.chdir,
 		&ip.res)
 	ip.stream.fn = nil
 	runtime.KeepAlive(req)
 	r := &ip.res
 	switch st {
 	case C.PH_OK:
-	case C.PH_ETHREAD:
-		return ErrWrongThread
 	default:
 		return &RuntimeError{Msg: C.GoStringN(r.failure, C.int(r.failure_n))}
 	}
@@ -263,12 +298,14 @@ func cbytes(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
-// Close ends the interpreter, on its own thread.
+// Close ends the interpreter, on its home thread, and waits for that.
 func (ip *Interp) Close() error {
 	if ip.p == nil {
 		return nil
 	}
-	C.ph_interp_free(ip.p)
+	done := make(chan struct{})
+	ip.end <- done
+	<-done
 	ip.streamHandle.Delete()
 	ip.p = nil
 	return nil

@@ -19,7 +19,6 @@
 enum {
 	PH_OK = 0,
 	PH_EINIT = -1,    /* Python could not be initialised */
-	PH_ETHREAD = -2,  /* interp used from a thread other than its own */
 	PH_ERUNTIME = -3, /* the warmcgi runtime itself failed (a bug) */
 	PH_ECREATE = -4   /* a new interpreter could not be created */
 };
@@ -68,11 +67,11 @@ int ph_own_gil(void);
 int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen);
 
 /*
- * ph_interp_new creates a sub-interpreter bound to the calling OS thread
- * and runs the warmcgi runtime source (NUL-terminated) in it. The calling
- * thread must stay the same for every later call on the interp. own_gil
- * selects a per-interpreter GIL (only when ph_own_gil() is true). Returns
- * NULL and fills errbuf on failure.
+ * ph_interp_new creates a sub-interpreter and runs the warmcgi runtime
+ * source (NUL-terminated) in it. An interp is not tied to a thread: later
+ * calls may come from any thread, one at a time (the caller serialises
+ * them). own_gil selects a per-interpreter GIL (only when ph_own_gil() is
+ * true). Returns NULL and fills errbuf on failure.
  */
 ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
 
@@ -82,16 +81,22 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * python -u, bits 1-2 the -O level; part of the cache key), environment
  * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
  * body (or, when body_fd >= 0, a seekable file holding it, read through a
- * duplicate of the descriptor). stream, when not 0, is the Go handle that output the script
- * flushes is sent to while it runs (go_pyhost_emit, called on this thread
- * without the GIL). Must be called on the interp's own thread. The only
- * call into C on the per-request path.
+ * duplicate of the descriptor). stream, when not 0, is the Go handle that
+ * output the script flushes is sent to while it runs (go_pyhost_emit,
+ * called on this thread without the GIL). want_cwd: start the script in
+ * its directory, after giving the calling thread a working directory of
+ * its own (unshare(CLONE_FS), once per thread); the thread is back in the
+ * server's directory when ph_exec returns. Runs on the calling thread,
+ * whichever it is, with a thread state the interp keeps for that thread.
+ * The only call into C on the per-request path.
  */
 int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	    const char *env, size_t env_n, const char *argv, size_t argv_n,
-	    const char *body, size_t body_n, int body_fd, uintptr_t stream, ph_result *res);
+	    const char *body, size_t body_n, int body_fd, uintptr_t stream, int want_cwd, ph_result *res);
 
-/* ph_interp_free ends the interpreter; on its own thread only. */
+/* ph_interp_free ends the interpreter; call it on the thread that created
+ * it (CPython's threading module takes that one for the interpreter's main
+ * thread), with no ph_exec on it running. */
 void ph_interp_free(ph_interp *ip);
 
 #endif

@@ -26,7 +26,7 @@ _ModuleType = type(sys)
 # requests, so a late write can never land in a later response (43).
 _cur = [None, None, None]
 _late = bytearray()
-_worker = _thread.get_ident()  # the thread that runs the requests
+_worker = _thread.get_ident()  # the thread running the current request (set by _run)
 # Threads a request started write into that request's streams, and into
 # the server log once it has ended, never into a later response (43).
 _thread_sinks = {}  # thread ident -> [stdin, stdout, stderr] of its request
@@ -1590,9 +1590,17 @@ def _flush(stream):
         _stderr.write("Exception ignored while flushing %r: %r\n" % (stream, e))
 
 
-def _run(path, stamp, env, args, body, stream):
-    global _late, _gen
+def _run(path, stamp, env, args, body, stream, own_cwd):
+    global _late, _gen, _worker
     _gen += 1
+    # Requests run on whichever thread the server calls from: the
+    # watchdog, emulated signals and the stdio routing follow this one,
+    # and threads the script starts inherit daemon=False from it, as from
+    # the main thread of a CGI process (73).
+    _worker = _thread.get_ident()
+    t = threading.current_thread()
+    if t._daemonic:
+        t._daemonic = False
     entry = _cache.get(path)
     if entry is None or entry[0] != stamp:
         entry = _load(path, stamp)
@@ -1615,7 +1623,7 @@ def _run(path, stamp, env, args, body, stream):
         _deadline[0], _deadline[1] = time.monotonic() + _TIMEOUT, _gen
     script_dir = os.path.dirname(path)
     sys.path[:] = [script_dir] + _base_path
-    if _CHDIR:
+    if _CHDIR and own_cwd:
         # RFC 3875 7.2, and Apache: a script starts in its own directory
         # (78). This thread has its own working directory (CLONE_FS).
         os.chdir(script_dir)

@@ -63,8 +63,6 @@ var (
 	ErrInit = errors.New("pyhost: python initialisation failed")
 	// ErrCreate means a sub-interpreter could not be created.
 	ErrCreate = errors.New("pyhost: cannot create interpreter")
-	// ErrWrongThread means an Interp was used from a thread other than its own.
-	ErrWrongThread = errors.New("pyhost: interp used from foreign thread")
 	// ErrClosed means the Interp was closed.
 	ErrClosed = errors.New("pyhost: interp closed")
 )
