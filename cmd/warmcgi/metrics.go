@@ -309,6 +309,9 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 			cum[bound] = seen
 		}
 		ch <- prometheus.MustNewConstHistogram(descDuration, ss.requests, ss.total.Seconds(), cum, ss.name)
+		if ss.name == noScript {
+			continue // no script ran: nothing timed out or was compiled
+		}
 		counter(descTimeouts, ss.timeouts, ss.name)
 		counter(descCompiles, ss.compiles, ss.name)
 		counter(descReloads, ss.reloads, ss.name)
