@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -444,5 +445,25 @@ func TestAccessLogEscaping(t *testing.T) {
 	if l.UserAgent != "a\"b\\c\td\x01é\uFFFD" || l.URI != r.RequestURI || l.DurationMS != 1.5 || l.Bytes != 0 ||
 		!l.Time.Equal(start) || l.RequestID != "id-1" || strings.Count(string(line), "\n") != 1 {
 		t.Errorf("JSON line %s decodes to %+v", line, l)
+	}
+}
+
+// TestAccessLogBadFlags: an unknown format or a file that cannot be opened
+// is a usage error, reported before anything is served.
+func TestAccessLogBadFlags(t *testing.T) {
+	dir := testdataCGIBin(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--access-log", "-", "--access-log-format", "xml"}, "want combined or json"},
+		{[]string{"--access-log", filepath.Join(t.TempDir(), "missing", "access.log")}, "no such file or directory"},
+	} {
+		args := append(append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, privilegeArgs(dir, nil)...), tc.args...)
+		out, err := exec.Command(warmcgiBin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errorsAs(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%q: %v\n%s\nwant exit status %d saying %q", tc.args, err, out, exitUsage, tc.want)
+		}
 	}
 }
