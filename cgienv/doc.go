@@ -122,6 +122,11 @@
 //     brackets, optional port); SERVER_PORT from the X-Forwarded-Port
 //     entry (1-65535) if there is one, else the host's port, else 443 or
 //     80 by the scheme. HTTP_HOST stays the Host header as received.
+//   - The request id (RequestID, RequestInfo.ID, the "request_id" of log
+//     records) is the X-Request-Id the proxy sent, when it is 1 to 128
+//     visible ASCII characters without quotes or backslashes; otherwise,
+//     and for every other peer, the handler makes one. Scripts are not
+//     told the id.
 //
 // The HTTP_X_FORWARDED_* variables are passed unchanged either way. The
 // proxies must set (append to or overwrite) X-Forwarded-For and

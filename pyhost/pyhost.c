@@ -361,19 +361,21 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 {
 	PyObject *out, *err, *failure, *late;
 	Py_ssize_t fn;
-	long code;
+	long code, compiled;
 
-	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 5)
+	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 6)
 		return -1;
 	code = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+	compiled = PyLong_AsLong(PyTuple_GET_ITEM(r, 5));
 	out = PyTuple_GET_ITEM(r, 1);
 	err = PyTuple_GET_ITEM(r, 2);
 	failure = PyTuple_GET_ITEM(r, 3);
 	late = PyTuple_GET_ITEM(r, 4);
-	if ((code == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
+	if ((code == -1 && PyErr_Occurred()) || (compiled == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
 	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late))
 		return -1;
 	res->exit_code = (int)code;
+	res->compiled = (int)compiled;
 	res->out = PyByteArray_AS_STRING(out);
 	res->out_n = (size_t)PyByteArray_GET_SIZE(out);
 	res->err = PyByteArray_AS_STRING(err);

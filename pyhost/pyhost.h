@@ -34,6 +34,7 @@ typedef struct ph_interp ph_interp;
 typedef struct {
 	int status;             /* PH_OK or a PH_E* code */
 	int exit_code;          /* the script's exit status as CPython reports it */
+	int compiled;           /* 0: code cache hit, 1: first compile, 2: recompiled after a change */
 	const char *out;        /* stdout bytes (CGI headers, blank line, body) */
 	size_t out_n;
 	const char *err;        /* stderr bytes, tracebacks included */

@@ -220,19 +220,26 @@ func TestReloadOnChange(t *testing.T) {
 		}
 	}
 	onThread(t, func(ip *Interp) {
-		run := func() string {
+		run := func(wantCompiled Compile) string {
+			t.Helper()
 			var res Result
 			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
 				t.Fatal(err)
 			}
+			if res.Compiled != wantCompiled {
+				t.Errorf("Compiled = %d, want %d", res.Compiled, wantCompiled)
+			}
 			return string(res.Stdout)
 		}
 		write("print('one')\n")
-		if got := run(); got != "one\n" {
+		if got := run(CompileFirst); got != "one\n" {
 			t.Fatalf("first version printed %q", got)
 		}
+		if got := run(CompileNone); got != "one\n" {
+			t.Fatalf("second run printed %q", got)
+		}
 		write("print('two!')\n") // a different size, so the stamp changes even within one mtime tick
-		if got := run(); got != "two!\n" {
+		if got := run(CompileReload); got != "two!\n" {
 			t.Fatalf("after an edit printed %q, want the new version", got)
 		}
 	})

@@ -1594,7 +1594,9 @@ def _run(path, stamp, env, args, body, stream):
     global _late, _gen
     _gen += 1
     entry = _cache.get(path)
+    compiled = 0  # for the server's metrics: 1 first load, 2 reload after a change
     if entry is None or entry[0] != stamp:
+        compiled = 1 if entry is None else 2
         entry = _load(path, stamp)
         _cache[path] = entry
         _kept_main.pop(path, None)
@@ -1691,7 +1693,7 @@ def _run(path, stamp, env, args, body, stream):
         _deadline[0] = 0.0
         _async_raise(_worker, None)  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
-    return (exit_code, out.buf, err.buf, failure, late)
+    return (exit_code, out.buf, err.buf, failure, late, compiled)
 
 
 def _finish():

@@ -55,6 +55,10 @@ type serveConfig struct {
 	cgiEscape       bool
 	maxRequests     int
 	globals         string
+	accessLog       string
+	accessLogFormat string
+	status          string
+	statusPublic    bool
 	security        securityConfig // security.go
 }
 
@@ -76,6 +80,10 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.serverAdmin, "server-admin", "", "SERVER_ADMIN given to scripts")
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	fs.StringVar(&c.accessLog, "access-log", "", "write an access log line per request to FILE, or to standard output with - (default: none)")
+	fs.StringVar(&c.accessLogFormat, "access-log-format", "combined", "access log format: combined (Apache's) or json")
+	fs.StringVar(&c.status, "status", "", "serve a status page, /metrics (Prometheus), /healthz and /readyz on this address (loopback only unless --status-public)")
+	fs.BoolVar(&c.statusPublic, "status-public", false, "allow --status on an address that is not loopback")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest a request may run (like Apache's CGIScriptTimeout): then 504, and the script gets an exception (0: no limit)")
 	fs.IntVar(&c.maxRequests, "max-requests", 0, "replace a worker (thread and interpreter) after it has served this many requests (0: never)")
@@ -146,6 +154,20 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitUsage
 	}
 	c.security.configureHandler(h)
+	// Opened before privileges are dropped, as Apache opens its logs.
+	alog, err := openAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	if alog != nil {
+		defer alog.Close()
+	}
+	var stats *serverStats
+	if c.status != "" {
+		stats = newServerStats(h.Root, h.Prefix, c.workers)
+	}
+	h.Observe = observer(alog, stats)
 
 	// Bind first, then give up root (--user), then start Python.
 	ln, err := net.Listen("tcp", c.listen)
@@ -154,6 +176,19 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 	ln = c.security.listen(ln, logger)
+	var statusLn net.Listener
+	if c.status != "" {
+		if statusLn, err = listenStatus(c.status, c.statusPublic); err != nil {
+			ln.Close()
+			if errors.Is(err, errStatusNotLoopback) {
+				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+				return exitUsage
+			}
+			logger.Error("status", "err", err)
+			return exitStartup
+		}
+		defer statusLn.Close()
+	}
 	if err := c.security.dropPrivileges(h.Root, logger); err != nil {
 		logger.Error("dropping privileges", "err", err)
 		ln.Close()
@@ -200,7 +235,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		if err != nil {
 			return nil, err
 		}
-		return newWorker(ip), nil
+		return newWorker(ip, n), nil
 	})
 	if err != nil {
 		logger.Error("starting workers", "err", err)
@@ -208,15 +243,26 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 	h.Runner = &dispatchRunner{
-		py:      &pyRunner{pool: pool, logger: logger},
+		py:      &pyRunner{pool: pool, logger: logger, stats: stats},
 		cgi:     execRunner{timeout: c.timeout},
 		root:    h.Root,
 		plain:   c.plainCGI,
 		maxKeep: 4096,
 	}
 
+	var handler http.Handler = h
+	var statusSrv *http.Server
+	if stats != nil {
+		handler = stats.countInFlight(h)
+		stats.pool = pool
+		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
+			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
+		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(pyhost.Version()), mode: mode, workers: c.workers}, logger)
+		go statusSrv.Serve(statusLn) // ends with shutdownStatus
+		defer shutdownStatus(statusSrv)
+	}
 	srv := &http.Server{
-		Handler:  h,
+		Handler:  handler,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// Slow clients must not hold connections (and workers) forever:
@@ -225,6 +271,10 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
 	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
+	if stats != nil {
+		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
+		stats.ready.Store(true)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -237,6 +287,9 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	if release != nil {
 		release() // a second signal now ends the process at once
+	}
+	if stats != nil {
+		stats.ready.Store(false) // /readyz answers 503 while in-flight requests drain
 	}
 	logger.Info("shutting down", "timeout", c.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -311,6 +364,23 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// observer returns the Handler's Observe hook feeding the access log and
+// the status counters, either of which may be off (nil); nil when both are.
+func observer(alog *accessLog, stats *serverStats) func(*http.Request, *cgienv.RequestInfo) {
+	switch {
+	case alog != nil && stats != nil:
+		return func(r *http.Request, info *cgienv.RequestInfo) {
+			stats.observe(info)
+			alog.log(r, info)
+		}
+	case alog != nil:
+		return alog.log
+	case stats != nil:
+		return func(_ *http.Request, info *cgienv.RequestInfo) { stats.observe(info) }
+	}
+	return nil
 }
 
 // parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).
