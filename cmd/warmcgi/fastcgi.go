@@ -8,9 +8,11 @@ package main
 // way.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -352,6 +354,21 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header["Content-Type"]; len(ct) > 1 {
 		r.Header["Content-Type"] = ct[:1]
 	}
+	// Apache's mod_proxy_fcgi passes a chunked request body on without
+	// CONTENT_LENGTH, which leaves ContentLength 0 as for no body at all.
+	// A body is whatever arrives on FCGI_STDIN: when there is one, its
+	// length is unknown and the handler reads it to the end, as a chunked
+	// body on the HTTP listener.
+	if r.ContentLength == 0 && r.Body != nil {
+		var first [1]byte
+		if n, _ := io.ReadFull(r.Body, first[:]); n == 1 {
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(first[:]), r.Body), r.Body}
+			r.ContentLength = -1
+		}
+	}
 	gw := &cgienv.Gateway{
 		ServerName: params["SERVER_NAME"],
 		ServerAddr: params["SERVER_ADDR"],
@@ -370,7 +387,8 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(gw.Env)
 	r = r.WithContext(cgienv.WithGateway(r.Context(), gw))
-	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w}, r)
+	apache := strings.HasPrefix(params["SERVER_SOFTWARE"], "Apache")
+	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache}, r)
 }
 
 // fastcgiWriter tells nginx not to buffer a response whose length is not
@@ -378,18 +396,19 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Content-Length, so such a response is one the script is still writing
 // and flushing (a progress page), and nginx would otherwise hold it back
 // until its buffers fill or the script ends. A script's own
-// X-Accel-Buffering wins. Other front ends ignore the header (Apache
-// passes it on to the client).
+// X-Accel-Buffering wins. Apache would pass the header on to the client
+// (its flushpackets setting decides instead), so it is left out there.
 type fastcgiWriter struct {
 	http.ResponseWriter
 	wroteHeader bool
+	noAccel     bool // the front end is Apache
 }
 
 func (w *fastcgiWriter) WriteHeader(code int) {
 	if !w.wroteHeader {
 		w.wroteHeader = true
 		h := w.Header()
-		if _, known := h["Content-Length"]; !known && h.Get("X-Accel-Buffering") == "" {
+		if _, known := h["Content-Length"]; !known && !w.noAccel && h.Get("X-Accel-Buffering") == "" {
 			h.Set("X-Accel-Buffering", "no")
 		}
 	}

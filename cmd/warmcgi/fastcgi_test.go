@@ -366,7 +366,7 @@ func fastcgiNormalise(body []byte, nginxPort string) []byte {
 // reaches env_authorization's script, which is the point of the default.
 func compareFastCGI(t *testing.T, httpURL string, n *nginxServer, passUser bool) {
 	hs := newDiffServer(t, "http", httpURL)
-	ns := newDiffServer(t, "nginx", n.url)
+	ns := newDiffServer(t, "front", n.url)
 	for _, r := range fastcgiTable() {
 		t.Run(r.name, func(t *testing.T) {
 			direct, err := doRaw(httpURL, r)
@@ -378,7 +378,7 @@ func compareFastCGI(t *testing.T, httpURL string, n *nginxServer, passUser bool)
 				t.Fatalf("nginx: %v", err)
 			}
 			if viaNginx.code == http.StatusBadGateway || viaNginx.code == http.StatusGatewayTimeout {
-				t.Fatalf("nginx could not reach warmcgi: %s\n%s", viaNginx.statusLine, n.errorLog())
+				t.Fatalf("the front end could not reach warmcgi: %s\n%s", viaNginx.statusLine, n.errorLog())
 			}
 			// An NPH script's output goes out raw on the HTTP listener;
 			// over FastCGI there is no connection to take over, so it is
@@ -394,7 +394,7 @@ func compareFastCGI(t *testing.T, httpURL string, n *nginxServer, passUser bool)
 					t.Logf("known difference in %s (%s):\n%s", m.field, k.why, m.msg)
 					continue
 				}
-				t.Errorf("%s differs (\"apache\" is the HTTP listener, \"warmcgi\" nginx→FastCGI):\n%s", m.field, m.msg)
+				t.Errorf("%s differs (\"apache\" is the HTTP listener, \"warmcgi\" the front end→FastCGI):\n%s", m.field, m.msg)
 			}
 			if direct.code != viaNginx.code {
 				t.Errorf("status %d direct, %d through nginx", direct.code, viaNginx.code)
@@ -755,4 +755,88 @@ func TestFastCGIFlags(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "Hello, world!\n" {
 		t.Errorf("hello.py over FastCGI only: %d %q", resp.StatusCode, b)
 	}
+}
+
+// startApacheFastCGI starts Apache httpd with mod_proxy_fcgi sending
+// /cgi-bin/ to warmcgi's FastCGI address, as examples/apache-proxy-fcgi.conf
+// does. Only url and errorLog of the result are set.
+func startApacheFastCGI(t *testing.T, fastcgiAddr string) *nginxServer {
+	t.Helper()
+	if _, err := os.Stat(apacheBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI: %v", apacheBin, err)
+		}
+		t.Skipf("skipping: Apache httpd (%s) is not installed", apacheBin)
+	}
+	root := t.TempDir()
+	worldReachable(t, root)
+	logPath := filepath.Join(root, "error.log")
+	n := &nginxServer{errorLog: func() string { b, _ := os.ReadFile(logPath); return string(b) }}
+	port := freePort(t)
+	n.url = fmt.Sprintf("http://127.0.0.1:%d/", port)
+	target := "fcgi://" + fastcgiAddr + "/cgi-bin/"
+	if path, ok := strings.CutPrefix(fastcgiAddr, "unix:"); ok {
+		target = "unix:" + path + "|fcgi://localhost/cgi-bin/"
+	}
+	var c strings.Builder
+	fmt.Fprintf(&c, "ServerRoot %q\nDefaultRuntimeDir %q\nPidFile %q\nListen 127.0.0.1:%d\n",
+		root, root, filepath.Join(root, "httpd.pid"), port)
+	for _, mod := range []string{"mpm_event", "authz_core", "proxy", "proxy_fcgi"} {
+		fmt.Fprintf(&c, "LoadModule %s_module %q\n", mod, filepath.Join(apacheModules, "mod_"+mod+".so"))
+	}
+	if os.Geteuid() == 0 {
+		fmt.Fprintf(&c, "User %s\nGroup %s\n", apacheUser, apacheUser)
+	}
+	fmt.Fprintf(&c, "ServerName 127.0.0.1\nServerTokens Prod\nErrorLog %q\nLogLevel warn\n", logPath)
+	fmt.Fprintf(&c, "DocumentRoot %q\n", root)
+	fmt.Fprintf(&c, "ProxyPass \"/cgi-bin/\" %q flushpackets=on\n", target)
+	confPath := filepath.Join(root, "httpd.conf")
+	if err := os.WriteFile(confPath, []byte(c.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(apacheBin, "-f", confPath, "-DFOREGROUND")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out := &outputBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting apache: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		stopProcess(t, "apache2", cmd, exited, 10*time.Second)
+		if t.Failed() {
+			t.Logf("apache output:\n%s\napache error log:\n%s", out.String(), n.errorLog())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for probeHTTP(addr) != nil {
+		select {
+		case <-exited:
+			t.Fatalf("apache exited\nconfig:\n%s\n%s\n%s", c.String(), out.String(), n.errorLog())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apache did not answer on %s within 20s\n%s", addr, n.errorLog())
+		}
+	}
+	return n
+}
+
+// TestFastCGIApache puts Apache's mod_proxy_fcgi in front of warmcgi's
+// FastCGI listener and compares with warmcgi's HTTP listener.
+func TestFastCGIApache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Apache and warmcgi; skipped with -short")
+	}
+	dir := sharedCGIBin(t)
+	w := startWarmcgiFastCGI(t, dir, "--listen", "127.0.0.1:0", "--fastcgi", "127.0.0.1:0")
+	a := startApacheFastCGI(t, w.fastcgi)
+	t.Run("table", func(t *testing.T) { compareFastCGI(t, w.url, a, false) })
+	t.Run("streaming", func(t *testing.T) { checkStreaming(t, a.url) })
 }
