@@ -724,7 +724,9 @@ func startWarmcgiFastCGIless(t *testing.T, dir string, args ...string) *warmcgiP
 	return p
 }
 
-// TestFastCGIFlags: FastCGI alone, and the command lines refused.
+// TestFastCGIFlags: the command lines refused, FastCGI alone (--listen
+// none) behind nginx, and a FastCGI request in progress at SIGTERM
+// finishing before the server exits.
 func TestFastCGIFlags(t *testing.T) {
 	dir := sharedCGIBin(t)
 	priv := privilegeArgs(dir, nil)
@@ -754,6 +756,43 @@ func TestFastCGIFlags(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "Hello, world!\n" {
 		t.Errorf("hello.py over FastCGI only: %d %q", resp.StatusCode, b)
+	}
+
+	// SIGTERM lets a FastCGI request in progress finish: the progress
+	// page is held until the server logs that it is shutting down.
+	tmp := t.TempDir()
+	worldReachable(t, tmp)
+	marker := filepath.Join(tmp, "go-on")
+	resp, err = http.Get(n.url + "cgi-bin/progress.py?" + marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
+		t.Fatalf("first streamed line %q, %v", line, err)
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, w.stderr.String, "shutting down"); len(missing) > 0 {
+		t.Fatalf("no \"shutting down\" after SIGTERM:\n%s", w.stderr.String())
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := io.ReadAll(rd); err != nil || string(rest) != "done\n" {
+		t.Errorf("request in progress at SIGTERM ended with %q, %v; want done", rest, err)
+	}
+	select {
+	case <-w.exited:
+		if w.err != nil {
+			t.Errorf("warmcgi exited with %v after SIGTERM", w.err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("warmcgi did not exit after its last request")
 	}
 }
 
