@@ -84,6 +84,11 @@ func listenOn(addr string, o socketOptions, logger *slog.Logger) (net.Listener, 
 	if path == "" {
 		return nil, errors.New("unix: needs a socket path")
 	}
+	if path[0] == '@' {
+		// Linux's abstract sockets have no file, so no permissions: any
+		// local user could connect.
+		return nil, fmt.Errorf("unix:%s: abstract sockets cannot be restricted to a user or group; give a file path", path)
+	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
