@@ -141,6 +141,16 @@
 // word URL-decoded and shell metacharacters escaped with a backslash
 // (ap_escape_shell_cmd), at most 4094 words.
 //
+// # Gateways (FastCGI)
+//
+// Behind a FastCGI front end the connection is the front end's. A request
+// whose context carries a Gateway (WithGateway) takes SERVER_NAME,
+// SERVER_ADDR and SERVER_PORT from it instead of the Host header and the
+// connection (a trusted proxy's X-Forwarded-Host and -Port still win), and
+// gets the Gateway's extra variables, minus any the handler computes
+// itself, the server's environment provides or SetEnv sets. The script is
+// still resolved from the request path only.
+//
 // # Response parsing
 //
 // ParseResponse follows ap_scan_script_header_err: header lines end with LF

@@ -34,6 +34,10 @@ Flags:
 type serveConfig struct {
 	dir             string
 	listen          string
+	fastcgi         string
+	fastcgiUser     bool
+	socketMode      string
+	socketGroup     string
 	prefix          string
 	workers         int
 	queue           int
@@ -66,7 +70,11 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("warmcgi serve", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringVarP(&c.listen, "listen", "l", "127.0.0.1:8080", "address to serve HTTP on (host:port)")
+	fs.StringVarP(&c.listen, "listen", "l", "127.0.0.1:8080", "address to serve HTTP on: host:port, unix:PATH, or none (FastCGI only)")
+	fs.StringVar(&c.fastcgi, "fastcgi", "", "also serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on host:port or unix:PATH")
+	fs.BoolVar(&c.fastcgiUser, "fastcgi-remote-user", false, "pass the FastCGI front end's REMOTE_USER and AUTH_TYPE to scripts; only if it authenticates every request (nginx's $remote_user is unchecked without auth_basic)")
+	fs.StringVar(&c.socketMode, "socket-mode", defaultSocketMode, "permissions of unix: sockets (octal); a front end must be allowed to write to the socket")
+	fs.StringVar(&c.socketGroup, "socket-group", "", "group of unix: sockets, for a front end running as another user (default: the --user account's group)")
 	fs.StringVar(&c.prefix, "prefix", "/cgi-bin/", "URL path the scripts are served under")
 	fs.IntVarP(&c.workers, "workers", "w", defaultWorkers(), "number of interpreters (worker threads)")
 	fs.IntVar(&c.queue, "queue", 0, "requests that may wait for a worker before 503 (0: 4 per worker)")
@@ -160,6 +168,15 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
+	if c.listen == noListen && c.fastcgi == "" {
+		fmt.Fprintln(stderr, "warmcgi serve: --listen none needs --fastcgi: there would be nothing to serve")
+		return exitUsage
+	}
+	sock, err := socketOptionsFor(&c)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
 	if alog != nil {
 		defer alog.Close()
 	}
@@ -170,16 +187,35 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	h.Observe = observer(alog, stats)
 
 	// Bind first, then give up root (--user), then start Python.
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		logger.Error("listen", "err", err)
-		return exitStartup
+	var ln, fln net.Listener // HTTP, FastCGI; nil when off
+	closeListeners := func() {
+		for _, l := range []net.Listener{ln, fln} {
+			if l != nil {
+				l.Close()
+			}
+		}
 	}
-	ln = c.security.listen(ln, logger)
+	if c.listen != noListen {
+		if ln, err = listenOn(c.listen, sock, logger); err != nil {
+			logger.Error("listen", "err", err)
+			return exitStartup
+		}
+		ln = c.security.listen(ln, logger)
+	}
+	if c.fastcgi != "" {
+		if fln, err = listenOn(c.fastcgi, sock, logger); err != nil {
+			logger.Error("listen", "fastcgi", c.fastcgi, "err", err)
+			closeListeners()
+			return exitStartup
+		}
+		warnOpenFastCGI(c.fastcgi, logger)
+		// Each listener has its own --max-connections.
+		fln = c.security.listen(fln, logger)
+	}
 	var statusLn net.Listener
 	if c.status != "" {
 		if statusLn, err = listenStatus(c.status, c.statusPublic); err != nil {
-			ln.Close()
+			closeListeners()
 			if errors.Is(err, errStatusNotLoopback) {
 				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 				return exitUsage
@@ -191,12 +227,12 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	if err := c.security.dropPrivileges(h.Root, logger); err != nil {
 		logger.Error("dropping privileges", "err", err)
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 	if c.pycacheDir, err = c.security.pycacheDir(c.pycacheDir, fs.Changed("pycache-dir"), logger); err != nil {
 		logger.Error("bytecode cache", "err", err)
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 
@@ -208,7 +244,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		} else {
 			logger.Error("python", "err", err)
 		}
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 	ownGIL := pyhost.OwnGILSupported()
@@ -239,7 +275,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	})
 	if err != nil {
 		logger.Error("starting workers", "err", err)
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 	h.Runner = &dispatchRunner{
@@ -270,17 +306,28 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	c.security.configureServer(srv)
 	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
-	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
+	errc := make(chan error, 2)
+	if ln != nil {
+		if path := socketPath(c.listen); path != "" {
+			logger.Info("listening", "socket", path)
+		} else {
+			logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
+		}
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	fsrv := newFastCGIServer(fastcgiFront{next: handler, passUser: c.fastcgiUser}, logger)
+	if fln != nil {
+		logger.Info("fastcgi listening", "addr", fln.Addr().String())
+		go func() { errc <- fsrv.Serve(fln) }()
+	}
 	if stats != nil {
 		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
 		stats.ready.Store(true)
 	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		logger.Error("serve", "err", err)
+		closeListeners()
 		closePool(pool, c.shutdownTimeout, logger)
 		return exitStartup
 	case <-ctx.Done():
@@ -294,8 +341,21 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	logger.Info("shutting down", "timeout", c.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("in-flight requests did not finish in time", "err", err)
+	// Both listeners stop accepting at once, then drain.
+	shutdowns := make(chan error, 2)
+	if ln != nil {
+		go func() { shutdowns <- srv.Shutdown(sctx) }()
+	}
+	if fln != nil {
+		go func() { shutdowns <- fsrv.Shutdown(sctx) }()
+	}
+	for _, l := range []net.Listener{ln, fln} {
+		if l == nil {
+			continue
+		}
+		if err := <-shutdowns; err != nil {
+			logger.Warn("in-flight requests did not finish in time", "err", err)
+		}
 	}
 	closePool(pool, c.shutdownTimeout, logger)
 	logger.Info("stopped")
