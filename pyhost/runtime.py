@@ -681,18 +681,32 @@ sys.meta_path.append(_PylibFinder)
 # process-wide state: it loads in a first sub-interpreter with a warning,
 # and the next sub-interpreter that imports it (another worker, or the
 # same worker recycled) crashes the whole server (measured with Debian's
-# numpy 1.24 on 3.11). So a sub-interpreter refuses them before any C code
-# loads; main mode (_MAIN) imports them normally.
+# numpy 1.24 on 3.11). So a sub-interpreter refuses them, when installed,
+# before any of their code runs (and `warmcgi check` reports them); main
+# mode (_MAIN) imports them normally.
 _MAIN_ONLY = frozenset(("numpy",))
 
 
 class _MainOnlyFinder:
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name in _MAIN_ONLY:
-            raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing "
-                              "it would crash the server), so it is not loaded in one" % name, name=name)
-        return None
+        if name not in _MAIN_ONLY:
+            return None
+        from importlib.machinery import PathFinder
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = _MainOnlyFinder
+        return spec
+
+    @staticmethod
+    def create_module(spec):
+        raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing it "
+                          "would crash the server), so it is not loaded in one" % spec.name,
+                          name=spec.name, path=spec.origin)
+
+    @staticmethod
+    def exec_module(module):
+        pass
 
 
 if not _MAIN:
