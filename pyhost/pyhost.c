@@ -43,9 +43,11 @@ static PyInterpreterState *main_interp;
  * os.environ, sys.modules, sys.argv, __main__), so main-mode requests run
  * one at a time: main_mu is held for a whole ph_exec, taken before the
  * GIL so that a waiting worker never holds it. main_run and main_failed
- * are written once, under main_mu.
+ * are written once, under main_init_mu, which a running request never
+ * holds: creating a main-mode interp does not wait for one.
  */
 static pthread_mutex_t main_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t main_init_mu = PTHREAD_MUTEX_INITIALIZER;
 static PyObject *main_run;       /* the main interpreter's _warmcgi._run, kept for the process */
 static char main_failed[512];    /* why installing it failed, if it did */
 
@@ -351,21 +353,22 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 		set_error(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_lock(&main_mu);
+	pthread_mutex_lock(&main_init_mu);
 	if (main_failed[0] != '\0') {
 		/* A half-installed runtime cannot be undone: never retry. */
 		set_error(errbuf, errlen, "%s", main_failed);
 		goto fail;
 	}
+	/* Needs no GIL; it is first attached by the install or by ph_exec. */
 	ts = PyThreadState_New(main_interp);
 	if (ts == NULL) {
 		set_error(errbuf, errlen, "main interpreter: no thread state");
 		goto fail;
 	}
-	PyEval_RestoreThread(ts);
 	if (main_run == NULL) {
 		char why[sizeof main_failed - 32];
 
+		PyEval_RestoreThread(ts);
 		main_run = install_runtime(runtime_src, why, sizeof why);
 		if (main_run == NULL) {
 			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);
@@ -374,17 +377,17 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 			PyThreadState_DeleteCurrent();
 			goto fail;
 		}
+		PyEval_SaveThread();
 	}
-	Py_INCREF(main_run);
-	ip->run = main_run;
+	pthread_mutex_unlock(&main_init_mu);
+	ip->run = main_run; /* borrowed: main_run lives as long as the process */
 	ip->in_main = 1;
 	ip->thread = pthread_self();
-	ip->ts = PyEval_SaveThread();
-	pthread_mutex_unlock(&main_mu);
+	ip->ts = ts;
 	return ip;
 
 fail:
-	pthread_mutex_unlock(&main_mu);
+	pthread_mutex_unlock(&main_init_mu);
 	free(ip);
 	return NULL;
 }
@@ -535,7 +538,7 @@ ph_interp_free(ph_interp *ip)
 		if (ip->in_main) {
 			/* The main interpreter and its runtime stay for the
 			 * other main-mode interps: end only this thread state. */
-			Py_CLEAR(ip->run);
+			ip->run = NULL;
 			PyThreadState_Clear(ip->ts);
 			PyThreadState_DeleteCurrent();
 			free(ip);

@@ -85,9 +85,10 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * share that runtime and ignore runtime_src. The calling thread must stay
  * the same for every later call on the interp. Main-mode interps share one
  * runtime, so ph_exec runs their requests one at a time (see ph_exec);
- * sub-interpreters are not affected. A failed install is final: every
- * later call fails with the same message. Called without the GIL, returns
- * without it. Returns NULL and fills errbuf on failure.
+ * sub-interpreters are not affected. After the first call it neither
+ * takes the GIL nor waits for a running request. A failed install is
+ * final: every later call fails with the same message. Called without the
+ * GIL, returns without it. Returns NULL and fills errbuf on failure.
  */
 ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
 
