@@ -31,9 +31,25 @@ struct ph_interp {
 	PyObject *run;     /* _warmcgi._run */
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
+	int in_main;       /* ts belongs to the main interpreter (ph_main_new) */
 };
 
 static PyInterpreterState *main_interp;
+
+/*
+ * Main mode: every main-mode interp is a thread state of the main
+ * interpreter, and they all share the one runtime installed there. That
+ * runtime keeps the current request in interpreter-wide state (sys.stdout,
+ * os.environ, sys.modules, sys.argv, __main__), so main-mode requests run
+ * one at a time: main_mu is held for a whole ph_exec, taken before the
+ * GIL so that a waiting worker never holds it. main_run and main_failed
+ * are written once, under main_init_mu, which a running request never
+ * holds: creating a main-mode interp does not wait for one.
+ */
+static pthread_mutex_t main_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t main_init_mu = PTHREAD_MUTEX_INITIALIZER;
+static PyObject *main_run;       /* the main interpreter's _warmcgi._run, kept for the process */
+static char main_failed[512];    /* why installing it failed, if it did */
 
 /*
  * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
@@ -181,7 +197,8 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	PyConfig_Clear(&cfg);
 
 	main_interp = PyInterpreterState_Main();
-	/* The main interpreter never runs requests: release it for good. */
+	/* Release the main interpreter: it runs requests only in main mode,
+	 * on worker threads with thread states of their own (ph_main_new). */
 	PyEval_SaveThread();
 	return PH_OK;
 
@@ -189,6 +206,45 @@ fail:
 	set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
 	PyConfig_Clear(&cfg);
 	return PH_EINIT;
+}
+
+/*
+ * install_runtime runs the warmcgi runtime source in the current
+ * interpreter's _warmcgi module and returns a new reference to its _run,
+ * or NULL with errbuf filled. GIL held.
+ */
+static PyObject *
+install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
+{
+	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
+
+	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
+	dict = mod ? PyModule_GetDict(mod) : NULL;
+	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
+		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
+		PyObject *e = PyCFunction_New(&emit_def, NULL);
+
+		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0)
+			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+		Py_XDECREF(f);
+		Py_XDECREF(e);
+	}
+	if (code != NULL)
+		r = PyEval_EvalCode(code, dict, dict);
+	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
+	if (run == NULL) {
+		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
+
+		set_error(errbuf, errlen, "runtime install: %s",
+			  t ? PyBytes_AS_STRING(t) : "_run missing");
+		Py_XDECREF(t);
+	} else {
+		Py_INCREF(run);
+	}
+	Py_XDECREF(code);
+	Py_XDECREF(r);
+	return run;
 }
 
 /* new_subinterpreter creates the interpreter; the main GIL is held on entry. */
@@ -229,7 +285,7 @@ ph_interp *
 ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 {
 	PyThreadState *mts, *ts;
-	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
+	PyObject *run;
 	ph_interp *ip;
 
 	if (main_interp == NULL) {
@@ -258,29 +314,8 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
-	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
-	dict = mod ? PyModule_GetDict(mod) : NULL;
-	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
-		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
-		PyObject *e = PyCFunction_New(&emit_def, NULL);
-
-		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_emit", e) == 0)
-			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
-		Py_XDECREF(f);
-		Py_XDECREF(e);
-	}
-	if (code != NULL)
-		r = PyEval_EvalCode(code, dict, dict);
-	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
+	run = install_runtime(runtime_src, errbuf, errlen);
 	if (run == NULL) {
-		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
-
-		set_error(errbuf, errlen, "runtime install: %s",
-			  t ? PyBytes_AS_STRING(t) : "_run missing");
-		Py_XDECREF(t);
-		Py_XDECREF(code);
-		Py_XDECREF(r);
 		Py_EndInterpreter(ts);
 #if PY_VERSION_HEX < 0x030C0000
 		PyThreadState_Swap(mts);
@@ -292,10 +327,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 		free(ip);
 		return NULL;
 	}
-	Py_INCREF(run);
 	ip->run = run;
-	Py_DECREF(code);
-	Py_DECREF(r);
 	ip->thread = pthread_self();
 	ip->ts = PyEval_SaveThread();
 
@@ -304,6 +336,60 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	PyThreadState_Clear(mts);
 	PyThreadState_DeleteCurrent();
 	return ip;
+}
+
+ph_interp *
+ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
+{
+	PyThreadState *ts;
+	ph_interp *ip;
+
+	if (main_interp == NULL) {
+		set_error(errbuf, errlen, "python is not initialised");
+		return NULL;
+	}
+	ip = calloc(1, sizeof *ip);
+	if (ip == NULL) {
+		set_error(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&main_init_mu);
+	if (main_failed[0] != '\0') {
+		/* A half-installed runtime cannot be undone: never retry. */
+		set_error(errbuf, errlen, "%s", main_failed);
+		goto fail;
+	}
+	/* Needs no GIL; it is first attached by the install or by ph_exec. */
+	ts = PyThreadState_New(main_interp);
+	if (ts == NULL) {
+		set_error(errbuf, errlen, "main interpreter: no thread state");
+		goto fail;
+	}
+	if (main_run == NULL) {
+		char why[sizeof main_failed - 32];
+
+		PyEval_RestoreThread(ts);
+		main_run = install_runtime(runtime_src, why, sizeof why);
+		if (main_run == NULL) {
+			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);
+			set_error(errbuf, errlen, "%s", main_failed);
+			PyThreadState_Clear(ts);
+			PyThreadState_DeleteCurrent();
+			goto fail;
+		}
+		PyEval_SaveThread();
+	}
+	pthread_mutex_unlock(&main_init_mu);
+	ip->run = main_run; /* borrowed: main_run lives as long as the process */
+	ip->in_main = 1;
+	ip->thread = pthread_self();
+	ip->ts = ts;
+	return ip;
+
+fail:
+	pthread_mutex_unlock(&main_init_mu);
+	free(ip);
+	return NULL;
 }
 
 /* env_dict parses "K=V\0K=V\0" into {bytes: bytes}, os.environ's storage. */
@@ -404,6 +490,8 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 		res->status = PH_ETHREAD;
 		return PH_ETHREAD;
 	}
+	if (ip->in_main)
+		pthread_mutex_lock(&main_mu);
 	PyEval_RestoreThread(ip->ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
@@ -432,6 +520,8 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 		}
 	}
 	ip->ts = PyEval_SaveThread();
+	if (ip->in_main)
+		pthread_mutex_unlock(&main_mu);
 	return res->status;
 }
 
@@ -447,6 +537,15 @@ ph_interp_free(ph_interp *ip)
 		PyEval_RestoreThread(ip->ts);
 		Py_CLEAR(ip->last);
 		Py_CLEAR(ip->errtext);
+		if (ip->in_main) {
+			/* The main interpreter and its runtime stay for the
+			 * other main-mode interps: end only this thread state. */
+			ip->run = NULL;
+			PyThreadState_Clear(ip->ts);
+			PyThreadState_DeleteCurrent();
+			free(ip);
+			return;
+		}
 		/* Py_EndInterpreter aborts the process if another thread of the
 		 * interpreter still runs (a script's daemon thread): then the
 		 * interpreter is leaked instead. */

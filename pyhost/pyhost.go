@@ -45,6 +45,10 @@ var (
 	// createMu serialises interpreter creation: own-GIL creation releases
 	// the main GIL part way through, and start-up is not a hot path.
 	createMu sync.Mutex
+	// mainSettings is the settings prelude of the runtime installed in the
+	// main interpreter by the first Main interp ("" before); guarded by
+	// createMu.
+	mainSettings string
 )
 
 // Init initialises the embedded Python once per process. It may be called
@@ -122,7 +126,8 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// Interp is one sub-interpreter bound to the OS thread that created it.
+// Interp is one sub-interpreter (or, with InterpOptions.Main, one thread
+// state of the main interpreter) bound to the OS thread that created it.
 // All of its methods must be called on that thread: create it from a
 // goroutine that called runtime.LockOSThread and never unlocks.
 type Interp struct {
@@ -155,6 +160,18 @@ type InterpOptions struct {
 	Timeout time.Duration
 	// CGIEscape defines cgi.escape as it was before Python 3.8.
 	CGIEscape bool
+	// Main runs the requests in the main interpreter instead of a
+	// sub-interpreter of their own (--isolation main), for C extensions
+	// that refuse sub-interpreters (numpy and friends). All Main interps
+	// of the process share the main interpreter and one runtime in it, so
+	// they run one request at a time: Exec waits while another Main
+	// interp's request runs (use one Main worker; for parallel requests
+	// use process mode). Sub-interpreters keep running alongside. The
+	// first Main interp's options hold for the process: a later one with
+	// other options is refused. OwnGIL is ignored (the main interpreter
+	// has its own GIL where sub-interpreters do, and shares it where they
+	// share theirs).
+	Main bool
 }
 
 // settings is the Python prelude that configures one interpreter's runtime.
@@ -166,6 +183,7 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
 	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
 	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
+	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
 	b.WriteString("_PYLIB = {")
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
@@ -180,12 +198,14 @@ func (o InterpOptions) settings() string {
 }
 
 // NewInterp creates a sub-interpreter on the calling OS thread and installs
-// the warmcgi runtime in it.
+// the warmcgi runtime in it; with opts.Main it binds the thread to the main
+// interpreter instead, installing the runtime there the first time.
 func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	src := C.CString(opts.settings() + runtimeSource)
+	settings := opts.settings()
+	src := C.CString(settings + runtimeSource)
 	defer C.free(unsafe.Pointer(src))
 	var buf [1024]C.char
 	own := C.int(0)
@@ -193,7 +213,19 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 		own = 1
 	}
 	createMu.Lock()
-	p := C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+	var p *C.ph_interp
+	switch {
+	case !opts.Main:
+		p = C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+	case mainSettings != "" && mainSettings != settings:
+		createMu.Unlock()
+		return nil, fmt.Errorf("%w: the main interpreter already runs with other options (every main-mode worker needs the same ones)", ErrCreate)
+	default:
+		p = C.ph_main_new(src, &buf[0], C.size_t(len(buf)))
+		if p != nil {
+			mainSettings = settings
+		}
+	}
 	createMu.Unlock()
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))

@@ -78,6 +78,22 @@ int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, 
 ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
 
 /*
+ * ph_main_new binds the calling OS thread to the main interpreter instead
+ * of a sub-interpreter (main mode, for C extensions that refuse
+ * sub-interpreters): it makes a thread state of the main interpreter for
+ * this thread. The first successful call in the process runs the warmcgi
+ * runtime source (NUL-terminated) in the main interpreter; later calls
+ * share that runtime and ignore runtime_src. The calling thread must stay
+ * the same for every later call on the interp. Main-mode interps share one
+ * runtime, so ph_exec runs their requests one at a time (see ph_exec);
+ * sub-interpreters are not affected. After the first call it neither
+ * takes the GIL nor waits for a running request. A failed install is
+ * final: every later call fails with the same message. Called without the
+ * GIL, returns without it. Returns NULL and fills errbuf on failure.
+ */
+ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
+
+/*
  * ph_exec runs one CGI request: the script at path (the code cache key)
  * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
  * python -u, bits 1-2 the -O level; part of the cache key), environment
@@ -86,13 +102,19 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * duplicate of the descriptor). stream, when not 0, is the Go handle that output the script
  * flushes is sent to while it runs (go_pyhost_emit, called on this thread
  * without the GIL). Must be called on the interp's own thread. The only
- * call into C on the per-request path.
+ * call into C on the per-request path. For a main-mode interp
+ * (ph_main_new) the call first waits, without the GIL, until no other
+ * main-mode request runs.
  */
 int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	    const char *env, size_t env_n, const char *argv, size_t argv_n,
 	    const char *body, size_t body_n, int body_fd, uintptr_t stream, ph_result *res);
 
-/* ph_interp_free ends the interpreter; on its own thread only. */
+/*
+ * ph_interp_free ends the interpreter; on its own thread only. For a
+ * main-mode interp it ends only the thread's state: the main interpreter
+ * and its runtime stay for the other main-mode interps.
+ */
 void ph_interp_free(ph_interp *ip);
 
 #endif

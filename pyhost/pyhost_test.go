@@ -149,9 +149,25 @@ var execCases = []execCase{
 		stderr: []string{"ValueError: boom in script"}, exit: 1, failure: "ValueError"},
 }
 
-// TestExecCases runs every case three times over in one interpreter: the
-// bugs of a persistent host show on the second request, not the first.
+// isolationModes are the in-process modes every exec case must pass in.
+var isolationModes = []struct {
+	name string
+	opts InterpOptions
+}{
+	{"subinterp", InterpOptions{}},
+	{"main", InterpOptions{Main: true}},
+}
+
+// TestExecCases runs every case three times over in one interpreter, in
+// each isolation mode: the bugs of a persistent host show on the second
+// request, not the first.
 func TestExecCases(t *testing.T) {
+	for _, mode := range isolationModes {
+		t.Run(mode.name, func(t *testing.T) { testExecCases(t, mode.opts) })
+	}
+}
+
+func testExecCases(t *testing.T, opts InterpOptions) {
 	// Subtests run on goroutines of their own, so the requests run first, on
 	// the interpreter's thread, and the checks after.
 	type outcome struct {
@@ -161,7 +177,7 @@ func TestExecCases(t *testing.T) {
 	const rounds = 3
 	got := make([]outcome, rounds*len(execCases))
 	tmp := t.TempDir()
-	onThread(t, func(ip *Interp) {
+	onThread2(t, opts, func(ip *Interp) {
 		for i := range got {
 			c := execCases[i%len(execCases)]
 			path := script(t, c.script)
@@ -361,28 +377,34 @@ func TestStream(t *testing.T) {
 		{"client gone", []StreamAnswer{StreamSent, StreamSent, StreamGone},
 			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "", "client gone\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var chunks []string
-			var res Result
-			var err error
-			onThread(t, func(ip *Interp) {
-				stream := func(b []byte) StreamAnswer {
-					chunks = append(chunks, string(b))
-					return tt.answers[min(len(chunks), len(tt.answers))-1]
-				}
-				err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Stream: stream}, &res)
+	for _, mode := range isolationModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				testStream(t, mode.opts, path, tt.answers, tt.chunks, tt.stdout, tt.stderr)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(chunks) != fmt.Sprint(tt.chunks) {
-				t.Errorf("chunks %q, want %q", chunks, tt.chunks)
-			}
-			if string(res.Stdout) != tt.stdout || string(res.Stderr) != tt.stderr {
-				t.Errorf("stdout %q stderr %q, want %q %q", res.Stdout, res.Stderr, tt.stdout, tt.stderr)
-			}
-		})
+		}
+	}
+}
+
+func testStream(t *testing.T, opts InterpOptions, path string, answers []StreamAnswer, wantChunks []string, stdout, stderr string) {
+	var chunks []string
+	var res Result
+	var err error
+	onThread2(t, opts, func(ip *Interp) {
+		stream := func(b []byte) StreamAnswer {
+			chunks = append(chunks, string(b))
+			return answers[min(len(chunks), len(answers))-1]
+		}
+		err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Stream: stream}, &res)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(chunks) != fmt.Sprint(wantChunks) {
+		t.Errorf("chunks %q, want %q", chunks, wantChunks)
+	}
+	if string(res.Stdout) != stdout || string(res.Stderr) != stderr {
+		t.Errorf("stdout %q stderr %q, want %q %q", res.Stdout, res.Stderr, stdout, stderr)
 	}
 }
 

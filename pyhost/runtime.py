@@ -677,6 +677,41 @@ class _PylibFinder:
 
 sys.meta_path.append(_PylibFinder)
 
+# Packages that cannot live in a sub-interpreter (81). numpy's C core keeps
+# process-wide state: it loads in a first sub-interpreter with a warning,
+# and the next sub-interpreter that imports it (another worker, or the
+# same worker recycled) crashes the whole server (measured with Debian's
+# numpy 1.24 on 3.11). So a sub-interpreter refuses them, when installed,
+# before any of their code runs (and `warmcgi check` reports them); main
+# mode (_MAIN) imports them normally.
+_MAIN_ONLY = frozenset(("numpy",))
+
+
+class _MainOnlyFinder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name not in _MAIN_ONLY:
+            return None
+        from importlib.machinery import PathFinder
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = _MainOnlyFinder
+        return spec
+
+    @staticmethod
+    def create_module(spec):
+        raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing it "
+                          "would crash the server), so it is not loaded in one" % spec.name,
+                          name=spec.name, path=spec.origin)
+
+    @staticmethod
+    def exec_module(module):
+        pass
+
+
+if not _MAIN:
+    sys.meta_path.insert(0, _MainOnlyFinder)
+
 # ---------------------------------------------------------------------
 # What a CGI process does to itself must end only the request, never the
 # server (cases 46-49, 76, 79, 80, 85-88). These are module attributes,
@@ -1558,6 +1593,35 @@ def _exit_status(e, err):
     return 1, "SystemExit: %s" % code
 
 
+def _subinterp_hint(e, path, err):
+    """When e comes from a module that cannot load in a sub-interpreter,
+    end the logged traceback with the fix (81)."""
+    if _MAIN:
+        return
+    import re
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        text = str(e)
+        if re.search(r"sub-?interpreter|interpreter change detected|more than once per process", text, re.I):
+            break
+        e = e.__cause__ or e.__context__
+    else:
+        return
+    m = re.search(r"module '?([\w.]+)'? does not support", text)
+    name = getattr(e, "name", None) or (m and m.group(1))
+    tb = e.__traceback__
+    while not name and tb is not None:
+        # The first frame outside the script is the module being imported.
+        f = tb.tb_frame
+        if f.f_code.co_filename != path and not f.f_code.co_filename.startswith("<"):
+            name = f.f_globals.get("__name__")
+        tb = tb.tb_next
+    err.buf += ("warmcgi: module %r cannot load in a sub-interpreter; serve this script with "
+                "--isolation-for '%s=main' (or --isolation process)\n"
+                % ((name or "?").partition(".")[0], os.path.basename(path))).encode("utf-8", "backslashreplace")
+
+
 def _report(e):
     """Report an uncaught exception through the current sys.excepthook (40)."""
     tb = e.__traceback__
@@ -1656,6 +1720,7 @@ def _run(path, stamp, env, args, body, stream):
                 exit_code = 1
                 failure = "%s: %s" % (type(e).__name__, e)
                 _report(e)
+                _subinterp_hint(e, path, err)
         try:
             _reset_state(err)
         except _EndRequest as e:
@@ -1694,6 +1759,20 @@ def _run(path, stamp, env, args, body, stream):
         _async_raise(_worker, None)  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
     return (exit_code, out.buf, err.buf, failure, late, compiled)
+
+
+if _MAIN:
+    # Main mode (_MAIN, set by pyhost): the workers of several threads take
+    # turns in this one runtime (pyhost runs one request at a time), so the
+    # request's thread is whichever calls. As for the first worker at
+    # install, threads it starts are not daemons.
+    _run_on_worker = _run
+
+    def _run(path, stamp, env, args, body, stream):
+        global _worker
+        _worker = _thread.get_ident()
+        threading.current_thread()._daemonic = False
+        return _run_on_worker(path, stamp, env, args, body, stream)
 
 
 def _finish():
