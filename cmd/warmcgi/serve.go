@@ -55,7 +55,8 @@ type serveConfig struct {
 	cgiEscape       bool
 	maxRequests     int
 	globals         string
-	security        securityConfig // security.go
+	security        securityConfig  // security.go
+	iso             isolationConfig // isolation.go
 }
 
 func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
@@ -85,6 +86,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
 	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
 	addSecurityFlags(fs, &c.security)
+	addIsolationFlags(fs, &c.iso)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -137,6 +139,18 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
+	iso, err := c.iso.parse(h.Root)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	var maxMemory int64
+	if c.iso.maxMemory != "" {
+		if maxMemory, err = parseSize(c.iso.maxMemory); err != nil || maxMemory == 0 {
+			fmt.Fprintf(stderr, "warmcgi serve: --max-memory %q: want a size such as 512M\n", c.iso.maxMemory)
+			return exitUsage
+		}
+	}
 	if err := c.security.prepare(h.Root); err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
@@ -161,54 +175,83 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 
-	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
-		if c.security.user != "" {
-			// The usual cause: a Python installed where the dropped user
-			// cannot read its standard library (a home directory, say).
-			logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
-		} else {
-			logger.Error("python", "err", err)
+	var backends [numModes]pyBackend
+	var procs *procRunner
+	if iso.used[modeProcess] {
+		// Worker processes start after the privilege drop, so they run
+		// as --user too.
+		if procs, err = newProcRunner(&c, maxMemory, logger); err != nil {
+			logger.Error("starting worker processes", "err", err)
+			ln.Close()
+			return exitStartup
 		}
-		ln.Close()
-		return exitStartup
+		backends[modeProcess] = procs
+		reloadOnHUP(ctx, procs, logger)
 	}
-	ownGIL := pyhost.OwnGILSupported()
-	quietStdio(logger)
-	pool, err := interp.New(interp.Options{
-		Workers:      c.workers,
-		QueueSize:    c.queue,
-		QueueTimeout: c.queueTimeout,
-		Logger:       logger,
-		MaxRequests:  c.maxRequests,
-	}, func(n int) (*worker, error) {
-		// Each worker thread gets its own working directory, so a
-		// request can start in its script's directory, and a script's
-		// os.chdir moves no other request (COMPAT 78, 88).
-		chdir := true
-		if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
-			chdir = false
-			if n == 0 {
-				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+	closeProcs := func() {
+		if procs != nil {
+			pctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+			defer cancel()
+			if err := procs.close(pctx); err != nil {
+				logger.Warn("worker processes did not stop in time", "err", err)
 			}
 		}
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
-			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
-		if err != nil {
-			return nil, err
+	}
+	var pool *interp.Pool[*worker]
+	ownGIL := pyhost.OwnGILSupported()
+	if iso.used[modeSubinterp] {
+		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
+			if c.security.user != "" {
+				// The usual cause: a Python installed where the dropped user
+				// cannot read its standard library (a home directory, say).
+				logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
+			} else {
+				logger.Error("python", "err", err)
+			}
+			ln.Close()
+			closeProcs()
+			return exitStartup
 		}
-		return newWorker(ip), nil
-	})
-	if err != nil {
-		logger.Error("starting workers", "err", err)
-		ln.Close()
-		return exitStartup
+		quietStdio(logger)
+		pool, err = interp.New(interp.Options{
+			Workers:      c.workers,
+			QueueSize:    c.queue,
+			QueueTimeout: c.queueTimeout,
+			Logger:       logger,
+			MaxRequests:  c.maxRequests,
+		}, func(n int) (*worker, error) {
+			// Each worker thread gets its own working directory, so a
+			// request can start in its script's directory, and a script's
+			// os.chdir moves no other request (COMPAT 78, 88).
+			chdir := true
+			if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
+				chdir = false
+				if n == 0 {
+					logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+				}
+			}
+			ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
+				KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
+			if err != nil {
+				return nil, err
+			}
+			return newWorker(ip), nil
+		})
+		if err != nil {
+			logger.Error("starting workers", "err", err)
+			ln.Close()
+			closeProcs()
+			return exitStartup
+		}
+		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger}
 	}
 	h.Runner = &dispatchRunner{
-		py:      &pyRunner{pool: pool, logger: logger},
-		cgi:     execRunner{timeout: c.timeout},
-		root:    h.Root,
-		plain:   c.plainCGI,
-		maxKeep: 4096,
+		backends: backends,
+		iso:      iso,
+		cgi:      execRunner{timeout: c.timeout},
+		root:     h.Root,
+		plain:    c.plainCGI,
+		maxKeep:  4096,
 	}
 
 	srv := &http.Server{
@@ -219,7 +262,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	// header timeout, idle timeout and header size limit, from the flags.
 	c.security.configureServer(srv)
 	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
-		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
+		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
 	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
 
 	errc := make(chan error, 1)
@@ -228,6 +271,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	case err := <-errc:
 		logger.Error("serve", "err", err)
 		closePool(pool, c.shutdownTimeout, logger)
+		closeProcs()
 		return exitStartup
 	case <-ctx.Done():
 	}
@@ -241,11 +285,15 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		logger.Warn("in-flight requests did not finish in time", "err", err)
 	}
 	closePool(pool, c.shutdownTimeout, logger)
+	closeProcs()
 	logger.Info("stopped")
 	return exitOK
 }
 
 func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
+	if pool == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := pool.Close(ctx); err != nil {
