@@ -197,9 +197,14 @@ type procConfig struct {
 }
 
 func newProcConfig(c *serveConfig, maxMemory int64, logger *slog.Logger) (*procConfig, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("--isolation process: cannot find this binary to start workers: %w", err)
+	// /proc/self/exe reaches this binary even where the --user account
+	// could not (a directory only root may search), and stays this
+	// binary if the file is replaced while the server runs.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("--isolation process: cannot find this binary to start workers: %w", err)
+		}
 	}
 	arg, err := json.Marshal(workerConfig{
 		PycacheDir: c.pycacheDir,
