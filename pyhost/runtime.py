@@ -602,11 +602,22 @@ def _make_std(fd, unbuffered):
                             write_through=unbuffered and write)
 
 
+def _fd_seekable(fd):
+    try:
+        os.lseek(fd, 0, os.SEEK_CUR)
+        return True
+    except OSError:
+        return False
+
+
 def _std_usable(f, fd, unbuffered):
     try:
+        # The file objects learn once whether their fd is seekable: one
+        # made on /dev/null must not serve a pipe.
         return (not f.closed and not f.buffer.closed and f.encoding == "utf-8"
                 and f.errors == ("backslashreplace" if fd == 2 else "surrogateescape")
-                and f.line_buffering == (fd == 2 and not unbuffered))
+                and f.line_buffering == (fd == 2 and not unbuffered)
+                and f.buffer.seekable() == _fd_seekable(fd))
     except (ValueError, AttributeError):
         return False  # detached
 

@@ -291,3 +291,9 @@ func TestProcessReload(t *testing.T) {
 		t.Errorf("no reload line in the log:\n%s", p.stderr.String())
 	}
 }
+
+// TestApacheDifferentialProcess runs the Apache differential with every
+// script in a worker process.
+func TestApacheDifferentialProcess(t *testing.T) {
+	apacheDifferential(t, "--isolation", "process")
+}
