@@ -297,3 +297,37 @@ func TestProcessReload(t *testing.T) {
 func TestApacheDifferentialProcess(t *testing.T) {
 	apacheDifferential(t, "--isolation", "process")
 }
+
+// TestProcessRecycling: --max-requests and --max-memory replace a worker
+// process after the request that reaches the limit.
+func TestProcessRecycling(t *testing.T) {
+	dir := testdataCGIBin(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	pid := func(base string) string {
+		code, body, err := fetch(t, client, base+"cgi-bin/pid.py")
+		if err != nil || code != 200 {
+			t.Fatalf("pid.py: %d %v %q", code, err, body)
+		}
+		return body
+	}
+	t.Run("max-requests", func(t *testing.T) {
+		base, _ := startWarmcgi(t, dir, "--isolation", "process", "-w", "1", "--max-requests", "2")
+		a, b, c := pid(base), pid(base), pid(base)
+		if a != b || b == c {
+			t.Errorf("pids %q %q %q: want the worker process replaced after 2 requests", a, b, c)
+		}
+	})
+	t.Run("max-memory", func(t *testing.T) {
+		base, logs := startWarmcgi(t, dir, "--isolation", "process", "-w", "1", "--max-memory", "100M")
+		before := pid(base)
+		if code, body, err := fetch(t, client, base+"cgi-bin/faults/leak.py"); err != nil || code != 200 || body != "leaked\n" {
+			t.Fatalf("leak.py: %d %v %q", code, err, body)
+		}
+		if after := pid(base); after == before {
+			t.Errorf("the worker process (pid %q) kept 80 MiB past --max-memory 100M but was not replaced\n%s", before, logs())
+		}
+		if !strings.Contains(logs(), "resident memory above --max-memory") {
+			t.Errorf("no recycling line in the log:\n%s", logs())
+		}
+	})
+}
