@@ -172,6 +172,13 @@ type InterpOptions struct {
 	// has its own GIL where sub-interpreters do, and shares it where they
 	// share theirs).
 	Main bool
+	// RealProcess is for an interpreter that owns its whole process (a
+	// --isolation process worker): the script gets the real fds 0, 1 and
+	// 2, the real C environment, os.fork, os.exec*, os._exit and
+	// os.kill, instead of the per-request emulation a shared process
+	// needs. The caller points fds 0-2 at the request's pipes before
+	// Exec; Body and BodyFile are then ignored.
+	RealProcess bool
 }
 
 // settings is the Python prelude that configures one interpreter's runtime.
@@ -184,6 +191,7 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
 	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
 	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
+	fmt.Fprintf(&b, "_REAL_PROCESS = %s\n", pyBool[o.RealProcess])
 	b.WriteString("_PYLIB = {")
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")

@@ -317,7 +317,7 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 		counter(descReloads, ss.reloads, ss.name)
 	}
 	gauge(descInFlight, float64(st.inFlight.Load()))
-	ps := st.pool.Stats()
+	ps := st.poolStats()
 	gauge(descQueue, float64(ps.Queued))
 	counter(descRejected, ps.Rejected)
 	gauge(descWorkers, float64(ps.Workers))
@@ -330,12 +330,28 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReady, ready)
 }
 
+// poolStats are the in-process workers' figures; none when only process
+// mode is in use (its worker processes are not in the pool).
+func (st *serverStats) poolStats() interp.Stats {
+	if st.pool == nil {
+		return interp.Stats{}
+	}
+	return st.pool.Stats()
+}
+
+func (st *serverStats) poolWorkers() []interp.WorkerStats {
+	if st.pool == nil {
+		return nil
+	}
+	return st.pool.Workers(make([]interp.WorkerStats, 0, len(st.workers)))
+}
+
 // readiness reports whether the server takes requests, and why not.
 func (st *serverStats) readiness() (bool, string) {
 	switch {
 	case !st.ready.Load():
 		return false, "not accepting requests (starting or draining)"
-	case st.pool.Stats().Workers == 0:
+	case st.pool != nil && st.pool.Stats().Workers == 0:
 		return false, "no live workers"
 	}
 	return true, "ready"

@@ -63,7 +63,8 @@ type serveConfig struct {
 	accessLogFormat string
 	status          string
 	statusPublic    bool
-	security        securityConfig // security.go
+	security        securityConfig  // security.go
+	iso             isolationConfig // isolation.go
 }
 
 func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
@@ -101,6 +102,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
 	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
 	addSecurityFlags(fs, &c.security)
+	addIsolationFlags(fs, &c.iso)
 	// Defaults read off the machine are shown as the rule that makes them,
 	// so the help text (and the README made from it) is the same everywhere.
 	fs.Lookup("workers").DefValue = "number of CPUs, at least 2"
@@ -156,6 +158,18 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	if err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
+	}
+	iso, err := c.iso.parse(h.Root)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	var maxMemory int64
+	if c.iso.maxMemory != "" {
+		if maxMemory, err = parseSize(c.iso.maxMemory); err != nil || maxMemory == 0 {
+			fmt.Fprintf(stderr, "warmcgi serve: --max-memory %q: want a size such as 512M\n", c.iso.maxMemory)
+			return exitUsage
+		}
 	}
 	if err := c.security.prepare(h.Root); err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
@@ -236,54 +250,83 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 
-	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
-		if c.security.user != "" {
-			// The usual cause: a Python installed where the dropped user
-			// cannot read its standard library (a home directory, say).
-			logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
-		} else {
-			logger.Error("python", "err", err)
+	var backends [numModes]pyBackend
+	var procs *procRunner
+	if iso.used[modeProcess] {
+		// Worker processes start after the privilege drop, so they run
+		// as --user too.
+		if procs, err = newProcRunner(&c, maxMemory, logger); err != nil {
+			logger.Error("starting worker processes", "err", err)
+			closeListeners()
+			return exitStartup
 		}
-		closeListeners()
-		return exitStartup
+		backends[modeProcess] = procs
+		reloadOnHUP(ctx, procs, logger)
 	}
-	ownGIL := pyhost.OwnGILSupported()
-	quietStdio(logger)
-	pool, err := interp.New(interp.Options{
-		Workers:      c.workers,
-		QueueSize:    c.queue,
-		QueueTimeout: c.queueTimeout,
-		Logger:       logger,
-		MaxRequests:  c.maxRequests,
-	}, func(n int) (*worker, error) {
-		// Each worker thread gets its own working directory, so a
-		// request can start in its script's directory, and a script's
-		// os.chdir moves no other request (COMPAT 78, 88).
-		chdir := true
-		if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
-			chdir = false
-			if n == 0 {
-				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+	closeProcs := func() {
+		if procs != nil {
+			pctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+			defer cancel()
+			if err := procs.close(pctx); err != nil {
+				logger.Warn("worker processes did not stop in time", "err", err)
 			}
 		}
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
-			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
-		if err != nil {
-			return nil, err
+	}
+	var pool *interp.Pool[*worker]
+	ownGIL := pyhost.OwnGILSupported()
+	if iso.used[modeSubinterp] {
+		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
+			if c.security.user != "" {
+				// The usual cause: a Python installed where the dropped user
+				// cannot read its standard library (a home directory, say).
+				logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
+			} else {
+				logger.Error("python", "err", err)
+			}
+			closeListeners()
+			closeProcs()
+			return exitStartup
 		}
-		return newWorker(ip, n), nil
-	})
-	if err != nil {
-		logger.Error("starting workers", "err", err)
-		closeListeners()
-		return exitStartup
+		quietStdio(logger)
+		pool, err = interp.New(interp.Options{
+			Workers:      c.workers,
+			QueueSize:    c.queue,
+			QueueTimeout: c.queueTimeout,
+			Logger:       logger,
+			MaxRequests:  c.maxRequests,
+		}, func(n int) (*worker, error) {
+			// Each worker thread gets its own working directory, so a
+			// request can start in its script's directory, and a script's
+			// os.chdir moves no other request (COMPAT 78, 88).
+			chdir := true
+			if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
+				chdir = false
+				if n == 0 {
+					logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+				}
+			}
+			ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
+				KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
+			if err != nil {
+				return nil, err
+			}
+			return newWorker(ip, n), nil
+		})
+		if err != nil {
+			logger.Error("starting workers", "err", err)
+			closeListeners()
+			closeProcs()
+			return exitStartup
+		}
+		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats}
 	}
 	h.Runner = &dispatchRunner{
-		py:      &pyRunner{pool: pool, logger: logger, stats: stats},
-		cgi:     execRunner{timeout: c.timeout},
-		root:    h.Root,
-		plain:   c.plainCGI,
-		maxKeep: 4096,
+		backends: backends,
+		iso:      iso,
+		cgi:      execRunner{timeout: c.timeout},
+		root:     h.Root,
+		plain:    c.plainCGI,
+		maxKeep:  4096,
 	}
 
 	var handler http.Handler = h
@@ -305,7 +348,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	// header timeout, idle timeout and header size limit, from the flags.
 	c.security.configureServer(srv)
 	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
-		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
+		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
 	errc := make(chan error, 2)
 	if ln != nil {
 		if path := socketPath(c.listen); path != "" {
@@ -329,6 +372,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		logger.Error("serve", "err", err)
 		closeListeners()
 		closePool(pool, c.shutdownTimeout, logger)
+		closeProcs()
 		return exitStartup
 	case <-ctx.Done():
 	}
@@ -358,11 +402,15 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		}
 	}
 	closePool(pool, c.shutdownTimeout, logger)
+	closeProcs()
 	logger.Info("stopped")
 	return exitOK
 }
 
 func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
+	if pool == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := pool.Close(ctx); err != nil {

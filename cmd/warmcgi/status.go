@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/warmcgi/warmcgi/interp"
 )
 
 // errStatusNotLoopback refuses a --status address that is not loopback.
@@ -98,7 +97,7 @@ func shutdownStatus(srv *http.Server) {
 
 // writeStatusPage writes the plain-text status page.
 func writeStatusPage(w io.Writer, st *serverStats, info statusInfo, now time.Time) {
-	ps := st.pool.Stats()
+	ps := st.poolStats()
 	_, why := st.readiness()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "warmcgi\t\n")
@@ -114,7 +113,7 @@ func writeStatusPage(w io.Writer, st *serverStats, info statusInfo, now time.Tim
 	fmt.Fprintf(w, "\nWorkers\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "id\tstate\tserved\treplaced\tfor\tscript\n")
-	for _, ws := range st.pool.Workers(make([]interp.WorkerStats, 0, len(st.workers))) {
+	for _, ws := range st.poolWorkers() {
 		state, script, since := "idle", "", ""
 		switch {
 		case !ws.Live:
