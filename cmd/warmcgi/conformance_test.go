@@ -10,6 +10,7 @@ package main
 // maps every P0/P1 case to the test that covers it.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -132,6 +133,9 @@ func conformanceCases() []conformanceCase {
 		cc(21, "021-stdin-text", p+"021-stdin-text.py").post("text/plain", []byte("caf\xc3\xa9 \xff\xfe end\n")),
 		cc(23, "023-cgi-globals", p+"023-cgi-globals.py"),
 		cc(24, "024-exit-stdin", p+"024-exit-stdin.py").post("text/plain", []byte("xyz")),
+		// Apache's answer is broken here (the body comes out before the
+		// headers); warmcgi keeps the calls in order.
+		cc(29, "029-text-then-buffer", p+"029-text-then-buffer.py").exactly("\x00binary\xff\n"),
 		cc(30, "030-encoding", p+"030-encoding.py"),
 		cc(30, "030-line-buffering", p+"030-line-buffering.py").
 			openBug("sys.stderr.line_buffering is False; a CGI child's stderr is line-buffered"),
@@ -192,6 +196,10 @@ func conformanceCases() []conformanceCase {
 		// Apache's own children inherit two stray fds of Apache (10 and
 		// 251 here); warmcgi's must get none of the server's.
 		cc(89, "089-child-fds", p+"089-child-fds.py").exactly("system: 0 1 2 3\nsubprocess: 0 1 2 3\n"),
+		// In the embedded mode os.system waits for its background child's
+		// output and a Popen child still writing 1 s after the script is
+		// cut off; a plain-CGI process is waited for, as by Apache.
+		cc(90, "090-background-child", p+"090-background-child.py").inMode("cgi"),
 		cc(93, "093-cgi-escape", p+"093-cgi-escape.py").fails(500).logged("has no attribute 'escape'"),
 		cc(94, "094-removed", p+"094-removed.py"),
 	}
@@ -223,7 +231,7 @@ func TestConformance(t *testing.T) {
 			t.Errorf("apache, %s: %v", c.name, err)
 			continue
 		}
-		if resp.code != c.apacheStatus {
+		if c.want == "" && resp.code != c.apacheStatus {
 			t.Errorf("apache, %s: status %q, the table expects %d\nbody: %q",
 				c.name, resp.statusLine, c.apacheStatus, clip(resp.body, 500))
 		}
@@ -456,4 +464,61 @@ func init() {
 	knownDifferences[reloadSameSecond] = knownDifference{fields: []string{"body"}, compat: 15,
 		why: "imported helpers' bytecode (--pycache-dir) is validated by whole-second mtime and size, " +
 			"so a same-size edit within the same second is not seen; without --pycache-dir it is"}
+}
+
+// TestConformanceSwallowedTimeout covers the part of COMPAT 45 and 50 the
+// embedded mode cannot meet: a script that swallows every exception
+// outlives the exception injected at --timeout (the README says so). As
+// plain CGI (--cgi) it is killed with its process group, as Apache kills
+// a CGI process at CGIScriptTimeout. (Apache itself is not asked: its
+// timeout is 20 s in startApache.)
+func TestConformanceSwallowedTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts warmcgi; skipped with -short")
+	}
+	const script = "045-swallow-timeout.py"
+	dir := sharedCGIBin(t)
+	base, _ := startWarmcgi(t, dir, "-w", "1", "--timeout", "1s", "--cgi", "compat/"+script)
+	r := cc(45, "045-swallow-timeout", "/cgi-bin/compat/"+script).diffRequest
+	got, err := doRaw(base, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.code != 504 {
+		t.Errorf("status %q, want 504", got.statusLine)
+	}
+	// The process must be gone, not merely abandoned.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := processesRunning(t, filepath.Join(dir, "compat", script))
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still runs (pids %v) 10 s after its 504", script, pids)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, err := doRaw(base, cc(45, "hello", "/cgi-bin/hello.py").diffRequest); err != nil || got.code != 200 {
+		t.Errorf("hello.py after the timeout: %v %v", got, err)
+	}
+}
+
+// processesRunning returns the pids of processes whose command line
+// mentions name (an absolute path: the server's own command line has
+// the relative one).
+func processesRunning(t *testing.T, name string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var pids []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(name)) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
 }
