@@ -59,7 +59,7 @@ type isolationConfig struct {
 
 func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
 	fs.StringVar(&c.mode, "isolation", "subinterp", "how Python scripts run: subinterp (a sub-interpreter per worker thread), "+
-		"main (the main interpreter, for C extensions that refuse sub-interpreters) or process (a worker process per worker: "+
+		"main (the main interpreter, for C extensions that refuse sub-interpreters; one request at a time) or process (a worker process per worker: "+
 		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request)")
 	fs.StringArrayVar(&c.rules, "isolation-for", nil, "GLOB=MODE: run scripts matching GLOB (path under DIR, or base name) in MODE; "+
 		"the first matching rule wins (repeatable)")
@@ -106,10 +106,6 @@ func (c *isolationConfig) parse(root string) (*isolation, error) {
 		}
 		iso.rules = append(iso.rules, isolationRule{glob, m})
 		iso.used[m] = true
-	}
-	if iso.used[modeMain] {
-		// The main-interpreter worker is not part of this build.
-		return nil, fmt.Errorf("--isolation main: not available in this build")
 	}
 	if c.maxMemory != "" && !iso.used[modeProcess] {
 		return nil, fmt.Errorf("--max-memory applies to process mode only (--isolation process or --isolation-for GLOB=process): " +

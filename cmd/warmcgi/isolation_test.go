@@ -38,23 +38,33 @@ type faultCase struct {
 	skip   map[string]string // mode -> why the mode cannot survive this
 }
 
+// In main mode every request runs in the one main interpreter, one at a
+// time, so what holds a subinterp worker for good holds the whole mode.
 var faultCases = []faultCase{
-	{script: "loop.py", status: map[string]int{"subinterp": 504, "process": 504}},
+	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504}},
 	{script: "loop_swallow.py", status: map[string]int{"process": 504},
-		skip: map[string]string{"subinterp": "a script that swallows the injected timeout exception keeps its worker thread (and, below Python 3.13, the shared GIL) for good"}},
+		skip: map[string]string{
+			"subinterp": "a script that swallows the injected timeout exception keeps its worker thread (and, below Python 3.13, the shared GIL) for good",
+			"main":      "a script that swallows the injected timeout exception keeps the main interpreter for good"}},
 	{script: "sleep.py", status: map[string]int{"process": 504},
-		skip: map[string]string{"subinterp": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the worker thread stays busy"}},
+		skip: map[string]string{
+			"subinterp": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the worker thread stays busy",
+			"main":      "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the main interpreter stays busy"}},
 	{script: "segv.py", status: map[string]int{"process": 502},
-		skip: map[string]string{"subinterp": "a segfault kills the whole server process"}},
-	{script: "exit1.py", status: map[string]int{"subinterp": 500, "process": 500}},
-	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "process": 200}, body: "sent before os._exit\n"},
-	// subinterp emulates os.abort: the request ends with no output (500);
-	// in process mode the worker really dies by SIGABRT (502).
-	{script: "abort.py", status: map[string]int{"subinterp": 500, "process": 502}},
+		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
+	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500}},
+	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200}, body: "sent before os._exit\n"},
+	// subinterp and main emulate os.abort: the request ends with no output
+	// (500); in process mode the worker really dies by SIGABRT (502).
+	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502}},
 	{script: "bigalloc.py", status: map[string]int{"process": 500},
-		skip: map[string]string{"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
+		skip: map[string]string{
+			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
+			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
 	{script: "forkbomb.py", status: map[string]int{"process": 504},
-		skip: map[string]string{"subinterp": "children of subinterp scripts are the server's own, with no process limit"}},
+		skip: map[string]string{
+			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
+			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
 }
 
 // TestIsolationFaults sends each misbehaving script while four clients
@@ -66,7 +76,7 @@ func TestIsolationFaults(t *testing.T) {
 	}
 	dir := testdataCGIBin(t)
 	asRoot := os.Geteuid() == 0
-	for _, mode := range []string{"subinterp", "process"} {
+	for _, mode := range []string{"subinterp", "main", "process"} {
 		t.Run(mode, func(t *testing.T) {
 			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
 			if mode == "process" {
@@ -231,8 +241,6 @@ func TestIsolationFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main or process`},
-		{[]string{"--isolation", "main"}, "--isolation main: not available in this build"},
-		{[]string{"--isolation-for", "x.py=main"}, "--isolation main: not available in this build"},
 		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
 		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
 		{[]string{"--max-memory", "1G"}, "--max-memory applies to process mode only"},
@@ -330,4 +338,45 @@ func TestProcessRecycling(t *testing.T) {
 			t.Errorf("no recycling line in the log:\n%s", logs())
 		}
 	})
+}
+
+// TestIsolationMain: a script importing numpy (which refuses
+// sub-interpreters) runs in main mode by --isolation-for, next to
+// sub-interpreter scripts; without the rule it gets a 500 whose logged
+// traceback names the fix (COMPAT 81).
+func TestIsolationMain(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import numpy").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("numpy is not importable (CI installs python3-numpy): %v", err)
+		}
+		t.Skipf("skipping: Debian's python3-numpy is not installed: %v", err)
+	}
+	if sys, linked := debianPythonVersion(t), pythonMajorMinor(); sys != linked {
+		t.Skipf("skipping: Debian's numpy is for Python %s; this warmcgi embeds Python %s", sys, linked)
+	}
+	dir := testdataCGIBin(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	base, _ := startWarmcgi(t, dir, "--isolation-for", "main/*=main", "-w", "2")
+	for i := range 3 { // the same main interpreter, request after request
+		if code, body, err := fetch(t, client, base+"cgi-bin/main/numpy_sum.py"); err != nil || code != 200 || body != "numpy sum 10\n" {
+			t.Fatalf("request %d: main/numpy_sum.py (main by rule): %d %v %q", i, code, err, body)
+		}
+		if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Fatalf("request %d: hello.py (subinterp): %d %v %q", i, code, err, body)
+		}
+	}
+
+	// Process workers run their script in their main interpreter too.
+	base3, _ := startWarmcgi(t, dir, "--isolation-for", "main/*=process", "-w", "1")
+	if code, body, err := fetch(t, client, base3+"cgi-bin/main/numpy_sum.py"); err != nil || code != 200 || body != "numpy sum 10\n" {
+		t.Errorf("main/numpy_sum.py (process by rule): %d %v %q", code, err, body)
+	}
+
+	base2, logs := startWarmcgi(t, dir, "-w", "1")
+	if code, _, err := fetch(t, client, base2+"cgi-bin/main/numpy_sum.py"); err != nil || code != 500 {
+		t.Errorf("main/numpy_sum.py in a sub-interpreter: %d %v, want 500", code, err)
+	}
+	if !strings.Contains(logs(), "--isolation-for") {
+		t.Errorf("the log does not name --isolation-for as the fix:\n%s", logs())
+	}
 }

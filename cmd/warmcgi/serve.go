@@ -272,9 +272,9 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			}
 		}
 	}
-	var pool *interp.Pool[*worker]
+	var pool, mainPool *interp.Pool[*worker]
 	ownGIL := pyhost.OwnGILSupported()
-	if iso.used[modeSubinterp] {
+	if iso.used[modeSubinterp] || iso.used[modeMain] {
 		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
 			if c.security.user != "" {
 				// The usual cause: a Python installed where the dropped user
@@ -288,37 +288,30 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			return exitStartup
 		}
 		quietStdio(logger)
-		pool, err = interp.New(interp.Options{
-			Workers:      c.workers,
-			QueueSize:    c.queue,
-			QueueTimeout: c.queueTimeout,
-			Logger:       logger,
-			MaxRequests:  c.maxRequests,
-		}, func(n int) (*worker, error) {
-			// Each worker thread gets its own working directory, so a
-			// request can start in its script's directory, and a script's
-			// os.chdir moves no other request (COMPAT 78, 88).
-			chdir := true
-			if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
-				chdir = false
-				if n == 0 {
-					logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
-				}
-			}
-			ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
-				KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
-			if err != nil {
-				return nil, err
-			}
-			return newWorker(ip, n), nil
-		})
-		if err != nil {
+	}
+	if iso.used[modeSubinterp] {
+		if pool, err = newPyPool(&c, c.workers, false, logger); err != nil {
 			logger.Error("starting workers", "err", err)
 			closeListeners()
 			closeProcs()
 			return exitStartup
 		}
 		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats}
+	}
+	if iso.used[modeMain] {
+		// The main interpreter runs one request at a time, whatever the
+		// number of workers, so main mode has one (README: modes).
+		if mainPool, err = newPyPool(&c, 1, true, logger); err != nil {
+			logger.Error("starting the main-interpreter worker", "err", err)
+			closeListeners()
+			closeProcs()
+			closePool(pool, c.shutdownTimeout, logger)
+			return exitStartup
+		}
+		backends[modeMain] = &pyRunner{pool: mainPool, logger: logger}
+		if pool == nil && stats != nil {
+			stats.pool = mainPool
+		}
 	}
 	h.Runner = &dispatchRunner{
 		backends: backends,
@@ -372,6 +365,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		logger.Error("serve", "err", err)
 		closeListeners()
 		closePool(pool, c.shutdownTimeout, logger)
+		closePool(mainPool, c.shutdownTimeout, logger)
 		closeProcs()
 		return exitStartup
 	case <-ctx.Done():
@@ -402,12 +396,46 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		}
 	}
 	closePool(pool, c.shutdownTimeout, logger)
+	closePool(mainPool, c.shutdownTimeout, logger)
 	closeProcs()
 	logger.Info("stopped")
 	return exitOK
 }
 
+// newPyPool starts n workers with an interpreter each: sub-interpreters,
+// or thread states of the main interpreter when main is set.
+func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.Pool[*worker], error) {
+	ownGIL := pyhost.OwnGILSupported()
+	return interp.New(interp.Options{
+		Workers:      n,
+		QueueSize:    c.queue,
+		QueueTimeout: c.queueTimeout,
+		Logger:       logger,
+		MaxRequests:  c.maxRequests,
+	}, func(n int) (*worker, error) {
+		// Each worker thread gets its own working directory, so a
+		// request can start in its script's directory, and a script's
+		// os.chdir moves no other request (COMPAT 78, 88).
+		chdir := true
+		if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
+			chdir = false
+			if n == 0 {
+				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
+			}
+		}
+		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir, Main: main,
+			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
+		if err != nil {
+			return nil, err
+		}
+		return newWorker(ip, n), nil
+	})
+}
+
 func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
+	if pool == nil {
+		return
+	}
 	if pool == nil {
 		return
 	}

@@ -76,6 +76,10 @@ func workerCmd(args []string, stderr io.Writer) int {
 		KeepGlobals: cfg.Globals == "keep",
 		CGIEscape:   cfg.CGIEscape,
 		RealProcess: true,
+		// The process is the script's alone: the main interpreter, as
+		// under CGI (C extensions that refuse sub-interpreters load,
+		// and os.fork is CPython's own).
+		Main: true,
 	})
 	if err != nil {
 		return workerFail(sock, err.Error())
