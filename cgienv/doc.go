@@ -122,6 +122,11 @@
 //     brackets, optional port); SERVER_PORT from the X-Forwarded-Port
 //     entry (1-65535) if there is one, else the host's port, else 443 or
 //     80 by the scheme. HTTP_HOST stays the Host header as received.
+//   - The request id (RequestID, RequestInfo.ID, the "request_id" of log
+//     records) is the X-Request-Id the proxy sent, when it is 1 to 128
+//     visible ASCII characters without quotes or backslashes; otherwise,
+//     and for every other peer, the handler makes one. Scripts are not
+//     told the id.
 //
 // The HTTP_X_FORWARDED_* variables are passed unchanged either way. The
 // proxies must set (append to or overwrite) X-Forwarded-For and
@@ -135,6 +140,16 @@
 // method: only for a non-empty raw query without '=', split on '+', each
 // word URL-decoded and shell metacharacters escaped with a backslash
 // (ap_escape_shell_cmd), at most 4094 words.
+//
+// # Gateways (FastCGI)
+//
+// Behind a FastCGI front end the connection is the front end's. A request
+// whose context carries a Gateway (WithGateway) takes SERVER_NAME,
+// SERVER_ADDR and SERVER_PORT from it instead of the Host header and the
+// connection (a trusted proxy's X-Forwarded-Host and -Port still win), and
+// gets the Gateway's extra variables, minus any the handler computes
+// itself, the server's environment provides or SetEnv sets. The script is
+// still resolved from the request path only.
 //
 // # Response parsing
 //

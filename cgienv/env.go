@@ -143,6 +143,17 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	}
 	secure := r.TLS != nil
 	host, hostPort := splitHost(r.Host)
+	gw := gatewayOf(r.Context())
+	if gw != nil {
+		// Behind a FastCGI front end, the front end says which name and
+		// port the client reached (its Host may lack the port).
+		if gw.ServerName != "" {
+			host = gw.ServerName
+		}
+		if gw.ServerPort != "" {
+			hostPort = gw.ServerPort
+		}
+	}
 	if fw, ok := st.forwardedFor(r, remoteHost); ok {
 		if fw.remoteAddr != "" {
 			remoteHost = fw.remoteAddr // REMOTE_PORT stays the peer's, as with mod_remoteip
@@ -165,6 +176,11 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	entry(st.signatureEntry)
 	entry(st.softwareEntry)
 	local, haveLocal := localAddr(r.Context())
+	if gw != nil {
+		// The connection is the front end's: only its word counts.
+		a, err := netip.ParseAddr(gw.ServerAddr)
+		local, haveLocal = netip.AddrPortFrom(a.Unmap(), 0), err == nil
+	}
 	b.WriteString("SERVER_NAME=")
 	switch {
 	case host != "":
@@ -225,6 +241,15 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 		b.WriteString(st.docRoot)
 		b.WriteString(s.PathInfo)
 		mark()
+	}
+
+	// Variables a FastCGI front end adds (REMOTE_USER, its own params).
+	if gw != nil {
+		for _, e := range gw.Env {
+			if st.gatewayEntryOK(e) {
+				entry(e)
+			}
+		}
 	}
 
 	// After an internal redirect the whole previous environment is passed

@@ -53,8 +53,13 @@ type Handler struct {
 	// Runner runs the scripts (required).
 	Runner Runner
 	// Logger receives one Info record per request, script stderr lines
-	// at Warn and errors. Nil discards everything.
+	// at Warn and errors, each with the request's id (attribute
+	// "request_id"). Nil discards everything.
 	Logger *slog.Logger
+	// Observe, when not nil, is called once per request after the
+	// response has been written, for access logs and metrics. info is
+	// valid only during the call.
+	Observe func(r *http.Request, info *RequestInfo)
 	// PassEnv names variables of the server's environment passed to
 	// scripts, like Apache's PassEnv. PATH, LD_LIBRARY_PATH and TZ are
 	// always passed.
@@ -107,6 +112,8 @@ type handlerState struct {
 	configErr  error
 	runner     Runner
 	logger     *slog.Logger
+	observe    func(*http.Request, *RequestInfo)
+	ids        *requestIDs
 	prefix     string
 	root       string // cleaned, absolute
 	realRoot   string // root with symbolic links resolved
@@ -135,9 +142,12 @@ func (h *Handler) state() *handlerState {
 }
 
 func (h *Handler) newState() *handlerState {
-	st := &handlerState{runner: h.Runner, logger: h.Logger, serverName: h.ServerName}
+	st := &handlerState{runner: h.Runner, logger: h.Logger, serverName: h.ServerName,
+		observe: h.Observe, ids: newRequestIDs()}
 	if st.logger == nil {
 		st.logger = slog.New(slog.DiscardHandler)
+	} else {
+		st.logger = slog.New(idHandler{st.logger.Handler()})
 	}
 	switch {
 	case h.Root == "":
@@ -218,20 +228,32 @@ func (h *Handler) newState() *handlerState {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := h.state()
-	status := h.serve(st, w, r)
-	ctx := r.Context()
+	info := RequestInfo{ID: st.requestID(r), Start: start}
+	ctx := context.WithValue(r.Context(), requestIDKey{}, info.ID)
+	var cw *countingWriter
+	if st.observe != nil {
+		cw = &countingWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
+		w = cw
+	}
+	info.Status = h.serve(ctx, st, w, r, &info)
+	info.Duration = time.Since(start)
 	if st.logger.Enabled(ctx, slog.LevelInfo) {
 		st.logger.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String(keyMethod, r.Method),
 			slog.String(keyPath, r.URL.Path),
-			slog.Int(keyStatus, status),
-			slog.Duration(keyDuration, time.Since(start)))
+			slog.Int(keyStatus, info.Status),
+			slog.Duration(keyDuration, info.Duration))
+	}
+	if cw != nil {
+		info.Bytes = cw.sent()
+		info.RemoteAddr = st.remoteAddr(r)
+		st.observe(r, &info)
 	}
 }
 
-// serve handles one request and returns the status sent, for the log.
-func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request) int {
-	ctx := r.Context()
+// serve handles one request and returns the status sent, for the log. It
+// records the script it ran, and whether it timed out, in info.
+func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWriter, r *http.Request, info *RequestInfo) int {
 	if st.maxURL >= 0 && len(r.RequestURI) > st.maxURL {
 		// First, as Apache checks LimitRequestLine while reading the
 		// request line: nothing of an oversized target is interpreted.
@@ -252,6 +274,7 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return resolveFailed(ctx, st, w, r, err, nil)
 	}
+	info.Script, info.ScriptName = s.Filename, s.Name
 
 	body, bodyFile, bodyLen, hasBody, status := readBody(r, st.maxBody)
 	if status == statusClientGone {
@@ -287,6 +310,9 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 			req.Stream = sm.send
 		}
 		out, err := st.runner.Run(ctx, req)
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			info.TimedOut = true
+		}
 		if sm != nil && sm.started {
 			// The headers and part of the body are out: finish the body.
 			if out != nil {
@@ -301,6 +327,10 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 			return sm.status
 		}
 		if err != nil {
+			if out != nil {
+				// What a script that timed out wrote to stderr before.
+				logStderr(ctx, st.logger, s.Filename, out.Stderr)
+			}
 			return runFailed(ctx, st, w, r, s.Filename, err, carry)
 		}
 		if out == nil {
@@ -347,6 +377,7 @@ func (h *Handler) serve(st *handlerState, w http.ResponseWriter, r *http.Request
 		if err != nil {
 			return resolveFailed(ctx, st, w, r, err, carry)
 		}
+		info.Script, info.ScriptName = ts.Filename, ts.Name
 		q = &envRequest{
 			r:             r,
 			method:        http.MethodGet,

@@ -16,6 +16,9 @@ const (
 	keyDuration = "duration"
 	keyExitCode = "exit_code"
 	keyErr      = "err"
+	// keyRequestID is added to every record logged with a request's
+	// context (idHandler).
+	keyRequestID = "request_id"
 )
 
 // statusClientGone is logged (never sent) when the client went away before

@@ -75,8 +75,10 @@ type Output struct {
 }
 
 // Runner runs one CGI request to completion. An error means the request
-// could not be run at all (queue full, shutting down, runtime failure), not
-// that the script failed: script failures are reported in Output.
+// could not be run at all (queue full, shutting down, runtime failure) or
+// not to its end (a timeout), not that the script failed: script failures
+// are reported in Output. With an error, an Output holding only the
+// script's stderr may still come back (a timed-out script's), for the log.
 type Runner interface {
 	Run(ctx context.Context, req *Request) (*Output, error)
 }

@@ -67,6 +67,27 @@ type Stats struct {
 	Canceled uint64
 	// Panics counts jobs that panicked or called runtime.Goexit.
 	Panics uint64
+	// Replaced counts workers started in place of a retired one: after
+	// MaxRequests jobs, or after a job called runtime.Goexit.
+	Replaced uint64
+}
+
+// WorkerStats is one worker's state, as Pool.Workers reports it.
+type WorkerStats struct {
+	// ID is the worker number, 0 to Workers-1. A replacement worker
+	// takes the number of the one it replaces.
+	ID int
+	// Live reports whether a worker with this number is running (false
+	// while a replacement starts, or after one failed to start).
+	Live bool
+	// Busy reports whether it is running a job now.
+	Busy bool
+	// Served counts the jobs run under this number since the pool
+	// started, by this worker and the ones it replaced.
+	Served uint64
+	// Replaced counts how many times a worker with this number was
+	// replaced.
+	Replaced uint64
 }
 
 // Errors returned by Do. Each message starts with "interp: ".
@@ -211,9 +232,11 @@ type worker[I Interpreter] struct {
 // slot holds one worker's counters. It is padded to two cache lines so
 // that workers never write to a line another worker writes to.
 type slot struct {
-	busy   atomic.Bool
-	served atomic.Uint64
-	_      [128 - 16]byte
+	busy     atomic.Bool
+	live     atomic.Bool
+	replaced atomic.Uint32
+	served   atomic.Uint64
+	_        [128 - 16]byte
 }
 
 // Pool runs jobs on a fixed set of workers, each a goroutine locked to its
@@ -517,8 +540,26 @@ func (p *Pool[I]) Stats() Stats {
 			s.Busy++
 		}
 		s.Served += p.slots[i].served.Load()
+		s.Replaced += uint64(p.slots[i].replaced.Load())
 	}
 	return s
+}
+
+// Workers appends the state of each worker number to buf and returns it.
+// Like Stats it only loads atomics, and the entries may disagree with
+// each other by a job or two.
+func (p *Pool[I]) Workers(buf []WorkerStats) []WorkerStats {
+	for i := range p.slots {
+		s := &p.slots[i]
+		buf = append(buf, WorkerStats{
+			ID:       i,
+			Live:     s.live.Load(),
+			Busy:     s.busy.Load(),
+			Served:   s.served.Load(),
+			Replaced: uint64(s.replaced.Load()),
+		})
+	}
+	return buf
 }
 
 // work is a worker goroutine's whole life. When it returns, its thread is
@@ -538,6 +579,7 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	reported = true
 	if err == nil {
 		p.live.Add(1) // Before New hears of it, so that Stats agrees.
+		p.slots[id].live.Store(true)
 	}
 	if ready != nil {
 		ready <- startResult{id, err}
@@ -583,6 +625,7 @@ func (p *Pool[I]) create(id int) (ip I, err error) {
 // retire closes the worker's interpreter on the current (its own) thread.
 func (p *Pool[I]) retire(id int, ip I) {
 	p.live.Add(-1)
+	p.slots[id].live.Store(false)
 	err := closeInterp(ip)
 	if err != nil {
 		err = fmt.Errorf("interp: worker %d: close: %w", id, err)
@@ -613,6 +656,7 @@ func (p *Pool[I]) replace(id int) {
 	}
 	// The exiting worker has not called wg.Done yet, so the count cannot
 	// touch zero in between.
+	p.slots[id].replaced.Add(1)
 	p.wg.Add(1)
 	go p.work(id, nil)
 }

@@ -884,4 +884,50 @@ func TestMaxRequests(t *testing.T) {
 	if all[2].createTID != 0 && all[2].createTID == all[0].createTID {
 		t.Errorf("the replacement runs on the retired worker's thread %d", all[0].createTID)
 	}
+	if st := p.Stats(); st.Replaced != 2 || st.Served != 5 || st.Workers != 1 {
+		t.Errorf("Stats() = %+v, want Replaced 2, Served 5, Workers 1", st)
+	}
+	want := WorkerStats{ID: 0, Live: true, Served: 5, Replaced: 2}
+	if ws := p.Workers(nil); len(ws) != 1 || ws[0] != want {
+		t.Errorf("Workers() = %+v, want [%+v]", ws, want)
+	}
+}
+
+// TestPoolWorkers: Workers reports each worker's number, and which one is
+// busy and how many jobs each ran.
+func TestPoolWorkers(t *testing.T) {
+	p, _ := newPool(t, Options{Workers: 2})
+	for range 3 {
+		if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBlocker()
+	done := make(chan error, 1)
+	go func() { done <- p.Do(context.Background(), b.job) }()
+	b.waitStarted(t, 1)
+	ws := p.Workers(nil)
+	if len(ws) != 2 {
+		t.Fatalf("Workers() = %+v, want 2 entries", ws)
+	}
+	busy, served := 0, uint64(0)
+	for i, w := range ws {
+		if w.ID != i || !w.Live || w.Replaced != 0 {
+			t.Errorf("worker %d: %+v, want ID %d, live, never replaced", i, w, i)
+		}
+		if w.Busy {
+			busy++
+		}
+		served += w.Served
+	}
+	if busy != 1 || served != 3 {
+		t.Errorf("Workers() = %+v: %d busy, %d served; want 1 busy, 3 served", ws, busy, served)
+	}
+	close(b.release)
+	if err := recv(t, done, "the blocking job"); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Busy != 0 || st.Served != 4 {
+		t.Errorf("Stats() after the job = %+v, want Busy 0, Served 4", st)
+	}
 }

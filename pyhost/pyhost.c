@@ -52,6 +52,7 @@ struct ph_interp {
 	PyObject *run;     /* _warmcgi._run */
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
+	int in_main;       /* the main interpreter (ph_main_new): requests use each thread's pinned state */
 };
 
 static PyInterpreterState *main_interp;
@@ -115,6 +116,21 @@ drop_temp(PyThreadState *ts)
 	PyThreadState_Clear(ts);
 	PyThreadState_DeleteCurrent();
 }
+
+/*
+ * Main mode: every main-mode interp is a thread state of the main
+ * interpreter, and they all share the one runtime installed there. That
+ * runtime keeps the current request in interpreter-wide state (sys.stdout,
+ * os.environ, sys.modules, sys.argv, __main__), so main-mode requests run
+ * one at a time: main_mu is held for a whole ph_exec, taken before the
+ * GIL so that a waiting worker never holds it. main_run and main_failed
+ * are written once, under main_init_mu, which a running request never
+ * holds: creating a main-mode interp does not wait for one.
+ */
+static pthread_mutex_t main_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t main_init_mu = PTHREAD_MUTEX_INITIALIZER;
+static PyObject *main_run;       /* the main interpreter's _warmcgi._run, kept for the process */
+static char main_failed[512];    /* why installing it failed, if it did */
 
 /*
  * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
@@ -263,8 +279,8 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 
 	main_interp = PyInterpreterState_Main();
 	server_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	/* The main interpreter never runs requests: release it for good. Its
-	 * first thread state stays this thread's pinned one. */
+	/* Release the main interpreter: it runs requests only in main mode.
+	 * Its first thread state stays this thread's pinned one. */
 	pinned = PyEval_SaveThread();
 	return PH_OK;
 
@@ -272,6 +288,45 @@ fail:
 	set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
 	PyConfig_Clear(&cfg);
 	return PH_EINIT;
+}
+
+/*
+ * install_runtime runs the warmcgi runtime source in the current
+ * interpreter's _warmcgi module and returns a new reference to its _run,
+ * or NULL with errbuf filled. GIL held.
+ */
+static PyObject *
+install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
+{
+	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
+
+	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
+	dict = mod ? PyModule_GetDict(mod) : NULL;
+	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
+		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
+		PyObject *e = PyCFunction_New(&emit_def, NULL);
+
+		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0)
+			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+		Py_XDECREF(f);
+		Py_XDECREF(e);
+	}
+	if (code != NULL)
+		r = PyEval_EvalCode(code, dict, dict);
+	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
+	if (run == NULL) {
+		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
+
+		set_error(errbuf, errlen, "runtime install: %s",
+			  t ? PyBytes_AS_STRING(t) : "_run missing");
+		Py_XDECREF(t);
+	} else {
+		Py_INCREF(run);
+	}
+	Py_XDECREF(code);
+	Py_XDECREF(r);
+	return run;
 }
 
 /* new_subinterpreter creates the interpreter; the main GIL is held on entry. */
@@ -312,7 +367,7 @@ ph_interp *
 ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 {
 	PyThreadState *mts, *ts;
-	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
+	PyObject *run;
 	ph_interp *ip;
 
 	if (main_interp == NULL) {
@@ -341,29 +396,8 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
-	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
-	dict = mod ? PyModule_GetDict(mod) : NULL;
-	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
-		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
-		PyObject *e = PyCFunction_New(&emit_def, NULL);
-
-		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_emit", e) == 0)
-			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
-		Py_XDECREF(f);
-		Py_XDECREF(e);
-	}
-	if (code != NULL)
-		r = PyEval_EvalCode(code, dict, dict);
-	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
+	run = install_runtime(runtime_src, errbuf, errlen);
 	if (run == NULL) {
-		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
-
-		set_error(errbuf, errlen, "runtime install: %s",
-			  t ? PyBytes_AS_STRING(t) : "_run missing");
-		Py_XDECREF(t);
-		Py_XDECREF(code);
-		Py_XDECREF(r);
 		Py_EndInterpreter(ts);
 #if PY_VERSION_HEX < 0x030C0000
 		PyThreadState_Swap(mts);
@@ -374,10 +408,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 		free(ip);
 		return NULL;
 	}
-	Py_INCREF(run);
 	ip->run = run;
-	Py_DECREF(code);
-	Py_DECREF(r);
 	ip->interp = PyThreadState_GetInterpreter(ts);
 	ip->ts[0].thread = pthread_self();
 	ip->ts[0].ts = ts;
@@ -388,6 +419,55 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	PyEval_RestoreThread(mts);
 	PyEval_SaveThread();
 	return ip;
+}
+
+ph_interp *
+ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
+{
+	PyThreadState *ts;
+	ph_interp *ip;
+
+	if (main_interp == NULL) {
+		set_error(errbuf, errlen, "python is not initialised");
+		return NULL;
+	}
+	ip = calloc(1, sizeof *ip);
+	if (ip == NULL) {
+		set_error(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&main_init_mu);
+	if (main_failed[0] != '\0') {
+		/* A half-installed runtime cannot be undone: never retry. */
+		set_error(errbuf, errlen, "%s", main_failed);
+		goto fail;
+	}
+	/* The runtime is installed with this thread's pinned state of the
+	 * main interpreter; requests use the pinned state of their threads. */
+	pin_thread(0);
+	ts = pinned;
+	if (main_run == NULL) {
+		char why[sizeof main_failed - 32];
+
+		PyEval_RestoreThread(ts);
+		main_run = install_runtime(runtime_src, why, sizeof why);
+		PyEval_SaveThread();
+		if (main_run == NULL) {
+			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);
+			set_error(errbuf, errlen, "%s", main_failed);
+			goto fail;
+		}
+	}
+	pthread_mutex_unlock(&main_init_mu);
+	ip->run = main_run; /* borrowed: main_run lives as long as the process */
+	ip->in_main = 1;
+	ip->interp = main_interp;
+	return ip;
+
+fail:
+	pthread_mutex_unlock(&main_init_mu);
+	free(ip);
+	return NULL;
 }
 
 /* env_dict parses "K=V\0K=V\0" into {bytes: bytes}, os.environ's storage. */
@@ -445,19 +525,21 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 {
 	PyObject *out, *err, *failure, *late;
 	Py_ssize_t fn;
-	long code;
+	long code, compiled;
 
-	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 5)
+	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 6)
 		return -1;
 	code = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+	compiled = PyLong_AsLong(PyTuple_GET_ITEM(r, 5));
 	out = PyTuple_GET_ITEM(r, 1);
 	err = PyTuple_GET_ITEM(r, 2);
 	failure = PyTuple_GET_ITEM(r, 3);
 	late = PyTuple_GET_ITEM(r, 4);
-	if ((code == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
+	if ((code == -1 && PyErr_Occurred()) || (compiled == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
 	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late))
 		return -1;
 	res->exit_code = (int)code;
+	res->compiled = (int)compiled;
 	res->out = PyByteArray_AS_STRING(out);
 	res->out_n = (size_t)PyByteArray_GET_SIZE(out);
 	res->err = PyByteArray_AS_STRING(err);
@@ -484,10 +566,17 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 
 	memset(res, 0, sizeof *res);
 	own_cwd = pin_thread(want_cwd);
-	ts = thread_state(ip, &temp);
-	if (ts == NULL) {
-		res->status = PH_ERUNTIME;
-		return PH_ERUNTIME;
+	if (ip->in_main) {
+		/* The thread's own, pinned, state of the main interpreter. */
+		temp = 0;
+		ts = pinned;
+		pthread_mutex_lock(&main_mu);
+	} else {
+		ts = thread_state(ip, &temp);
+		if (ts == NULL) {
+			res->status = PH_ERUNTIME;
+			return PH_ERUNTIME;
+		}
 	}
 	PyEval_RestoreThread(ts);
 	Py_CLEAR(ip->last);
@@ -521,6 +610,8 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 		drop_temp(ts);
 	else
 		PyEval_SaveThread();
+	if (ip->in_main)
+		pthread_mutex_unlock(&main_mu);
 	/* The script ran in its own directory; the thread goes back to the
 	 * server's, for whatever Go runs on it next. */
 	if (own_cwd && server_cwd >= 0)
@@ -537,6 +628,12 @@ ph_interp_free(ph_interp *ip)
 
 	if (ip == NULL)
 		return;
+	if (ip->in_main) {
+		/* The main interpreter and its runtime stay for the other
+		 * main-mode interps and the thread states pinned to threads. */
+		free(ip);
+		return;
+	}
 	pin_thread(0);
 	ts = thread_state(ip, &temp);
 	if (ts == NULL) {

@@ -45,6 +45,10 @@ var (
 	// createMu serialises interpreter creation: own-GIL creation releases
 	// the main GIL part way through, and start-up is not a hot path.
 	createMu sync.Mutex
+	// mainSettings is the settings prelude of the runtime installed in the
+	// main interpreter by the first Main interp ("" before); guarded by
+	// createMu.
+	mainSettings string
 )
 
 // Init initialises the embedded Python once per process. It may be called
@@ -122,10 +126,11 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// Interp is one sub-interpreter. Its methods may be called from any
-// goroutine, on any OS thread, but one at a time: an Interp runs one
-// request at a time (the caller's pool sees to that). Each request runs on
-// the calling thread, with no hand-off to another one.
+// Interp is one sub-interpreter (or, with InterpOptions.Main, the main
+// interpreter). Its methods may be called from any goroutine, on any OS
+// thread, but one at a time: an Interp runs one request at a time (the
+// caller's pool sees to that). Each request runs on the calling thread,
+// with no hand-off to another one.
 type Interp struct {
 	p     *C.ph_interp
 	res   C.ph_result
@@ -160,6 +165,25 @@ type InterpOptions struct {
 	Timeout time.Duration
 	// CGIEscape defines cgi.escape as it was before Python 3.8.
 	CGIEscape bool
+	// Main runs the requests in the main interpreter instead of a
+	// sub-interpreter of their own (--isolation main), for C extensions
+	// that refuse sub-interpreters (numpy and friends). All Main interps
+	// of the process share the main interpreter and one runtime in it, so
+	// they run one request at a time: Exec waits while another Main
+	// interp's request runs (use one Main worker; for parallel requests
+	// use process mode). Sub-interpreters keep running alongside. The
+	// first Main interp's options hold for the process: a later one with
+	// other options is refused. OwnGIL is ignored (the main interpreter
+	// has its own GIL where sub-interpreters do, and shares it where they
+	// share theirs).
+	Main bool
+	// RealProcess is for an interpreter that owns its whole process (a
+	// --isolation process worker): the script gets the real fds 0, 1 and
+	// 2, the real C environment, os.fork, os.exec*, os._exit and
+	// os.kill, instead of the per-request emulation a shared process
+	// needs. The caller points fds 0-2 at the request's pipes before
+	// Exec; Body and BodyFile are then ignored.
+	RealProcess bool
 }
 
 // settings is the Python prelude that configures one interpreter's runtime.
@@ -171,6 +195,8 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
 	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
 	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
+	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
+	fmt.Fprintf(&b, "_REAL_PROCESS = %s\n", pyBool[o.RealProcess])
 	b.WriteString("_PYLIB = {")
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
@@ -185,10 +211,12 @@ func (o InterpOptions) settings() string {
 }
 
 // NewInterp creates a sub-interpreter and installs the warmcgi runtime in
-// it. The interpreter is made on a home thread of its own, which then only
-// waits to end it (Close): CPython's threading module takes the thread
-// that made an interpreter for its main thread and wants it to be the one
-// that ends it. Requests run on the threads of their callers.
+// it; with opts.Main it uses the main interpreter instead, installing the
+// runtime there the first time. The interpreter is made on a home thread
+// of its own, which then only waits to end it (Close): CPython's threading
+// module takes the thread that made an interpreter for its main thread and
+// wants it to be the one that ends it. Requests run on the threads of
+// their callers.
 func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
@@ -223,7 +251,8 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 }
 
 func newInterp(opts InterpOptions) (*C.ph_interp, error) {
-	src := C.CString(opts.settings() + runtimeSource)
+	settings := opts.settings()
+	src := C.CString(settings + runtimeSource)
 	defer C.free(unsafe.Pointer(src))
 	var buf [1024]C.char
 	own := C.int(0)
@@ -231,8 +260,19 @@ func newInterp(opts InterpOptions) (*C.ph_interp, error) {
 		own = 1
 	}
 	createMu.Lock()
-	p := C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
-	createMu.Unlock()
+	defer createMu.Unlock()
+	var p *C.ph_interp
+	switch {
+	case !opts.Main:
+		p = C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+	case mainSettings != "" && mainSettings != settings:
+		return nil, fmt.Errorf("%w: the main interpreter already runs with other options (every main-mode worker needs the same ones)", ErrCreate)
+	default:
+		p = C.ph_main_new(src, &buf[0], C.size_t(len(buf)))
+		if p != nil {
+			mainSettings = settings
+		}
+	}
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
@@ -283,6 +323,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	res.Stderr = append(res.Stderr[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.err)), int(r.err_n))...)
 	res.Late = append(res.Late[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.late)), int(r.late_n))...)
 	res.ExitCode = int(r.exit_code)
+	res.Compiled = Compile(r.compiled)
 	res.Failure = ""
 	if r.failure_n > 0 {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))

@@ -33,6 +33,7 @@ typedef struct ph_interp ph_interp;
 typedef struct {
 	int status;             /* PH_OK or a PH_E* code */
 	int exit_code;          /* the script's exit status as CPython reports it */
+	int compiled;           /* 0: code cache hit, 1: first compile, 2: recompiled after a change */
 	const char *out;        /* stdout bytes (CGI headers, blank line, body) */
 	size_t out_n;
 	const char *err;        /* stderr bytes, tracebacks included */
@@ -76,6 +77,22 @@ int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, 
 ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
 
 /*
+ * ph_main_new binds the calling OS thread to the main interpreter instead
+ * of a sub-interpreter (main mode, for C extensions that refuse
+ * sub-interpreters): it makes a thread state of the main interpreter for
+ * this thread. The first successful call in the process runs the warmcgi
+ * runtime source (NUL-terminated) in the main interpreter; later calls
+ * share that runtime and ignore runtime_src. The calling thread must stay
+ * the same for every later call on the interp. Main-mode interps share one
+ * runtime, so ph_exec runs their requests one at a time (see ph_exec);
+ * sub-interpreters are not affected. After the first call it neither
+ * takes the GIL nor waits for a running request. A failed install is
+ * final: every later call fails with the same message. Called without the
+ * GIL, returns without it. Returns NULL and fills errbuf on failure.
+ */
+ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
+
+/*
  * ph_exec runs one CGI request: the script at path (the code cache key)
  * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
  * python -u, bits 1-2 the -O level; part of the cache key), environment
@@ -89,14 +106,21 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * server's directory when ph_exec returns. Runs on the calling thread,
  * whichever it is, with a thread state the interp keeps for that thread.
  * The only call into C on the per-request path.
+ * For a main-mode interp (ph_main_new) the call first waits, without the
+ * GIL, until no other main-mode request runs, and uses the calling
+ * thread's own thread state of the main interpreter.
  */
 int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	    const char *env, size_t env_n, const char *argv, size_t argv_n,
 	    const char *body, size_t body_n, int body_fd, uintptr_t stream, int want_cwd, ph_result *res);
 
-/* ph_interp_free ends the interpreter; call it on the thread that created
+/*
+ * ph_interp_free ends the interpreter; call it on the thread that created
  * it (CPython's threading module takes that one for the interpreter's main
- * thread), with no ph_exec on it running. */
+ * thread), with no ph_exec on it running. For a main-mode interp it only
+ * frees the handle: the main interpreter and its runtime stay for the
+ * other main-mode interps.
+ */
 void ph_interp_free(ph_interp *ip);
 
 #endif

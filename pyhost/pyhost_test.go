@@ -149,9 +149,25 @@ var execCases = []execCase{
 		stderr: []string{"ValueError: boom in script"}, exit: 1, failure: "ValueError"},
 }
 
-// TestExecCases runs every case three times over in one interpreter: the
-// bugs of a persistent host show on the second request, not the first.
+// isolationModes are the in-process modes every exec case must pass in.
+var isolationModes = []struct {
+	name string
+	opts InterpOptions
+}{
+	{"subinterp", InterpOptions{}},
+	{"main", InterpOptions{Main: true}},
+}
+
+// TestExecCases runs every case three times over in one interpreter, in
+// each isolation mode: the bugs of a persistent host show on the second
+// request, not the first.
 func TestExecCases(t *testing.T) {
+	for _, mode := range isolationModes {
+		t.Run(mode.name, func(t *testing.T) { testExecCases(t, mode.opts) })
+	}
+}
+
+func testExecCases(t *testing.T, opts InterpOptions) {
 	// Subtests run on goroutines of their own, so the requests run first, on
 	// the interpreter's thread, and the checks after.
 	type outcome struct {
@@ -161,7 +177,7 @@ func TestExecCases(t *testing.T) {
 	const rounds = 3
 	got := make([]outcome, rounds*len(execCases))
 	tmp := t.TempDir()
-	onThread(t, func(ip *Interp) {
+	onThread2(t, opts, func(ip *Interp) {
 		for i := range got {
 			c := execCases[i%len(execCases)]
 			path := script(t, c.script)
@@ -220,19 +236,26 @@ func TestReloadOnChange(t *testing.T) {
 		}
 	}
 	onThread(t, func(ip *Interp) {
-		run := func() string {
+		run := func(wantCompiled Compile) string {
+			t.Helper()
 			var res Result
 			if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
 				t.Fatal(err)
 			}
+			if res.Compiled != wantCompiled {
+				t.Errorf("Compiled = %d, want %d", res.Compiled, wantCompiled)
+			}
 			return string(res.Stdout)
 		}
 		write("print('one')\n")
-		if got := run(); got != "one\n" {
+		if got := run(CompileFirst); got != "one\n" {
 			t.Fatalf("first version printed %q", got)
 		}
+		if got := run(CompileNone); got != "one\n" {
+			t.Fatalf("second run printed %q", got)
+		}
 		write("print('two!')\n") // a different size, so the stamp changes even within one mtime tick
-		if got := run(); got != "two!\n" {
+		if got := run(CompileReload); got != "two!\n" {
 			t.Fatalf("after an edit printed %q, want the new version", got)
 		}
 	})
@@ -376,28 +399,34 @@ func TestStream(t *testing.T) {
 		{"client gone", []StreamAnswer{StreamSent, StreamSent, StreamGone},
 			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "", "client gone\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var chunks []string
-			var res Result
-			var err error
-			onThread(t, func(ip *Interp) {
-				stream := func(b []byte) StreamAnswer {
-					chunks = append(chunks, string(b))
-					return tt.answers[min(len(chunks), len(tt.answers))-1]
-				}
-				err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Stream: stream}, &res)
+	for _, mode := range isolationModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				testStream(t, mode.opts, path, tt.answers, tt.chunks, tt.stdout, tt.stderr)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(chunks) != fmt.Sprint(tt.chunks) {
-				t.Errorf("chunks %q, want %q", chunks, tt.chunks)
-			}
-			if string(res.Stdout) != tt.stdout || string(res.Stderr) != tt.stderr {
-				t.Errorf("stdout %q stderr %q, want %q %q", res.Stdout, res.Stderr, tt.stdout, tt.stderr)
-			}
-		})
+		}
+	}
+}
+
+func testStream(t *testing.T, opts InterpOptions, path string, answers []StreamAnswer, wantChunks []string, stdout, stderr string) {
+	var chunks []string
+	var res Result
+	var err error
+	onThread2(t, opts, func(ip *Interp) {
+		stream := func(b []byte) StreamAnswer {
+			chunks = append(chunks, string(b))
+			return answers[min(len(chunks), len(answers))-1]
+		}
+		err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path), Stream: stream}, &res)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(chunks) != fmt.Sprint(wantChunks) {
+		t.Errorf("chunks %q, want %q", chunks, wantChunks)
+	}
+	if string(res.Stdout) != stdout || string(res.Stderr) != stderr {
+		t.Errorf("stdout %q stderr %q, want %q %q", res.Stdout, res.Stderr, stdout, stderr)
 	}
 }
 

@@ -10,7 +10,8 @@
 #
 # pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
 # ("purge" or "keep"), _GLOBALS ("fresh" or "keep"), _TIMEOUT (seconds,
-# 0 for none), _CGI_ESCAPE (bool) and _PYLIB (module
+# 0 for none), _CGI_ESCAPE (bool), _REAL_PROCESS (bool: the interpreter
+# owns its worker process, see "Process mode" below) and _PYLIB (module
 # name -> source of the modules warmcgi brings, e.g. cgi on 3.13+).
 import builtins
 import errno
@@ -21,6 +22,11 @@ import sys
 import _thread
 
 _ModuleType = type(sys)
+# What the emulation below replaces in os and signal, kept for process
+# mode, where the real calls are the right ones.
+_os_orig = dict(vars(os))
+_signal_orig = dict(vars(signal))
+_pid = os.getpid()
 
 # The current request's streams: [stdin, stdout, stderr]; None between
 # requests, so a late write can never land in a later response (43).
@@ -570,7 +576,64 @@ _stdout = _TextOut(1, "<stdout>")
 _stderr = _TextOut(2, "<stderr>")
 
 
-def _install_stdio():
+# Process mode: fds 0-2 are the request's own pipes (the worker points
+# them there before each request), so sys.stdin/stdout/stderr are real
+# files on them, made as CPython makes them for a python3 that Apache
+# starts: UTF-8 (the runtime's locale, as the proxies above), stdout block
+# buffered, stderr line buffered, both unbuffered with -u. Like CPython's
+# they last for the worker's life, so a library that kept
+# sys.stdout.buffer at import (Mercurial) writes into whichever request
+# runs; one the script closed, detached or reconfigured is replaced.
+_real_std = {}  # python -u (bool) -> [stdin, stdout, stderr]
+
+
+def _make_std(fd, unbuffered):
+    write = fd != 0
+    raw = io.FileIO(fd, "wb" if write else "rb", closefd=False)
+    raw.name = ("<stdin>", "<stdout>", "<stderr>")[fd]
+    if unbuffered and write:
+        buf = raw
+    elif write:
+        buf = io.BufferedWriter(raw)
+    else:
+        buf = io.BufferedReader(raw)
+    errors = "backslashreplace" if fd == 2 else "surrogateescape"
+    return io.TextIOWrapper(buf, "utf-8", errors, "\n", line_buffering=fd == 2 and not unbuffered,
+                            write_through=unbuffered and write)
+
+
+def _fd_seekable(fd):
+    try:
+        os.lseek(fd, 0, os.SEEK_CUR)
+        return True
+    except OSError:
+        return False
+
+
+def _std_usable(f, fd, unbuffered):
+    try:
+        # The file objects learn once whether their fd is seekable: one
+        # made on /dev/null must not serve a pipe.
+        return (not f.closed and not f.buffer.closed and f.encoding == "utf-8"
+                and f.errors == ("backslashreplace" if fd == 2 else "surrogateescape")
+                and f.line_buffering == (fd == 2 and not unbuffered)
+                and f.buffer.seekable() == _fd_seekable(fd))
+    except (ValueError, AttributeError):
+        return False  # detached
+
+
+def _real_stdio(unbuffered):
+    std = _real_std.setdefault(unbuffered, [None, None, None])
+    for fd in range(3):
+        if std[fd] is None or not _std_usable(std[fd], fd, unbuffered):
+            std[fd] = _make_std(fd, unbuffered)
+    return std
+
+
+def _install_stdio(unbuffered=False):
+    if _REAL_PROCESS:
+        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _real_stdio(unbuffered)
+        return
     sys.stdin = sys.__stdin__ = _stdin
     sys.stdout = sys.__stdout__ = _stdout
     sys.stderr = sys.__stderr__ = _stderr
@@ -676,6 +739,41 @@ class _PylibFinder:
 
 
 sys.meta_path.append(_PylibFinder)
+
+# Packages that cannot live in a sub-interpreter (81). numpy's C core keeps
+# process-wide state: it loads in a first sub-interpreter with a warning,
+# and the next sub-interpreter that imports it (another worker, or the
+# same worker recycled) crashes the whole server (measured with Debian's
+# numpy 1.24 on 3.11). So a sub-interpreter refuses them, when installed,
+# before any of their code runs (and `warmcgi check` reports them); main
+# mode (_MAIN) imports them normally.
+_MAIN_ONLY = frozenset(("numpy",))
+
+
+class _MainOnlyFinder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name not in _MAIN_ONLY:
+            return None
+        from importlib.machinery import PathFinder
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = _MainOnlyFinder
+        return spec
+
+    @staticmethod
+    def create_module(spec):
+        raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing it "
+                          "would crash the server), so it is not loaded in one" % spec.name,
+                          name=spec.name, path=spec.origin)
+
+    @staticmethod
+    def exec_module(module):
+        pass
+
+
+if not _MAIN:
+    sys.meta_path.insert(0, _MainOnlyFinder)
 
 # ---------------------------------------------------------------------
 # What a CGI process does to itself must end only the request, never the
@@ -816,6 +914,7 @@ for _name in ("setuid", "seteuid", "setreuid", "setresuid", "setgid", "setegid",
         setattr(os, _name, _refuse("os." + _name + "()", _PROCESS_HINT))
 try:
     import resource
+    _resource_setrlimit = resource.setrlimit
     resource.setrlimit = _refuse("resource.setrlimit()", _PROCESS_HINT)
 except ImportError:
     pass
@@ -855,6 +954,8 @@ def _fire_alarm(gen):
     if h == signal.SIG_IGN:
         return
     if h == signal.SIG_DFL:
+        if _REAL_PROCESS:
+            _os_kill(_pid, signal.SIGALRM)  # the worker dies, as the CGI process would
         _async_raise(_worker, _AlarmExpired)
         return
     # The handler runs here, on the timer's thread, with the script's
@@ -924,6 +1025,7 @@ def _faulthandler_enable(*args, **kwargs):
 
 try:
     import faulthandler
+    _faulthandler_enable_orig = faulthandler.enable
     faulthandler.enable = _faulthandler_enable
 except ImportError:
     pass
@@ -1521,6 +1623,180 @@ if _CGI_ESCAPE:
             _escape.__name__ = "escape"
             cgi.escape = _escape
 
+# ---------------------------------------------------------------------
+# Process mode (--isolation process): this interpreter is alone in its
+# worker process and runs one request at a time, so what a CGI process
+# does to itself is real again: fds 0-2, the C environment (children and
+# C code see it), os._exit, os.abort, os.fork, os.exec*, os.system and
+# subprocess. The worker process dies or is replaced instead of the
+# request being emulated. Signal handlers stay emulated (the real ones
+# belong to the Go runtime): os.kill of the worker itself is delivered to
+# a handler the script installed, and is real otherwise. The per-request
+# reset (fresh __main__, module purge, atexit, threads, logging, locale)
+# stays as in the other modes.
+
+_c_env_keys = set()  # names set in the C environment by the current request
+
+
+def _proc_putenv(key, value):
+    _os_orig["putenv"](key, value)
+    _c_env_keys.add(os.fsencode(key))
+
+
+def _proc_unsetenv(key):
+    _os_orig["unsetenv"](key)
+    _c_env_keys.discard(os.fsencode(key))
+
+
+def _proc_setenv(env):
+    """Make the C environment the request's, as execve would."""
+    unsetenv, putenv = _os_orig["unsetenv"], _os_orig["putenv"]
+    for k in _c_env_keys:
+        unsetenv(k)
+    _c_env_keys.clear()
+    for k, v in env.items():
+        try:
+            putenv(k, v)
+            _c_env_keys.add(k)
+        except ValueError:
+            pass  # a name execve would pass but setenv refuses ("A=B" in a name)
+
+
+def _handled(sig):
+    h = _signals.get(int(sig), signal.SIG_DFL)
+    return callable(h) or h == signal.SIG_IGN
+
+
+def _proc_kill(pid, sig):
+    if _cur[1] is not None and _own(pid) and _handled(sig):
+        return _deliver(sig, sys._getframe(1))
+    return _os_kill(pid, sig)
+
+
+def _proc_killpg(pgid, sig):
+    if _cur[1] is not None and pgid in (0, os.getpgrp()) and _handled(sig):
+        return _deliver(sig, sys._getframe(1))
+    return _os_killpg(pgid, sig)
+
+
+def _proc_raise_signal(sig):
+    if _cur[1] is not None and _handled(sig):
+        return _deliver(sig, sys._getframe(1))
+    return _signal_orig["raise_signal"](sig)
+
+
+def _main_interpreter():
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            m = __import__(name)
+            return m.get_current() == m.get_main()
+        except Exception:
+            pass
+    return False
+
+
+def _proc_fork():
+    if _main_interpreter():
+        return _os_orig["fork"]()  # CPython's own fork, with its after-fork hooks
+    # In a sub-interpreter CPython's fork either refuses or, on 3.11, kills
+    # the child (its after-fork code deletes every interpreter but the
+    # main one): fork the process below Python instead.
+    import ctypes
+    libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL is held across fork
+    libc.fork.restype = ctypes.c_int
+    libc.fork.argtypes = ()
+    pid = libc.fork()
+    if pid < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    if pid == 0:
+        # What CPython's after-fork hooks would do for the modules that
+        # matter here: only this thread lives on, and random must not
+        # repeat the parent's numbers.
+        try:
+            threading._after_fork()
+        except Exception:
+            pass
+        r = sys.modules.get("random")
+        if r is not None:
+            r.seed()
+    return pid
+
+
+def _proc_child_exit(code, err):
+    """A forked child ran off the end of the script: exit as python3 would
+    (atexit handlers, non-daemon threads, flushed stdio), never returning
+    into the worker, whose Go runtime did not survive the fork."""
+    try:
+        _run_exit_funcs()
+        threading._shutdown()
+    except BaseException:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except BaseException:
+            pass
+    if err.buf:
+        try:
+            _os_orig["write"](2, bytes(err.buf))
+        except OSError:
+            pass
+    _os_exit(code & 0xFF)
+
+
+def _proc_open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
+    f = _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+    if _cur[1] is not None:
+        caller = sys._getframe(1).f_code.co_filename
+        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
+            _opened.append(f)
+    return f
+
+
+def _proc_end(unbuffered):
+    """The script is done: flush its streams (exit would), then detach fds
+    0-2 from the request, so the server sees EOF on its pipes unless a
+    child still holds them, as under CGI."""
+    std = _real_std.get(unbuffered, ())
+    for f in std[1:]:
+        try:
+            f.flush()
+        except BaseException:
+            pass
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        _os_dup2(null, fd)
+    _os_close(null)
+    if std:
+        # What stdin read ahead of the script belongs to this request.
+        try:
+            std[0].read()
+        except BaseException:
+            std[0] = None
+
+
+if _REAL_PROCESS:
+    for _name in ("_exit", "abort", "fork", "forkpty", "write", "read", "close", "closerange", "dup", "dup2",
+                  "system", "execv", "execve", "_spawnvef", "setuid", "seteuid", "setreuid", "setresuid",
+                  "setgid", "setegid", "setregid", "setresgid", "setgroups", "initgroups", "chroot",
+                  "setsid", "setpgrp", "nice"):
+        if _name in _os_orig:
+            setattr(os, _name, _os_orig[_name])
+    os.putenv = _proc_putenv
+    os.unsetenv = _proc_unsetenv
+    os.kill = _proc_kill
+    os.killpg = _proc_killpg
+    os.fork = _proc_fork
+    signal.raise_signal = _proc_raise_signal
+    builtins.open = io.open = _proc_open
+    subprocess.Popen.__init__ = _popen_init
+    subprocess.Popen.wait = _popen_wait
+    if "_resource_setrlimit" in globals():
+        resource.setrlimit = _resource_setrlimit
+    if "_faulthandler_enable_orig" in globals():
+        faulthandler.enable = _faulthandler_enable_orig
+
 # Globals kept between requests (--globals keep): path -> __main__ module.
 _kept_main = {}
 
@@ -1556,6 +1832,35 @@ def _exit_status(e, err):
         return code, "" if code == 0 else "SystemExit: %d" % code
     err.buf += (str(code) + "\n").encode("utf-8", "backslashreplace")
     return 1, "SystemExit: %s" % code
+
+
+def _subinterp_hint(e, path, err):
+    """When e comes from a module that cannot load in a sub-interpreter,
+    end the logged traceback with the fix (81)."""
+    if _MAIN:
+        return
+    import re
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        text = str(e)
+        if re.search(r"sub-?interpreter|interpreter change detected|more than once per process", text, re.I):
+            break
+        e = e.__cause__ or e.__context__
+    else:
+        return
+    m = re.search(r"module '?([\w.]+)'? does not support", text)
+    name = getattr(e, "name", None) or (m and m.group(1))
+    tb = e.__traceback__
+    while not name and tb is not None:
+        # The first frame outside the script is the module being imported.
+        f = tb.tb_frame
+        if f.f_code.co_filename != path and not f.f_code.co_filename.startswith("<"):
+            name = f.f_globals.get("__name__")
+        tb = tb.tb_next
+    err.buf += ("warmcgi: module %r cannot load in a sub-interpreter; serve this script with "
+                "--isolation-for '%s=main' (or --isolation process)\n"
+                % ((name or "?").partition(".")[0], os.path.basename(path))).encode("utf-8", "backslashreplace")
 
 
 def _report(e):
@@ -1602,7 +1907,9 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
     if t._daemonic:
         t._daemonic = False
     entry = _cache.get(path)
+    compiled = 0  # for the server's metrics: 1 first load, 2 reload after a change
     if entry is None or entry[0] != stamp:
+        compiled = 1 if entry is None else 2
         entry = _load(path, stamp)
         _cache[path] = entry
         _kept_main.pop(path, None)
@@ -1617,6 +1924,9 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
     _cur[2] = err
     _coerce_locale(env)
     _set_environ(env)
+    if _REAL_PROCESS:
+        _proc_setenv(env)
+        _install_stdio(_unbuffered[0])
     sys.argv = [path] + args
     if _TIMEOUT > 0:
         import time
@@ -1662,6 +1972,9 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
                 exit_code = 1
                 failure = "%s: %s" % (type(e).__name__, e)
                 _report(e)
+                _subinterp_hint(e, path, err)
+        if _REAL_PROCESS and os.getpid() != _pid:
+            _proc_child_exit(exit_code, err)
         try:
             _reset_state(err)
         except _EndRequest as e:
@@ -1670,6 +1983,8 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
         replaced = sys.stdout is not _stdout
         _flush(sys.stdout)
         _flush(sys.stderr)
+        if _REAL_PROCESS:
+            _proc_end(_unbuffered[0])
         _install_stdio()
         sys.modules["__main__"] = _orig_main
         if _GLOBALS != "keep":
@@ -1699,7 +2014,9 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
         _deadline[0] = 0.0
         _async_raise(_worker, None)  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
-    return (exit_code, out.buf, err.buf, failure, late)
+    return (exit_code, out.buf, err.buf, failure, late, compiled)
+
+
 
 
 def _finish():

@@ -56,7 +56,21 @@ type Result struct {
 	ExitCode int
 	Failure  string // "" when the script completed normally
 	TimedOut bool   // the request ran past InterpOptions.Timeout
+	// Compiled says whether this run compiled the script: CompileNone
+	// (the interpreter's code cache had it), CompileFirst (first run in
+	// this interpreter) or CompileReload (the file changed).
+	Compiled Compile
 }
+
+// Compile is Result.Compiled.
+type Compile int
+
+// The values of Result.Compiled.
+const (
+	CompileNone   Compile = 0
+	CompileFirst  Compile = 1
+	CompileReload Compile = 2
+)
 
 var (
 	// ErrInit means Python could not be initialised.

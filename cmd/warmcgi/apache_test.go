@@ -545,13 +545,16 @@ func isText(b []byte) bool {
 	return !bytes.ContainsRune(b, 0) && strings.ToValidUTF8(string(b), "\ufffd") == string(b)
 }
 
-func TestApacheDifferential(t *testing.T) {
+func TestApacheDifferential(t *testing.T) { apacheDifferential(t) }
+
+// apacheDifferential compares warmcgi, started with flags, with Apache.
+func apacheDifferential(t *testing.T, flags ...string) {
 	if testing.Short() {
 		t.Skip("starts Apache and warmcgi; skipped with -short")
 	}
 	dir := sharedCGIBin(t)
 	apacheURL, apacheLog := startApache(t, dir)
-	warmURL, warmLogs := startWarmcgi(t, dir)
+	warmURL, warmLogs := startWarmcgi(t, dir, flags...)
 	as := newDiffServer(t, "apache", apacheURL)
 	ws := newDiffServer(t, "warmcgi", warmURL)
 

@@ -168,7 +168,7 @@ func checkDir(dir string, plain []string) ([]checkResult, error) {
 		case r.CompileError != "":
 			r.Mode, r.Why = "fails", "does not compile: "+r.CompileError+" (500, as under Apache)"
 		case len(r.RefusedImports) > 0:
-			r.Why = "an import refuses sub-interpreters: needs the main-interpreter or process mode (not available yet)"
+			r.Why = "an import refuses sub-interpreters: needs --isolation-for GLOB=main (or =process)"
 		}
 	}
 	return results, nil

@@ -24,24 +24,28 @@ import (
 // -u, -O, -OO and -B, and anything matched by --cgi) to plain CGI, one
 // process per request.
 type dispatchRunner struct {
-	py      *pyRunner
-	cgi     cgienv.Runner
-	root    string
-	plain   []string // --cgi globs, matched against the path under root and the base name
-	mu      sync.Mutex
-	kinds   map[string]scriptKind // by path; re-read when the stamp changes
-	maxKeep int
+	// backends run the embedded scripts, one per isolation mode in use
+	// (nil for the others); iso picks a script's mode.
+	backends [numModes]pyBackend
+	iso      *isolation
+	cgi      cgienv.Runner
+	root     string
+	plain    []string // --cgi globs, matched against the path under root and the base name
+	mu       sync.Mutex
+	kinds    map[string]scriptKind // by path; re-read when the stamp changes
+	maxKeep  int
 }
 
 type scriptKind struct {
 	stamp    cgienv.Stamp
 	embedded bool
 	flags    shebangFlags
+	mode     isolationMode
 }
 
 func (d *dispatchRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
 	if k := d.kind(req); k.embedded {
-		return d.py.run(ctx, req, k.flags)
+		return d.backends[k.mode].run(ctx, req, k.flags)
 	}
 	return d.cgi.Run(ctx, req)
 }
@@ -56,6 +60,7 @@ func (d *dispatchRunner) kind(req *cgienv.Request) scriptKind {
 	k = scriptKind{stamp: req.Stamp}
 	if !d.forcedPlain(req.Script) {
 		k.flags, k.embedded = python3Script(req.Script)
+		k.mode = d.iso.modeFor(req.Script)
 	}
 	d.mu.Lock()
 	if d.kinds == nil || len(d.kinds) >= d.maxKeep {
@@ -67,15 +72,8 @@ func (d *dispatchRunner) kind(req *cgienv.Request) scriptKind {
 }
 
 func (d *dispatchRunner) forcedPlain(script string) bool {
-	rel, err := filepath.Rel(d.root, script)
-	if err != nil {
-		rel = script
-	}
 	for _, g := range d.plain {
-		if ok, _ := filepath.Match(g, rel); ok {
-			return true
-		}
-		if ok, _ := filepath.Match(g, filepath.Base(script)); ok {
+		if globMatch(d.root, g, script) {
 			return true
 		}
 	}

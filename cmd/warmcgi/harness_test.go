@@ -107,6 +107,7 @@ type warmcgiProcess struct {
 	url    string
 	cmd    *exec.Cmd
 	stderr *outputBuffer
+	stdout *outputBuffer
 	exited chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, once exited is closed
 }
@@ -122,6 +123,7 @@ func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgi
 	args = append(args, extraArgs...)
 	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, args...), stderr: &outputBuffer{}, exited: make(chan struct{})}
 	stdout := &outputBuffer{}
+	p.stdout = stdout
 	p.cmd.Stdout = stdout
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -59,6 +59,8 @@ func run(ctx context.Context, release func(), args []string, stdout, stderr io.W
 		return serve(ctx, release, args[1:], stdout, stderr)
 	case "check":
 		return checkCmd(args[1:], stdout, stderr)
+	case "worker": // internal: a process-mode worker started by serve (worker.go)
+		return workerCmd(args[1:], stderr)
 	case "version", "--version":
 		printVersion(stdout)
 		return exitOK

@@ -14,6 +14,7 @@ import (
 // worker is what each pool thread owns: its interpreter and the buffers it
 // reuses to build the C-side request blocks.
 type worker struct {
+	id   int // the pool's worker number
 	ip   *pyhost.Interp
 	env  []byte
 	args []byte
@@ -23,8 +24,8 @@ type worker struct {
 	stream func([]byte) pyhost.StreamAnswer
 }
 
-func newWorker(ip *pyhost.Interp) *worker {
-	w := &worker{ip: ip}
+func newWorker(ip *pyhost.Interp, id int) *worker {
+	w := &worker{ip: ip, id: id}
 	w.stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(w.cur(b)) }
 	return w
 }
@@ -37,6 +38,7 @@ var _ interp.Interpreter = (*worker)(nil)
 type pyRunner struct {
 	pool   *interp.Pool[*worker]
 	logger *slog.Logger
+	stats  *serverStats // nil without --status
 }
 
 var _ cgienv.Runner = (*pyRunner)(nil)
@@ -50,6 +52,10 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	var res pyhost.Result
 	var execErr error
 	err := r.pool.Do(ctx, func(w *worker) {
+		if r.stats != nil {
+			r.stats.busy(w.id, r.stats.script(req.Script))
+			defer r.stats.idle(w.id)
+		}
 		w.env = appendBlock(w.env[:0], req.Env)
 		w.args = appendBlock(w.args[:0], req.Args)
 		var stream func([]byte) pyhost.StreamAnswer
@@ -79,11 +85,12 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	case execErr != nil:
 		return nil, execErr
 	}
+	if r.stats != nil && res.Compiled != pyhost.CompileNone {
+		r.stats.compiled(req.Script, res.Compiled == pyhost.CompileReload)
+	}
 	if res.TimedOut {
-		if len(res.Stderr) > 0 {
-			r.logger.Warn("script stderr", "script", req.Script, "stderr", string(res.Stderr))
-		}
-		return nil, fmt.Errorf("%s: %s: %w", req.Script, res.Failure, context.DeadlineExceeded)
+		// The handler logs the stderr line by line, as for any script.
+		return &cgienv.Output{Stderr: res.Stderr}, fmt.Errorf("%s: %s: %w", req.Script, res.Failure, context.DeadlineExceeded)
 	}
 	if len(res.Late) > 0 {
 		r.logger.Warn("output written outside any request (a thread or finalizer of an earlier request)",

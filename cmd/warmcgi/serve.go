@@ -34,6 +34,10 @@ Flags:
 type serveConfig struct {
 	dir             string
 	listen          string
+	fastcgi         string
+	fastcgiUser     bool
+	socketMode      string
+	socketGroup     string
 	prefix          string
 	workers         int
 	queue           int
@@ -55,14 +59,23 @@ type serveConfig struct {
 	cgiEscape       bool
 	maxRequests     int
 	globals         string
-	security        securityConfig // security.go
+	accessLog       string
+	accessLogFormat string
+	status          string
+	statusPublic    bool
+	security        securityConfig  // security.go
+	iso             isolationConfig // isolation.go
 }
 
 func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("warmcgi serve", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringVarP(&c.listen, "listen", "l", "127.0.0.1:8080", "address to serve HTTP on (host:port)")
+	fs.StringVarP(&c.listen, "listen", "l", "127.0.0.1:8080", "address to serve HTTP on: host:port, unix:PATH, or none (FastCGI only)")
+	fs.StringVar(&c.fastcgi, "fastcgi", "", "also serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on host:port or unix:PATH")
+	fs.BoolVar(&c.fastcgiUser, "fastcgi-remote-user", false, "pass the FastCGI front end's REMOTE_USER and AUTH_TYPE to scripts; only if it authenticates every request (nginx's $remote_user is unchecked without auth_basic)")
+	fs.StringVar(&c.socketMode, "socket-mode", defaultSocketMode, "permissions of unix: sockets (octal); a front end must be allowed to write to the socket")
+	fs.StringVar(&c.socketGroup, "socket-group", "", "group of unix: sockets, for a front end running as another user (default: the --user account's group)")
 	fs.StringVar(&c.prefix, "prefix", "/cgi-bin/", "URL path the scripts are served under")
 	fs.IntVarP(&c.workers, "workers", "w", defaultWorkers(), "number of interpreters (worker threads)")
 	fs.IntVar(&c.queue, "queue", 0, "requests that may wait for a worker before 503 (0: 4 per worker)")
@@ -76,6 +89,10 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.serverAdmin, "server-admin", "", "SERVER_ADMIN given to scripts")
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	fs.StringVar(&c.accessLog, "access-log", "", "write an access log line per request to FILE, or to standard output with - (default: none)")
+	fs.StringVar(&c.accessLogFormat, "access-log-format", "combined", "access log format: combined (Apache's) or json")
+	fs.StringVar(&c.status, "status", "", "serve a status page, /metrics (Prometheus), /healthz and /readyz on this address (loopback only unless --status-public)")
+	fs.BoolVar(&c.statusPublic, "status-public", false, "allow --status on an address that is not loopback")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest a request may run (like Apache's CGIScriptTimeout): then 504, and the script gets an exception (0: no limit)")
 	fs.IntVar(&c.maxRequests, "max-requests", 0, "replace a worker (thread and interpreter) after it has served this many requests (0: never)")
@@ -85,6 +102,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
 	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported helper modules is cached (empty: none; with --user: under $TMPDIR)")
 	addSecurityFlags(fs, &c.security)
+	addIsolationFlags(fs, &c.iso)
 	// Defaults read off the machine are shown as the rule that makes them,
 	// so the help text (and the README made from it) is the same everywhere.
 	fs.Lookup("workers").DefValue = "number of CPUs, at least 2"
@@ -141,45 +159,255 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
+	iso, err := c.iso.parse(h.Root)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	var maxMemory int64
+	if c.iso.maxMemory != "" {
+		if maxMemory, err = parseSize(c.iso.maxMemory); err != nil || maxMemory == 0 {
+			fmt.Fprintf(stderr, "warmcgi serve: --max-memory %q: want a size such as 512M\n", c.iso.maxMemory)
+			return exitUsage
+		}
+	}
 	if err := c.security.prepare(h.Root); err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
 	c.security.configureHandler(h)
+	// Opened before privileges are dropped, as Apache opens its logs.
+	alog, err := openAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	if c.listen == noListen && c.fastcgi == "" {
+		fmt.Fprintln(stderr, "warmcgi serve: --listen none needs --fastcgi: there would be nothing to serve")
+		return exitUsage
+	}
+	sock, err := socketOptionsFor(&c)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+		return exitUsage
+	}
+	if alog != nil {
+		defer alog.Close()
+	}
+	var stats *serverStats
+	if c.status != "" {
+		stats = newServerStats(h.Root, h.Prefix, c.workers)
+	}
+	h.Observe = observer(alog, stats)
 
 	// Bind first, then give up root (--user), then start Python.
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		logger.Error("listen", "err", err)
-		return exitStartup
+	var ln, fln net.Listener // HTTP, FastCGI; nil when off
+	closeListeners := func() {
+		for _, l := range []net.Listener{ln, fln} {
+			if l != nil {
+				l.Close()
+			}
+		}
 	}
-	ln = c.security.listen(ln, logger)
+	if c.listen != noListen {
+		if ln, err = listenOn(c.listen, sock, logger); err != nil {
+			logger.Error("listen", "err", err)
+			return exitStartup
+		}
+		ln = c.security.listen(ln, logger)
+	}
+	if c.fastcgi != "" {
+		if fln, err = listenOn(c.fastcgi, sock, logger); err != nil {
+			logger.Error("listen", "fastcgi", c.fastcgi, "err", err)
+			closeListeners()
+			return exitStartup
+		}
+		warnOpenFastCGI(c.fastcgi, logger)
+		// Each listener has its own --max-connections.
+		fln = c.security.listen(fln, logger)
+	}
+	var statusLn net.Listener
+	if c.status != "" {
+		if statusLn, err = listenStatus(c.status, c.statusPublic); err != nil {
+			closeListeners()
+			if errors.Is(err, errStatusNotLoopback) {
+				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
+				return exitUsage
+			}
+			logger.Error("status", "err", err)
+			return exitStartup
+		}
+		defer statusLn.Close()
+	}
 	if err := c.security.dropPrivileges(h.Root, logger); err != nil {
 		logger.Error("dropping privileges", "err", err)
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 	if c.pycacheDir, err = c.security.pycacheDir(c.pycacheDir, fs.Changed("pycache-dir"), logger); err != nil {
 		logger.Error("bytecode cache", "err", err)
-		ln.Close()
+		closeListeners()
 		return exitStartup
 	}
 
-	if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
-		if c.security.user != "" {
-			// The usual cause: a Python installed where the dropped user
-			// cannot read its standard library (a home directory, say).
-			logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
-		} else {
-			logger.Error("python", "err", err)
+	var backends [numModes]pyBackend
+	var procs *procRunner
+	if iso.used[modeProcess] {
+		// Worker processes start after the privilege drop, so they run
+		// as --user too.
+		if procs, err = newProcRunner(&c, maxMemory, logger); err != nil {
+			logger.Error("starting worker processes", "err", err)
+			closeListeners()
+			return exitStartup
 		}
-		ln.Close()
-		return exitStartup
+		backends[modeProcess] = procs
+		reloadOnHUP(ctx, procs, logger)
 	}
+	closeProcs := func() {
+		if procs != nil {
+			pctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+			defer cancel()
+			if err := procs.close(pctx); err != nil {
+				logger.Warn("worker processes did not stop in time", "err", err)
+			}
+		}
+	}
+	var pool, mainPool *interp.Pool[*worker]
 	ownGIL := pyhost.OwnGILSupported()
-	quietStdio(logger)
-	pool, err := interp.New(interp.Options{
-		Workers:      c.workers,
+	if iso.used[modeSubinterp] || iso.used[modeMain] {
+		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
+			if c.security.user != "" {
+				// The usual cause: a Python installed where the dropped user
+				// cannot read its standard library (a home directory, say).
+				logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
+			} else {
+				logger.Error("python", "err", err)
+			}
+			closeListeners()
+			closeProcs()
+			return exitStartup
+		}
+		quietStdio(logger)
+	}
+	if iso.used[modeSubinterp] {
+		if pool, err = newPyPool(&c, c.workers, false, logger); err != nil {
+			logger.Error("starting workers", "err", err)
+			closeListeners()
+			closeProcs()
+			return exitStartup
+		}
+		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats}
+	}
+	if iso.used[modeMain] {
+		// The main interpreter runs one request at a time, whatever the
+		// number of workers, so main mode has one (README: modes).
+		if mainPool, err = newPyPool(&c, 1, true, logger); err != nil {
+			logger.Error("starting the main-interpreter worker", "err", err)
+			closeListeners()
+			closeProcs()
+			closePool(pool, c.shutdownTimeout, logger)
+			return exitStartup
+		}
+		backends[modeMain] = &pyRunner{pool: mainPool, logger: logger}
+		if pool == nil && stats != nil {
+			stats.pool = mainPool
+		}
+	}
+	h.Runner = &dispatchRunner{
+		backends: backends,
+		iso:      iso,
+		cgi:      execRunner{timeout: c.timeout},
+		root:     h.Root,
+		plain:    c.plainCGI,
+		maxKeep:  4096,
+	}
+
+	var handler http.Handler = h
+	var statusSrv *http.Server
+	if stats != nil {
+		handler = stats.countInFlight(h)
+		stats.pool = pool
+		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
+			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
+		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(pyhost.Version()), mode: mode, workers: c.workers}, logger)
+		go statusSrv.Serve(statusLn) // ends with shutdownStatus
+		defer shutdownStatus(statusSrv)
+	}
+	srv := &http.Server{
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// Slow clients must not hold connections (and workers) forever:
+	// header timeout, idle timeout and header size limit, from the flags.
+	c.security.configureServer(srv)
+	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
+		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
+	errc := make(chan error, 2)
+	if ln != nil {
+		if path := socketPath(c.listen); path != "" {
+			logger.Info("listening", "socket", path)
+		} else {
+			logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
+		}
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	fsrv := newFastCGIServer(fastcgiFront{next: handler, passUser: c.fastcgiUser}, logger)
+	if fln != nil {
+		logger.Info("fastcgi listening", "addr", fln.Addr().String())
+		go func() { errc <- fsrv.Serve(fln) }()
+	}
+	if stats != nil {
+		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
+		stats.ready.Store(true)
+	}
+	select {
+	case err := <-errc:
+		logger.Error("serve", "err", err)
+		closeListeners()
+		closePool(pool, c.shutdownTimeout, logger)
+		closePool(mainPool, c.shutdownTimeout, logger)
+		closeProcs()
+		return exitStartup
+	case <-ctx.Done():
+	}
+	if release != nil {
+		release() // a second signal now ends the process at once
+	}
+	if stats != nil {
+		stats.ready.Store(false) // /readyz answers 503 while in-flight requests drain
+	}
+	logger.Info("shutting down", "timeout", c.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	// Both listeners stop accepting at once, then drain.
+	shutdowns := make(chan error, 2)
+	if ln != nil {
+		go func() { shutdowns <- srv.Shutdown(sctx) }()
+	}
+	if fln != nil {
+		go func() { shutdowns <- fsrv.Shutdown(sctx) }()
+	}
+	for _, l := range []net.Listener{ln, fln} {
+		if l == nil {
+			continue
+		}
+		if err := <-shutdowns; err != nil {
+			logger.Warn("in-flight requests did not finish in time", "err", err)
+		}
+	}
+	closePool(pool, c.shutdownTimeout, logger)
+	closePool(mainPool, c.shutdownTimeout, logger)
+	closeProcs()
+	logger.Info("stopped")
+	return exitOK
+}
+
+// newPyPool starts n workers with an interpreter each: sub-interpreters,
+// or thread states of the main interpreter when main is set.
+func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.Pool[*worker], error) {
+	ownGIL := pyhost.OwnGILSupported()
+	return interp.New(interp.Options{
+		Workers:      n,
 		QueueSize:    c.queue,
 		QueueTimeout: c.queueTimeout,
 		Logger:       logger,
@@ -195,61 +423,22 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
 			}
 		}
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir,
+		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir, Main: main,
 			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
 		if err != nil {
 			return nil, err
 		}
-		return newWorker(ip), nil
+		return newWorker(ip, n), nil
 	})
-	if err != nil {
-		logger.Error("starting workers", "err", err)
-		ln.Close()
-		return exitStartup
-	}
-	h.Runner = &dispatchRunner{
-		py:      &pyRunner{pool: pool, logger: logger},
-		cgi:     execRunner{timeout: c.timeout},
-		root:    h.Root,
-		plain:   c.plainCGI,
-		maxKeep: 4096,
-	}
-
-	srv := &http.Server{
-		Handler:  h,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	// Slow clients must not hold connections (and workers) forever:
-	// header timeout, idle timeout and header size limit, from the flags.
-	c.security.configureServer(srv)
-	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
-		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "dir", h.Root)
-	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		logger.Error("serve", "err", err)
-		closePool(pool, c.shutdownTimeout, logger)
-		return exitStartup
-	case <-ctx.Done():
-	}
-	if release != nil {
-		release() // a second signal now ends the process at once
-	}
-	logger.Info("shutting down", "timeout", c.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("in-flight requests did not finish in time", "err", err)
-	}
-	closePool(pool, c.shutdownTimeout, logger)
-	logger.Info("stopped")
-	return exitOK
 }
 
 func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
+	if pool == nil {
+		return
+	}
+	if pool == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := pool.Close(ctx); err != nil {
@@ -311,6 +500,23 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// observer returns the Handler's Observe hook feeding the access log and
+// the status counters, either of which may be off (nil); nil when both are.
+func observer(alog *accessLog, stats *serverStats) func(*http.Request, *cgienv.RequestInfo) {
+	switch {
+	case alog != nil && stats != nil:
+		return func(r *http.Request, info *cgienv.RequestInfo) {
+			stats.observe(info)
+			alog.log(r, info)
+		}
+	case alog != nil:
+		return alog.log
+	case stats != nil:
+		return func(_ *http.Request, info *cgienv.RequestInfo) { stats.observe(info) }
+	}
+	return nil
 }
 
 // parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).

@@ -1,0 +1,458 @@
+package main
+
+// The FastCGI front end (--fastcgi) and the Unix sockets both listeners
+// may use. nginx (fastcgi_pass) or Apache (mod_proxy_fcgi) talks FastCGI
+// to warmcgi as it would to fcgiwrap; net/http/fcgi decodes the protocol
+// and fastcgiFront turns its requests into the ones the HTTP listener
+// hands to cgienv.Handler, so a script sees the same environment either
+// way.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+)
+
+// noListen is the --listen value that turns the HTTP listener off.
+const noListen = "none"
+
+// defaultSocketMode is the mode of the Unix sockets warmcgi creates:
+// owner and group may connect, others may not. Whoever can connect to the
+// FastCGI socket can claim any client address, HTTPS and REMOTE_USER, so
+// the socket must not be open to every local user; a front end running as
+// another user is let in through the group (--socket-group, or the --user
+// account's group), as with php-fpm's listen.mode 0660.
+const defaultSocketMode = "0660"
+
+// socketOptions says how a Unix socket file is created.
+type socketOptions struct {
+	mode     os.FileMode
+	uid, gid int // -1: leave as created
+}
+
+// socketOptionsFor reads --socket-mode and --socket-group. The socket
+// belongs to the --user account when there is one, so that the server
+// can still remove it after switching users (given a directory it may
+// write to), and to its group unless --socket-group names another.
+func socketOptionsFor(c *serveConfig) (socketOptions, error) {
+	o := socketOptions{uid: -1, gid: -1}
+	m, err := strconv.ParseUint(c.socketMode, 8, 32)
+	if err != nil || m > 0o777 {
+		return o, fmt.Errorf("--socket-mode %q: want an octal mode such as 0660", c.socketMode)
+	}
+	o.mode = os.FileMode(m)
+	if t := c.security.target; t != nil {
+		o.uid, o.gid = t.uid, t.gid
+	}
+	if c.socketGroup != "" {
+		g, err := user.LookupGroup(c.socketGroup)
+		if err != nil {
+			g, err = user.LookupGroupId(c.socketGroup)
+		}
+		if err != nil {
+			return o, fmt.Errorf("--socket-group %q: %v", c.socketGroup, err)
+		}
+		if o.gid, err = strconv.Atoi(g.Gid); err != nil {
+			return o, fmt.Errorf("--socket-group %q: gid %q: %v", c.socketGroup, g.Gid, err)
+		}
+	}
+	return o, nil
+}
+
+// listenOn binds addr: "unix:PATH" or a TCP "host:port".
+func listenOn(addr string, o socketOptions, logger *slog.Logger) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if path == "" {
+		return nil, errors.New("unix: needs a socket path")
+	}
+	if path[0] == '@' {
+		// Linux's abstract sockets have no file, so no permissions: any
+		// local user could connect.
+		return nil, fmt.Errorf("unix:%s: abstract sockets cannot be restricted to a user or group; give a file path", path)
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	// Create the socket with no access for anyone but the owner, then
+	// open it up to o.mode: with the process's umask there would be a
+	// moment in which anyone may connect. Nothing else in the process
+	// creates files at this point of the startup.
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chown(path, o.uid, o.gid); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, o.mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// Close removes the file itself, and only if it is still this one.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return &unixListener{Listener: ln, path: path, file: fi, logger: logger}, nil
+}
+
+// removeStaleSocket removes a socket left at path by a server that did
+// not stop cleanly, so that a restart does not fail with "address in use".
+// A socket someone still answers on, or anything that is not a socket,
+// is left alone and reported.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket; not replacing it", path)
+	}
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("%s: another server is listening on this socket", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%s: cannot tell whether the socket is in use: %w", path, err)
+	}
+	return os.Remove(path)
+}
+
+// unixListener is a listener on a Unix socket. Its peers are processes
+// on this machine, which Go reports as "@" (an unnamed socket); they are
+// presented as 127.0.0.1 without a port instead, so that REMOTE_ADDR is
+// an address scripts can parse and --trusted-proxy 127.0.0.1 trusts a
+// reverse proxy in front of the socket as it would one on loopback TCP.
+type unixListener struct {
+	net.Listener
+	path      string
+	file      os.FileInfo // the socket file as created
+	logger    *slog.Logger
+	closeOnce sync.Once
+}
+
+// Close closes the listener and removes its socket file, unless another
+// server has replaced it since. After --user the server may lack the
+// right to remove it (a directory it cannot write to); it says so, and
+// the next start replaces the stale socket.
+func (l *unixListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() {
+		if fi, err := os.Lstat(l.path); err != nil || !os.SameFile(fi, l.file) {
+			return
+		}
+		if err := os.Remove(l.path); err != nil {
+			l.logger.Warn("cannot remove the socket; the next start replaces it", "socket", l.path, "err", err)
+		}
+	})
+	return err
+}
+
+func (l *unixListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &unixConn{c}, nil
+}
+
+type unixConn struct{ net.Conn }
+
+var localPeer = &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)}
+
+func (c *unixConn) RemoteAddr() net.Addr { return localPeer }
+
+// CloseWrite keeps the half-close net/http uses on plain connections.
+func (c *unixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// socketPath returns the file of a "unix:PATH" address, or "".
+func socketPath(addr string) string {
+	path, _ := strings.CutPrefix(addr, "unix:")
+	if path == addr {
+		return ""
+	}
+	return path
+}
+
+// fastcgiServer serves FastCGI connections and, unlike fcgi.Serve alone,
+// can be shut down gracefully: stop accepting, let the requests in
+// progress finish, then close the connections the front end keeps open.
+type fastcgiServer struct {
+	handler http.Handler
+	logger  *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	active   int           // requests in progress
+	idle     chan struct{} // closed when active drops to 0 while draining
+	draining bool
+}
+
+func newFastCGIServer(h http.Handler, logger *slog.Logger) *fastcgiServer {
+	return &fastcgiServer{handler: h, logger: logger, conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections on ln until Shutdown; then it returns nil.
+func (s *fastcgiServer) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	err := fcgi.Serve(&trackingListener{Listener: ln, s: s}, http.HandlerFunc(s.serveRequest))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil
+	}
+	return err
+}
+
+func (s *fastcgiServer) serveRequest(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		// A request on a connection the front end kept open, after
+		// SIGTERM: the front end may retry it elsewhere.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.active++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active--
+		if s.active == 0 && s.draining {
+			close(s.idle)
+		}
+		s.mu.Unlock()
+	}()
+	s.handler.ServeHTTP(w, r)
+}
+
+// Shutdown stops accepting, waits for the requests in progress (until ctx
+// ends) and closes every connection.
+func (s *fastcgiServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.idle = make(chan struct{})
+	if s.active == 0 {
+		close(s.idle)
+	}
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	var err error
+	select {
+	case <-s.idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// trackingListener records the open connections for Shutdown.
+type trackingListener struct {
+	net.Listener
+	s *fastcgiServer
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, s: l.s}
+	l.s.mu.Lock()
+	l.s.conns[tc] = struct{}{}
+	l.s.mu.Unlock()
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	s    *fastcgiServer
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// fastcgiFront adapts the requests net/http/fcgi builds from a front end's
+// parameters to what cgienv.Handler reads from a direct HTTP request.
+//
+// What net/http/fcgi already maps: REMOTE_ADDR and REMOTE_PORT into
+// RemoteAddr (the client as the front end saw it), HTTPS=on into a
+// non-nil TLS, SERVER_PROTOCOL into Proto, HTTP_* into headers and
+// HTTP_HOST into Host, CONTENT_LENGTH and the body, REQUEST_METHOD, and
+// REQUEST_URI (or, without it, SCRIPT_NAME, PATH_INFO and QUERY_STRING)
+// into URL. The script is then chosen from that URL path under --prefix,
+// exactly as for HTTP: the front end's SCRIPT_FILENAME, SCRIPT_NAME,
+// PATH_INFO and DOCUMENT_ROOT are ignored, so it can never make warmcgi
+// run a file of its choosing.
+type fastcgiFront struct {
+	next http.Handler
+	// passUser passes the front end's REMOTE_USER and AUTH_TYPE on
+	// (--fastcgi-remote-user). Off by default: nginx's standard
+	// fastcgi_params send $remote_user, the user name from any Basic
+	// Authorization header, checked or not, so any client could claim to
+	// be any user where nginx does not authenticate itself.
+	passUser bool
+}
+
+func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	params := fcgi.ProcessEnv(r)
+	// net/http/fcgi parses REQUEST_URI into URL but leaves RequestURI
+	// empty; it is REQUEST_URI again and what --max-url-length measures.
+	// (Bytes outside ASCII come back %-escaped.)
+	r.RequestURI = r.URL.RequestURI()
+	// nginx sends the Content-Type header twice: as CONTENT_TYPE and, with
+	// the other headers, as HTTP_CONTENT_TYPE; net/http/fcgi adds both,
+	// CONTENT_TYPE first. The script must see it once, as on the HTTP
+	// listener (and as Apache's mod_proxy_fcgi sends it).
+	if ct := r.Header["Content-Type"]; len(ct) > 1 {
+		r.Header["Content-Type"] = ct[:1]
+	}
+	// Apache's mod_proxy_fcgi passes a chunked request body on without
+	// CONTENT_LENGTH, which leaves ContentLength 0 as for no body at all.
+	// A body is whatever arrives on FCGI_STDIN: when there is one, its
+	// length is unknown and the handler reads it to the end, as a chunked
+	// body on the HTTP listener.
+	if r.ContentLength == 0 && r.Body != nil {
+		var first [1]byte
+		if n, _ := io.ReadFull(r.Body, first[:]); n == 1 {
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(first[:]), r.Body), r.Body}
+			r.ContentLength = -1
+		}
+	}
+	gw := &cgienv.Gateway{
+		ServerName: params["SERVER_NAME"],
+		ServerAddr: params["SERVER_ADDR"],
+		ServerPort: params["SERVER_PORT"],
+	}
+	// The front end's other variables are passed on, as fcgiwrap passes
+	// them (SSL_*, fastcgi_param settings, REMOTE_USER with passUser);
+	// empty ones are dropped, since nginx sends e.g. REMOTE_USER="" when
+	// there was no authentication, where Apache and the HTTP listener
+	// leave the variable out. cgienv drops the names it computes itself.
+	for k, v := range params {
+		if v == "" || !f.passUser && (k == "REMOTE_USER" || k == "AUTH_TYPE") {
+			continue
+		}
+		gw.Env = append(gw.Env, k+"="+v)
+	}
+	slices.Sort(gw.Env)
+	r = r.WithContext(cgienv.WithGateway(r.Context(), gw))
+	apache := strings.HasPrefix(params["SERVER_SOFTWARE"], "Apache")
+	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache}, r)
+}
+
+// fastcgiWriter tells nginx not to buffer a response whose length is not
+// known when its headers go out: cgienv gives every complete response a
+// Content-Length, so such a response is one the script is still writing
+// and flushing (a progress page), and nginx would otherwise hold it back
+// until its buffers fill or the script ends. A script's own
+// X-Accel-Buffering wins. Apache would pass the header on to the client
+// (its flushpackets setting decides instead), so it is left out there.
+type fastcgiWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+	noAccel     bool // the front end is Apache
+}
+
+func (w *fastcgiWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		h := w.Header()
+		if _, known := h["Content-Length"]; !known && !w.noAccel && h.Get("X-Accel-Buffering") == "" {
+			h.Set("X-Accel-Buffering", "no")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *fastcgiWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError flushes and reports whether the front end is still there:
+// net/http/fcgi's Flush drops the error, but its buffered writer keeps it
+// and returns it from the next Write, empty or not.
+func (w *fastcgiWriter) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	_, err := w.ResponseWriter.Write(nil)
+	return err
+}
+
+func (w *fastcgiWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// warnOpenFastCGI warns when FastCGI is served on a TCP address other
+// hosts may reach: the protocol has no authentication, and whoever
+// connects says what the client's address, scheme and user are.
+func warnOpenFastCGI(addr string, logger *slog.Logger) {
+	if socketPath(addr) != "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+		return
+	}
+	logger.Warn("FastCGI is served on an address other hosts may reach: any peer can claim any client address, HTTPS and REMOTE_USER; keep it behind a firewall or use 127.0.0.1 or unix:PATH", "fastcgi", addr)
+}

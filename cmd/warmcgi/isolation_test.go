@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fetch fetches base+path and returns the status and body.
+func fetch(t testing.TB, client *http.Client, url string) (int, string, error) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// faultCase is one misbehaving script, with what each isolation mode
+// answers; a mode with a skip reason instead cannot contain that fault.
+type faultCase struct {
+	script string
+	status map[string]int
+	body   string            // when not empty, the bad request's whole body
+	skip   map[string]string // mode -> why the mode cannot survive this
+}
+
+// In main mode every request runs in the one main interpreter, one at a
+// time, so what holds a subinterp worker for good holds the whole mode.
+var faultCases = []faultCase{
+	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504}},
+	{script: "loop_swallow.py", status: map[string]int{"process": 504},
+		skip: map[string]string{
+			"subinterp": "a script that swallows the injected timeout exception keeps its worker thread (and, below Python 3.13, the shared GIL) for good",
+			"main":      "a script that swallows the injected timeout exception keeps the main interpreter for good"}},
+	{script: "sleep.py", status: map[string]int{"process": 504},
+		skip: map[string]string{
+			"subinterp": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the worker thread stays busy",
+			"main":      "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the main interpreter stays busy"}},
+	{script: "segv.py", status: map[string]int{"process": 502},
+		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
+	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500}},
+	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200}, body: "sent before os._exit\n"},
+	// subinterp and main emulate os.abort: the request ends with no output
+	// (500); in process mode the worker really dies by SIGABRT (502).
+	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502}},
+	{script: "bigalloc.py", status: map[string]int{"process": 500},
+		skip: map[string]string{
+			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
+			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
+	{script: "forkbomb.py", status: map[string]int{"process": 504},
+		skip: map[string]string{
+			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
+			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
+}
+
+// TestIsolationFaults sends each misbehaving script while four clients
+// keep requesting well-behaved ones: the bad request gets its status,
+// every other request its right answer, and the server answers afterwards.
+func TestIsolationFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real server with slow faults; skipped with -short")
+	}
+	dir := testdataCGIBin(t)
+	asRoot := os.Geteuid() == 0
+	for _, mode := range []string{"subinterp", "main", "process"} {
+		t.Run(mode, func(t *testing.T) {
+			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
+			if mode == "process" {
+				flags = append(flags, "--max-memory", "256M", "--max-procs", "300")
+			}
+			base, logs := startWarmcgi(t, dir, flags...)
+			// The process limit holds only for a non-root user.
+			limited := !asRoot || slices.Contains(privilegeArgs(dir, nil), "--user")
+			for _, fc := range faultCases {
+				t.Run(strings.TrimSuffix(fc.script, ".py"), func(t *testing.T) {
+					if why, ok := fc.skip[mode]; ok {
+						t.Skip(why)
+					}
+					if fc.script == "forkbomb.py" && !limited {
+						t.Skip("the worker runs as root, which RLIMIT_NPROC does not limit: a fork bomb would not be contained")
+					}
+					runFault(t, base, fc, mode)
+				})
+			}
+			if mode == "process" && limited {
+				if !strings.Contains(logs(), "Cannot fork") {
+					t.Errorf("the fork bomb never hit the process limit; log:\n%s", logs())
+				}
+			}
+		})
+	}
+}
+
+func runFault(t *testing.T, base string, fc faultCase, mode string) {
+	client := &http.Client{Timeout: 60 * time.Second}
+	good := []struct{ path, want string }{
+		{"hello.py", "Hello, world!\n"},
+		{"env.py?q=1", "QUERY_STRING=q=1\n"},
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	served := 0
+	for c := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g := good[(c+i)%len(good)]
+				code, body, err := fetch(t, client, base+"cgi-bin/"+g.path)
+				mu.Lock()
+				served++
+				if err != nil || code != 200 || !strings.Contains(body, g.want) {
+					failures = append(failures, fmt.Sprintf("%s: %d %v %q", g.path, code, err, body))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// The load runs before, during and after the bad request.
+	waitServed := func(n int) {
+		for {
+			mu.Lock()
+			done := served >= n
+			mu.Unlock()
+			if done {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitServed(4)
+	code, body, err := fetch(t, client, base+"cgi-bin/faults/"+fc.script)
+	mu.Lock()
+	after := served + 8
+	mu.Unlock()
+	waitServed(after)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("faults/%s: %v", fc.script, err)
+	}
+	if want := fc.status[mode]; code != want {
+		t.Errorf("faults/%s: status %d, want %d; body %q", fc.script, code, want, body)
+	}
+	if fc.body != "" && body != fc.body {
+		t.Errorf("faults/%s: body %q, want %q", fc.script, body, fc.body)
+	}
+	if len(failures) > 0 {
+		t.Errorf("%d of %d concurrent requests failed, e.g. %s", len(failures), served, failures[0])
+	}
+	if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+		t.Errorf("after faults/%s: hello.py gave %d %q %v", fc.script, code, body, err)
+	}
+}
+
+// TestProcessFidelity covers what subinterp mode only emulates and
+// process mode does for real: fork, exec, the C environment seen by
+// children, chdir and the raw descriptors.
+func TestProcessFidelity(t *testing.T) {
+	dir := testdataCGIBin(t)
+	// One worker, so that each request meets what the previous one left.
+	base, logs := startWarmcgi(t, dir, "--isolation", "process", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	steps := []struct{ path, want string }{
+		{"fork.py", "child is another process: True\nparent saw exit 7\n"},
+		{"fork_fall_through.py", "child done\nparent done\n"},
+		{"execv.py", "from printf\n"},
+		{"putenv.py", "X=from-environ Y=from-putenv Z=unset\n"},
+		{"setz.py", "set\n"},
+		// What setz.py put in the environment is gone.
+		{"putenv.py", "X=from-environ Y=from-putenv Z=unset\n"},
+		{"chdir.py", "start " + dir + "/proc\n/tmp\n"},
+		// The next request starts in its own directory again.
+		{"chdir.py", "start " + dir + "/proc\n/tmp\n"},
+		{"fds.py", "filenos 0 1 2\nstdout utf-8 surrogateescape False\nstderr utf-8 backslashreplace True\nraw write\n"},
+		{"fork.py", "child is another process: True\nparent saw exit 7\n"},
+	}
+	for _, s := range steps {
+		code, body, err := fetch(t, client, base+"cgi-bin/proc/"+s.path)
+		if err != nil || code != 200 || body != s.want {
+			t.Errorf("proc/%s: %d %v %q, want 200 %q", s.path, code, err, body, s.want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs())
+	}
+}
+
+// TestIsolationFor routes scripts by glob: fork works where a rule puts a
+// script in a worker process, and is refused in the default subinterp.
+func TestIsolationFor(t *testing.T) {
+	dir := testdataCGIBin(t)
+	base, _ := startWarmcgi(t, dir, "--isolation-for", "proc/fork*.py=process", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	if code, body, err := fetch(t, client, base+"cgi-bin/proc/fork.py"); err != nil || code != 200 ||
+		body != "child is another process: True\nparent saw exit 7\n" {
+		t.Errorf("proc/fork.py (process by rule): %d %v %q", code, err, body)
+	}
+	// Both modes answer pid.py: the embedded one from the server itself.
+	code, body, err := fetch(t, client, base+"cgi-bin/pid.py")
+	if err != nil || code != 200 || !regexp.MustCompile(`^\d+\n$`).MatchString(body) {
+		t.Errorf("pid.py (subinterp): %d %v %q", code, err, body)
+	}
+	// execv.py matches no rule: subinterp emulates os.execv.
+	if code, body, err := fetch(t, client, base+"cgi-bin/proc/execv.py"); err != nil || code != 200 || body != "from printf\n" {
+		t.Errorf("proc/execv.py (subinterp): %d %v %q", code, err, body)
+	}
+	// Without the rule the fork is refused: the child's line is missing.
+	base2, _ := startWarmcgi(t, dir, "-w", "1")
+	if _, body, _ := fetch(t, client, base2+"cgi-bin/proc/fork.py"); strings.Contains(body, "child is another process") {
+		t.Errorf("proc/fork.py forked in subinterp mode: %q", body)
+	}
+}
+
+// TestIsolationFlags checks the bad command lines.
+func TestIsolationFlags(t *testing.T) {
+	dir := testdataCGIBin(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main or process`},
+		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
+		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
+		{[]string{"--max-memory", "1G"}, "--max-memory applies to process mode only"},
+		{[]string{"--isolation", "process", "--max-memory", "lots"}, `--max-memory "lots": want a size`},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(warmcgiBin, append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, c.args...)...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), c.want) {
+			t.Errorf("serve %q: %v\n%s\nwant exit %d and %q", c.args, err, out, exitUsage, c.want)
+		}
+	}
+}
+
+// TestWorkerRefusesByHand: the hidden worker command runs only with the
+// socket the server gives it.
+func TestWorkerRefusesByHand(t *testing.T) {
+	out, err := exec.Command(warmcgiBin, "worker").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "not for use by hand") {
+		t.Errorf("warmcgi worker: %v\n%s", err, out)
+	}
+}
+
+// TestProcessReload: SIGHUP replaces the worker processes while requests
+// keep being answered.
+func TestProcessReload(t *testing.T) {
+	dir := testdataCGIBin(t)
+	p := startWarmcgiProcess(t, dir, "--isolation", "process", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	_, before, err := fetch(t, client, p.url+"cgi-bin/pid.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		code, body, err := fetch(t, client, p.url+"cgi-bin/pid.py")
+		if err != nil || code != 200 {
+			t.Fatalf("during reload: %d %v %q", code, err, body)
+		}
+		if body != before {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the worker process was not replaced after SIGHUP (pid still %q)\n%s", before, p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if !strings.Contains(p.stderr.String(), "SIGHUP: restarting worker processes") {
+		t.Errorf("no reload line in the log:\n%s", p.stderr.String())
+	}
+}
+
+// TestApacheDifferentialProcess runs the Apache differential with every
+// script in a worker process.
+func TestApacheDifferentialProcess(t *testing.T) {
+	apacheDifferential(t, "--isolation", "process")
+}
+
+// TestProcessRecycling: --max-requests and --max-memory replace a worker
+// process after the request that reaches the limit.
+func TestProcessRecycling(t *testing.T) {
+	dir := testdataCGIBin(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	pid := func(base string) string {
+		code, body, err := fetch(t, client, base+"cgi-bin/pid.py")
+		if err != nil || code != 200 {
+			t.Fatalf("pid.py: %d %v %q", code, err, body)
+		}
+		return body
+	}
+	t.Run("max-requests", func(t *testing.T) {
+		base, _ := startWarmcgi(t, dir, "--isolation", "process", "-w", "1", "--max-requests", "2")
+		a, b, c := pid(base), pid(base), pid(base)
+		if a != b || b == c {
+			t.Errorf("pids %q %q %q: want the worker process replaced after 2 requests", a, b, c)
+		}
+	})
+	t.Run("max-memory", func(t *testing.T) {
+		base, logs := startWarmcgi(t, dir, "--isolation", "process", "-w", "1", "--max-memory", "100M")
+		before := pid(base)
+		if code, body, err := fetch(t, client, base+"cgi-bin/faults/leak.py"); err != nil || code != 200 || body != "leaked\n" {
+			t.Fatalf("leak.py: %d %v %q", code, err, body)
+		}
+		if after := pid(base); after == before {
+			t.Errorf("the worker process (pid %q) kept 80 MiB past --max-memory 100M but was not replaced\n%s", before, logs())
+		}
+		if !strings.Contains(logs(), "resident memory above --max-memory") {
+			t.Errorf("no recycling line in the log:\n%s", logs())
+		}
+	})
+}
+
+// TestIsolationMain: a script importing numpy (which refuses
+// sub-interpreters) runs in main mode by --isolation-for, next to
+// sub-interpreter scripts; without the rule it gets a 500 whose logged
+// traceback names the fix (COMPAT 81).
+func TestIsolationMain(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import numpy").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("numpy is not importable (CI installs python3-numpy): %v", err)
+		}
+		t.Skipf("skipping: Debian's python3-numpy is not installed: %v", err)
+	}
+	if sys, linked := debianPythonVersion(t), pythonMajorMinor(); sys != linked {
+		t.Skipf("skipping: Debian's numpy is for Python %s; this warmcgi embeds Python %s", sys, linked)
+	}
+	dir := testdataCGIBin(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	base, _ := startWarmcgi(t, dir, "--isolation-for", "main/*=main", "-w", "2")
+	for i := range 3 { // the same main interpreter, request after request
+		if code, body, err := fetch(t, client, base+"cgi-bin/main/numpy_sum.py"); err != nil || code != 200 || body != "numpy sum 10\n" {
+			t.Fatalf("request %d: main/numpy_sum.py (main by rule): %d %v %q", i, code, err, body)
+		}
+		if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Fatalf("request %d: hello.py (subinterp): %d %v %q", i, code, err, body)
+		}
+	}
+
+	// Process workers run their script in their main interpreter too.
+	base3, _ := startWarmcgi(t, dir, "--isolation-for", "main/*=process", "-w", "1")
+	if code, body, err := fetch(t, client, base3+"cgi-bin/main/numpy_sum.py"); err != nil || code != 200 || body != "numpy sum 10\n" {
+		t.Errorf("main/numpy_sum.py (process by rule): %d %v %q", code, err, body)
+	}
+
+	base2, logs := startWarmcgi(t, dir, "-w", "1")
+	if code, _, err := fetch(t, client, base2+"cgi-bin/main/numpy_sum.py"); err != nil || code != 500 {
+		t.Errorf("main/numpy_sum.py in a sub-interpreter: %d %v, want 500", code, err)
+	}
+	if !strings.Contains(logs(), "--isolation-for") {
+		t.Errorf("the log does not name --isolation-for as the fix:\n%s", logs())
+	}
+}

@@ -1,0 +1,358 @@
+package main
+
+// What the server counts about its requests and workers, for the status
+// page and /metrics (status.go). The counters are plain atomics updated
+// once per request; Prometheus reads them only when scraped, through the
+// Collector below, so the request path never touches client_golang.
+
+import (
+	"math"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/interp"
+)
+
+// maxScriptLabels caps how many scripts get their own counters (and
+// Prometheus series). Scripts are files in DIR, so the set is bounded,
+// but a DIR of thousands must not make thousands of series; the rest
+// share the "other" entry.
+const maxScriptLabels = 1000
+
+// Names of the entries that are not scripts. Script names begin with '/'
+// (they are URL paths), so these cannot clash with one.
+const (
+	noScript     = "-"     // requests that named no script: 404, 400, 414
+	otherScripts = "other" // scripts beyond maxScriptLabels
+)
+
+// durationBuckets are the upper bounds, in seconds, of the latency
+// histogram: from a warm hello-world to the default --timeout.
+var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// scriptStats are the counters of one script.
+type scriptStats struct {
+	name string // the URL path under the prefix, e.g. /cgi-bin/hello.py
+	// byClass counts responses by status class: index 1 to 5 for 1xx to
+	// 5xx (499, a client that left, counts as 4xx).
+	byClass  [6]atomic.Uint64
+	timeouts atomic.Uint64
+	compiles atomic.Uint64 // first compiles, one per worker
+	reloads  atomic.Uint64 // recompiles after the file changed
+	// buckets counts requests by duration: buckets[i] those within
+	// durationBuckets[i] (and above the bound before), the last one the
+	// slower rest. Together they are the request count.
+	buckets [17]atomic.Uint64
+	nanos   atomic.Int64 // total duration
+}
+
+func (s *scriptStats) observe(info *cgienv.RequestInfo) {
+	class := info.Status / 100
+	if class < 1 || class > 5 {
+		class = 0
+	}
+	s.byClass[class].Add(1)
+	if info.TimedOut {
+		s.timeouts.Add(1)
+	}
+	sec := info.Duration.Seconds()
+	i := 0
+	for i < len(durationBuckets) && sec > durationBuckets[i] {
+		i++
+	}
+	s.buckets[i].Add(1)
+	s.nanos.Add(int64(info.Duration))
+}
+
+// snapshot is a consistent-enough copy of a script's counters.
+type scriptSnapshot struct {
+	name              string
+	requests          uint64
+	byClass           [6]uint64
+	timeouts          uint64
+	compiles, reloads uint64
+	buckets           [17]uint64
+	total             time.Duration
+}
+
+func (s *scriptStats) snapshot() scriptSnapshot {
+	ss := scriptSnapshot{name: s.name, timeouts: s.timeouts.Load(),
+		compiles: s.compiles.Load(), reloads: s.reloads.Load(), total: time.Duration(s.nanos.Load())}
+	for i := range s.byClass {
+		ss.byClass[i] = s.byClass[i].Load()
+	}
+	// The request count is the sum of the buckets, so the histogram
+	// always adds up whatever requests end during the copy.
+	for i := range s.buckets {
+		ss.buckets[i] = s.buckets[i].Load()
+		ss.requests += ss.buckets[i]
+	}
+	return ss
+}
+
+// quantile estimates the q-quantile of the durations as the upper bound
+// of the bucket it falls in; +Inf when it is in the last one.
+func (ss *scriptSnapshot) quantile(q float64) float64 {
+	if ss.requests == 0 {
+		return math.NaN()
+	}
+	rank := uint64(math.Ceil(q * float64(ss.requests)))
+	var seen uint64
+	for i, n := range ss.buckets {
+		seen += n
+		if seen >= rank && i < len(durationBuckets) {
+			return durationBuckets[i]
+		}
+	}
+	return math.Inf(1)
+}
+
+// workerSlot is what the status page shows of a worker beyond the pool's
+// own counters: the script it runs and since when. The worker's thread
+// writes it; the status page reads it.
+type workerSlot struct {
+	script atomic.Pointer[string]
+	since  atomic.Int64 // UnixNano; 0 when idle
+}
+
+// serverStats is everything the status page and /metrics report.
+type serverStats struct {
+	start  time.Time
+	root   string // the served directory, cleaned and absolute
+	prefix string
+
+	inFlight atomic.Int64
+	ready    atomic.Bool // workers started and not draining
+
+	mu      sync.RWMutex
+	scripts map[string]*scriptStats // by script file
+	none    *scriptStats
+	other   *scriptStats
+
+	// Set once the pool runs (before the status server starts).
+	pool    *interp.Pool[*worker]
+	workers []workerSlot
+}
+
+func newServerStats(root, prefix string, workers int) *serverStats {
+	return &serverStats{
+		start:   time.Now(),
+		root:    root,
+		prefix:  prefix,
+		scripts: make(map[string]*scriptStats),
+		none:    &scriptStats{name: noScript},
+		other:   &scriptStats{name: otherScripts},
+		workers: make([]workerSlot, workers),
+	}
+}
+
+// script returns the counters of a script file, creating them on first
+// use while there are fewer than maxScriptLabels.
+func (st *serverStats) script(file string) *scriptStats {
+	if file == "" {
+		return st.none
+	}
+	st.mu.RLock()
+	s := st.scripts[file]
+	n := len(st.scripts)
+	st.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	if n >= maxScriptLabels {
+		return st.other
+	}
+	name := st.prefix + file
+	if rel, err := filepath.Rel(st.root, file); err == nil && filepath.IsLocal(rel) {
+		name = st.prefix + filepath.ToSlash(rel)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s = st.scripts[file]; s != nil {
+		return s
+	}
+	if len(st.scripts) >= maxScriptLabels {
+		return st.other
+	}
+	s = &scriptStats{name: name}
+	st.scripts[file] = s
+	return s
+}
+
+// observe is the Handler's Observe hook (with the access log's).
+func (st *serverStats) observe(info *cgienv.RequestInfo) {
+	st.script(info.Script).observe(info)
+}
+
+// countInFlight wraps the handler to count the requests it is answering.
+func (st *serverStats) countInFlight(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st.inFlight.Add(1)
+		defer st.inFlight.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// compiled records that a worker compiled a script: for the first time
+// in its interpreter, or again because the file changed.
+func (st *serverStats) compiled(file string, reload bool) {
+	s := st.script(file)
+	if reload {
+		s.reloads.Add(1)
+	} else {
+		s.compiles.Add(1)
+	}
+}
+
+// busy and idle track a worker's current script (worker numbers are
+// those the pool gives its factory).
+func (st *serverStats) busy(worker int, s *scriptStats) {
+	if worker < 0 || worker >= len(st.workers) {
+		return
+	}
+	w := &st.workers[worker]
+	w.script.Store(&s.name)
+	w.since.Store(time.Now().UnixNano())
+}
+
+func (st *serverStats) idle(worker int) {
+	if worker < 0 || worker >= len(st.workers) {
+		return
+	}
+	st.workers[worker].since.Store(0)
+}
+
+// scriptSnapshots copies every script's counters, the "-" and "other"
+// entries last when they have requests.
+func (st *serverStats) scriptSnapshots() []scriptSnapshot {
+	st.mu.RLock()
+	out := make([]scriptSnapshot, 0, len(st.scripts)+2)
+	for _, s := range st.scripts {
+		out = append(out, s.snapshot())
+	}
+	st.mu.RUnlock()
+	for _, s := range []*scriptStats{st.none, st.other} {
+		if ss := s.snapshot(); ss.requests > 0 {
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+// Prometheus metric descriptions.
+var (
+	descRequests = prometheus.NewDesc("warmcgi_requests_total",
+		"Requests answered, by script (URL path; \"-\" for none, \"other\" beyond 1000 scripts) and status class.",
+		[]string{"script", "code"}, nil)
+	descDuration = prometheus.NewDesc("warmcgi_request_duration_seconds",
+		"Time to answer a request, the script's run included, by script.",
+		[]string{"script"}, nil)
+	descTimeouts = prometheus.NewDesc("warmcgi_timeouts_total",
+		"Requests whose script ran past --timeout (504, or a streamed response cut short), by script.",
+		[]string{"script"}, nil)
+	descCompiles = prometheus.NewDesc("warmcgi_script_compiles_total",
+		"Scripts compiled by a worker for the first time, by script.",
+		[]string{"script"}, nil)
+	descReloads = prometheus.NewDesc("warmcgi_script_reloads_total",
+		"Scripts recompiled by a worker because the file changed, by script.",
+		[]string{"script"}, nil)
+	descInFlight = prometheus.NewDesc("warmcgi_requests_in_flight",
+		"Requests being answered now.", nil, nil)
+	descQueue = prometheus.NewDesc("warmcgi_queue_length",
+		"Requests waiting for a worker.", nil, nil)
+	descRejected = prometheus.NewDesc("warmcgi_queue_rejected_total",
+		"Requests refused with 503 because the queue was full or the wait too long.", nil, nil)
+	descWorkers = prometheus.NewDesc("warmcgi_workers",
+		"Workers (interpreter threads) running.", nil, nil)
+	descBusy = prometheus.NewDesc("warmcgi_workers_busy",
+		"Workers running a request now.", nil, nil)
+	descReplaced = prometheus.NewDesc("warmcgi_worker_replacements_total",
+		"Workers replaced by a fresh one (after --max-requests, or after a failure).", nil, nil)
+	descReady = prometheus.NewDesc("warmcgi_ready",
+		"1 when the server accepts requests (workers started, not draining), else 0.", nil, nil)
+)
+
+var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// Describe implements prometheus.Collector.
+func (st *serverStats) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRequests, descDuration, descTimeouts, descCompiles,
+		descReloads, descInFlight, descQueue, descRejected, descWorkers, descBusy, descReplaced, descReady} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	for _, ss := range st.scriptSnapshots() {
+		for class, n := range ss.byClass {
+			if n > 0 {
+				counter(descRequests, n, ss.name, statusClasses[class])
+			}
+		}
+		cum := make(map[float64]uint64, len(durationBuckets))
+		var seen uint64
+		for i, bound := range durationBuckets {
+			seen += ss.buckets[i]
+			cum[bound] = seen
+		}
+		ch <- prometheus.MustNewConstHistogram(descDuration, ss.requests, ss.total.Seconds(), cum, ss.name)
+		if ss.name == noScript {
+			continue // no script ran: nothing timed out or was compiled
+		}
+		counter(descTimeouts, ss.timeouts, ss.name)
+		counter(descCompiles, ss.compiles, ss.name)
+		counter(descReloads, ss.reloads, ss.name)
+	}
+	gauge(descInFlight, float64(st.inFlight.Load()))
+	ps := st.poolStats()
+	gauge(descQueue, float64(ps.Queued))
+	counter(descRejected, ps.Rejected)
+	gauge(descWorkers, float64(ps.Workers))
+	gauge(descBusy, float64(ps.Busy))
+	counter(descReplaced, ps.Replaced)
+	ready := 0.0
+	if ok, _ := st.readiness(); ok {
+		ready = 1
+	}
+	gauge(descReady, ready)
+}
+
+// poolStats are the in-process workers' figures; none when only process
+// mode is in use (its worker processes are not in the pool).
+func (st *serverStats) poolStats() interp.Stats {
+	if st.pool == nil {
+		return interp.Stats{}
+	}
+	return st.pool.Stats()
+}
+
+func (st *serverStats) poolWorkers() []interp.WorkerStats {
+	if st.pool == nil {
+		return nil
+	}
+	return st.pool.Workers(make([]interp.WorkerStats, 0, len(st.workers)))
+}
+
+// readiness reports whether the server takes requests, and why not.
+func (st *serverStats) readiness() (bool, string) {
+	switch {
+	case !st.ready.Load():
+		return false, "not accepting requests (starting or draining)"
+	case st.pool != nil && st.pool.Stats().Workers == 0:
+		return false, "no live workers"
+	}
+	return true, "ready"
+}
