@@ -42,6 +42,13 @@ type Options struct {
 	// Logger receives the pool's records (panicking jobs, failed
 	// replacements, worker life cycle at Debug). Nil means discard.
 	Logger *slog.Logger
+	// Direct runs each job on the goroutine that calls Do, with an idle
+	// worker's interpreter, instead of handing it to the worker's thread:
+	// no thread wakes up per job. The workers then only create and close
+	// their interpreters, so the interpreter type must allow calls from
+	// any thread, one at a time. Queueing, QueueTimeout, MaxRequests,
+	// Stats and Close behave as without it.
+	Direct bool
 	// MaxRequests retires a worker after it has run this many jobs: its
 	// interpreter is closed on its thread after the last job, and a new
 	// worker (thread and interpreter) takes its place. Zero: never.
@@ -176,6 +183,9 @@ type job[I Interpreter] struct {
 	done chan struct{}
 	// timer enforces QueueTimeout; it is created on first need and reused.
 	timer *time.Timer
+	// w, in direct mode, is the worker handed to the queued job: its
+	// caller runs the job itself.
+	w *worker[I]
 }
 
 // jobList is the wait queue: a doubly linked list through the jobs
@@ -223,6 +233,12 @@ func (l *jobList[I]) remove(j *job[I]) {
 // worker is one worker goroutine's hand-off point.
 type worker[I Interpreter] struct {
 	id int
+	// Direct mode: the worker's interpreter, used by the callers that
+	// take the worker; jobs run on it (n counts them); recycle tells
+	// the worker goroutine, woken by a nil mail, to be replaced.
+	ip      I
+	n       int
+	recycle bool
 	// mail carries the next job to an idle worker; a nil job tells it to
 	// exit. A worker is on at most one idle stack, and whoever pops it
 	// sends exactly once, so the buffer of one never blocks the sender.
@@ -251,6 +267,7 @@ type Pool[I Interpreter] struct {
 	workerSpin   time.Duration
 	callerSpin   time.Duration
 	maxHot       int // how many idle workers may poll at once
+	direct       bool
 	jobPool      sync.Pool
 
 	mu     sync.Mutex
@@ -308,6 +325,7 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		callerSpin:   callerSpin,
 		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
 		maxRequests:  max(opts.MaxRequests, 0),
+		direct:       opts.Direct,
 		hot:          make([]*worker[I], 0, n),
 		cold:         make([]*worker[I], 0, n),
 		slots:        make([]slot, n),
@@ -375,6 +393,11 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		return ErrClosed
 	}
 	if w := p.popIdle(); w != nil {
+		if p.direct {
+			p.mu.Unlock()
+			p.recycle(j)
+			return p.runHere(w, fn)
+		}
 		j.state.Store(stateRunning)
 		p.mu.Unlock()
 		w.mail <- j
@@ -476,11 +499,65 @@ func (p *Pool[I]) stopTimer(j *job[I]) {
 	}
 }
 
-// finish takes the result of a job that has run and recycles the job.
+// finish takes the result of a job that has run and recycles the job; in
+// direct mode the job has been handed a worker instead, and runs now.
 func (p *Pool[I]) finish(j *job[I]) error {
+	if w := j.w; w != nil {
+		fn := j.fn
+		j.w = nil
+		p.recycle(j)
+		return p.runHere(w, fn)
+	}
 	err := j.err
 	p.recycle(j)
 	return err
+}
+
+// runHere runs fn on the calling goroutine with w's interpreter (direct
+// mode), then gives w to the next queued job, or makes it idle, or
+// retires it after MaxRequests jobs.
+func (p *Pool[I]) runHere(w *worker[I], fn func(I)) (err error) {
+	s := &p.slots[w.id]
+	s.busy.Store(true)
+	defer func() {
+		if v := recover(); v != nil {
+			p.panics.Add(1)
+			pe := &PanicError{Value: v, Stack: debug.Stack()}
+			p.log.Error("interp: job panicked", keyWorker, w.id, keyErr, pe, keyStack, string(pe.Stack))
+			err = pe
+		}
+		s.busy.Store(false)
+		s.served.Add(1)
+		w.n++
+		if p.maxRequests > 0 && w.n >= p.maxRequests {
+			w.recycle = true
+			w.mail <- nil // its goroutine closes the interpreter and is replaced
+			return
+		}
+		p.mu.Lock()
+		p.idleDirect(w)
+		p.mu.Unlock()
+	}()
+	fn(w.ip)
+	return nil
+}
+
+// idleDirect gives an idle worker to the oldest queued job, or tells it
+// to exit when the pool is closing, or puts it on the idle stack. p.mu
+// must be held.
+func (p *Pool[I]) idleDirect(w *worker[I]) {
+	if j := p.queue.pop(); j != nil {
+		p.queued.Store(int64(p.queue.n))
+		j.w = w
+		j.state.Store(stateRunning)
+		j.done <- struct{}{}
+		return
+	}
+	if p.closed {
+		w.mail <- nil
+		return
+	}
+	p.cold = append(p.cold, w)
 }
 
 func (p *Pool[I]) recycle(j *job[I]) {
@@ -665,6 +742,15 @@ func (p *Pool[I]) replace(id int) {
 // until the worker has run MaxRequests jobs (then it reports true: the
 // worker is to be replaced).
 func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
+	if p.direct {
+		// Callers run the jobs; the worker waits to be told to exit.
+		w.ip = ip
+		p.mu.Lock()
+		p.idleDirect(w)
+		p.mu.Unlock()
+		<-w.mail
+		return w.recycle
+	}
 	s := &p.slots[w.id]
 	for n := 1; ; n++ {
 		j := p.take(w)
