@@ -182,7 +182,7 @@ func conformanceCases() []conformanceCase {
 		cc(65, "065-logging", p+"065-logging.py"),
 		cc(66, "066-knobs", p+"066-knobs.py"),
 		cc(66, "066-knobs-open", p+"066-knobs-open.py").
-			openBug("a replaced standard-library function (time.ctime = ...) and mimetypes.add_type are not undone; "+
+			openBug("a replaced standard-library function (time.ctime = ...) and mimetypes.add_type are not undone; " +
 				"sys.executable, the switch interval, builtins, the decimal context and codecs.register are"),
 		// Also on an interpreter no script imported random in before:
 		// the subtest 067-random-first-import.
