@@ -151,10 +151,13 @@ def main():
             else:
                 sys.exit(f"verify-dockerfile: unknown instruction {kw}")
 
-        # The container listens on 0.0.0.0:8080; here it must stay on
+        # The container listens on 0.0.0.0:8080 (status on 9090); here it must stay on
         # loopback and on a free port, so only that one word changes.
-        port = free_port()
-        argv = entry + [w.replace("0.0.0.0:8080", f"127.0.0.1:{port}") for w in cmd]
+        port, status_port = free_port(), free_port()
+
+        def local(w):
+            return w.replace("0.0.0.0:8080", f"127.0.0.1:{port}").replace("127.0.0.1:9090", f"127.0.0.1:{status_port}")
+        argv = entry + [local(w) for w in cmd]
         print(f"== start as {user}: {' '.join(argv)}", flush=True)
         server = subprocess.Popen(["chroot", f"--userspec={user}:{user}", root] + argv, env=user_env(root, user),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -174,7 +177,7 @@ def main():
         print(f"== GET {url}: {body.strip()[:80]!r}", flush=True)
 
         if health:
-            hc = [w.replace("8080", str(port)) for w in health]
+            hc = [local(w) for w in health]
             r = subprocess.run(["chroot", f"--userspec={user}:{user}", root] + hc, env=user_env(root, user),
                                capture_output=True, text=True)
             if r.returncode != 0:

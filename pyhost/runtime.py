@@ -652,13 +652,29 @@ _environb = os.environb
 _idle_env = {}
 
 
+# Under CGI os.putenv changes the process environment, which children see,
+# but not os.environ (55). Here the process environment is the server's:
+# a request's putenv and unsetenv go into an overlay that only its
+# children's environments get, cleared when the request ends.
+_penv = {}
+
+
 def _putenv(key, value):
-    os.fsencode(key)
-    os.fsencode(value)
+    _penv[os.fsdecode(os.fsencode(key))] = os.fsdecode(os.fsencode(value))
 
 
 def _unsetenv(key):
-    os.fsencode(key)
+    _penv[os.fsdecode(os.fsencode(key))] = None
+
+
+def _child_env():
+    env = dict(os.environ)
+    for k, v in _penv.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
 
 
 os.putenv = _putenv
@@ -1241,7 +1257,7 @@ def _popen(self, *args, **kwargs):
     close = []
     threads = []
     if a.get("env") is None:
-        a["env"] = dict(os.environ)
+        a["env"] = _child_env()
     shared = None
     if a.get("stdin") is None:
         # The child shares the unread rest of the body with the script,
@@ -1311,7 +1327,7 @@ def _spawnvef(mode, file, args, env, func):
     path = file
     if getattr(func, "__name__", "").startswith("execvp"):
         import shutil
-        path = shutil.which(file, path=(env or os.environ).get("PATH")) or file
+        path = shutil.which(file, path=(env or _child_env()).get("PATH")) or file
     p = subprocess.Popen(list(args), executable=path, env=env)
     if mode == os.P_NOWAIT:
         _children[p.pid] = p
@@ -1333,7 +1349,7 @@ def _execve(path, args, env=None):
     args = list(args)
     if not args:
         raise ValueError("execv() arg 2 must not be empty")
-    p = subprocess.Popen(args, executable=path, env=dict(os.environ) if env is None else env)
+    p = subprocess.Popen(args, executable=path, env=_child_env() if env is None else env)
     rc = p.wait()
     raise _EndRequest(rc if rc >= 0 else 128 - rc, "os.exec* of %s exited with %d" % (path, rc))
 
@@ -1462,6 +1478,13 @@ def _patch_random():
     r.seed = seed
 
 
+# Imported now, so that its seed is watched from the first request on: a
+# script that imports it first and seeds it must not fix the next
+# request's numbers (F5).
+import random
+_patch_random()
+
+
 # locale (58): setlocale is process-wide; a change is undone after the
 # request (other concurrent requests may see it meanwhile: documented).
 import locale
@@ -1487,7 +1510,26 @@ _base_dont_write = sys.dont_write_bytecode
 _base_root_level = logging.root.level
 _base_umask = os.umask(0o022)
 os.umask(_base_umask)
+_base_switch = sys.getswitchinterval()
+_base_builtins = dict(builtins.__dict__)
+_base_builtins_values = list(_base_builtins.values())
+from operator import is_ as _is
 _gen = 0
+
+# codecs.register (F4): search functions a request adds are removed at its
+# end, as its process would have taken them along.
+import codecs
+_codecs_register = codecs.register
+_added_codecs = []
+
+
+def _register_codec(search_function):
+    if _cur[1] is not None:
+        _added_codecs.append(search_function)
+    return _codecs_register(search_function)
+
+
+codecs.register = _register_codec
 
 
 def _reset_state(err):
@@ -1570,6 +1612,24 @@ def _restore_interpreter():
         sys.modules["random"].seed()
     _patch_random()
     os.umask(_base_umask)
+    sys.executable = _base_executable
+    _penv.clear()
+    if sys.getswitchinterval() != _base_switch:
+        sys.setswitchinterval(_base_switch)
+    # builtins (F4): names a script added or replaced are put back, by
+    # identity, without calling the objects' own __eq__.
+    d = builtins.__dict__
+    if len(d) != len(_base_builtins) or not all(map(_is, d.values(), _base_builtins_values)):
+        d.clear()
+        d.update(_base_builtins)
+    while _added_codecs:
+        try:
+            codecs.unregister(_added_codecs.pop())
+        except Exception:
+            pass
+    m = sys.modules.get("decimal")
+    if m is not None:
+        m.setcontext(m.Context())  # this thread's context, as a new process has it
 
 
 # The request time limit (50): one watchdog thread per interpreter raises
@@ -1816,11 +1876,31 @@ def _load(path, stamp):
     except SyntaxError as e:
         import traceback
         text = "".join(traceback.format_exception_only(type(e), e))
-        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader)
+        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _shebang_executable(source))
     except OSError as e:
         text = "%s: can't open file %r: [Errno %s] %s\n" % (sys.executable or "python3", path, e.errno, e.strerror)
-        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader)
-    return (stamp, code, "", "", loader)
+        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _base_executable)
+    return (stamp, code, "", "", loader, _shebang_executable(source))
+
+
+# sys.executable (F1): under CGI it is the interpreter the shebang names
+# (/usr/bin/python3, or python3 found on PATH through env), not the
+# library's own python3.X; each request gets its script's.
+_base_executable = sys.executable
+
+
+def _shebang_executable(source):
+    line = source.split(b"\n", 1)[0].rstrip(b"\r")
+    if not line.startswith(b"#!"):
+        return _base_executable
+    words = line[2:].split()
+    if not words:
+        return _base_executable
+    prog = os.fsdecode(words[0])
+    if os.path.basename(prog) == "env" and len(words) > 1:
+        import shutil
+        return shutil.which(os.fsdecode(words[1]), path="/usr/local/bin:/usr/bin:/bin") or _base_executable
+    return prog
 
 
 def _exit_status(e, err):
@@ -1918,6 +1998,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
     out = _Sink("surrogateescape")
     out.stream = stream
     err = _Sink("backslashreplace")
+    err.line_buffering = True  # stderr is line-buffered in a CGI child (F3)
     src = _Source(body)
     _cur[0] = src
     _cur[1] = out
@@ -1953,6 +2034,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
             _kept_main[path] = main
     g = main.__dict__
     sys.modules["__main__"] = main
+    sys.executable = entry[5]
 
     exit_code = 0
     failure = ""
