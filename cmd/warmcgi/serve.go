@@ -418,7 +418,11 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		// worker thread, polling for the next request, is faster still:
 		// the interpreter stays on one warm thread (measured with wrk on
 		// 2 cores, hello.py: direct +30% with -w 2, -5 to -30% with -w 1).
-		Direct: n > 1,
+		// What a script keeps between requests (--modules keep, --globals
+		// keep) may be bound to the thread that made it (an sqlite3
+		// connection refuses any other, COMPAT 84): then each interpreter
+		// stays on its worker's thread.
+		Direct: n > 1 && c.modules == "purge" && c.globals == "fresh",
 	}, func(n int) (*worker, error) {
 		// Each thread that runs a request gets its own working directory
 		// (pyhost does that), so a request can start in its script's

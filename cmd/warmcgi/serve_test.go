@@ -355,3 +355,31 @@ func TestMaxRequestsRecycles(t *testing.T) {
 		t.Errorf("no recycling in the log:\n%s", logs())
 	}
 }
+
+// TestKeptStateStaysOnItsThread (COMPAT 84): with --modules keep, a helper's
+// module-level sqlite3 connection outlives its request, and sqlite3 refuses
+// it on any thread but the one that made it: each interpreter then stays on
+// its worker's thread, so every request, from several clients at once,
+// succeeds.
+func TestKeptStateStaysOnItsThread(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--workers", "2", "--modules", "keep")
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				if code, _, body := get(t, base+"cgi-bin/keepdb.py"); code != 200 || body != "ok True\n" {
+					errs <- fmt.Sprintf("%d %q", code, body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("keepdb.py: %s\n%s", e, logs())
+		break
+	}
+}
