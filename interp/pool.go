@@ -250,9 +250,10 @@ type worker[I Interpreter] struct {
 type slot struct {
 	busy     atomic.Bool
 	live     atomic.Bool
+	retire   atomic.Bool // Restart: replace this worker after its job
 	replaced atomic.Uint32
 	served   atomic.Uint64
-	_        [128 - 16]byte
+	_        [128 - 24]byte
 }
 
 // Pool runs jobs on a fixed set of workers, each a goroutine locked to its
@@ -529,7 +530,7 @@ func (p *Pool[I]) runHere(w *worker[I], fn func(I)) (err error) {
 		s.busy.Store(false)
 		s.served.Add(1)
 		w.n++
-		if p.maxRequests > 0 && w.n >= p.maxRequests {
+		if p.maxRequests > 0 && w.n >= p.maxRequests || s.retire.Load() {
 			w.recycle = true
 			w.mail <- nil // its goroutine closes the interpreter and is replaced
 			return
@@ -603,6 +604,53 @@ func (p *Pool[I]) Close(ctx context.Context) error {
 	return errors.Join(p.closeErrs...)
 }
 
+// Restart replaces every worker (interpreter and thread) with a new one,
+// one worker at a time, so the others keep serving: a worker retires after
+// its current job (an idle one at once), and the next is asked only when
+// its replacement runs. Jobs are never dropped; they wait in the queue as
+// usual. Restart returns when every worker has been replaced, or with
+// ctx.Err() or ErrClosed.
+func (p *Pool[I]) Restart(ctx context.Context) error {
+	for id := range p.slots {
+		s := &p.slots[id]
+		before := s.replaced.Load()
+		if !s.live.Load() {
+			continue // failed to start, or being replaced already
+		}
+		s.retire.Store(true)
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return ErrClosed
+		}
+		for _, stack := range []*[]*worker[I]{&p.hot, &p.cold} {
+			if i := slices.IndexFunc(*stack, func(w *worker[I]) bool { return w.id == id }); i >= 0 {
+				w := (*stack)[i]
+				*stack = slices.Delete(*stack, i, i+1)
+				w.recycle = true
+				w.mail <- nil
+			}
+		}
+		p.mu.Unlock()
+		for s.replaced.Load() == before || !s.live.Load() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-p.exited:
+				return ErrClosed
+			case <-time.After(time.Millisecond):
+			}
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+		}
+	}
+	return nil
+}
+
 // Stats returns the pool's counters. It only loads atomics.
 func (p *Pool[I]) Stats() Stats {
 	s := Stats{
@@ -655,6 +703,7 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	ip, err := p.create(id)
 	reported = true
 	if err == nil {
+		p.slots[id].retire.Store(false)
 		p.live.Add(1) // Before New hears of it, so that Stats agrees.
 		p.slots[id].live.Store(true)
 	}
@@ -684,7 +733,7 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	returned = true
 	p.retire(id, ip)
 	if recycle {
-		p.log.Info("interp: worker recycled after its request limit", keyWorker, id, "requests", p.maxRequests)
+		p.log.Info("interp: worker replaced", keyWorker, id)
 		p.replace(id)
 	}
 }
@@ -755,7 +804,7 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 	for n := 1; ; n++ {
 		j := p.take(w)
 		if j == nil {
-			return false
+			return w.recycle // Restart took it while idle, or Close
 		}
 		s.busy.Store(true)
 		p.run(w.id, ip, j)
@@ -763,7 +812,7 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 		s.served.Add(1)
 		j.done <- struct{}{}
 		// From here on j belongs to its caller again.
-		if n == p.maxRequests {
+		if n == p.maxRequests || s.retire.Load() {
 			return true
 		}
 	}

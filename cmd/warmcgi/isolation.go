@@ -144,7 +144,7 @@ func globMatch(root, glob, script string) bool {
 // reloadOnHUP restarts the process-mode workers on SIGHUP, without
 // dropping requests: each new worker process starts before the old one
 // is retired after its current request.
-func reloadOnHUP(ctx context.Context, pr *procRunner, logger *slog.Logger) {
+func reloadOnHUP(ctx context.Context, logger *slog.Logger, reloads ...func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -154,8 +154,10 @@ func reloadOnHUP(ctx context.Context, pr *procRunner, logger *slog.Logger) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				logger.Info("SIGHUP: restarting worker processes")
-				pr.reload()
+				logger.Info("SIGHUP: restarting workers")
+				for _, reload := range reloads {
+					reload()
+				}
 			}
 		}
 	}()

@@ -295,7 +295,7 @@ func TestProcessReload(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if !strings.Contains(p.stderr.String(), "SIGHUP: restarting worker processes") {
+	if !strings.Contains(p.stderr.String(), "SIGHUP: restarting workers") {
 		t.Errorf("no reload line in the log:\n%s", p.stderr.String())
 	}
 }
@@ -378,5 +378,45 @@ func TestIsolationMain(t *testing.T) {
 	}
 	if !strings.Contains(logs(), "--isolation-for") {
 		t.Errorf("the log does not name --isolation-for as the fix:\n%s", logs())
+	}
+}
+
+// TestReloadInProcess: SIGHUP replaces the sub-interpreters too, one at a
+// time, while requests keep being answered: a helper module kept with
+// --modules keep starts counting afresh in the new interpreter. (The main
+// interpreter cannot be replaced: main mode keeps its state.)
+func TestReloadInProcess(t *testing.T) {
+	for _, mode := range []string{"subinterp"} {
+		t.Run(mode, func(t *testing.T) {
+			p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", mode, "-w", "1", "--modules", "keep")
+			client := &http.Client{Timeout: 30 * time.Second}
+			for i := 1; i <= 3; i++ {
+				if code, body, err := fetch(t, client, p.url+"cgi-bin/counter.py"); err != nil || code != 200 || body != fmt.Sprintf("hits %d\n", i) {
+					t.Fatalf("request %d: %d %v %q", i, code, err, body)
+				}
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for {
+				code, body, err := fetch(t, client, p.url+"cgi-bin/counter.py")
+				if err != nil || code != 200 {
+					t.Fatalf("during the reload: %d %v %q", code, err, body)
+				}
+				if body == "hits 1\n" {
+					break // a new interpreter
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("the interpreter was not replaced after SIGHUP (%q)\n%s", body, p.stderr.String())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			if !strings.Contains(p.stderr.String(), "SIGHUP: restarting workers") {
+				t.Errorf("no reload line in the log:\n%s", p.stderr.String())
+			}
+		})
 	}
 }

@@ -261,7 +261,6 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			return exitStartup
 		}
 		backends[modeProcess] = procs
-		reloadOnHUP(ctx, procs, logger)
 	}
 	closeProcs := func() {
 		if procs != nil {
@@ -313,6 +312,27 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			stats.pool = mainPool
 		}
 	}
+	// SIGHUP replaces every worker, each after its current request, one
+	// at a time, so requests keep being served (new code in the
+	// interpreters' imports, a leak cleared).
+	var reloads []func()
+	if procs != nil {
+		reloads = append(reloads, procs.reload)
+	}
+	// (Main mode has nothing to restart: the main interpreter lives as
+	// long as the process.)
+	for _, pl := range []*interp.Pool[*worker]{pool} {
+		if pl != nil {
+			reloads = append(reloads, func() {
+				go func() {
+					if err := pl.Restart(ctx); err != nil && !errors.Is(err, interp.ErrClosed) && ctx.Err() == nil {
+						logger.Warn("restarting workers", "err", err)
+					}
+				}()
+			})
+		}
+	}
+	reloadOnHUP(ctx, logger, reloads...)
 	h.Runner = &dispatchRunner{
 		backends: backends,
 		iso:      iso,
