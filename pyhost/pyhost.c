@@ -397,6 +397,16 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 
 	/* Now ts is current and holds its GIL: install the runtime. */
 	run = install_runtime(runtime_src, errbuf, errlen);
+	if (run == NULL && PyThreadState_Next(PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts))) != NULL) {
+		/* The runtime failed after starting a thread of its own:
+		 * Py_EndInterpreter would abort the process, so the
+		 * half-made interpreter is left alone. */
+		PyEval_SaveThread();
+		PyEval_RestoreThread(mts);
+		PyEval_SaveThread();
+		free(ip);
+		return NULL;
+	}
 	if (run == NULL) {
 		Py_EndInterpreter(ts);
 #if PY_VERSION_HEX < 0x030C0000

@@ -165,6 +165,10 @@ type InterpOptions struct {
 	Timeout time.Duration
 	// CGIEscape defines cgi.escape as it was before Python 3.8.
 	CGIEscape bool
+	// Preload names modules every interpreter imports when it is made
+	// (COMPAT 83), so their import cost is paid at start-up, not by the
+	// first requests; a module that fails to import fails the start.
+	Preload []string
 	// Main runs the requests in the main interpreter instead of a
 	// sub-interpreter of their own (--isolation main), for C extensions
 	// that refuse sub-interpreters (numpy and friends). All Main interps
@@ -195,6 +199,11 @@ func (o InterpOptions) settings() string {
 	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
 	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
 	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
+	b.WriteString("_PRELOAD = [")
+	for _, m := range o.Preload {
+		fmt.Fprintf(&b, "%q, ", m)
+	}
+	b.WriteString("]\n")
 	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
 	fmt.Fprintf(&b, "_REAL_PROCESS = %s\n", pyBool[o.RealProcess])
 	b.WriteString("_PYLIB = {")

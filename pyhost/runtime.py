@@ -726,6 +726,24 @@ def _purge_modules(marker):
         f = getattr(m, "__file__", None)
         if f and not f.startswith(_keep):
             del sys.modules[name]
+            _close_connections(vars(m))
+
+
+def _close_connections(namespace):
+    """Close the sqlite3 connections a dropped module or script kept in its
+    globals (70): their process would have ended, rolling back what they
+    had not committed, and a reference cycle (3.11's statement cache)
+    would otherwise keep them, and their locks, until a garbage collection."""
+    sq = sys.modules.get("sqlite3")
+    conn = getattr(sq, "Connection", None)
+    if conn is None:
+        return
+    for v in list(namespace.values()):
+        if isinstance(v, conn):
+            try:
+                v.close()
+            except Exception:
+                pass
 
 
 
@@ -1659,6 +1677,13 @@ def _watchdog():
                 _watch_cv.wait(wait)
 
 
+# Preloaded modules (83): imported once per interpreter at start-up (before any
+# thread of the runtime starts: a failure ends the interpreter cleanly), so
+# the first requests do not pay for them; stdlib and site-packages modules
+# stay loaded under --modules purge as well.
+for _name in _PRELOAD:
+    __import__(_name)
+
 if _TIMEOUT > 0:
     _watcher = threading.Thread(target=_watchdog, name="warmcgi-watchdog", daemon=True)
     _watcher._warmcgi_internal = True
@@ -2070,6 +2095,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
         _install_stdio()
         sys.modules["__main__"] = _orig_main
         if _GLOBALS != "keep":
+            _close_connections(g)
             g.clear()
         if replaced:
             # A wrapper the script put around sys.stdout.buffer must be

@@ -211,6 +211,7 @@ func newProcConfig(c *serveConfig, maxMemory int64, logger *slog.Logger) (*procC
 		Modules:    c.modules,
 		Globals:    c.globals,
 		CGIEscape:  c.cgiEscape,
+		Preload:    c.preload,
 		MaxMemory:  maxMemory,
 		MaxProcs:   c.iso.maxProcs,
 	})

@@ -57,6 +57,7 @@ type serveConfig struct {
 	plainCGI        []string
 	timeout         time.Duration
 	cgiEscape       bool
+	preload         []string
 	maxRequests     int
 	globals         string
 	accessLog       string
@@ -97,6 +98,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "longest a request may run (like Apache's CGIScriptTimeout): then 504, and the script gets an exception (0: no limit)")
 	fs.IntVar(&c.maxRequests, "max-requests", 0, "replace a worker (thread and interpreter) after it has served this many requests (0: never)")
 	fs.BoolVar(&c.cgiEscape, "cgi-escape", false, "define cgi.escape (removed in Python 3.8) with its old behaviour, for scripts that still call it")
+	fs.StringArrayVar(&c.preload, "preload", nil, "import this module in every interpreter when it starts, so requests do not pay for it (a standard-library or installed module; repeatable)")
 	fs.StringArrayVar(&c.plainCGI, "cgi", nil, "run scripts matching this glob (path under DIR, or base name) as plain CGI, one process per request (repeatable)")
 	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
@@ -457,7 +459,7 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 			}
 		}
 		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir, Main: main,
-			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape})
+			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape, Preload: c.preload})
 		if err != nil {
 			return nil, err
 		}

@@ -383,3 +383,26 @@ func TestKeptStateStaysOnItsThread(t *testing.T) {
 		break
 	}
 }
+
+// TestPreload (COMPAT 83): --preload imports a module in every interpreter
+// at start-up, before any request; one that cannot be imported stops the
+// start with its name.
+func TestPreload(t *testing.T) {
+	dir := testdataCGIBin(t)
+	plain, _ := startWarmcgi(t, dir, "--workers", "1")
+	if _, _, body := get(t, plain+"cgi-bin/preloaded.py"); body != "preloaded False\n" {
+		t.Errorf("without --preload: %q", body)
+	}
+	pre, _ := startWarmcgi(t, dir, "--workers", "2", "--preload", "xml.dom.minidom")
+	for range 4 {
+		if _, _, body := get(t, pre+"cgi-bin/preloaded.py"); body != "preloaded True\n" {
+			t.Errorf("with --preload xml.dom.minidom: %q", body)
+		}
+	}
+	args := []string{"serve", dir, "--listen", "127.0.0.1:0", "--preload", "no_such_module_x"}
+	args = append(args, privilegeArgs(dir, nil)...)
+	out, err := exec.Command(warmcgiBin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no_such_module_x") {
+		t.Errorf("--preload of a missing module: %v\n%s", err, out)
+	}
+}

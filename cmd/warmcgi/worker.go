@@ -26,12 +26,13 @@ const workerSocketFD = 3
 
 // workerConfig is what the server tells a worker at start (argv[2], JSON).
 type workerConfig struct {
-	PycacheDir string `json:"pycache_dir"`
-	Modules    string `json:"modules"`
-	Globals    string `json:"globals"`
-	CGIEscape  bool   `json:"cgi_escape"`
-	MaxMemory  int64  `json:"max_memory"` // RLIMIT_DATA, 0: none
-	MaxProcs   uint64 `json:"max_procs"`  // RLIMIT_NPROC, 0: unchanged
+	PycacheDir string   `json:"pycache_dir"`
+	Modules    string   `json:"modules"`
+	Globals    string   `json:"globals"`
+	CGIEscape  bool     `json:"cgi_escape"`
+	Preload    []string `json:"preload"`
+	MaxMemory  int64    `json:"max_memory"` // RLIMIT_DATA, 0: none
+	MaxProcs   uint64   `json:"max_procs"`  // RLIMIT_NPROC, 0: unchanged
 }
 
 const workerRefusal = "warmcgi worker: this is an internal command: 'warmcgi serve --isolation process' starts it with its socket on fd 3; it is not for use by hand\n"
@@ -75,6 +76,7 @@ func workerCmd(args []string, stderr io.Writer) int {
 		KeepModules: cfg.Modules == "keep",
 		KeepGlobals: cfg.Globals == "keep",
 		CGIEscape:   cfg.CGIEscape,
+		Preload:     cfg.Preload,
 		RealProcess: true,
 		// The process is the script's alone: the main interpreter, as
 		// under CGI (C extensions that refuse sub-interpreters load,
