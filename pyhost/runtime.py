@@ -712,6 +712,36 @@ _orig_argv = list(getattr(sys, "argv", [""]))
 _keep = tuple(os.path.join(p, "") for p in _base_path if p)
 
 
+# Helper modules from the scripts' own trees (15): their code is cached in
+# memory per interpreter, keyed like the scripts' by (mtime_ns, size,
+# inode, device), instead of going through bytecode files, which CPython
+# checks by whole-second mtime and size only (a same-size edit within the
+# second was missed). Re-imports under --modules purge then cost a stat.
+from importlib.machinery import SourceFileLoader as _SourceFileLoader
+_loader_get_code = _SourceFileLoader.get_code
+_helper_code = {}  # path -> (stamp, code)
+
+
+def _get_code(self, fullname):
+    path = self.path
+    if not isinstance(path, str) or path.startswith(_keep):
+        return _loader_get_code(self, fullname)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _loader_get_code(self, fullname)
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    e = _helper_code.get(path)
+    if e is not None and e[0] == stamp:
+        return e[1]
+    code = self.source_to_code(self.get_data(path), path)
+    _helper_code[path] = (stamp, code)
+    return code
+
+
+_SourceFileLoader.get_code = _get_code
+
+
 def _purge_modules(marker):
     """Drop modules imported during the request from the user's own tree."""
     added = []

@@ -481,20 +481,11 @@ func TestConformanceReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("script replaced by rename (COMPAT 14)", "script 3, helper 22\n")
-	// The helper's bytecode cache is validated the way CPython's is: whole
-	// seconds of mtime and the size. An edit that keeps both is missed.
-	r.name = reloadSameSecond
+	// A helper edit that keeps its size within the same second: CPython's
+	// bytecode files would miss it (whole-second mtime and size); helpers'
+	// code is cached by nanosecond mtime, size and inode instead.
 	write("reloadhelper.py", helper(33), 0o644, 300)
 	check("helper edited, same size and second (COMPAT 15)", "script 3, helper 33\n")
-}
-
-// reloadSameSecond is a known difference: see TestConformanceReload.
-const reloadSameSecond = "reload-helper-same-second"
-
-func init() {
-	knownDifferences[reloadSameSecond] = knownDifference{fields: []string{"body"}, compat: 15,
-		why: "imported helpers' bytecode (--pycache-dir) is validated by whole-second mtime and size, " +
-			"so a same-size edit within the same second is not seen; without --pycache-dir it is"}
 }
 
 // TestConformanceSwallowedTimeout covers the part of COMPAT 45 and 50 the

@@ -283,11 +283,18 @@ func (s *fastcgiServer) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	// Closed outside the lock: a trackedConn's Close takes it to leave
+	// the set (holding it here deadlocked when a front end kept a
+	// connection open at shutdown).
 	s.mu.Lock()
+	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 	return err
 }
 

@@ -792,6 +792,12 @@ func TestFastCGIFlags(t *testing.T) {
 			t.Errorf("warmcgi exited with %v after SIGTERM", w.err)
 		}
 	case <-time.After(15 * time.Second):
+		// Go prints every goroutine's stack on SIGQUIT: where it hangs.
+		w.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-w.exited:
+		case <-time.After(5 * time.Second):
+		}
 		t.Errorf("warmcgi did not exit after its last request")
 	}
 }
