@@ -1234,6 +1234,17 @@ class _Unclosable(io.BufferedIOBase):
         return self._proxy.writable()
 
 
+def _track_opened(f):
+    """Remember a file the request's own code opened (68-69): it is closed
+    (or, with a keep policy, flushed) when the request ends. Called by the
+    open() replacements, so the opener is two frames up."""
+    if _cur[1] is not None:
+        caller = sys._getframe(2).f_code.co_filename
+        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
+            _opened.append(f)
+    return f
+
+
 def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
     if type(file) is int and 0 <= file <= 2 and _cur[1] is not None:
         proxy = (_stdin, _stdout, _stderr)[file].buffer
@@ -1243,12 +1254,7 @@ def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None
             return proxy
         return io.TextIOWrapper(proxy, encoding or "utf-8", errors or "strict", newline,
                                 line_buffering=buffering == 1, write_through=True)
-    f = _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
-    if _cur[1] is not None:
-        caller = sys._getframe(1).f_code.co_filename
-        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
-            _opened.append(f)
-    return f
+    return _track_opened(_io_open(file, mode, buffering, encoding, errors, newline, closefd, opener))
 
 
 _opened = []  # files the script opened during the request (68, 69)
@@ -1861,12 +1867,7 @@ def _proc_child_exit(code, err):
 
 
 def _proc_open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
-    f = _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
-    if _cur[1] is not None:
-        caller = sys._getframe(1).f_code.co_filename
-        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
-            _opened.append(f)
-    return f
+    return _track_opened(_io_open(file, mode, buffering, encoding, errors, newline, closefd, opener))
 
 
 def _proc_end(unbuffered):
