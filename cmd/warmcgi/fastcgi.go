@@ -283,6 +283,23 @@ func (s *fastcgiServer) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	// The last requests' handlers have returned, but net/http/fcgi may
+	// still be writing their final records: give the connections a
+	// moment to be closed by their own side (a front end that does not
+	// keep FastCGI connections alive), then close what is left.
+	for grace := time.Now().Add(2 * time.Second); err == nil && time.Now().Before(grace); {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	// Closed outside the lock: a trackedConn's Close takes it to leave
 	// the set (holding it here deadlocked when a front end kept a
 	// connection open at shutdown).

@@ -50,46 +50,20 @@ var fastcgiListening = regexp.MustCompile(`msg="fastcgi listening" addr=(\S+)`)
 // SIGTERM when the test ends.
 func startWarmcgiFastCGI(t *testing.T, dir string, args ...string) *fastcgiWarmcgi {
 	t.Helper()
-	if warmcgiBin == "" {
-		t.Fatal("harness: warmcgi binary not built (TestMain did not run)")
-	}
-	all := append([]string{"serve", dir}, privilegeArgs(dir, args)...)
-	all = append(all, args...)
-	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, all...), stderr: &outputBuffer{}, exited: make(chan struct{})}
-	p.cmd.Stdout = io.Discard
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting warmcgi: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		stopProcess(t, "warmcgi", p.cmd, p.exited, 10*time.Second)
-		if t.Failed() {
-			t.Logf("warmcgi stderr:\n%s", p.stderr.String())
-		}
-	})
+	p := launchWarmcgi(t, dir, args...)
 	wantHTTP := !slices.Contains(args, "none")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		logs := p.stderr.String()
+	var fastcgi string
+	p.waitFor(t, `"fastcgi listening"`, func(logs string) bool {
 		if m := listeningURL.FindStringSubmatch(logs); m != nil && strings.Contains(logs, "msg=listening") {
 			p.url = m[1]
 		}
 		if m := fastcgiListening.FindStringSubmatch(logs); m != nil && (p.url != "" || !wantHTTP) {
-			return &fastcgiWarmcgi{warmcgiProcess: p, fastcgi: m[1]}
+			fastcgi = m[1]
+			return true
 		}
-		select {
-		case <-p.exited:
-			t.Fatalf("warmcgi %q exited before listening: %v\n%s", all, p.err, logs)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("warmcgi logged no \"fastcgi listening\" line within 30s:\n%s", logs)
-		}
-	}
+		return false
+	})
+	return &fastcgiWarmcgi{warmcgiProcess: p, fastcgi: fastcgi}
 }
 
 // requireNginx skips the test without nginx, except in CI, where it fails.
@@ -693,34 +667,8 @@ func TestListenUnix(t *testing.T) {
 // FastCGI, waiting for "msg=listening socket=".
 func startWarmcgiFastCGIless(t *testing.T, dir string, args ...string) *warmcgiProcess {
 	t.Helper()
-	all := append([]string{"serve", dir}, privilegeArgs(dir, args)...)
-	all = append(all, args...)
-	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, all...), stderr: &outputBuffer{}, exited: make(chan struct{})}
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		stopProcess(t, "warmcgi", p.cmd, p.exited, 10*time.Second)
-		if t.Failed() {
-			t.Logf("warmcgi stderr:\n%s", p.stderr.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.stderr.String(), "msg=listening socket=") {
-		select {
-		case <-p.exited:
-			t.Fatalf("warmcgi %q exited: %v\n%s", all, p.err, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("warmcgi did not log \"listening socket=\" within 30s:\n%s", p.stderr.String())
-		}
-	}
+	p := launchWarmcgi(t, dir, args...)
+	p.waitFor(t, `"listening socket="`, func(logs string) bool { return strings.Contains(logs, "msg=listening socket=") })
 	return p
 }
 

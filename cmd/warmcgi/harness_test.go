@@ -116,15 +116,34 @@ type warmcgiProcess struct {
 // or look at how it exited.
 func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgiProcess {
 	t.Helper()
+	p := launchWarmcgi(t, dir, append([]string{"--listen", "127.0.0.1:0"}, extraArgs...)...)
+	p.waitFor(t, `"msg=listening ... url=..."`, func(logs string) bool {
+		for _, line := range strings.Split(logs, "\n") {
+			if !strings.Contains(line, "msg=listening") {
+				continue
+			}
+			if m := listeningURL.FindStringSubmatch(line); m != nil {
+				p.url = m[1]
+				return true
+			}
+		}
+		return false
+	})
+	return p
+}
+
+// launchWarmcgi starts `warmcgi serve DIR ARGS...`, with the privilege
+// flags the harness adds as root, and stops it (SIGTERM, then SIGKILL)
+// when the test ends. It does not wait for the server to listen.
+func launchWarmcgi(t testing.TB, dir string, args ...string) *warmcgiProcess {
+	t.Helper()
 	if warmcgiBin == "" {
 		t.Fatal("harness: warmcgi binary not built (TestMain did not run)")
 	}
-	args := append([]string{"serve", dir, "--listen", "127.0.0.1:0"}, privilegeArgs(dir, extraArgs)...)
-	args = append(args, extraArgs...)
-	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, args...), stderr: &outputBuffer{}, exited: make(chan struct{})}
-	stdout := &outputBuffer{}
-	p.stdout = stdout
-	p.cmd.Stdout = stdout
+	all := append([]string{"serve", dir}, privilegeArgs(dir, args)...)
+	all = append(all, args...)
+	p := &warmcgiProcess{cmd: exec.Command(warmcgiBin, all...), stderr: &outputBuffer{}, stdout: &outputBuffer{}, exited: make(chan struct{})}
+	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("harness: starting warmcgi: %v", err)
@@ -139,27 +158,25 @@ func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgi
 			t.Logf("warmcgi stderr:\n%s", p.stderr.String())
 		}
 	})
+	return p
+}
 
+// waitFor polls the server's log until ready says it is ready, failing
+// the test if the server exits first or 30 s pass; what names the awaited
+// line in the failure.
+func (p *warmcgiProcess) waitFor(t testing.TB, what string, ready func(logs string) bool) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
-			if !strings.Contains(line, "msg=listening") {
-				continue
-			}
-			if m := listeningURL.FindStringSubmatch(line); m != nil {
-				p.url = m[1]
-				return p
-			}
-		}
+	for !ready(p.stderr.String()) {
 		select {
 		case <-p.exited:
-			t.Fatalf("harness: warmcgi %q exited before listening: %v\nstdout:\n%s\nstderr:\n%s",
-				args, p.err, stdout.String(), p.stderr.String())
+			t.Fatalf("harness: warmcgi %q exited before it logged %s: %v\nstdout:\n%s\nstderr:\n%s",
+				p.cmd.Args[1:], what, p.err, p.stdout.String(), p.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("harness: warmcgi logged no \"msg=listening ... url=...\" line within 30s\nstdout:\n%s\nstderr:\n%s",
-				stdout.String(), p.stderr.String())
+			t.Fatalf("harness: warmcgi logged no %s within 30s\nstdout:\n%s\nstderr:\n%s",
+				what, p.stdout.String(), p.stderr.String())
 		}
 	}
 }
