@@ -733,7 +733,11 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	returned = true
 	p.retire(id, ip)
 	if recycle {
-		p.log.Info("interp: worker replaced", keyWorker, id)
+		if p.slots[id].retire.Load() {
+			p.log.Info("interp: worker replaced on request (restart)", keyWorker, id)
+		} else {
+			p.log.Info("interp: worker recycled after its request limit", keyWorker, id, "requests", p.maxRequests)
+		}
 		p.replace(id)
 	}
 }
