@@ -1565,8 +1565,8 @@ _base_root_level = logging.root.level
 _base_umask = os.umask(0o022)
 os.umask(_base_umask)
 _base_switch = sys.getswitchinterval()
-_base_builtins = dict(builtins.__dict__)
-_base_builtins_values = list(_base_builtins.values())
+_base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
+_base_builtins_values = []
 from operator import is_ as _is
 _gen = 0
 
@@ -2118,7 +2118,14 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
         except _EndRequest as e:
             exit_code, failure = e.code, e.why
     finally:
-        replaced = sys.stdout is not _stdout
+        if _REAL_PROCESS:
+            # The real stdio objects are the process's, reused across
+            # requests: only a stream the script put in their place needs
+            # finalising now (a gc.collect per request costs milliseconds).
+            std = _real_std.get(_unbuffered[0], ())
+            replaced = len(std) < 2 or sys.stdout is not std[1]
+        else:
+            replaced = sys.stdout is not _stdout
         _flush(sys.stdout)
         _flush(sys.stderr)
         if _REAL_PROCESS:
@@ -2174,3 +2181,9 @@ def _finish():
     while threading.active_count() > 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     return threading.active_count() <= 1
+
+
+# Last: builtins as the runtime leaves them (process mode replaces open()
+# above), the state every request's changes are undone to (F4).
+_base_builtins = dict(builtins.__dict__)
+_base_builtins_values = list(_base_builtins.values())
