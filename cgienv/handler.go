@@ -92,6 +92,10 @@ type Handler struct {
 	// MaxBody is the largest request body accepted (413 above it); zero
 	// means DefaultMaxBody and a negative value means no limit.
 	MaxBody int64
+	// StreamBodies hands a body larger than 64 KiB with a Content-Length
+	// to the Runner as it arrives (Request.StdinStream), instead of
+	// reading it whole first; the Runner must support it.
+	StreamBodies bool
 	// ServerSoftware is SERVER_SOFTWARE; empty means DefaultServerSoftware.
 	ServerSoftware string
 	// ServerSignature is SERVER_SIGNATURE (empty by default, as with
@@ -276,7 +280,25 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 	}
 	info.Script, info.ScriptName = s.Filename, s.Name
 
-	body, bodyFile, bodyLen, hasBody, status := readBody(r, st.maxBody)
+	var stdinStream io.Reader
+	var body []byte
+	var bodyFile *os.File
+	var bodyLen int64
+	var hasBody bool
+	var status int
+	if h.StreamBodies && r.ContentLength > streamAt && (st.maxBody < 0 || r.ContentLength <= st.maxBody) {
+		// A large body with a known length goes to the script as it
+		// arrives (net/http stops at Content-Length and reports a short
+		// body as an error to the reader).
+		stdinStream, bodyLen, hasBody = r.Body, r.ContentLength, true
+		// A script may answer (and flush) before it has read all of its
+		// body; without this, net/http would first read the rest of the
+		// body itself, and wait for the client to send it. Front ends
+		// that cannot (FastCGI) return an error: nothing to change there.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	} else {
+		body, bodyFile, bodyLen, hasBody, status = readBody(r, st.maxBody)
+	}
 	if status == statusClientGone {
 		return status
 	}
@@ -304,6 +326,7 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 		if bodyFile != nil {
 			req.StdinFile = bodyFile
 		}
+		req.StdinStream = stdinStream
 		var sm *streamer
 		if r.Method != http.MethodHead && !strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
 			sm = &streamer{w: w, script: &s, carry: carry}
@@ -389,7 +412,7 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 			prevQuery:     q.rawQuery,
 			redirecting:   true,
 		}
-		s, p, body, bodyFile = ts, tp, nil, nil
+		s, p, body, bodyFile, stdinStream = ts, tp, nil, nil, nil
 	}
 }
 
@@ -402,6 +425,11 @@ func splitLocation(loc string) (path, query string) {
 	path, query, _ = strings.Cut(loc, "?")
 	return path, query
 }
+
+// streamAt is the body size above which, when Handler.StreamBodies is
+// set, a body with a Content-Length is handed to the script as it arrives
+// instead of being read whole first.
+const streamAt = 64 << 10
 
 // spoolAt is the body size above which a request body is kept in an
 // unlinked temporary file instead of memory (COMPAT 19): a few large

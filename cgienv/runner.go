@@ -2,6 +2,7 @@ package cgienv
 
 import (
 	"context"
+	"io"
 	"os"
 )
 
@@ -24,6 +25,12 @@ type Request struct {
 	// unlinked temporary file positioned at its start, owned by the
 	// handler (a Runner reads it, never closes it).
 	StdinFile *os.File
+	// StdinStream, when not nil, is a large body (Content-Length above
+	// the handler's streaming threshold) still arriving: a Runner hands
+	// it to the script as the script reads it, as Apache does (COMPAT
+	// 19), and reads it on the goroutine that called Run, or on one that
+	// Run waits for. Stdin and StdinFile are then empty.
+	StdinStream io.Reader
 	// Stream, when not nil, takes output the script flushes while it
 	// still runs (progress pages, large bodies). Output it answers
 	// StreamSent to was delivered and is not in Output.Stdout. A Runner

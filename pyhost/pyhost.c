@@ -173,6 +173,43 @@ emit(PyObject *self, PyObject *args)
 	return PyLong_FromLong(rc);
 }
 
+/*
+ * _read_body(handle, n) returns up to n bytes of the request body, read as
+ * they arrive (b"" at the end); an OSError if the client left. The GIL is
+ * released while Go waits for the client.
+ */
+static PyObject *
+read_body(PyObject *self, PyObject *args)
+{
+	unsigned long long h;
+	Py_ssize_t n;
+	PyObject *b;
+	long got;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "Kn:_read_body", &h, &n))
+		return NULL;
+	if (n < 0)
+		n = 0;
+	b = PyBytes_FromStringAndSize(NULL, n);
+	if (b == NULL)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	got = go_pyhost_read((uintptr_t)h, PyBytes_AS_STRING(b), (size_t)n);
+	Py_END_ALLOW_THREADS
+	if (got < 0) {
+		Py_DECREF(b);
+		PyErr_SetString(PyExc_ConnectionResetError, "the client did not send the whole request body");
+		return NULL;
+	}
+	if (got != n && _PyBytes_Resize(&b, got) < 0)
+		return NULL;
+	return b;
+}
+
+static PyMethodDef read_body_def = {
+	"_read_body", read_body, METH_VARARGS, "Read the request body as it arrives."};
+
 static PyMethodDef emit_def = {
 	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
 
@@ -305,12 +342,14 @@ install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
 	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
+		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
 
-		if (f != NULL && e != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_emit", e) == 0)
+		if (f != NULL && e != NULL && rb != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0 && PyDict_SetItemString(dict, "_read_body", rb) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(e);
+		Py_XDECREF(rb);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);
@@ -567,9 +606,10 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 int
 ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, int body_fd, uintptr_t stream, int want_cwd, ph_result *res)
+	const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
+	int want_cwd, ph_result *res)
 {
-	PyObject *args[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	PyObject *args[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
 	PyThreadState *ts;
 	int i, temp, own_cwd;
@@ -601,9 +641,10 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
 	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
 	args[6] = PyBool_FromLong(own_cwd);
-	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6])
-		r = PyObject_Vectorcall(ip->run, args, 7, NULL);
-	for (i = 0; i < 7; i++)
+	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)reader);
+	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6] && args[7])
+		r = PyObject_Vectorcall(ip->run, args, 8, NULL);
+	for (i = 0; i < 8; i++)
 		Py_XDECREF(args[i]);
 
 	if (r == NULL || fill_result(ip, r, res) < 0) {

@@ -305,10 +305,14 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if req.BodyFile != nil {
 		bodyFD = int(req.BodyFile.Fd())
 	}
-	var stream cgo.Handle
+	var stream, reader cgo.Handle
 	if req.Stream != nil {
 		ip.stream.fn = req.Stream
 		stream = ip.streamHandle
+	}
+	if req.BodyReader != nil {
+		ip.stream.body = req.BodyReader
+		reader = ip.streamHandle
 	}
 	st := C.ph_exec(ip.p,
 		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
@@ -318,9 +322,11 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 		cbytes(req.Body), C.size_t(len(req.Body)),
 		C.int(bodyFD),
 		C.uintptr_t(stream),
+		C.uintptr_t(reader),
 		ip.chdir,
 		&ip.res)
 	ip.stream.fn = nil
+	ip.stream.body = nil
 	runtime.KeepAlive(req)
 	r := &ip.res
 	switch st {

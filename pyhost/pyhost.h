@@ -100,7 +100,9 @@ ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
  * body (or, when body_fd >= 0, a seekable file holding it, read through a
  * duplicate of the descriptor). stream, when not 0, is the Go handle that
  * output the script flushes is sent to while it runs (go_pyhost_emit,
- * called on this thread without the GIL). want_cwd: start the script in
+ * called on this thread without the GIL). reader, when not 0, is the Go
+ * handle the body is read from as the script reads it (go_pyhost_read;
+ * body and body_fd are then unused). want_cwd: start the script in
  * its directory, after giving the calling thread a working directory of
  * its own (unshare(CLONE_FS), once per thread); the thread is back in the
  * server's directory when ph_exec returns. Runs on the calling thread,
@@ -112,7 +114,8 @@ ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
  */
 int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	    const char *env, size_t env_n, const char *argv, size_t argv_n,
-	    const char *body, size_t body_n, int body_fd, uintptr_t stream, int want_cwd, ph_result *res);
+	    const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
+	    int want_cwd, ph_result *res);
 
 /*
  * ph_interp_free ends the interpreter; call it on the thread that created

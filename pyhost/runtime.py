@@ -111,13 +111,31 @@ def _flushed(s):
     s.mark = len(s.buf)
 
 
+class _BodyRaw(io.RawIOBase):
+    """A large request body read from the server as the script reads it,
+    while it arrives (19); not seekable, as a pipe is not."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        data = _read_body(self._h, len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
 class _Source:
     """One request's input: the body, opened lazily (most GETs never read)."""
 
-    __slots__ = ("body", "closed", "_bin", "_text", "encoding", "errors")
+    __slots__ = ("body", "reader", "closed", "_bin", "_text", "encoding", "errors")
 
-    def __init__(self, body):
+    def __init__(self, body, reader=0):
         self.body = body
+        self.reader = reader  # Go handle of a body read as it arrives (0: none)
         self.closed = False
         self._bin = None
         self._text = None
@@ -128,13 +146,25 @@ class _Source:
         if self.closed:
             raise _closed_error()
         if self._bin is None:
-            if type(self.body) is int:
+            if self.reader:
+                self._bin = io.BufferedReader(_BodyRaw(self.reader))
+            elif type(self.body) is int:
                 # A large body spooled to a file by the server: read it
                 # through a descriptor of our own.
                 self._bin = _io_open(os.dup(self.body), "rb")
             else:
                 self._bin = io.BytesIO(self.body)
         return self._bin
+
+    def materialize(self):
+        """Read the rest of a body that arrives as it is read, so that a
+        child process can be given it (85-87): from then on the script
+        reads it from memory. (Text the script's sys.stdin had decoded
+        ahead but not returned is dropped with the old wrapper.)"""
+        if self.reader and not self.closed:
+            self._bin = io.BytesIO(self.binary().read())
+            self._text = None
+            self.reader = 0
 
     def release(self):
         if type(self.body) is int and self._bin is not None:
@@ -1116,7 +1146,7 @@ def _read(fd, n):
     if fd == 0 and _cur[0] is not None:
         if _cur[0].closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
-        return _cur[0].binary().read(n)
+        return _cur[0].binary().read1(n)  # at most n, as from a pipe
     return _os_read(fd, n)
 
 
@@ -1317,6 +1347,7 @@ def _popen(self, *args, **kwargs):
         # The child shares the unread rest of the body with the script,
         # as a CGI child shares fd 0: what it reads is gone for the
         # script (and for the next child), what it leaves is not.
+        _cur[0].materialize()
         bio = _cur[0].binary() if not _cur[0].closed else io.BytesIO()
         start = bio.tell()
         rest = bio.read()
@@ -2031,7 +2062,7 @@ def _flush(stream):
         _stderr.write("Exception ignored while flushing %r: %r\n" % (stream, e))
 
 
-def _run(path, stamp, env, args, body, stream, own_cwd):
+def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     global _late, _gen, _worker
     _gen += 1
     # Requests run on whichever thread the server calls from: the
@@ -2055,7 +2086,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd):
     out.stream = stream
     err = _Sink("backslashreplace")
     err.line_buffering = True  # stderr is line-buffered in a CGI child (F3)
-    src = _Source(body)
+    src = _Source(body, reader)
     _cur[0] = src
     _cur[1] = out
     _cur[2] = err

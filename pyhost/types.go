@@ -1,6 +1,7 @@
 package pyhost
 
 import (
+	"io"
 	"errors"
 	"os"
 )
@@ -23,6 +24,10 @@ type Request struct {
 	// BodyFile, when not nil, holds the body instead of Body (a large
 	// upload spooled to disk), positioned at its start.
 	BodyFile *os.File
+	// BodyReader, when not nil, is the body read as the script reads it
+	// (a large upload handed over while it arrives); Body and BodyFile
+	// are then unused.
+	BodyReader io.Reader
 	// Shebang flags honoured in-process: -u (Unbuffered: a dying script
 	// loses no output) and -O/-OO (Optimize 1 or 2: asserts and, at 2,
 	// docstrings compiled out).

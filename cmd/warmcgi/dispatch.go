@@ -142,6 +142,9 @@ func (e execRunner) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Outpu
 	if req.StdinFile != nil {
 		cmd.Stdin = req.StdinFile // the child reads the spooled body directly
 	}
+	if req.StdinStream != nil {
+		cmd.Stdin = req.StdinStream // copied to the child as it arrives
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr

@@ -376,7 +376,10 @@ func TestIsolationMain(t *testing.T) {
 	if code, _, err := fetch(t, client, base2+"cgi-bin/main/numpy_sum.py"); err != nil || code != 500 {
 		t.Errorf("main/numpy_sum.py in a sub-interpreter: %d %v, want 500", code, err)
 	}
-	if !strings.Contains(logs(), "--isolation-for") {
+	// The traceback reaches the log as the response goes out: wait for it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, logs, "--isolation-for"); len(missing) > 0 {
 		t.Errorf("the log does not name --isolation-for as the fix:\n%s", logs())
 	}
 }

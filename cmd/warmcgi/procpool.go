@@ -485,6 +485,20 @@ func newProcRunner(c *serveConfig, maxMemory int64, logger *slog.Logger) (*procR
 }
 
 func (r *procRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+	if req.StdinStream != nil {
+		// A worker process gets its body as a file: read it whole first
+		// (a pipe fed while the script runs would need a reader of the
+		// client's body that outlives the request when the script stops
+		// reading early).
+		f, err := spoolBody(req.StdinStream)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r2 := *req
+		r2.StdinStream, r2.StdinFile = nil, f
+		req = &r2
+	}
 	var out *cgienv.Output
 	var runErr error
 	err := r.pool.Do(ctx, func(w *procWorker) {
@@ -789,4 +803,23 @@ func signalName(sig syscall.Signal) string {
 		return n
 	}
 	return "signal " + strconv.Itoa(int(sig))
+}
+
+// spoolBody copies a body to an unlinked temporary file positioned at its
+// start.
+func spoolBody(body io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp("", "warmcgi-body-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -72,6 +72,8 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 
 			BodyFile: req.StdinFile,
 
+			BodyReader: req.StdinStream,
+
 			Unbuffered: fl.unbuffered,
 			Optimize:   fl.optimize,
 			Stream:     stream,

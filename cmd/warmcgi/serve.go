@@ -519,6 +519,7 @@ func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 		MaxBody:           maxBody,
 		ServerSoftware:    "warmcgi",
 		ServerAdmin:       c.serverAdmin,
+		StreamBodies:      true, // every runner here takes Request.StdinStream
 	}, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -404,5 +406,77 @@ func TestPreload(t *testing.T) {
 	out, err := exec.Command(warmcgiBin, args...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no_such_module_x") {
 		t.Errorf("--preload of a missing module: %v\n%s", err, out)
+	}
+}
+
+// TestBodyStreamedToScript (COMPAT 19): a large body with a Content-Length
+// reaches an embedded script while it arrives: the script answers its
+// first line before the client has sent the second half (a server that
+// read the whole body first would never answer, and the test would time
+// out). A child process then gets the rest of a streamed body; plain CGI
+// and process mode get the whole of it.
+func TestBodyStreamedToScript(t *testing.T) {
+	const size = 200000
+	for _, mode := range []string{"subinterp", "process"} {
+		t.Run(mode, func(t *testing.T) {
+			base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", mode, "-w", "2")
+			u, _ := url.Parse(base)
+			if mode == "subinterp" {
+				conn, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(30 * time.Second))
+				fmt.Fprintf(conn, "POST /cgi-bin/upload_progress.py HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", u.Host, size)
+				half := bytes.Repeat([]byte("a"), size/2)
+				if _, err := conn.Write(half); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("no response while half the body was sent: %v\n%s", err, logs())
+				}
+				rd := bufio.NewReader(resp.Body)
+				line, err := rd.ReadString('\n')
+				if err != nil || line != "first 65536\n" {
+					t.Fatalf("first line %q, %v; want it before the rest of the body is sent\n%s", line, err, logs())
+				}
+				if _, err := conn.Write(half); err != nil {
+					t.Fatal(err)
+				}
+				rest, _ := io.ReadAll(rd)
+				if string(rest) != fmt.Sprintf("total %d of %d\n", size, size) {
+					t.Errorf("rest %q", rest)
+				}
+			}
+			body := bytes.Repeat([]byte("b"), size)
+			for _, c := range []struct{ script, want string }{
+				{"upload_child.py", fmt.Sprintf("script read 1000\n%d\n", size-1000)},
+				{"upload_plain.py", fmt.Sprintf("plain read %d\n", size)},
+				{"upload_progress.py", fmt.Sprintf("first 65536\ntotal %d of %d\n", size, size)},
+			} {
+				resp, err := http.Post(base+"cgi-bin/"+c.script, "application/octet-stream", bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got := strings.TrimLeft(string(b), " ")
+				if mode == "process" && c.script == "upload_child.py" {
+					// Real fd 0, as under CGI: Python's stdin read ahead
+					// of the 1000 bytes asked for, so the child gets less
+					// than the rest (exactly how much depends on the
+					// buffer); the embedded mode shares the position.
+					var n int
+					if _, err := fmt.Sscanf(got, "script read 1000\n%d\n", &n); err == nil && n > 0 && n <= size-1000 {
+						continue
+					}
+				}
+				if resp.StatusCode != 200 || got != c.want {
+					t.Errorf("%s: %d %q, want %q\n%s", c.script, resp.StatusCode, b, c.want, logs())
+				}
+			}
+		})
 	}
 }
