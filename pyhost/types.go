@@ -1,8 +1,8 @@
 package pyhost
 
 import (
-	"io"
 	"errors"
+	"io"
 	"os"
 )
 
