@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -329,15 +328,7 @@ func TestAccessLogTimeoutAndOverload(t *testing.T) {
 		// The worker is taken by a request waiting for a marker; its
 		// first line shows that it runs.
 		marker := filepath.Join(tmp, "go-on")
-		resp, err := http.Get(p.url + "cgi-bin/progress.py?" + marker)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		rd := bufio.NewReader(resp.Body)
-		if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-			t.Fatalf("first line %q, %v", line, err)
-		}
+		rd := holdProgress(t, p.url, marker)
 		// A second request waits in the queue (the metrics say when) ...
 		second := make(chan int, 1)
 		go func() {

@@ -5,7 +5,6 @@ package main
 // unix:PATH.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -424,17 +423,9 @@ func checkStreaming(t *testing.T, baseURL string) {
 	tmp := t.TempDir()
 	worldReachable(t, tmp)
 	marker := filepath.Join(tmp, "go-on")
-	resp, err := http.Get(baseURL + "cgi-bin/progress.py?" + marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, rd := holdProgressResponse(t, baseURL, marker)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
-	}
-	rd := bufio.NewReader(resp.Body)
-	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-		t.Fatalf("first streamed line %q, %v", line, err)
 	}
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -711,15 +702,7 @@ func TestFastCGIFlags(t *testing.T) {
 	tmp := t.TempDir()
 	worldReachable(t, tmp)
 	marker := filepath.Join(tmp, "go-on")
-	resp, err = http.Get(n.url + "cgi-bin/progress.py?" + marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rd := bufio.NewReader(resp.Body)
-	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-		t.Fatalf("first streamed line %q, %v", line, err)
-	}
+	rd := holdProgress(t, n.url, marker)
 	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

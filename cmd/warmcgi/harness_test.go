@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -202,6 +203,32 @@ func privilegeArgs(dir string, extraArgs []string) []string {
 		}
 	}
 	return []string{"--allow-root"}
+}
+
+// holdProgress requests progress.py, which prints "waiting", flushes, and
+// then waits until marker exists, and returns the rest of its streamed
+// body once that first line has arrived: a request known to be running.
+// The response is closed when the test ends.
+func holdProgress(t testing.TB, baseURL, marker string) *bufio.Reader {
+	t.Helper()
+	_, rd := holdProgressResponse(t, baseURL, marker)
+	return rd
+}
+
+// holdProgressResponse is holdProgress for tests that look at the
+// response's status or headers too.
+func holdProgressResponse(t testing.TB, baseURL, marker string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	resp, err := http.Get(baseURL + "cgi-bin/progress.py?" + marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	rd := bufio.NewReader(resp.Body)
+	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
+		t.Fatalf("progress.py: status %d, first streamed line %q, %v", resp.StatusCode, line, err)
+	}
+	return resp, rd
 }
 
 // pythonReachableByOthers reports whether an unprivileged user can read the

@@ -265,15 +265,7 @@ func TestStreaming(t *testing.T) {
 	base, _ := startWarmcgi(t, testdataCGIBin(t))
 
 	marker := filepath.Join(tmp, "go-on")
-	resp, err := http.Get(base + "cgi-bin/progress.py?" + marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rd := bufio.NewReader(resp.Body)
-	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-		t.Fatalf("first streamed line %q, %v", line, err)
-	}
+	rd := holdProgress(t, base, marker)
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

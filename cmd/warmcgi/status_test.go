@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -229,15 +228,7 @@ func TestStatusWorkersAndReloads(t *testing.T) {
 		t.Errorf("reloads of v.py = %v, want 1", r)
 	}
 
-	resp, err := http.Get(p.url + "cgi-bin/progress.py?" + marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rd := bufio.NewReader(resp.Body)
-	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-		t.Fatalf("progress.py first line %q, %v", line, err)
-	}
+	rd := holdProgress(t, p.url, marker)
 	_, _, page := get(t, status)
 	if !regexp.MustCompile(`(?m)^0 +busy +2 +0 +\S+ +/cgi-bin/progress\.py$`).MatchString(page) {
 		t.Errorf("status page does not show worker 0 busy with progress.py, having served v.py twice:\n%s", page)
@@ -265,15 +256,7 @@ func TestReadyzDuringDrain(t *testing.T) {
 		t.Fatalf("/readyz before the drain: %d", code)
 	}
 	marker := filepath.Join(tmp, "go-on")
-	resp, err := http.Get(p.url + "cgi-bin/progress.py?" + marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	rd := bufio.NewReader(resp.Body)
-	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
-		t.Fatalf("first line %q, %v", line, err)
-	}
+	rd := holdProgress(t, p.url, marker)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
