@@ -53,6 +53,25 @@ type Options struct {
 	// interpreter is closed on its thread after the last job, and a new
 	// worker (thread and interpreter) takes its place. Zero: never.
 	MaxRequests int
+	// StuckAfter abandons a job still running this long after it
+	// started: Abandon is called with the job's interpreter, and a new
+	// worker (thread and interpreter) takes the number of the job's
+	// worker, so the pool keeps its capacity while the job, which
+	// nothing can stop from outside, goes on. When the job returns at
+	// last, its interpreter is closed and its worker exits. Do still
+	// waits for the job; Close does not. Zero: never.
+	StuckAfter time.Duration
+	// Abandon is called on a goroutine of the pool's when a job is
+	// abandoned, while the job still runs, with the job's interpreter (of
+	// the pool's type I); it must not block for long.
+	Abandon func(ip Interpreter)
+	// MaxStuck bounds how many abandoned jobs may run at once with a
+	// worker started in their place. Past it (and always when MaxStuck
+	// is negative: an interpreter of which there cannot be a second, such
+	// as CPython's main one) an abandoned job's worker is not replaced:
+	// its number has no live worker until the job returns, and then the
+	// worker serves again. Zero means Workers.
+	MaxStuck int
 }
 
 // Stats is a snapshot of a pool's counters. Each field is read atomically,
@@ -75,8 +94,13 @@ type Stats struct {
 	// Panics counts jobs that panicked or called runtime.Goexit.
 	Panics uint64
 	// Replaced counts workers started in place of a retired one: after
-	// MaxRequests jobs, or after a job called runtime.Goexit.
+	// MaxRequests jobs, after a job called runtime.Goexit, on Restart,
+	// or in place of an abandoned job's worker.
 	Replaced uint64
+	// Abandoned counts jobs given up on after Options.StuckAfter.
+	Abandoned uint64
+	// Stuck is the number of abandoned jobs still running.
+	Stuck int
 }
 
 // WorkerStats is one worker's state, as Pool.Workers reports it.
@@ -243,7 +267,18 @@ type worker[I Interpreter] struct {
 	// exit. A worker is on at most one idle stack, and whoever pops it
 	// sends exactly once, so the buffer of one never blocks the sender.
 	mail chan *job[I]
+	// running is when the running job started (time since the pool's
+	// epoch, plus one), 0 while idle, jobAbandoned once the job has been
+	// given up on. Only kept with Options.StuckAfter.
+	running atomic.Int64
+	// detached: the worker's job was abandoned and another worker took
+	// its number; it only closes its interpreter when the job returns.
+	// Guarded by Pool.mu.
+	detached bool
 }
+
+// jobAbandoned is worker.running of a job given up on.
+const jobAbandoned = -1
 
 // slot holds one worker's counters. It is padded to two cache lines so
 // that workers never write to a line another worker writes to.
@@ -270,6 +305,12 @@ type Pool[I Interpreter] struct {
 	maxHot       int // how many idle workers may poll at once
 	direct       bool
 	jobPool      sync.Pool
+	stuckAfter   time.Duration
+	abandon      func(Interpreter)
+	maxStuck     int
+	epoch        time.Time
+	// cur holds each number's current worker, for the stuck-job watch.
+	cur []atomic.Pointer[worker[I]]
 
 	mu     sync.Mutex
 	closed bool
@@ -281,6 +322,9 @@ type Pool[I Interpreter] struct {
 	cold []*worker[I]
 
 	queued   atomic.Int64 // queue.n, for Stats
+	stuck    int          // abandoned jobs still running; guarded by mu
+	stuckNow atomic.Int64 // stuck, for Stats
+	given    atomic.Uint64
 	live     atomic.Int64
 	rejected atomic.Uint64
 	canceled atomic.Uint64
@@ -327,6 +371,11 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
 		maxRequests:  max(opts.MaxRequests, 0),
 		direct:       opts.Direct,
+		stuckAfter:   max(opts.StuckAfter, 0),
+		abandon:      opts.Abandon,
+		maxStuck:     opts.MaxStuck,
+		epoch:        time.Now(),
+		cur:          make([]atomic.Pointer[worker[I]], n),
 		hot:          make([]*worker[I], 0, n),
 		cold:         make([]*worker[I], 0, n),
 		slots:        make([]slot, n),
@@ -353,6 +402,12 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		// worker is idle and exits at once.
 		cerr := p.Close(context.Background())
 		return nil, errors.Join(append(errs, cerr)...)
+	}
+	if p.maxStuck == 0 {
+		p.maxStuck = n
+	}
+	if p.stuckAfter > 0 {
+		go p.watch()
 	}
 	return p, nil
 }
@@ -520,12 +575,17 @@ func (p *Pool[I]) finish(j *job[I]) error {
 func (p *Pool[I]) runHere(w *worker[I], fn func(I)) (err error) {
 	s := &p.slots[w.id]
 	s.busy.Store(true)
+	p.begin(w)
 	defer func() {
 		if v := recover(); v != nil {
 			p.panics.Add(1)
 			pe := &PanicError{Value: v, Stack: debug.Stack()}
 			p.log.Error("interp: job panicked", keyWorker, w.id, keyErr, pe, keyStack, string(pe.Stack))
 			err = pe
+		}
+		if !p.ended(w) {
+			w.mail <- nil // its goroutine closes the interpreter and exits
+			return
 		}
 		s.busy.Store(false)
 		s.served.Add(1)
@@ -659,6 +719,9 @@ func (p *Pool[I]) Stats() Stats {
 		Rejected: p.rejected.Load(),
 		Canceled: p.canceled.Load(),
 		Panics:   p.panics.Load(),
+		Stuck:    int(p.stuckNow.Load()),
+
+		Abandoned: p.given.Load(),
 	}
 	for i := range p.slots {
 		if p.slots[i].busy.Load() {
@@ -691,7 +754,17 @@ func (p *Pool[I]) Workers(buf []WorkerStats) []WorkerStats {
 // still locked, so the Go runtime terminates the thread.
 func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	runtime.LockOSThread() // Never unlocked: see "Threads" in doc.go.
-	defer p.wg.Done()
+	w := &worker[I]{id: id, mail: make(chan *job[I], 1)}
+	defer func() {
+		// A detached worker was already counted out, when its job was
+		// abandoned: Close does not wait for a job that may never end.
+		p.mu.Lock()
+		detached := w.detached
+		p.mu.Unlock()
+		if !detached {
+			p.wg.Done()
+		}
+	}()
 
 	reported := false
 	defer func() {
@@ -720,7 +793,7 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 
 	returned := false
 	defer func() {
-		if returned {
+		if returned || p.isDetached(w) {
 			return
 		}
 		// A job called runtime.Goexit, which cannot be stopped. This
@@ -729,8 +802,18 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 		p.retire(id, ip)
 		p.replace(id)
 	}()
-	recycle := p.serve(&worker[I]{id: id, mail: make(chan *job[I], 1)}, ip)
+	w.ip = ip
+	recycle := p.serve(w, ip)
 	returned = true
+	if p.isDetached(w) {
+		// Its job was abandoned and has returned at last; another worker
+		// has its number.
+		if err := closeInterp(ip); err != nil {
+			p.log.Warn("interp: closing an abandoned job's interpreter failed", keyWorker, id, keyErr, err)
+		}
+		p.log.Info("interp: an abandoned job returned; its interpreter is closed", keyWorker, id)
+		return
+	}
 	p.retire(id, ip)
 	if recycle {
 		if p.slots[id].retire.Load() {
@@ -795,6 +878,7 @@ func (p *Pool[I]) replace(id int) {
 // until the worker has run MaxRequests jobs (then it reports true: the
 // worker is to be replaced).
 func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
+	p.cur[w.id].Store(w)
 	if p.direct {
 		// Callers run the jobs; the worker waits to be told to exit.
 		w.ip = ip
@@ -811,7 +895,12 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 			return w.recycle // Restart took it while idle, or Close
 		}
 		s.busy.Store(true)
+		p.begin(w)
 		p.run(w.id, ip, j)
+		if !p.ended(w) {
+			j.done <- struct{}{}
+			return false
+		}
 		s.busy.Store(false)
 		s.served.Add(1)
 		j.done <- struct{}{}
@@ -903,4 +992,104 @@ func (p *Pool[I]) run(id int, ip I, j *job[I]) {
 	}()
 	j.fn(ip)
 	returned = true
+}
+
+// begin marks w's job as started, for the stuck-job watch.
+func (p *Pool[I]) begin(w *worker[I]) {
+	if p.stuckAfter > 0 {
+		w.running.Store(int64(time.Since(p.epoch)) + 1)
+	}
+}
+
+// ended marks w's job as returned. It reports whether w goes on serving:
+// false when the job had been abandoned and another worker has w's
+// number.
+func (p *Pool[I]) ended(w *worker[I]) bool {
+	if p.stuckAfter == 0 || w.running.Swap(0) != jobAbandoned {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stuck--
+	p.stuckNow.Store(int64(p.stuck))
+	if w.detached {
+		return false
+	}
+	// No worker was started in its place: it takes its number back.
+	p.live.Add(1)
+	p.slots[w.id].live.Store(true)
+	p.log.Info("interp: an abandoned job returned; its worker serves again", keyWorker, w.id)
+	return true
+}
+
+func (p *Pool[I]) isDetached(w *worker[I]) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return w.detached
+}
+
+// watch abandons the jobs that have run longer than StuckAfter. It looks
+// a few times per StuckAfter, so a job is given up on at most a quarter
+// of it (and never more than a quarter second) late.
+func (p *Pool[I]) watch() {
+	tick := time.NewTicker(min(p.stuckAfter/4, 250*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.exited:
+			return
+		case <-tick.C:
+		}
+		now := int64(time.Since(p.epoch)) + 1
+		for i := range p.cur {
+			w := p.cur[i].Load()
+			if w == nil {
+				continue
+			}
+			if start := w.running.Load(); start > 0 && now-start >= int64(p.stuckAfter) &&
+				w.running.CompareAndSwap(start, jobAbandoned) {
+				p.giveUp(w, time.Duration(now-start))
+			}
+		}
+	}
+}
+
+// giveUp abandons w's running job: w's number gets a new worker (unless
+// MaxStuck are stuck already, or the pool is closing), and the job's
+// owner hears of it through Options.Abandon.
+func (p *Pool[I]) giveUp(w *worker[I], ran time.Duration) {
+	p.given.Add(1)
+	s := &p.slots[w.id]
+	p.mu.Lock()
+	p.stuck++
+	p.stuckNow.Store(int64(p.stuck))
+	p.live.Add(-1)
+	s.live.Store(false)
+	s.busy.Store(false)
+	replace := !p.closed && p.maxStuck > 0 && p.stuck <= p.maxStuck
+	if replace {
+		w.detached = true
+		s.replaced.Add(1)
+		p.wg.Add(1)
+		go p.work(w.id, nil)
+		p.wg.Done() // the detached worker's: Close does not wait for it
+	}
+	p.mu.Unlock()
+	if replace {
+		p.log.Error("interp: job still running after its limit: abandoned, and its worker replaced",
+			keyWorker, w.id, "ran", ran.Round(time.Millisecond), "stuck", p.stuckNow.Load())
+	} else {
+		p.log.Error("interp: job still running after its limit: abandoned; no worker replaces it",
+			keyWorker, w.id, "ran", ran.Round(time.Millisecond), "stuck", p.stuckNow.Load(), "max_stuck", p.maxStuck)
+	}
+	if p.abandon != nil {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					p.log.Error("interp: Abandon panicked", keyWorker, w.id, keyErr, fmt.Sprint(v), keyStack, string(debug.Stack()))
+				}
+			}()
+			p.abandon(w.ip)
+		}()
+	}
 }
