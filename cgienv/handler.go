@@ -239,25 +239,159 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cw = &countingWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 		w = cw
 	}
-	info.Status = h.serve(ctx, st, w, r, &info)
-	info.Duration = time.Since(start)
-	if st.logger.Enabled(ctx, slog.LevelInfo) {
-		st.logger.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String(keyMethod, r.Method),
-			slog.String(keyPath, r.URL.Path),
+	f := &flight{ctx: ctx, st: st, w: w, r: r, cw: cw, info: &info}
+	status := h.serve(ctx, st, w, r, &info, f)
+	if status == statusAbandoned {
+		return // answered and logged by abandon
+	}
+	info.Status = status
+	f.finish(-1)
+}
+
+// finish logs the request and hands its record to the observer. bytes,
+// when not negative, is the body bytes sent (counted before a connection
+// was taken over and cut).
+func (f *flight) finish(bytes int64) {
+	st, info := f.st, f.info
+	info.Duration = time.Since(info.Start)
+	if st.logger.Enabled(f.ctx, slog.LevelInfo) {
+		st.logger.LogAttrs(f.ctx, slog.LevelInfo, "request",
+			slog.String(keyMethod, f.r.Method),
+			slog.String(keyPath, f.r.URL.Path),
 			slog.Int(keyStatus, info.Status),
 			slog.Duration(keyDuration, info.Duration))
 	}
-	if cw != nil {
-		info.Bytes = cw.sent()
-		info.RemoteAddr = st.remoteAddr(r)
-		st.observe(r, &info)
+	if f.cw != nil {
+		info.Bytes = bytes
+		if bytes < 0 {
+			info.Bytes = f.cw.sent()
+		}
+		info.RemoteAddr = st.remoteAddr(f.r)
+		st.observe(f.r, info)
 	}
 }
 
+// statusAbandoned is what serve returns for a request answered by
+// flight.abandon while its script still ran.
+const statusAbandoned = -2
+
+// flight is one request while its script runs. A Runner that gives up on
+// a script that overran its time limit and cannot be stopped
+// (Request.Abandon) answers the client from another goroutine while the
+// script goes on: mu orders that with everything the script does to the
+// response (the streamer, reads of a streamed body).
+type flight struct {
+	ctx  context.Context
+	st   *handlerState
+	w    http.ResponseWriter
+	r    *http.Request
+	cw   *countingWriter // nil without an observer
+	info *RequestInfo
+
+	mu sync.Mutex
+	// running: a Runner has the request; abandoned: the client was
+	// answered while it ran, and the script's output is dropped.
+	running, abandoned bool
+	sm                 *streamer // the running request's, or nil
+}
+
+// start marks the request as handed to the Runner, with its streamer.
+func (f *flight) start(sm *streamer) {
+	f.mu.Lock()
+	f.running, f.sm = true, sm
+	f.mu.Unlock()
+}
+
+// stop marks the request as back from the Runner; it reports whether the
+// client was answered meanwhile, so that nothing else may be sent.
+func (f *flight) stop() (abandoned bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running, f.sm = false, nil
+	return f.abandoned
+}
+
+// Abandon is for a Runner that gives up waiting for the script of the
+// request, which overran its time limit and cannot be stopped (it caught
+// the exception that ends it, or it is blocked in C), and that goes on
+// running. It may be called from any goroutine while Run runs. The client
+// is answered at once: 504, or, when part of the response is out, a cut
+// connection, as Apache does when it kills a script; from then on the
+// script's output, its reads of the body and what Run returns are ignored.
+// It reports false, having changed nothing, when the connection cannot be
+// taken over (FastCGI, HTTP/2) or Run has returned: the handler then
+// answers when Run returns, as usual.
+func (r *Request) Abandon() bool {
+	if r.flight == nil {
+		return false
+	}
+	return r.flight.abandon()
+}
+
+func (f *flight) abandon() bool {
+	rc := http.NewResponseController(f.w)
+	// A script waiting for more of a streamed body returns from the read
+	// now (it holds mu while it reads). Where deadlines are not supported,
+	// the connection cannot be taken over either.
+	_ = rc.SetReadDeadline(time.Now())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.running || f.abandoned {
+		return f.abandoned
+	}
+	st, info := f.st, f.info
+	bytes := int64(-1)
+	if f.sm != nil && f.sm.started {
+		if f.cw != nil {
+			bytes = f.cw.sent()
+		}
+		conn, _, err := rc.Hijack()
+		if err != nil {
+			_ = rc.SetReadDeadline(time.Time{})
+			return false
+		}
+		conn.Close()
+		info.Status = f.sm.status
+	} else {
+		body := st.page(http.StatusGatewayTimeout, errorTexts[http.StatusGatewayTimeout])
+		hdr := f.w.Header()
+		hdr.Set("Content-Type", htmlType)
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+		if !writeRaw(f.w, f.r, http.StatusGatewayTimeout, wireReason(http.StatusGatewayTimeout), []byte(body), false) {
+			_ = rc.SetReadDeadline(time.Time{})
+			return false
+		}
+		info.Status = http.StatusGatewayTimeout
+	}
+	f.abandoned = true
+	info.TimedOut = true
+	st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
+		slog.String(keyScript, info.Script), slog.Int(keyStatus, info.Status))
+	f.finish(bytes)
+	return true
+}
+
+// flightReader is a streamed request body that a script stops reading
+// from once its request has been abandoned.
+type flightReader struct {
+	f    *flight
+	body io.Reader
+}
+
+func (fr flightReader) Read(p []byte) (int, error) {
+	fr.f.mu.Lock()
+	defer fr.f.mu.Unlock()
+	if fr.f.abandoned {
+		return 0, errAbandoned
+	}
+	return fr.body.Read(p)
+}
+
+var errAbandoned = errors.New("cgienv: request abandoned after its time limit")
+
 // serve handles one request and returns the status sent, for the log. It
 // records the script it ran, and whether it timed out, in info.
-func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWriter, r *http.Request, info *RequestInfo) int {
+func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWriter, r *http.Request, info *RequestInfo, f *flight) int {
 	if st.maxURL >= 0 && len(r.RequestURI) > st.maxURL {
 		// First, as Apache checks LimitRequestLine while reading the
 		// request line: nothing of an oversized target is interpreted.
@@ -290,7 +424,7 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 		// A large body with a known length goes to the script as it
 		// arrives (net/http stops at Content-Length and reports a short
 		// body as an error to the reader).
-		stdinStream, bodyLen, hasBody = r.Body, r.ContentLength, true
+		stdinStream, bodyLen, hasBody = flightReader{f, r.Body}, r.ContentLength, true
 		// A script may answer (and flush) before it has read all of its
 		// body; without this, net/http would first read the rest of the
 		// body itself, and wait for the client to send it. Front ends
@@ -322,6 +456,7 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 			Env:    env,
 			Args:   IndexArgs(q.rawQuery),
 			Stdin:  body,
+			flight: f,
 		}
 		if bodyFile != nil {
 			req.StdinFile = bodyFile
@@ -329,10 +464,14 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 		req.StdinStream = stdinStream
 		var sm *streamer
 		if r.Method != http.MethodHead && !strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
-			sm = &streamer{w: w, script: &s, carry: carry}
+			sm = &streamer{w: w, script: &s, carry: carry, f: f}
 			req.Stream = sm.send
 		}
+		f.start(sm)
 		out, err := st.runner.Run(ctx, req)
+		if f.stop() {
+			return statusAbandoned
+		}
 		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			info.TimedOut = true
 		}
@@ -556,6 +695,7 @@ func (st *handlerState) writeResponse(w http.ResponseWriter, r *http.Request, s 
 // a redirect, an unusual status or reason phrase, HEAD and NPH scripts
 // are answered once the script has ended, as before.
 type streamer struct {
+	f       *flight
 	w       http.ResponseWriter
 	script  *Script
 	carry   http.Header
@@ -563,9 +703,15 @@ type streamer struct {
 	status  int
 }
 
-// send is Request.Stream. It runs on the worker's thread while the handler
-// goroutine waits for the Runner, so the two never use w at once.
+// send is Request.Stream. It runs while the handler goroutine waits for
+// the Runner (or is the Runner), so the two never use w at once; a Runner
+// that abandons the request uses w under the flight's lock.
 func (sm *streamer) send(chunk []byte) StreamAnswer {
+	sm.f.mu.Lock()
+	defer sm.f.mu.Unlock()
+	if sm.f.abandoned {
+		return StreamGone
+	}
 	if sm.started {
 		if _, err := sm.w.Write(chunk); err != nil {
 			return StreamGone

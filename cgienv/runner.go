@@ -36,6 +36,8 @@ type Request struct {
 	// StreamSent to was delivered and is not in Output.Stdout. A Runner
 	// may ignore Stream and return everything in Output.Stdout.
 	Stream func(chunk []byte) StreamAnswer
+
+	flight *flight // the handler's, for Abandon; nil in a Request made elsewhere
 }
 
 // StreamAnswer is what Request.Stream says about a chunk of output.

@@ -63,8 +63,10 @@ type Options struct {
 	StuckAfter time.Duration
 	// Abandon is called on a goroutine of the pool's when a job is
 	// abandoned, while the job still runs, with the job's interpreter (of
-	// the pool's type I); it must not block for long.
-	Abandon func(ip Interpreter)
+	// the pool's type I) and whether a new worker took its place (so the
+	// interpreter will never run another job); it must not block for
+	// long.
+	Abandon func(ip Interpreter, replaced bool)
 	// MaxStuck bounds how many abandoned jobs may run at once with a
 	// worker started in their place. Past it (and always when MaxStuck
 	// is negative: an interpreter of which there cannot be a second, such
@@ -275,6 +277,9 @@ type worker[I Interpreter] struct {
 	// its number; it only closes its interpreter when the job returns.
 	// Guarded by Pool.mu.
 	detached bool
+	// given is closed once Options.Abandon has returned for a detached
+	// worker: its interpreter is not closed before.
+	given chan struct{}
 }
 
 // jobAbandoned is worker.running of a job given up on.
@@ -306,7 +311,7 @@ type Pool[I Interpreter] struct {
 	direct       bool
 	jobPool      sync.Pool
 	stuckAfter   time.Duration
-	abandon      func(Interpreter)
+	abandon      func(Interpreter, bool)
 	maxStuck     int
 	epoch        time.Time
 	// cur holds each number's current worker, for the stuck-job watch.
@@ -808,6 +813,7 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	if p.isDetached(w) {
 		// Its job was abandoned and has returned at last; another worker
 		// has its number.
+		<-w.given
 		if err := closeInterp(ip); err != nil {
 			p.log.Warn("interp: closing an abandoned job's interpreter failed", keyWorker, id, keyErr, err)
 		}
@@ -1069,6 +1075,7 @@ func (p *Pool[I]) giveUp(w *worker[I], ran time.Duration) {
 	replace := !p.closed && p.maxStuck > 0 && p.stuck <= p.maxStuck
 	if replace {
 		w.detached = true
+		w.given = make(chan struct{})
 		s.replaced.Add(1)
 		p.wg.Add(1)
 		go p.work(w.id, nil)
@@ -1082,14 +1089,15 @@ func (p *Pool[I]) giveUp(w *worker[I], ran time.Duration) {
 		p.log.Error("interp: job still running after its limit: abandoned; no worker replaces it",
 			keyWorker, w.id, "ran", ran.Round(time.Millisecond), "stuck", p.stuckNow.Load(), "max_stuck", p.maxStuck)
 	}
+	if replace {
+		defer close(w.given)
+	}
 	if p.abandon != nil {
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					p.log.Error("interp: Abandon panicked", keyWorker, w.id, keyErr, fmt.Sprint(v), keyStack, string(debug.Stack()))
-				}
-			}()
-			p.abandon(w.ip)
+		defer func() {
+			if v := recover(); v != nil {
+				p.log.Error("interp: Abandon panicked", keyWorker, w.id, keyErr, fmt.Sprint(v), keyStack, string(debug.Stack()))
+			}
 		}()
+		p.abandon(w.ip, replace)
 	}
 }

@@ -22,7 +22,10 @@ func TestStuckJobReplaced(t *testing.T) {
 			var given []*fakeInterp
 			fa := &factory{}
 			p, err := New(Options{Workers: 1, Direct: direct, StuckAfter: 50 * time.Millisecond,
-				Abandon: func(ip Interpreter) {
+				Abandon: func(ip Interpreter, replaced bool) {
+					if !replaced {
+						t.Error("Abandon: replaced = false, want true")
+					}
 					mu.Lock()
 					given = append(given, ip.(*fakeInterp))
 					mu.Unlock()
@@ -91,7 +94,12 @@ func TestStuckJobNotReplaced(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			called := make(chan struct{}, 1)
 			p, fa := newPool(t, Options{Workers: 1, Direct: direct, StuckAfter: 50 * time.Millisecond, MaxStuck: -1,
-				Abandon: func(Interpreter) { called <- struct{}{} }})
+				Abandon: func(_ Interpreter, replaced bool) {
+					if replaced {
+						t.Error("Abandon: replaced = true with MaxStuck -1")
+					}
+					called <- struct{}{}
+				}})
 			b := newBlocker()
 			stuckDone := make(chan error, 1)
 			go func() { stuckDone <- p.Do(context.Background(), b.job) }()

@@ -53,6 +53,7 @@ struct ph_interp {
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
 	int in_main;       /* the main interpreter (ph_main_new): requests use each thread's pinned state */
+	int park;          /* set by ph_park, read by _parked; atomic */
 };
 
 static PyInterpreterState *main_interp;
@@ -207,6 +208,31 @@ read_body(PyObject *self, PyObject *args)
 	return b;
 }
 
+/*
+ * _parked() reports whether the server has given up on this interpreter
+ * (ph_park). Its self is a capsule of the flag, NULL for the main
+ * interpreter, which is never parked.
+ */
+static PyObject *
+parked(PyObject *self, PyObject *unused)
+{
+	int *flag = self ? PyCapsule_GetPointer(self, NULL) : NULL;
+
+	(void)unused;
+	if (self && flag == NULL)
+		return NULL;
+	return PyBool_FromLong(flag && __atomic_load_n(flag, __ATOMIC_RELAXED));
+}
+
+static PyMethodDef parked_def = {
+	"_parked", parked, METH_NOARGS, "Whether the server has given up on this interpreter."};
+
+void
+ph_park(ph_interp *ip)
+{
+	__atomic_store_n(&ip->park, 1, __ATOMIC_RELAXED);
+}
+
 static PyMethodDef read_body_def = {
 	"_read_body", read_body, METH_VARARGS, "Read the request body as it arrives."};
 
@@ -333,7 +359,7 @@ fail:
  * or NULL with errbuf filled. GIL held.
  */
 static PyObject *
-install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
+install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
 {
 	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
 
@@ -343,13 +369,18 @@ install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
+		PyObject *cap = park ? PyCapsule_New(park, NULL, NULL) : NULL;
+		PyObject *pk = park == NULL || cap ? PyCFunction_New(&parked_def, cap) : NULL;
 
-		if (f != NULL && e != NULL && rb != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_emit", e) == 0 && PyDict_SetItemString(dict, "_read_body", rb) == 0)
+		if (f != NULL && e != NULL && rb != NULL && pk != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0 && PyDict_SetItemString(dict, "_read_body", rb) == 0 &&
+		    PyDict_SetItemString(dict, "_parked", pk) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(e);
 		Py_XDECREF(rb);
+		Py_XDECREF(cap);
+		Py_XDECREF(pk);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);
@@ -435,7 +466,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
-	run = install_runtime(runtime_src, errbuf, errlen);
+	run = install_runtime(runtime_src, &ip->park, errbuf, errlen);
 	if (run == NULL && PyThreadState_Next(PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts))) != NULL) {
 		/* The runtime failed after starting a thread of its own:
 		 * Py_EndInterpreter would abort the process, so the
@@ -499,7 +530,7 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 		char why[sizeof main_failed - 32];
 
 		PyEval_RestoreThread(ts);
-		main_run = install_runtime(runtime_src, why, sizeof why);
+		main_run = install_runtime(runtime_src, NULL, why, sizeof why);
 		PyEval_SaveThread();
 		if (main_run == NULL) {
 			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);

@@ -354,6 +354,12 @@ func cbytes(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
+// Park tells the interpreter that the server has given up on the request
+// it runs and will not use it again: the script's thread is then parked
+// for good, asleep, within a second (runtime.py, _Parked). It may be
+// called from any goroutine while Exec runs, never after Close.
+func (ip *Interp) Park() { C.ph_park(ip.p) }
+
 // Close ends the interpreter, on its home thread, and waits for that.
 func (ip *Interp) Close() error {
 	if ip.p == nil {

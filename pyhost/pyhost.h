@@ -126,4 +126,13 @@ int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp
  */
 void ph_interp_free(ph_interp *ip);
 
+/*
+ * ph_park tells the interpreter that the server has given up on the
+ * request it runs (it overran its time limit and did not stop) and will
+ * never use it again: the runtime's watchdog then parks the request's
+ * thread for good, asleep. Any thread, any time, no GIL; only an
+ * atomic store.
+ */
+void ph_park(ph_interp *ip);
+
 #endif

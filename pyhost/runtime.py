@@ -906,6 +906,23 @@ class _RequestTimeout(_EndRequest):
     why = "warmcgi-timeout: the request ran past its time limit"
 
 
+class _Parked(BaseException):
+    """Raised into the thread of a request the server has given up on: it
+    ran past its time limit, swallowed the timeouts, and a new interpreter
+    has taken this one's place (ph_park). Making the exception, which
+    CPython does in that thread before any handler can catch it, puts the
+    thread to sleep for good: it holds neither a core nor a GIL the other
+    interpreters may share, and this interpreter is never used again."""
+
+    def __init__(self, *args):
+        import time
+        while True:
+            try:
+                time.sleep(3600)
+            except BaseException:
+                pass  # an emulated signal's exception must not wake it
+
+
 class _AlarmExpired(_EndRequest):
     """SIGALRM with no handler: a CGI process would be killed by it."""
 
@@ -1719,8 +1736,10 @@ def _restore_interpreter():
 
 # The request time limit (50): one watchdog thread per interpreter raises
 # _RequestTimeout in the script's thread once the deadline passes, and
-# again every second while the script swallows it. Starting a request
-# only stores its deadline; the watchdog wakes a few times per limit.
+# again every second while the script swallows it, until the server gives
+# up on the request (ph_park): then it parks the thread (_Parked), once.
+# Starting a request only stores its deadline; the watchdog wakes a few
+# times per limit.
 _deadline = [0.0, 0]  # monotonic deadline (0: none), request generation
 _watch_stop = [False]
 _watch_cv = threading.Condition()
@@ -1728,17 +1747,22 @@ _watch_cv = threading.Condition()
 
 def _watchdog():
     import time
+    parked = 0  # the generation of the request parked, if any
     while not _watch_stop[0]:
         d, gen = _deadline
         now = time.monotonic()
-        if d and now >= d and gen == _gen:
+        if not d or gen != _gen or parked == gen:
+            wait = _TIMEOUT / 4
+        elif now < d:
+            wait = min(d - now, _TIMEOUT / 4) + 0.01
+        elif _parked():
+            _async_raise(_worker, _Parked)
+            parked = gen
+            wait = _TIMEOUT / 4
+        else:
             _async_raise(_worker, _RequestTimeout)
             _deadline[0] = now + 1.0
             wait = 1.0
-        elif d and gen == _gen:
-            wait = min(d - now, _TIMEOUT / 4) + 0.01
-        else:
-            wait = _TIMEOUT / 4
         with _watch_cv:
             if not _watch_stop[0]:
                 _watch_cv.wait(wait)

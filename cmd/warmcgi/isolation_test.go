@@ -42,14 +42,15 @@ type faultCase struct {
 // time, so what holds a subinterp worker for good holds the whole mode.
 var faultCases = []faultCase{
 	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504}},
-	{script: "loop_swallow.py", status: map[string]int{"process": 504},
+	// In subinterp mode these two are given up on 2 s after the limit:
+	// the client gets its 504 and a new interpreter takes the place of
+	// the one the script keeps (it spins, or sleeps, on in its thread).
+	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504},
 		skip: map[string]string{
-			"subinterp": "a script that swallows the injected timeout exception keeps its worker thread (and, below Python 3.13, the shared GIL) for good",
-			"main":      "a script that swallows the injected timeout exception keeps the main interpreter for good"}},
-	{script: "sleep.py", status: map[string]int{"process": 504},
+			"main": "a script that swallows the injected timeout exception keeps the main interpreter, of which there is no second: its client gets a 504, later main-mode requests wait"}},
+	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504},
 		skip: map[string]string{
-			"subinterp": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the worker thread stays busy",
-			"main":      "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep: the main interpreter stays busy"}},
+			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests wait"}},
 	{script: "segv.py", status: map[string]int{"process": 502},
 		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
 	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500}},
@@ -422,4 +423,79 @@ func TestReloadInProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAbandonedScriptParked: in subinterp mode, a script that swallows
+// the timeout exception is given up on after the limit and a grace: its
+// client gets a 504 (or, once its response has begun, a cut connection),
+// a new interpreter takes its worker's place, and its thread is parked:
+// the server stops spending CPU on it.
+func TestAbandonedScriptParked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the time limit; skipped with -short")
+	}
+	dir := testdataCGIBin(t)
+	p := startWarmcgiProcess(t, dir, "--timeout", "1s", "-w", "2")
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	code, body, err := fetch(t, client, p.url+"cgi-bin/faults/loop_swallow.py")
+	if err != nil || code != http.StatusGatewayTimeout || !strings.Contains(body, "Gateway Timeout") {
+		t.Errorf("loop_swallow.py: %d %q %v, want a 504 page", code, body, err)
+	}
+	resp, err := client.Get(p.url + "cgi-bin/faults/stream_swallow.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "started\n" || err == nil {
+		t.Errorf("stream_swallow.py: %d %q %v, want 200, its first line, then a cut connection", resp.StatusCode, b, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, p.stderr.String,
+		"script overran its time limit and cannot be stopped",
+		"abandoned, and its worker replaced"); len(missing) > 0 {
+		t.Fatalf("log lacks %q:\n%s", missing, p.stderr.String())
+	}
+
+	// Both threads are parked within a second of being given up on. Two
+	// spinning threads would use about two CPU-seconds per second.
+	if cpu := processCPU(t, p.cmd.Process.Pid); cpu >= 0 {
+		time.Sleep(1500 * time.Millisecond)
+		before := processCPU(t, p.cmd.Process.Pid)
+		time.Sleep(2 * time.Second)
+		if used := processCPU(t, p.cmd.Process.Pid) - before; used > time.Second {
+			t.Errorf("the idle server used %v of CPU in 2 s: the abandoned scripts still run", used)
+		}
+	}
+	for range 4 {
+		if code, body, err := fetch(t, client, p.url+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Errorf("hello.py after the abandoned scripts: %d %q %v", code, body, err)
+		}
+	}
+}
+
+// processCPU returns the user and system CPU time a process has used, or
+// -1 where /proc is missing.
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, os.ErrNotExist) {
+		return -1
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command name (which may hold spaces), from
+	// field 3 on: utime and stime are fields 14 and 15, in clock ticks
+	// of 1/100 s (USER_HZ, fixed on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var ticks int64
+	for _, s := range f[11:13] {
+		var n int64
+		fmt.Sscan(s, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }

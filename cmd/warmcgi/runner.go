@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 	"github.com/warmcgi/warmcgi/interp"
@@ -22,6 +24,9 @@ type worker struct {
 	// its chunks on, so a request allocates no adapter.
 	cur    func([]byte) cgienv.StreamAnswer
 	stream func([]byte) pyhost.StreamAnswer
+	// req is the running request, for abandonJob on the pool's watch
+	// goroutine.
+	req atomic.Pointer[cgienv.Request]
 }
 
 func newWorker(ip *pyhost.Interp, id int) *worker {
@@ -31,6 +36,26 @@ func newWorker(ip *pyhost.Interp, id int) *worker {
 }
 
 func (w *worker) Close() error { return w.ip.Close() }
+
+// abandonGrace is how long after --timeout a script that has not ended
+// (it caught the exception that stops it, and the ones repeated each
+// second after it, or it is blocked in C) is given up on: its client is
+// answered and its interpreter left to it, a new one taking its place.
+const abandonGrace = 2 * time.Second
+
+// abandonJob is interp.Options.Abandon: the client of the request that
+// overran is answered now, and, when a new interpreter has taken the
+// place of the script's, the script's thread is parked (it then holds
+// neither a core nor the GIL other interpreters may share).
+func abandonJob(ip interp.Interpreter, replaced bool) {
+	w := ip.(*worker)
+	if replaced {
+		w.ip.Park()
+	}
+	if req := w.req.Load(); req != nil {
+		req.Abandon()
+	}
+}
 
 var _ interp.Interpreter = (*worker)(nil)
 
@@ -63,6 +88,8 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 			w.cur, stream = req.Stream, w.stream
 			defer func() { w.cur = nil }()
 		}
+		w.req.Store(req)
+		defer w.req.Store(nil)
 		execErr = w.ip.Exec(&pyhost.Request{
 			Path:  req.Script,
 			Stamp: [4]int64{req.Stamp.MtimeNs, req.Stamp.Size, int64(req.Stamp.Ino), int64(req.Stamp.Dev)},

@@ -445,6 +445,13 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		// connection refuses any other, COMPAT 84): then each interpreter
 		// stays on its worker's thread.
 		Direct: n > 1 && c.modules == "purge" && c.globals == "fresh",
+		// A script still running --timeout plus a grace after it started
+		// is given up on: its client gets the 504 now, and a new
+		// interpreter takes its worker's place. The main interpreter has
+		// no second: main-mode requests then wait for it (README: modes).
+		StuckAfter: stuckAfter(c.timeout),
+		Abandon:    abandonJob,
+		MaxStuck:   map[bool]int{true: -1, false: 0}[main],
 	}, func(n int) (*worker, error) {
 		// Each thread that runs a request gets its own working directory
 		// (pyhost does that), so a request can start in its script's
@@ -467,10 +474,17 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 	})
 }
 
-func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
-	if pool == nil {
-		return
+// stuckAfter is how long a request may run before the pool gives up on
+// it: --timeout, then abandonGrace for the script to end after the
+// exception; never without a timeout.
+func stuckAfter(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return 0
 	}
+	return timeout + abandonGrace
+}
+
+func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
 	if pool == nil {
 		return
 	}
