@@ -222,7 +222,15 @@ func conformanceCases() []conformanceCase {
 	}
 }
 
-func TestConformance(t *testing.T) {
+func TestConformance(t *testing.T) { conformance(t) }
+
+// The suite again with every embedded-Python script in the main
+// interpreter, and in worker processes (which run their main interpreter).
+func TestConformanceMain(t *testing.T)    { conformance(t, "--isolation", "main") }
+func TestConformanceProcess(t *testing.T) { conformance(t, "--isolation", "process") }
+
+// conformance runs the suite with warmcgi started with mode's flags.
+func conformance(t *testing.T, mode ...string) {
 	if testing.Short() {
 		t.Skip("starts Apache and warmcgi; skipped with -short")
 	}
@@ -230,9 +238,9 @@ func TestConformance(t *testing.T) {
 	apacheURL, apacheLog := startApache(t, dir)
 	// One interpreter: every request of the sequential phase runs in it,
 	// after everything the earlier cases left behind.
-	oneURL, oneLog := startWarmcgi(t, dir, "-w", "1")
+	oneURL, oneLog := startWarmcgi(t, dir, append([]string{"-w", "1"}, mode...)...)
 	// Several interpreters for the concurrent phase.
-	manyURL, _ := startWarmcgi(t, dir, "-w", "3")
+	manyURL, _ := startWarmcgi(t, dir, append([]string{"-w", "3"}, mode...)...)
 	// The plain-CGI mode, for the cases the embedded mode cannot meet.
 	cgiURL, cgiLog := startWarmcgi(t, dir, "-w", "1", "--cgi", "compat/*")
 	as := newDiffServer(t, "apache", apacheURL)
@@ -297,7 +305,7 @@ func TestConformance(t *testing.T) {
 	// 067 again, on an interpreter in which no script has imported random
 	// yet.
 	t.Run("067-random-first-import", func(t *testing.T) {
-		freshURL, _ := startWarmcgi(t, dir, "-w", "1")
+		freshURL, _ := startWarmcgi(t, dir, append([]string{"-w", "1"}, mode...)...)
 		fresh := newDiffServer(t, "warmcgi", freshURL)
 		r := cc(67, "067-random", "/cgi-bin/compat/067-random.py").diffRequest
 		for run := 1; run <= 2; run++ {

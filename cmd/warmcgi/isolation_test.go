@@ -435,7 +435,8 @@ func TestAbandonedScriptParked(t *testing.T) {
 		t.Skip("waits for the time limit; skipped with -short")
 	}
 	dir := testdataCGIBin(t)
-	p := startWarmcgiProcess(t, dir, "--timeout", "1s", "-w", "2")
+	p := startWarmcgiProcess(t, dir, "--timeout", "1s", "-w", "2", "--status", "127.0.0.1:0")
+	status := statusURL(t, p.stderr.String)
 	client := &http.Client{Timeout: 30 * time.Second}
 
 	code, body, err := fetch(t, client, p.url+"cgi-bin/faults/loop_swallow.py")
@@ -472,6 +473,13 @@ func TestAbandonedScriptParked(t *testing.T) {
 	for range 4 {
 		if code, body, err := fetch(t, client, p.url+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
 			t.Errorf("hello.py after the abandoned scripts: %d %q %v", code, body, err)
+		}
+	}
+	m := scrape(t, status)
+	for name, want := range map[string]float64{"warmcgi_scripts_abandoned_total": 2, "warmcgi_scripts_abandoned": 2,
+		"warmcgi_workers": 2, "warmcgi_worker_replacements_total": 2, "warmcgi_ready": 1} {
+		if v, ok := metricValue(m, name, nil); !ok || v != want {
+			t.Errorf("%s = %v (found %v), want %v", name, v, ok, want)
 		}
 	}
 }

@@ -274,6 +274,10 @@ var (
 		"Workers running a request now.", nil, nil)
 	descReplaced = prometheus.NewDesc("warmcgi_worker_replacements_total",
 		"Workers replaced by a fresh one (after --max-requests, or after a failure).", nil, nil)
+	descAbandoned = prometheus.NewDesc("warmcgi_scripts_abandoned_total",
+		"Requests given up on after --timeout and a grace (the script did not stop): answered, their interpreter replaced.", nil, nil)
+	descStuck = prometheus.NewDesc("warmcgi_scripts_abandoned",
+		"Abandoned scripts still holding their interpreter (parked).", nil, nil)
 	descReady = prometheus.NewDesc("warmcgi_ready",
 		"1 when the server accepts requests (workers started, not draining), else 0.", nil, nil)
 )
@@ -283,7 +287,8 @@ var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 // Describe implements prometheus.Collector.
 func (st *serverStats) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descTimeouts, descCompiles,
-		descReloads, descInFlight, descQueue, descRejected, descWorkers, descBusy, descReplaced, descReady} {
+		descReloads, descInFlight, descQueue, descRejected, descWorkers, descBusy, descReplaced,
+		descAbandoned, descStuck, descReady} {
 		ch <- d
 	}
 }
@@ -323,6 +328,8 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 	gauge(descWorkers, float64(ps.Workers))
 	gauge(descBusy, float64(ps.Busy))
 	counter(descReplaced, ps.Replaced)
+	counter(descAbandoned, ps.Abandoned)
+	gauge(descStuck, float64(ps.Stuck))
 	ready := 0.0
 	if ok, _ := st.readiness(); ok {
 		ready = 1

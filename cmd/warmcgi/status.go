@@ -107,6 +107,9 @@ func writeStatusPage(w io.Writer, st *serverStats, info statusInfo, now time.Tim
 	fmt.Fprintf(tw, "in flight\t%d\n", st.inFlight.Load())
 	fmt.Fprintf(tw, "queue\t%d waiting, %d rejected (503)\n", ps.Queued, ps.Rejected)
 	fmt.Fprintf(tw, "workers\t%d of %d running, %d busy, %d replaced\n", ps.Workers, info.workers, ps.Busy, ps.Replaced)
+	if ps.Abandoned > 0 {
+		fmt.Fprintf(tw, "abandoned\t%d scripts overran --timeout and did not stop; %d still hold an interpreter\n", ps.Abandoned, ps.Stuck)
+	}
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nWorkers\n")
