@@ -607,7 +607,7 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	Py_ssize_t fn;
 	long code, compiled;
 
-	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 6)
+	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 7)
 		return -1;
 	code = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
 	compiled = PyLong_AsLong(PyTuple_GET_ITEM(r, 5));
@@ -620,6 +620,7 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 		return -1;
 	res->exit_code = (int)code;
 	res->compiled = (int)compiled;
+	res->threads_left = PyObject_IsTrue(PyTuple_GET_ITEM(r, 6)) == 1;
 	res->out = PyByteArray_AS_STRING(out);
 	res->out_n = (size_t)PyByteArray_GET_SIZE(out);
 	res->err = PyByteArray_AS_STRING(err);

@@ -339,6 +339,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	res.Late = append(res.Late[:0], unsafe.Slice((*byte)(unsafe.Pointer(r.late)), int(r.late_n))...)
 	res.ExitCode = int(r.exit_code)
 	res.Compiled = Compile(r.compiled)
+	res.ThreadsLeft = r.threads_left != 0
 	res.Failure = ""
 	if r.failure_n > 0 {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))

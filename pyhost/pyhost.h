@@ -42,6 +42,7 @@ typedef struct {
 	size_t failure_n;
 	const char *late;       /* output written while no request was active */
 	size_t late_n;
+	int threads_left;       /* threads the script started still run */
 } ph_result;
 
 /*

@@ -628,8 +628,10 @@ def _make_std(fd, unbuffered):
     else:
         buf = io.BufferedReader(raw)
     errors = "backslashreplace" if fd == 2 else "surrogateescape"
+    # Text and bytes written through .buffer keep their order (29), as
+    # on the emulated streams: the text layer passes each write on.
     return io.TextIOWrapper(buf, "utf-8", errors, "\n", line_buffering=fd == 2 and not unbuffered,
-                            write_through=unbuffered and write)
+                            write_through=write)
 
 
 def _fd_seekable(fd):
@@ -1468,6 +1470,7 @@ os.execve = _execve
 # Threads (73): non-daemon threads a request starts keep it open, as they
 # keep a CGI process alive, up to a bound.
 _THREAD_JOIN_TIMEOUT = 30.0
+_threads_left = [False]
 _thread_start = threading.Thread.start
 _started = []
 
@@ -1652,6 +1655,10 @@ def _reset_state(err):
             if t.is_alive():
                 err.buf += ("warmcgi: thread %r still running %gs after the script ended; "
                             "its later output goes to the server log\n" % (t.name, _THREAD_JOIN_TIMEOUT)).encode()
+    # A thread still running (a daemon, or one past the join bound) would
+    # die with a CGI process; a worker process ends after the request for
+    # it to do so (process mode).
+    _threads_left[0] = any(t.is_alive() for t in _started)
     _started.clear()
     _children.clear()
     _run_exit_funcs()
@@ -2215,7 +2222,8 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         _deadline[0] = 0.0
         _async_raise(_worker, None)  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
-    return (exit_code, out.buf, err.buf, failure, late, compiled)
+    left, _threads_left[0] = _threads_left[0], False
+    return (exit_code, out.buf, err.buf, failure, late, compiled, left)
 
 
 

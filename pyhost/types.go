@@ -65,6 +65,10 @@ type Result struct {
 	// (the interpreter's code cache had it), CompileFirst (first run in
 	// this interpreter) or CompileReload (the file changed).
 	Compiled Compile
+	// ThreadsLeft reports that threads the script started were still
+	// running when the request ended (daemon threads, or threads past
+	// the join bound): they go on in the interpreter.
+	ThreadsLeft bool
 }
 
 // Compile is Result.Compiled.

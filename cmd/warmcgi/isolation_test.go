@@ -507,3 +507,33 @@ func processCPU(t *testing.T, pid int) time.Duration {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
+
+// TestProcessThreadsLeft: a script that leaves a thread running ends its
+// worker process after the request, as a CGI process ends with its
+// threads: the thread's later output reaches no other response.
+func TestProcessThreadsLeft(t *testing.T) {
+	dir := testdataCGIBin(t)
+	base, logs := startWarmcgi(t, dir, "--isolation", "process", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, base+"cgi-bin/"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", path, code, err, body)
+		}
+		return body
+	}
+	first := get("proc/daemon_thread.py")
+	second := get("pid.py")
+	if first == second {
+		t.Errorf("the worker (pid %s) that left a thread running served the next request", strings.TrimSpace(first))
+	}
+	// The thread would have written by now.
+	time.Sleep(1500 * time.Millisecond)
+	if third := get("pid.py"); third != second {
+		t.Errorf("pid.py: %q, then %q", second, third)
+	}
+	if strings.Contains(logs(), "LATE") {
+		t.Errorf("the thread's output survived its worker:\n%s", logs())
+	}
+}

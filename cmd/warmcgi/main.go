@@ -32,6 +32,7 @@ const (
 )
 
 func main() {
+	closeInheritedOnExec()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -138,6 +138,12 @@ func workerCmd(args []string, stderr io.Writer) int {
 		if processIdentity() != before {
 			rep.Retire = true
 		}
+		// Threads of the script still running would write into the
+		// next request's descriptors; in a CGI process they die when it
+		// exits, and so they do here.
+		if res.ThreadsLeft {
+			rep.Retire = true
+		}
 		if err := writeFrame(sock, msgDone, rep.encode()); err != nil || rep.Retire {
 			return exitOK
 		}
