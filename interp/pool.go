@@ -316,6 +316,9 @@ type Pool[I Interpreter] struct {
 	epoch        time.Time
 	// cur holds each number's current worker, for the stuck-job watch.
 	cur []atomic.Pointer[worker[I]]
+	// fails counts each number's replacements that failed to start in a
+	// row; guarded by mu.
+	fails []int
 
 	mu     sync.Mutex
 	closed bool
@@ -381,6 +384,7 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		maxStuck:     opts.MaxStuck,
 		epoch:        time.Now(),
 		cur:          make([]atomic.Pointer[worker[I]], n),
+		fails:        make([]int, n),
 		hot:          make([]*worker[I], 0, n),
 		cold:         make([]*worker[I], 0, n),
 		slots:        make([]slot, n),
@@ -790,9 +794,14 @@ func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	}
 	if err != nil {
 		if ready == nil {
-			p.log.Error("interp: replacement worker failed to start", keyWorker, id, keyErr, err)
+			p.retryLater(id, err)
 		}
 		return
+	}
+	if ready == nil {
+		p.mu.Lock()
+		p.fails[id] = 0
+		p.mu.Unlock()
 	}
 	p.log.Debug("interp: worker started", keyWorker, id)
 
@@ -863,6 +872,36 @@ func closeInterp[I Interpreter](ip I) (err error) {
 		}
 	}()
 	return ip.Close()
+}
+
+// Backoff of a replacement worker that failed to start: the first retry
+// after retryMin, each next one after twice as long, up to retryMax.
+var (
+	retryMin = 100 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// retryLater starts a replacement worker again, after a delay that grows
+// with each failure in a row, unless the pool is closing by then.
+func (p *Pool[I]) retryLater(id int, err error) {
+	p.mu.Lock()
+	n := p.fails[id]
+	p.fails[id]++
+	p.mu.Unlock()
+	delay := retryMax
+	if n < 20 {
+		delay = min(retryMin<<n, retryMax)
+	}
+	p.log.Error("interp: replacement worker failed to start; retrying", keyWorker, id, keyErr, err, "in", delay)
+	time.AfterFunc(delay, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return
+		}
+		p.wg.Add(1)
+		go p.work(id, nil)
+	})
 }
 
 // replace starts a new worker with the given number unless the pool is

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +163,44 @@ func TestStuckLimit(t *testing.T) {
 	}
 	if n := len(fa.all()); n != 3 {
 		t.Errorf("%d interpreters made, want 3", n)
+	}
+}
+
+// TestReplacementRetried: a replacement worker whose interpreter fails to
+// start is tried again, after a growing delay, until one starts.
+func TestReplacementRetried(t *testing.T) {
+	oldMin := retryMin
+	retryMin = 5 * time.Millisecond
+	t.Cleanup(func() { retryMin = oldMin })
+	var mu sync.Mutex
+	calls := 0
+	fa := &factory{fail: func(int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		// The first call makes the first worker; the next two fail.
+		if calls == 2 || calls == 3 {
+			return errors.New("no interpreter for now")
+		}
+		return nil
+	}}
+	p, err := New(Options{Workers: 1, MaxRequests: 1}, fa.new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePool(t, p)
+	if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+		t.Fatal(err)
+	}
+	// The worker retired after its one job; its replacement starts on the
+	// third try.
+	eventually(t, "a replacement starts", func() bool { return p.Stats().Workers == 1 })
+	if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls < 4 || len(fa.all()) < 2 {
+		t.Errorf("%d factory calls, %d interpreters: want the failed starts retried", calls, len(fa.all()))
 	}
 }
