@@ -277,8 +277,9 @@ type worker[I Interpreter] struct {
 	// its number; it only closes its interpreter when the job returns.
 	// Guarded by Pool.mu.
 	detached bool
-	// given is closed once Options.Abandon has returned for a detached
-	// worker: its interpreter is not closed before.
+	// given is closed once Options.Abandon has returned for the
+	// worker's abandoned job: its interpreter is not used or closed
+	// before. Made under Pool.mu when the job is abandoned.
 	given chan struct{}
 }
 
@@ -1053,6 +1054,12 @@ func (p *Pool[I]) ended(w *worker[I]) bool {
 	if p.stuckAfter == 0 || w.running.Swap(0) != jobAbandoned {
 		return true
 	}
+	// The job was marked abandoned under mu, with given made: wait for
+	// Abandon to return.
+	p.mu.Lock()
+	given := w.given
+	p.mu.Unlock()
+	<-given
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stuck--
@@ -1060,7 +1067,14 @@ func (p *Pool[I]) ended(w *worker[I]) bool {
 	if w.detached {
 		return false
 	}
-	// No worker was started in its place: it takes its number back.
+	if p.closed {
+		// Close is not waiting for it: it ends without being counted.
+		w.detached = true
+		return false
+	}
+	// No worker was started in its place: it takes its number back, and
+	// Close waits for it again.
+	p.wg.Add(1)
 	p.live.Add(1)
 	p.slots[w.id].live.Store(true)
 	p.log.Info("interp: an abandoned job returned; its worker serves again", keyWorker, w.id)
@@ -1091,35 +1105,41 @@ func (p *Pool[I]) watch() {
 			if w == nil {
 				continue
 			}
-			if start := w.running.Load(); start > 0 && now-start >= int64(p.stuckAfter) &&
-				w.running.CompareAndSwap(start, jobAbandoned) {
-				p.giveUp(w, time.Duration(now-start))
+			if start := w.running.Load(); start > 0 && now-start >= int64(p.stuckAfter) {
+				p.giveUp(w, start, time.Duration(now-start))
 			}
 		}
 	}
 }
 
-// giveUp abandons w's running job: w's number gets a new worker (unless
-// MaxStuck are stuck already, or the pool is closing), and the job's
-// owner hears of it through Options.Abandon.
-func (p *Pool[I]) giveUp(w *worker[I], ran time.Duration) {
-	p.given.Add(1)
+// giveUp abandons w's job that started at start, if it still runs: w's
+// number gets a new worker (unless MaxStuck are stuck already, or the
+// pool is closing), Close stops waiting for w, and the job's owner hears
+// of it through Options.Abandon.
+func (p *Pool[I]) giveUp(w *worker[I], start int64, ran time.Duration) {
 	s := &p.slots[w.id]
 	p.mu.Lock()
+	if !w.running.CompareAndSwap(start, jobAbandoned) {
+		p.mu.Unlock()
+		return // it has just returned
+	}
+	p.given.Add(1)
 	p.stuck++
 	p.stuckNow.Store(int64(p.stuck))
 	p.live.Add(-1)
 	s.live.Store(false)
 	s.busy.Store(false)
 	replace := !p.closed && p.maxStuck > 0 && p.stuck <= p.maxStuck
+	w.given = make(chan struct{})
 	if replace {
 		w.detached = true
-		w.given = make(chan struct{})
 		s.replaced.Add(1)
 		p.wg.Add(1)
 		go p.work(w.id, nil)
-		p.wg.Done() // the detached worker's: Close does not wait for it
 	}
+	// Close does not wait for a job that may never end; a worker that
+	// gets its number back is counted again (ended).
+	p.wg.Done()
 	p.mu.Unlock()
 	if replace {
 		p.log.Error("interp: job still running after its limit: abandoned, and its worker replaced",
@@ -1128,9 +1148,7 @@ func (p *Pool[I]) giveUp(w *worker[I], ran time.Duration) {
 		p.log.Error("interp: job still running after its limit: abandoned; no worker replaces it",
 			keyWorker, w.id, "ran", ran.Round(time.Millisecond), "stuck", p.stuckNow.Load(), "max_stuck", p.maxStuck)
 	}
-	if replace {
-		defer close(w.given)
-	}
+	defer close(w.given)
 	if p.abandon != nil {
 		defer func() {
 			if v := recover(); v != nil {

@@ -204,3 +204,28 @@ func TestReplacementRetried(t *testing.T) {
 		t.Errorf("%d factory calls, %d interpreters: want the failed starts retried", calls, len(fa.all()))
 	}
 }
+
+// TestCloseSkipsStuck: Close does not wait for an abandoned job, even one
+// whose worker was not replaced; the job ends later without a worker.
+func TestCloseSkipsStuck(t *testing.T) {
+	fa := &factory{}
+	p, err := New(Options{Workers: 1, StuckAfter: 20 * time.Millisecond, MaxStuck: -1}, fa.new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBlocker()
+	done := make(chan error, 1)
+	go func() { done <- p.Do(context.Background(), b.job) }()
+	b.waitStarted(t, 1)
+	eventually(t, "the job is abandoned", func() bool { return p.Stats().Stuck == 1 })
+	closePool(t, p)
+	close(b.release)
+	if err := recv(t, done, "the stuck job's Do"); err != nil {
+		t.Error(err)
+	}
+	ip := fa.all()[0]
+	eventually(t, "its interpreter is closed", func() bool { return ip.closes.Load() == 1 })
+	if err := p.Do(context.Background(), func(*fakeInterp) {}); err != ErrClosed {
+		t.Errorf("Do after Close = %v, want ErrClosed", err)
+	}
+}

@@ -47,10 +47,10 @@ var faultCases = []faultCase{
 	// the one the script keeps (it spins, or sleeps, on in its thread).
 	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504},
 		skip: map[string]string{
-			"main": "a script that swallows the injected timeout exception keeps the main interpreter, of which there is no second: its client gets a 504, later main-mode requests wait"}},
+			"main": "a script that swallows the injected timeout exception keeps the main interpreter, of which there is no second: its client gets a 504 (TestAbandonedMainMode), later main-mode requests a 503"}},
 	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504},
 		skip: map[string]string{
-			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests wait"}},
+			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests a 503"}},
 	{script: "segv.py", status: map[string]int{"process": 502},
 		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
 	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500}},
@@ -535,5 +535,31 @@ func TestProcessThreadsLeft(t *testing.T) {
 	}
 	if strings.Contains(logs(), "LATE") {
 		t.Errorf("the thread's output survived its worker:\n%s", logs())
+	}
+}
+
+// TestAbandonedMainMode: in main mode a script that does not stop is
+// answered with a 504 too, although the main interpreter, of which there
+// is no second, stays with it; scripts in the other modes go on.
+func TestAbandonedMainMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the time limit; skipped with -short")
+	}
+	dir := testdataCGIBin(t)
+	base, logs := startWarmcgi(t, dir, "--timeout", "1s", "-w", "2", "--isolation-for", "faults/*=main")
+	client := &http.Client{Timeout: 30 * time.Second}
+	code, body, err := fetch(t, client, base+"cgi-bin/faults/loop_swallow.py")
+	if err != nil || code != http.StatusGatewayTimeout {
+		t.Errorf("loop_swallow.py in main mode: %d %q %v, want 504", code, body, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, logs, "abandoned; no worker replaces it"); len(missing) > 0 {
+		t.Errorf("no log line saying the main-mode worker is not replaced:\n%s", logs())
+	}
+	for range 4 {
+		if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Errorf("hello.py (subinterp) beside the stuck main interpreter: %d %q %v", code, body, err)
+		}
 	}
 }

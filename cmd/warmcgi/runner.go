@@ -44,14 +44,14 @@ func (w *worker) Close() error { return w.ip.Close() }
 const abandonGrace = 2 * time.Second
 
 // abandonJob is interp.Options.Abandon: the client of the request that
-// overran is answered now, and, when a new interpreter has taken the
-// place of the script's, the script's thread is parked (it then holds
-// neither a core nor the GIL other interpreters may share).
-func abandonJob(ip interp.Interpreter, replaced bool) {
+// overran is answered now, and the script's thread is parked for good, so
+// that it holds neither a core nor the GIL other interpreters may share.
+// Its interpreter is never used again, even where no other took its place
+// (main mode): a script that swallows every exception would otherwise
+// slow every request of the server.
+func abandonJob(ip interp.Interpreter, _ bool) {
 	w := ip.(*worker)
-	if replaced {
-		w.ip.Park()
-	}
+	w.ip.Park()
 	if req := w.req.Load(); req != nil {
 		req.Abandon()
 	}
