@@ -67,6 +67,16 @@ type Options struct {
 	// interpreter will never run another job); it must not block for
 	// long.
 	Abandon func(ip Interpreter, replaced bool)
+	// Spill, when above zero, keeps jobs on as few workers as the load
+	// needs: while a worker is busy, a new job goes to an idle worker only
+	// if that worker is still polling its mailbox (it has just finished
+	// one), or after the job has waited Spill in the queue; otherwise
+	// it waits for the busy worker. Short jobs then run one after another
+	// on one warm thread, and slow ones (waiting on I/O) still get the
+	// other workers. For interpreters that share one lock, where two
+	// threads running short jobs at once only contend for it. Ignored
+	// with Direct.
+	Spill time.Duration
 	// MaxStuck bounds how many abandoned jobs may run at once with a
 	// worker started in their place. Past it (and always when MaxStuck
 	// is negative: an interpreter of which there cannot be a second, such
@@ -207,8 +217,9 @@ type job[I Interpreter] struct {
 	// done receives one value when the job has run. Its buffer of one lets
 	// the worker signal without waiting, and lets a spinning caller poll it.
 	done chan struct{}
-	// timer enforces QueueTimeout; it is created on first need and reused.
-	timer *time.Timer
+	// timer enforces QueueTimeout, spill Options.Spill; each is created
+	// on first need and reused.
+	timer, spill *time.Timer
 	// w, in direct mode, is the worker handed to the queued job: its
 	// caller runs the job itself.
 	w *worker[I]
@@ -310,6 +321,7 @@ type Pool[I Interpreter] struct {
 	callerSpin   time.Duration
 	maxHot       int // how many idle workers may poll at once
 	direct       bool
+	spill        time.Duration
 	jobPool      sync.Pool
 	stuckAfter   time.Duration
 	abandon      func(Interpreter, bool)
@@ -380,6 +392,7 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
 		maxRequests:  max(opts.MaxRequests, 0),
 		direct:       opts.Direct,
+		spill:        max(opts.Spill, 0),
 		stuckAfter:   max(opts.StuckAfter, 0),
 		abandon:      opts.Abandon,
 		maxStuck:     opts.MaxStuck,
@@ -458,7 +471,7 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		p.recycle(j)
 		return ErrClosed
 	}
-	if w := p.popIdle(); w != nil {
+	if w := p.pick(); w != nil {
 		if p.direct {
 			p.mu.Unlock()
 			p.recycle(j)
@@ -479,6 +492,48 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 	p.queued.Store(int64(p.queue.n))
 	p.mu.Unlock()
 	return p.wait(ctx, j)
+}
+
+// pick removes and returns the idle worker a new job goes to now, or nil
+// if the job is to wait in the queue. Without Spill that is any idle
+// worker. With Spill, a worker still polling (hot), any idle one while no
+// worker is busy (a lone job must not wait), and any idle one rather than
+// refusing the job when the queue is full. p.mu must be held.
+func (p *Pool[I]) pick() *worker[I] {
+	if p.spill == 0 || p.direct || len(p.hot) > 0 || p.queue.n >= p.queueSize || !p.anyBusy() {
+		return p.popIdle()
+	}
+	return nil
+}
+
+// anyBusy reports whether a worker is running a job. A worker just handed
+// one may not count yet: a job then goes to an idle worker at once, as
+// without Spill.
+func (p *Pool[I]) anyBusy() bool {
+	for i := range p.slots {
+		if p.slots[i].busy.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// spillTo gives a job that has waited Spill in the queue to an idle
+// worker, if there is one and the job is still queued.
+func (p *Pool[I]) spillTo(j *job[I]) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j.state.Load() != stateQueued {
+		return
+	}
+	w := p.popIdle()
+	if w == nil {
+		return
+	}
+	p.queue.remove(j)
+	p.queued.Store(int64(p.queue.n))
+	j.state.Store(stateRunning)
+	w.mail <- j
 }
 
 // popIdle removes and returns the idle worker that will start a job
@@ -520,7 +575,7 @@ func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 		<-j.done
 		return p.finish(j)
 	}
-	var timeout <-chan time.Time
+	var timeout, spill <-chan time.Time
 	if p.queueTimeout > 0 {
 		if j.timer == nil {
 			j.timer = time.NewTimer(p.queueTimeout)
@@ -529,7 +584,16 @@ func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 		}
 		timeout = j.timer.C
 	}
+	if p.spill > 0 && !p.direct {
+		if j.spill == nil {
+			j.spill = time.NewTimer(p.spill)
+		} else {
+			j.spill.Reset(p.spill)
+		}
+		spill = j.spill.C
+	}
 	var err error
+wait:
 	select {
 	case <-j.done:
 		p.stopTimer(j)
@@ -538,6 +602,10 @@ func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 		err = ctx.Err()
 	case <-timeout:
 		err = ErrQueueTimeout
+	case <-spill:
+		p.spillTo(j)
+		spill = nil
+		goto wait
 	}
 	p.stopTimer(j)
 	p.mu.Lock()
@@ -562,6 +630,9 @@ func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 func (p *Pool[I]) stopTimer(j *job[I]) {
 	if j.timer != nil {
 		j.timer.Stop()
+	}
+	if j.spill != nil {
+		j.spill.Stop()
 	}
 }
 

@@ -428,6 +428,16 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 // or thread states of the main interpreter when main is set.
 func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.Pool[*worker], error) {
 	ownGIL := pyhost.OwnGILSupported()
+	// Sub-interpreters that share one GIL (Python before 3.13) gain
+	// nothing from running short requests at once: two threads only
+	// contend for the lock. Requests then queue for the worker that is
+	// busy, on its warm thread, and go to another only after waiting
+	// spillAfter, as a request waiting on I/O makes them (measured with
+	// wrk on 2 cores, hello.py, -w 2: README, Performance).
+	var spill time.Duration
+	if !ownGIL && !main && n > 1 {
+		spill = spillAfter
+	}
 	return interp.New(interp.Options{
 		Workers:      n,
 		QueueSize:    c.queue,
@@ -444,7 +454,8 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		// keep) may be bound to the thread that made it (an sqlite3
 		// connection refuses any other, COMPAT 84): then each interpreter
 		// stays on its worker's thread.
-		Direct: n > 1 && c.modules == "purge" && c.globals == "fresh",
+		Direct: n > 1 && c.modules == "purge" && c.globals == "fresh" && spill == 0,
+		Spill:  spill,
 		// A script still running --timeout plus a grace after it started
 		// is given up on: its client gets the 504 now, and a new
 		// interpreter takes its worker's place. The main interpreter has
@@ -473,6 +484,10 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		return newWorker(ip, n), nil
 	})
 }
+
+// spillAfter is how long a request waits for a busy worker before it goes
+// to an idle one, where the interpreters share a GIL.
+const spillAfter = 2 * time.Millisecond
 
 // stuckAfter is how long a request may run before the pool gives up on
 // it: --timeout, then abandonGrace for the script to end after the

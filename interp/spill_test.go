@@ -1,0 +1,66 @@
+package interp
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestSpill: with Options.Spill, a job waits for the busy worker rather
+// than wake an idle one, and goes to the idle one after waiting Spill.
+func TestSpill(t *testing.T) {
+	withSpin(t, 0, 0) // no worker polls: only Spill moves a job to one
+	t.Run("waits for the busy worker", func(t *testing.T) {
+		p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour})
+		b := newBlocker()
+		var first *fakeInterp
+		done := make(chan error, 3)
+		go func() {
+			done <- p.Do(context.Background(), func(ip *fakeInterp) { first = ip; b.job(ip) })
+		}()
+		b.waitStarted(t, 1)
+		ran := make([]*fakeInterp, 2)
+		for i := range ran {
+			go func() { done <- p.Do(context.Background(), func(ip *fakeInterp) { ran[i] = ip }) }()
+		}
+		eventually(t, "both jobs queue", func() bool { return p.Stats().Queued == 2 })
+		close(b.release)
+		for range 3 {
+			if err := recv(t, done, "Do"); err != nil {
+				t.Error(err)
+			}
+		}
+		if ran[0] != first || ran[1] != first {
+			t.Errorf("queued jobs ran on %p and %p, want both on the busy worker's %p", ran[0], ran[1], first)
+		}
+	})
+	t.Run("spills after the delay", func(t *testing.T) {
+		p, _ := newPool(t, Options{Workers: 2, Spill: 20 * time.Millisecond})
+		b := newBlocker()
+		var first *fakeInterp
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Do(context.Background(), func(ip *fakeInterp) { first = ip; b.job(ip) })
+		}()
+		b.waitStarted(t, 1)
+		var second *fakeInterp
+		if err := p.Do(context.Background(), func(ip *fakeInterp) { second = ip }); err != nil {
+			t.Fatal(err)
+		}
+		close(b.release)
+		if err := recv(t, done, "the blocked Do"); err != nil {
+			t.Error(err)
+		}
+		if second == nil || second == first {
+			t.Errorf("the waiting job ran on %p, want the idle worker (not %p)", second, first)
+		}
+	})
+	t.Run("a lone job does not wait", func(t *testing.T) {
+		p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour})
+		for range 3 {
+			if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
