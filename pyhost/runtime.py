@@ -658,13 +658,27 @@ def _real_stdio(unbuffered):
     std = _real_std.setdefault(unbuffered, [None, None, None])
     for fd in range(3):
         if std[fd] is None or not _std_usable(std[fd], fd, unbuffered):
-            std[fd] = _make_std(fd, unbuffered)
+            old, std[fd] = std[fd], _make_std(fd, unbuffered)
+            if old is not None:
+                # Modules keep what they found at import (Mercurial keeps
+                # sys.stdout.buffer): collecting the old wrapper must not
+                # close the buffer they hold.
+                try:
+                    old.detach()
+                except (ValueError, AttributeError):
+                    pass
     return std
 
 
-def _install_stdio(unbuffered=False):
+def _install_stdio(unbuffered=False, between=False):
     if _REAL_PROCESS:
-        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = _real_stdio(unbuffered)
+        std = _real_std.get(unbuffered) if between else None
+        if std is None or None in std:
+            std = _real_stdio(unbuffered)
+        # Between requests fds 0-2 are /dev/null: the objects made for the
+        # last request's pipes stay, to be checked against the next
+        # request's descriptors, not replaced now.
+        sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = std
         return
     sys.stdin = sys.__stdin__ = _stdin
     sys.stdout = sys.__stdout__ = _stdout
@@ -2192,7 +2206,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         _flush(sys.stderr)
         if _REAL_PROCESS:
             _proc_end(_unbuffered[0])
-        _install_stdio()
+        _install_stdio(between=True)
         sys.modules["__main__"] = _orig_main
         if _GLOBALS != "keep":
             _close_connections(g)

@@ -198,7 +198,13 @@ func excerpt(b []byte) string {
 	return string(b)
 }
 
-func TestHgweb(t *testing.T) {
+func TestHgweb(t *testing.T) { hgwebTest(t) }
+
+// TestHgwebProcess serves Mercurial from worker processes, whose real
+// stdio objects Mercurial keeps from its first import on.
+func TestHgwebProcess(t *testing.T) { hgwebTest(t, "--isolation", "process", "--queue", "64") }
+
+func hgwebTest(t *testing.T, flags ...string) {
 	hg, script := hgwebPrerequisites(t)
 
 	root := t.TempDir()
@@ -277,7 +283,7 @@ func TestHgweb(t *testing.T) {
 		chownTree(t, repo, args[1])
 	}
 
-	base, logs := startWarmcgi(t, cgiDir)
+	base, logs := startWarmcgi(t, cgiDir, flags...)
 	f.url = base + "cgi-bin/hgweb.cgi"
 
 	want := map[string][]byte{}
