@@ -207,6 +207,36 @@ read_body(PyObject *self, PyObject *args)
 	return b;
 }
 
+/*
+ * _same_items(d, base) reports whether dict d holds exactly the names and
+ * objects of dict base, in the same order, compared by identity: the
+ * runtime's check, after every request, that a script left builtins
+ * alone. It never calls an object's own __eq__, and costs two pointer
+ * comparisons per name instead of a Python call per name (a few
+ * microseconds per request).
+ */
+static PyObject *
+same_items(PyObject *self, PyObject *args)
+{
+	PyObject *d, *base, *k1, *v1, *k2, *v2;
+	Py_ssize_t p1 = 0, p2 = 0;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "O!O!:_same_items", &PyDict_Type, &d, &PyDict_Type, &base))
+		return NULL;
+	if (PyDict_GET_SIZE(d) != PyDict_GET_SIZE(base))
+		Py_RETURN_FALSE;
+	while (PyDict_Next(d, &p1, &k1, &v1)) {
+		if (!PyDict_Next(base, &p2, &k2, &v2) || k1 != k2 || v1 != v2)
+			Py_RETURN_FALSE;
+	}
+	Py_RETURN_TRUE;
+}
+
+static PyMethodDef same_items_def = {
+	"_same_items", same_items, METH_VARARGS,
+	"Whether two dicts hold the very same names and objects, in order."};
+
 static PyMethodDef read_body_def = {
 	"_read_body", read_body, METH_VARARGS, "Read the request body as it arrives."};
 
@@ -343,13 +373,16 @@ install_runtime(const char *runtime_src, char *errbuf, size_t errlen)
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
+		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
 
-		if (f != NULL && e != NULL && rb != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_emit", e) == 0 && PyDict_SetItemString(dict, "_read_body", rb) == 0)
+		if (f != NULL && e != NULL && rb != NULL && sv != NULL && PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_emit", e) == 0 && PyDict_SetItemString(dict, "_read_body", rb) == 0 &&
+		    PyDict_SetItemString(dict, "_same_items", sv) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(e);
 		Py_XDECREF(rb);
+		Py_XDECREF(sv);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);

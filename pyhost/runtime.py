@@ -1597,8 +1597,6 @@ _base_umask = os.umask(0o022)
 os.umask(_base_umask)
 _base_switch = sys.getswitchinterval()
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
-_base_builtins_values = []
-from operator import is_ as _is
 _gen = 0
 
 # codecs.register (F4): search functions a request adds are removed at its
@@ -1704,7 +1702,7 @@ def _restore_interpreter():
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__
-    if len(d) != len(_base_builtins) or not all(map(_is, d.values(), _base_builtins_values)):
+    if not _same_items(d, _base_builtins):
         d.clear()
         d.update(_base_builtins)
     while _added_codecs:
@@ -2217,4 +2215,3 @@ def _finish():
 # Last: builtins as the runtime leaves them (process mode replaces open()
 # above), the state every request's changes are undone to (F4).
 _base_builtins = dict(builtins.__dict__)
-_base_builtins_values = list(_base_builtins.values())
