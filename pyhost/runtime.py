@@ -1604,6 +1604,7 @@ _base_umask = os.umask(0o022)
 os.umask(_base_umask)
 _base_switch = sys.getswitchinterval()
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
+_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
 _gen = 0
 
 # codecs.register (F4): search functions a request adds are removed at its
@@ -1709,7 +1710,7 @@ def _restore_interpreter():
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__
-    if not _same_items(d, _base_builtins):
+    if not _same_items(d, _base_items):
         d.clear()
         d.update(_base_builtins)
     while _added_codecs:
@@ -2225,3 +2226,4 @@ def _finish():
 # Last: builtins as the runtime leaves them (process mode replaces open()
 # above), the state every request's changes are undone to (F4).
 _base_builtins = dict(builtins.__dict__)
+_base_items = tuple(x for item in _base_builtins.items() for x in item)
