@@ -81,14 +81,26 @@ type Response struct {
 func ParseResponse(out []byte) (*Response, error) {
 	resp := &Response{Status: http.StatusOK}
 	hasStatus := false
+	// The header lines are cut from one string of the whole header block,
+	// and the header values share one backing array: a few allocations per
+	// response instead of two or three per line. Without a blank line
+	// (output that is still arriving, or broken) each line is copied
+	// alone, so that a large body is never copied.
+	block, nlines := headerBlock(out)
+	var vals []string
 	for pos, lines := 0, 0; ; lines++ {
 		nl := bytes.IndexByte(out[pos:], '\n')
 		if nl < 0 {
 			return nil, ErrNoHeaderEnd
 		}
 		raw := out[pos : pos+nl]
+		var line string
+		if pos+nl <= len(block) && bytes.IndexByte(raw[:max(nl-1, 0)], '\r') < 0 {
+			line = block[pos : pos+len(dropCR(raw))]
+		} else {
+			line = string(dropCR(raw))
+		}
 		pos += nl + 1
-		line := string(dropCR(raw))
 		if len(line) > maxHeaderLine {
 			return nil, fmt.Errorf("%w: %d bytes: %.40q...", ErrHeaderTooLong, len(line), line)
 		}
@@ -133,11 +145,14 @@ func ParseResponse(out []byte) (*Response, error) {
 			if resp.Header == nil {
 				resp.Header = make(http.Header, 4)
 			}
+			if vals == nil {
+				vals = make([]string, 0, max(nlines-lines, 1))
+			}
 			switch prev := resp.Header[key]; {
 			case key == "Location":
-				resp.Header[key] = []string{value} // the last one wins
+				resp.Header[key] = oneValue(&vals, value) // the last one wins
 			case len(prev) == 0:
-				resp.Header[key] = []string{value}
+				resp.Header[key] = oneValue(&vals, value)
 			case key == "Set-Cookie":
 				resp.Header[key] = append(prev, value)
 			default:
@@ -156,6 +171,47 @@ func ParseResponse(out []byte) (*Response, error) {
 // parseStatus interprets a Status header value like Apache: the code is
 // atoi(value), and the rest after "NNN " is the reason phrase (trailing
 // white space removed). Codes Go cannot send become 500.
+// headerBlock returns out up to the end of its header block (the blank
+// line that ends it, as ParseResponse reads lines) as one string, and how
+// many header lines it holds; "" when out has no complete header block
+// within maxHeaderLines+1 lines.
+func headerBlock(out []byte) (string, int) {
+	for pos, lines := 0, 0; lines <= maxHeaderLines; lines++ {
+		nl := bytes.IndexByte(out[pos:], '\n')
+		if nl < 0 {
+			return "", 0
+		}
+		if blankLine(out[pos : pos+nl]) {
+			return string(out[:pos]), lines
+		}
+		pos += nl + 1
+	}
+	return "", 0
+}
+
+// blankLine reports whether a header line is empty once its CRs are
+// dropped and it is cut at its first NUL, as ParseResponse reads it.
+func blankLine(raw []byte) bool {
+	for _, c := range raw {
+		switch c {
+		case '\r':
+		case 0:
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// oneValue appends v to *vals and returns it as a one-element slice of
+// its own (capacity 1, so that appending to it copies).
+func oneValue(vals *[]string, v string) []string {
+	n := len(*vals)
+	*vals = append(*vals, v)
+	return (*vals)[n : n+1 : n+1]
+}
+
 func parseStatus(v string) (code int, reason string, invalid bool) {
 	code = atoi(v)
 	invalid = code < 200 || code > 599

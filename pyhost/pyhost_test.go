@@ -145,6 +145,10 @@ var execCases = []execCase{
 		stderr: []string{"to stderr while redirected\nraw to stderr\n"}},
 	{name: "state a request leaves", script: "state.py", stdout: "Content-Type: text/plain\n\nmain done\nthread done\natexit ran\n"},
 	{name: "state is reset", script: "statecheck.py", stdout: "Content-Type: text/plain\n\nTrue 0 0 30 False True None False\n"},
+	{name: "builtins replaced, deleted, added", script: "builtinsmod.py", query: "change",
+		stdout: "Content-Type: text/plain\n\nchanged 42\n"},
+	{name: "builtins restored", script: "builtinsmod.py", query: "check",
+		stdout: "Content-Type: text/plain\n\nlen 2 input True added False\n"},
 	{name: "excepthook restored", script: "raise.py", stdout: "Content-Type: text/plain\n\npartial\n",
 		stderr: []string{"ValueError: boom in script"}, exit: 1, failure: "ValueError"},
 }

@@ -32,14 +32,15 @@ _pid = os.getpid()
 # requests, so a late write can never land in a later response (43).
 _cur = [None, None, None]
 _late = bytearray()
-_worker = _thread.get_ident()  # the thread running the current request (set by _run)
+_get_ident = _thread.get_ident
+_worker = _get_ident()  # the thread running the current request (set by _run)
 # Threads a request started write into that request's streams, and into
 # the server log once it has ended, never into a later response (43).
 _thread_sinks = {}  # thread ident -> [stdin, stdout, stderr] of its request
 
 
 def _sink_for(fd):
-    ident = _thread.get_ident()
+    ident = _get_ident()
     if ident == _worker:
         return _cur[fd]
     sinks = _thread_sinks.get(ident)
@@ -282,7 +283,7 @@ class _TextOut(io.TextIOWrapper):
         return s
 
     def write(self, text):
-        s = _cur[self._fd] if _thread.get_ident() == _worker else _sink_for(self._fd)
+        s = _cur[self._fd] if _get_ident() == _worker else _sink_for(self._fd)
         if type(text) is str and s is not None and s.ok:
             s.buf += text.encode(s.encoding, s.errors)
             if s.stream and len(s.buf) >= _STREAM_AT:
@@ -1584,17 +1585,23 @@ logging.Logger.addHandler = _addHandler
 _seeded = [False]
 
 
+_patched_seed = [None]  # the wrapper last installed: checked by identity, per request
+
+
 def _patch_random():
     r = sys.modules.get("random")
-    if r is None or getattr(r.seed, "_warmcgi", False):
+    if r is None:
         return
-    orig = r.seed
+    s = r.seed
+    if s is _patched_seed[0] or getattr(s, "_warmcgi", False):
+        return
+    orig = s
 
     def seed(*args, **kwargs):
         _seeded[0] = True
         return orig(*args, **kwargs)
     seed._warmcgi = True
-    r.seed = seed
+    r.seed = _patched_seed[0] = seed
 
 
 # Imported now, so that its seed is watched from the first request on: a
@@ -1631,8 +1638,7 @@ _base_umask = os.umask(0o022)
 os.umask(_base_umask)
 _base_switch = sys.getswitchinterval()
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
-_base_builtins_values = []
-from operator import is_ as _is
+_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
 _gen = 0
 
 # codecs.register (F4): search functions a request adds are removed at its
@@ -1742,7 +1748,7 @@ def _restore_interpreter():
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__
-    if len(d) != len(_base_builtins) or not all(map(_is, d.values(), _base_builtins_values)):
+    if not _same_items(d, _base_items):
         d.clear()
         d.update(_base_builtins)
     while _added_codecs:
@@ -1761,6 +1767,7 @@ def _restore_interpreter():
 # up on the request (ph_park): then it parks the thread (_Parked), once.
 # Starting a request only stores its deadline; the watchdog wakes a few
 # times per limit.
+from time import monotonic as _monotonic
 _deadline = [0.0, 0]  # monotonic deadline (0: none), request generation
 _watch_stop = [False]
 _watch_cv = threading.Condition()
@@ -1992,7 +1999,8 @@ if _REAL_PROCESS:
 # Globals kept between requests (--globals keep): path -> __main__ module.
 _kept_main = {}
 
-# The code cache: path -> (stamp, code, compile error text, failure, loader).
+# The code cache: path -> (stamp, code, compile error text, failure, loader,
+# sys.executable for the script, the script's directory).
 _cache = {}
 
 
@@ -2008,11 +2016,13 @@ def _load(path, stamp):
     except SyntaxError as e:
         import traceback
         text = "".join(traceback.format_exception_only(type(e), e))
-        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _shebang_executable(source))
+        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _shebang_executable(source),
+                os.path.dirname(path))
     except OSError as e:
         text = "%s: can't open file %r: [Errno %s] %s\n" % (sys.executable or "python3", path, e.errno, e.strerror)
-        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _base_executable)
-    return (stamp, code, "", "", loader, _shebang_executable(source))
+        return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _base_executable,
+                os.path.dirname(path))
+    return (stamp, code, "", "", loader, _shebang_executable(source), os.path.dirname(path))
 
 
 # sys.executable (F1): under CGI it is the interpreter the shebang names
@@ -2114,7 +2124,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     # watchdog, emulated signals and the stdio routing follow this one,
     # and threads the script starts inherit daemon=False from it, as from
     # the main thread of a CGI process (73).
-    _worker = _thread.get_ident()
+    _worker = _get_ident()
     t = threading.current_thread()
     if t._daemonic:
         t._daemonic = False
@@ -2142,9 +2152,8 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         _install_stdio(_unbuffered[0])
     sys.argv = [path] + args
     if _TIMEOUT > 0:
-        import time
-        _deadline[0], _deadline[1] = time.monotonic() + _TIMEOUT, _gen
-    script_dir = os.path.dirname(path)
+        _deadline[0], _deadline[1] = _monotonic() + _TIMEOUT, _gen
+    script_dir = entry[6]
     sys.path[:] = [script_dir] + _base_path
     if _CHDIR and own_cwd:
         # RFC 3875 7.2, and Apache: a script starts in its own directory
@@ -2263,4 +2272,4 @@ def _finish():
 # Last: builtins as the runtime leaves them (process mode replaces open()
 # above), the state every request's changes are undone to (F4).
 _base_builtins = dict(builtins.__dict__)
-_base_builtins_values = list(_base_builtins.values())
+_base_items = tuple(x for item in _base_builtins.items() for x in item)
