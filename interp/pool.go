@@ -288,6 +288,8 @@ type worker[I Interpreter] struct {
 	// its number; it only closes its interpreter when the job returns.
 	// Guarded by Pool.mu.
 	detached bool
+	// tid is the worker's thread (it is locked to it), for Spill.
+	tid int
 	// given is closed once Options.Abandon has returned for the
 	// worker's abandoned job: its interpreter is not used or closed
 	// before. Made under Pool.mu when the job is abandoned.
@@ -332,6 +334,11 @@ type Pool[I Interpreter] struct {
 	// fails counts each number's replacements that failed to start in a
 	// row; guarded by mu.
 	fails []int
+	// The workers' threads' CPU time at cpuAt, and the share of a core
+	// they used before (cpuShare); guarded by mu.
+	cpuAt   time.Time
+	cpuSum  time.Duration
+	cpuLast float64
 
 	mu     sync.Mutex
 	closed bool
@@ -519,11 +526,15 @@ func (p *Pool[I]) anyBusy() bool {
 }
 
 // spillTo gives a job that has waited Spill in the queue to an idle
-// worker, if there is one and the job is still queued.
+// worker, if there is one, the job is still queued, and the busy workers
+// leave the lock they share free: their threads used less than
+// spillBusy of a core since the last look. Workers that keep the CPU
+// busy would only take turns with one more; workers waiting on I/O leave
+// room for it.
 func (p *Pool[I]) spillTo(j *job[I]) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if j.state.Load() != stateQueued {
+	if j.state.Load() != stateQueued || len(p.hot)+len(p.cold) == 0 || p.cpuShare() >= spillBusy {
 		return
 	}
 	w := p.popIdle()
@@ -534,6 +545,39 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 	p.queued.Store(int64(p.queue.n))
 	j.state.Store(stateRunning)
 	w.mail <- j
+}
+
+// spillBusy is the share of a core the workers' threads may use for a
+// waiting job to go to an idle worker (Spill).
+const spillBusy = 0.6
+
+// cpuShare returns the share of one core the workers' threads used since
+// it was last asked, at most every Spill/2 (between, the last answer);
+// 0 where threads' CPU time is unknown. Without a recent look to compare
+// with, it looks now and answers 1: a waiting job is looked at again
+// after another Spill. p.mu must be held.
+func (p *Pool[I]) cpuShare() float64 {
+	now := time.Now()
+	if now.Sub(p.cpuAt) < p.spill/2 {
+		return p.cpuLast
+	}
+	var cpu time.Duration
+	for i := range p.cur {
+		if w := p.cur[i].Load(); w != nil {
+			c := threadCPU(w.tid)
+			if c < 0 {
+				p.cpuAt, p.cpuLast = now, 0
+				return 0
+			}
+			cpu += c
+		}
+	}
+	share := 1.0
+	if !p.cpuAt.IsZero() && now.Sub(p.cpuAt) <= 10*p.spill {
+		share = float64(cpu-p.cpuSum) / float64(now.Sub(p.cpuAt))
+	}
+	p.cpuAt, p.cpuSum, p.cpuLast = now, cpu, share
+	return share
 }
 
 // popIdle removes and returns the idle worker that will start a job
@@ -603,8 +647,9 @@ wait:
 	case <-timeout:
 		err = ErrQueueTimeout
 	case <-spill:
+		// Moved, or looked at again after another Spill.
 		p.spillTo(j)
-		spill = nil
+		j.spill.Reset(p.spill)
 		goto wait
 	}
 	p.stopTimer(j)
@@ -835,7 +880,7 @@ func (p *Pool[I]) Workers(buf []WorkerStats) []WorkerStats {
 // still locked, so the Go runtime terminates the thread.
 func (p *Pool[I]) work(id int, ready chan<- startResult) {
 	runtime.LockOSThread() // Never unlocked: see "Threads" in doc.go.
-	w := &worker[I]{id: id, mail: make(chan *job[I], 1)}
+	w := &worker[I]{id: id, mail: make(chan *job[I], 1), tid: gettid()}
 	defer func() {
 		// A detached worker was already counted out, when its job was
 		// abandoned: Close does not wait for a job that may never end.

@@ -55,6 +55,41 @@ func TestSpill(t *testing.T) {
 			t.Errorf("the waiting job ran on %p, want the idle worker (not %p)", second, first)
 		}
 	})
+	t.Run("not around a worker that keeps a core busy", func(t *testing.T) {
+		if threadCPU(gettid()) < 0 {
+			t.Skip("threads' CPU time is not known here")
+		}
+		p, _ := newPool(t, Options{Workers: 2, Spill: 5 * time.Millisecond})
+		started := make(chan struct{})
+		var first *fakeInterp
+		var share float64
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Do(context.Background(), func(ip *fakeInterp) {
+				first = ip
+				close(started)
+				// Spin for 300 ms of wall time, as a CPU-bound script.
+				tid, t0, c0 := gettid(), time.Now(), threadCPU(gettid())
+				for time.Since(t0) < 300*time.Millisecond {
+				}
+				share = float64(threadCPU(tid)-c0) / float64(time.Since(t0))
+			})
+		}()
+		<-started
+		var second *fakeInterp
+		if err := p.Do(context.Background(), func(ip *fakeInterp) { second = ip }); err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(t, done, "the spinning Do"); err != nil {
+			t.Fatal(err)
+		}
+		if share < 0.9 {
+			t.Skipf("the spinning job got only %.0f%% of a core: the machine is too busy to tell", share*100)
+		}
+		if second != first {
+			t.Errorf("the waiting job went to the idle worker while the busy one used %.0f%% of a core", share*100)
+		}
+	})
 	t.Run("a lone job does not wait", func(t *testing.T) {
 		p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour})
 		for range 3 {
