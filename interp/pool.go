@@ -1078,11 +1078,17 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 // must exit.
 func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	p.mu.Lock()
-	if j := p.queue.pop(); j != nil {
-		j.state.Store(stateRunning)
-		p.queued.Store(int64(p.queue.n))
-		p.mu.Unlock()
-		return j
+	// With Spill, a worker steps back while another is busy and their
+	// threads keep the shared lock busy: the queued jobs go to that one,
+	// one after another, or are moved by their own Spill checks.
+	shrink := p.spill > 0 && !p.direct && !p.closed && p.queue.n > 0 && p.anyBusy() && p.cpuShare() >= spillBusy
+	if !shrink {
+		if j := p.queue.pop(); j != nil {
+			j.state.Store(stateRunning)
+			p.queued.Store(int64(p.queue.n))
+			p.mu.Unlock()
+			return j
+		}
 	}
 	if p.closed {
 		p.mu.Unlock()
@@ -1091,7 +1097,7 @@ func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	// Go idle. A blocked locked thread costs a futex wake-up and a P
 	// hand-off to restart, so a few idle workers poll for a while first;
 	// the rest keep their Ps free for the goroutines producing work.
-	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot
+	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot && !shrink
 	if hot {
 		p.hot = append(p.hot, w)
 	} else {
