@@ -137,10 +137,7 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	}
 
 	// The peer, and what a trusted proxy in front says about the client.
-	remoteHost, remotePort, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		remoteHost, remotePort = r.RemoteAddr, ""
-	}
+	remoteHost, remotePort := splitPeer(r.RemoteAddr)
 	secure := r.TLS != nil
 	host, hostPort := splitHost(r.Host)
 	gw := gatewayOf(r.Context())

@@ -109,20 +109,30 @@ func validRequestID(v string) bool {
 }
 
 func (st *handlerState) peerTrusted(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host, _ := splitPeer(r.RemoteAddr)
 	a, err := netip.ParseAddr(host)
 	return err == nil && st.isTrusted(a)
 }
 
+// splitPeer splits a request's RemoteAddr into the peer's address and
+// port (without allocating, in the usual case). What net.SplitHostPort
+// refuses is parsed as an IP address and port, so that an IPv6 zone
+// holding a bracket ("[::%[]:0", found by FuzzBuildEnv) still gives the
+// address; anything else (a Unix socket's peer) is kept whole.
+func splitPeer(remote string) (host, port string) {
+	host, port, err := net.SplitHostPort(remote)
+	if err == nil {
+		return host, port
+	}
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	}
+	return remote, ""
+}
+
 // remoteAddr is REMOTE_ADDR for r, computed the way buildEnv does.
 func (st *handlerState) remoteAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host, _ := splitPeer(r.RemoteAddr)
 	if fw, ok := st.forwardedFor(r, host); ok && fw.remoteAddr != "" {
 		return fw.remoteAddr
 	}
