@@ -209,19 +209,25 @@ read_body(PyObject *self, PyObject *args)
 }
 
 /*
+ * main_park is the park flag of the main interpreter: its runtime serves
+ * every main-mode interp, one request at a time, so a request given up on
+ * there parks its thread, and the main interpreter is not used again.
+ */
+static int main_park;
+
+/*
  * _parked() reports whether the server has given up on this interpreter
- * (ph_park). Its self is a capsule of the flag, NULL for the main
- * interpreter, which is never parked.
+ * (ph_park). Its self is a capsule of the interpreter's flag.
  */
 static PyObject *
 parked(PyObject *self, PyObject *unused)
 {
-	int *flag = self ? PyCapsule_GetPointer(self, NULL) : NULL;
+	int *flag = PyCapsule_GetPointer(self, NULL);
 
 	(void)unused;
-	if (self && flag == NULL)
+	if (flag == NULL)
 		return NULL;
-	return PyBool_FromLong(flag && __atomic_load_n(flag, __ATOMIC_RELAXED));
+	return PyBool_FromLong(__atomic_load_n(flag, __ATOMIC_RELAXED));
 }
 
 static PyMethodDef parked_def = {
@@ -230,7 +236,7 @@ static PyMethodDef parked_def = {
 void
 ph_park(ph_interp *ip)
 {
-	__atomic_store_n(&ip->park, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(ip->in_main ? &main_park : &ip->park, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -405,8 +411,8 @@ install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
 		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
-		PyObject *cap = park ? PyCapsule_New(park, NULL, NULL) : NULL;
-		PyObject *pk = park == NULL || cap ? PyCFunction_New(&parked_def, cap) : NULL;
+		PyObject *cap = PyCapsule_New(park, NULL, NULL);
+		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
 
 		if (f != NULL && e != NULL && rb != NULL && sv != NULL && pk != NULL &&
 		    PyDict_SetItemString(dict, "_async_raise", f) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
@@ -568,7 +574,7 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 		char why[sizeof main_failed - 32];
 
 		PyEval_RestoreThread(ts);
-		main_run = install_runtime(runtime_src, NULL, why, sizeof why);
+		main_run = install_runtime(runtime_src, &main_park, why, sizeof why);
 		PyEval_SaveThread();
 		if (main_run == NULL) {
 			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);

@@ -546,7 +546,8 @@ func TestAbandonedMainMode(t *testing.T) {
 		t.Skip("waits for the time limit; skipped with -short")
 	}
 	dir := testdataCGIBin(t)
-	base, logs := startWarmcgi(t, dir, "--timeout", "1s", "-w", "2", "--isolation-for", "faults/*=main")
+	p := startWarmcgiProcess(t, dir, "--timeout", "1s", "-w", "2", "--isolation-for", "faults/*=main")
+	base, logs := p.url, p.stderr.String
 	client := &http.Client{Timeout: 30 * time.Second}
 	code, body, err := fetch(t, client, base+"cgi-bin/faults/loop_swallow.py")
 	if err != nil || code != http.StatusGatewayTimeout {
@@ -556,6 +557,16 @@ func TestAbandonedMainMode(t *testing.T) {
 	defer cancel()
 	if missing := waitForLog(ctx, logs, "abandoned; no worker replaces it"); len(missing) > 0 {
 		t.Errorf("no log line saying the main-mode worker is not replaced:\n%s", logs())
+	}
+	// The main interpreter's thread is parked: it neither spins on a core
+	// nor holds the GIL the sub-interpreters share below Python 3.13.
+	if cpu := processCPU(t, p.cmd.Process.Pid); cpu >= 0 {
+		time.Sleep(1500 * time.Millisecond)
+		before := processCPU(t, p.cmd.Process.Pid)
+		time.Sleep(2 * time.Second)
+		if used := processCPU(t, p.cmd.Process.Pid) - before; used > time.Second {
+			t.Errorf("the idle server used %v of CPU in 2 s: the abandoned main-mode script still runs", used)
+		}
 	}
 	for range 4 {
 		if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
