@@ -462,13 +462,8 @@ func TestAbandonedScriptParked(t *testing.T) {
 
 	// Both threads are parked within a second of being given up on. Two
 	// spinning threads would use about two CPU-seconds per second.
-	if cpu := processCPU(t, p.cmd.Process.Pid); cpu >= 0 {
-		time.Sleep(1500 * time.Millisecond)
-		before := processCPU(t, p.cmd.Process.Pid)
-		time.Sleep(2 * time.Second)
-		if used := processCPU(t, p.cmd.Process.Pid) - before; used > time.Second {
-			t.Errorf("the idle server used %v of CPU in 2 s: the abandoned scripts still run", used)
-		}
+	if used := idleCPU(t, p); used > time.Second {
+		t.Errorf("the idle server used %v of CPU in 2 s: the abandoned scripts still run", used)
 	}
 	for range 4 {
 		if code, body, err := fetch(t, client, p.url+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
@@ -482,6 +477,20 @@ func TestAbandonedScriptParked(t *testing.T) {
 			t.Errorf("%s = %v (found %v), want %v", name, v, ok, want)
 		}
 	}
+}
+
+// idleCPU waits 1.5 s (the watchdog parks a thread within a second of
+// its abandonment), then returns the CPU time the server used in the next
+// 2 s with no request in flight; 0 where /proc is missing.
+func idleCPU(t *testing.T, p *warmcgiProcess) time.Duration {
+	t.Helper()
+	if processCPU(t, p.cmd.Process.Pid) < 0 {
+		return 0
+	}
+	time.Sleep(1500 * time.Millisecond)
+	before := processCPU(t, p.cmd.Process.Pid)
+	time.Sleep(2 * time.Second)
+	return processCPU(t, p.cmd.Process.Pid) - before
 }
 
 // processCPU returns the user and system CPU time a process has used, or
@@ -560,13 +569,8 @@ func TestAbandonedMainMode(t *testing.T) {
 	}
 	// The main interpreter's thread is parked: it neither spins on a core
 	// nor holds the GIL the sub-interpreters share below Python 3.13.
-	if cpu := processCPU(t, p.cmd.Process.Pid); cpu >= 0 {
-		time.Sleep(1500 * time.Millisecond)
-		before := processCPU(t, p.cmd.Process.Pid)
-		time.Sleep(2 * time.Second)
-		if used := processCPU(t, p.cmd.Process.Pid) - before; used > time.Second {
-			t.Errorf("the idle server used %v of CPU in 2 s: the abandoned main-mode script still runs", used)
-		}
+	if used := idleCPU(t, p); used > time.Second {
+		t.Errorf("the idle server used %v of CPU in 2 s: the abandoned main-mode script still runs", used)
 	}
 	for range 4 {
 		if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {

@@ -440,6 +440,10 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 	if !ownGIL && !main && n > 1 {
 		spill = spillAfter
 	}
+	maxStuck := 0 // as many as there are workers
+	if main {
+		maxStuck = -1 // there is no second main interpreter
+	}
 	return interp.New(interp.Options{
 		Workers:      n,
 		QueueSize:    c.queue,
@@ -464,7 +468,7 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		// no second: main-mode requests then wait for it (README: modes).
 		StuckAfter: stuckAfter(c.timeout),
 		Abandon:    abandonJob,
-		MaxStuck:   map[bool]int{true: -1, false: 0}[main],
+		MaxStuck:   maxStuck,
 	}, func(n int) (*worker, error) {
 		// Each thread that runs a request gets its own working directory
 		// (pyhost does that), so a request can start in its script's
