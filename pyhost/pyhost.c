@@ -383,6 +383,23 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 
 	main_interp = PyInterpreterState_Main();
 	server_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#if PH_HAVE_OWN_GIL
+	/*
+	 * _datetime (imported by datetime, and so by sqlite3, email, cgi)
+	 * keeps process-wide state made by whichever interpreter imports it
+	 * first. Made by an own-GIL sub-interpreter, it is that interpreter's
+	 * memory, which the others then share: when it ends, the process
+	 * aborts (a double free on 3.13.0). Made here, it lives as long as the
+	 * process. A Python without it only loses the warm-up.
+	 */
+	{
+		PyObject *dt = PyImport_ImportModule("_datetime");
+
+		if (dt == NULL)
+			PyErr_Clear();
+		Py_XDECREF(dt);
+	}
+#endif
 	/* Release the main interpreter: it runs requests only in main mode.
 	 * Its first thread state stays this thread's pinned one. */
 	pinned = PyEval_SaveThread();
@@ -746,7 +763,7 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	return res->status;
 }
 
-void
+int
 ph_interp_free(ph_interp *ip)
 {
 	PyObject *finish, *ok;
@@ -754,18 +771,18 @@ ph_interp_free(ph_interp *ip)
 	int i, temp, safe;
 
 	if (ip == NULL)
-		return;
+		return 1;
 	if (ip->in_main) {
 		/* The main interpreter and its runtime stay for the other
 		 * main-mode interps and the thread states pinned to threads. */
 		free(ip);
-		return;
+		return 1;
 	}
 	pin_thread(0);
 	ts = thread_state(ip, &temp);
 	if (ts == NULL) {
 		free(ip); /* the interpreter is leaked */
-		return;
+		return 0;
 	}
 	PyEval_RestoreThread(ts);
 	Py_CLEAR(ip->last);
@@ -782,7 +799,7 @@ ph_interp_free(ph_interp *ip)
 	if (!safe) {
 		PyEval_SaveThread();
 		free(ip);
-		return;
+		return 0;
 	}
 	/* The thread states other threads used are idle: end them first, as
 	 * Py_EndInterpreter wants to be the interpreter's last thread. */
@@ -799,4 +816,5 @@ ph_interp_free(ph_interp *ip)
 	PyEval_SaveThread();
 #endif
 	free(ip);
+	return 1;
 }

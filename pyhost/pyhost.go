@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -49,7 +50,16 @@ var (
 	// main interpreter by the first Main interp ("" before); guarded by
 	// createMu.
 	mainSettings string
+	// leftRunning counts the interpreters Close had to leave as they
+	// were, memory and all (LeftRunning).
+	leftRunning atomic.Int64
 )
+
+// LeftRunning returns how many closed interpreters were left as they were
+// instead of ended, because a thread a script started still ran in them
+// (ending one then would abort the process). Each keeps its memory until
+// the process exits.
+func LeftRunning() int64 { return leftRunning.Load() }
 
 // Init initialises the embedded Python once per process. It may be called
 // from any goroutine and more than once; later calls return the first
@@ -244,7 +254,9 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 			return
 		}
 		done := <-ip.end
-		C.ph_interp_free(p)
+		if C.ph_interp_free(p) == 0 {
+			leftRunning.Add(1)
+		}
 		close(done)
 	}()
 	m := <-c

@@ -123,9 +123,11 @@ int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp
  * it (CPython's threading module takes that one for the interpreter's main
  * thread), with no ph_exec on it running. For a main-mode interp it only
  * frees the handle: the main interpreter and its runtime stay for the
- * other main-mode interps.
+ * other main-mode interps. Returns 0 when an interpreter had to be left
+ * as it is (a thread of its own still ran: Py_EndInterpreter would abort
+ * the process), 1 otherwise.
  */
-void ph_interp_free(ph_interp *ip);
+int ph_interp_free(ph_interp *ip);
 
 /*
  * ph_park tells the interpreter that the server has given up on the

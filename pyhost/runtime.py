@@ -2264,9 +2264,19 @@ def _finish():
     except BaseException:
         pass
     deadline = time.monotonic() + 1.0
-    while threading.active_count() > 1 and time.monotonic() < deadline:
+    while _running_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return threading.active_count() <= 1
+    return not _running_threads()
+
+
+def _running_threads():
+    """The threads of this interpreter that Python started and that still
+    run. The server's threads that ran requests are foreign to threading
+    (_DummyThread, and never leave its table): the C layer ends their
+    idle thread states itself, so they do not count."""
+    main = threading.main_thread()
+    return [t for t in threading.enumerate()
+            if t is not main and not isinstance(t, threading._DummyThread) and t.is_alive()]
 
 
 # Last: builtins as the runtime leaves them (process mode replaces open()
