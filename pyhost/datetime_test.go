@@ -55,16 +55,20 @@ func TestDatetimeInSubinterpreters(t *testing.T) {
 	a, b := newInterp(), newInterp()
 	run("first interpreter", a)
 	run("second interpreter", b)
-	a.Close()
+	// Each is really ended (one left running would hide the fault).
+	end := func(name string, ip *Interp) {
+		if err := ip.Close(); err != nil {
+			t.Errorf("closing the %s: %v", name, err)
+		}
+	}
+	end("first interpreter", a)
 	run("second interpreter, after the first ended", b)
 	c := newInterp()
 	run("third interpreter", c)
-	b.Close()
+	end("second interpreter", b)
 	run("third interpreter, after the second ended", c)
-	c.Close()
-	// Each was really ended (a closed interpreter left running would
-	// hide the fault this test is about).
+	end("third interpreter", c)
 	if n := LeftRunning(); n != 0 {
-		t.Errorf("%d of 3 closed interpreters were left running, not ended", n)
+		t.Errorf("LeftRunning() = %d after three interpreters were ended", n)
 	}
 }

@@ -56,9 +56,8 @@ var (
 )
 
 // LeftRunning returns how many closed interpreters were left as they were
-// instead of ended, because a thread a script started still ran in them
-// (ending one then would abort the process). Each keeps its memory until
-// the process exits.
+// instead of ended (Close returned ErrLeftRunning). Each keeps its memory
+// until the process exits.
 func LeftRunning() int64 { return leftRunning.Load() }
 
 // Init initialises the embedded Python once per process. It may be called
@@ -145,7 +144,7 @@ type Interp struct {
 	p     *C.ph_interp
 	res   C.ph_result
 	chdir C.int
-	end   chan chan struct{} // to the home thread: end the interpreter
+	end   chan chan bool // to the home thread: end the interpreter (the answer: was it ended)
 	// stream is the current request's Stream function, reached from C
 	// through streamHandle, made once per interpreter so that a request
 	// allocates no handle.
@@ -245,7 +244,7 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 		err error
 	}
 	c := make(chan made)
-	ip := &Interp{end: make(chan chan struct{})}
+	ip := &Interp{end: make(chan chan bool)}
 	go func() {
 		runtime.LockOSThread() // never unlocked: the home thread ends with the interpreter
 		p, err := newInterp(opts)
@@ -254,10 +253,11 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 			return
 		}
 		done := <-ip.end
-		if C.ph_interp_free(p) == 0 {
+		ended := C.ph_interp_free(p) != 0
+		if !ended {
 			leftRunning.Add(1)
 		}
-		close(done)
+		done <- ended
 	}()
 	m := <-c
 	if m.err != nil {
@@ -373,15 +373,20 @@ func cbytes(b []byte) *C.char {
 // called from any goroutine while Exec runs, never after Close.
 func (ip *Interp) Park() { C.ph_park(ip.p) }
 
-// Close ends the interpreter, on its home thread, and waits for that.
+// Close ends the interpreter, on its home thread, and waits for that. It
+// returns ErrLeftRunning when a thread the interpreter started still ran:
+// the interpreter is then left as it is (and is closed all the same).
 func (ip *Interp) Close() error {
 	if ip.p == nil {
 		return nil
 	}
-	done := make(chan struct{})
+	done := make(chan bool)
 	ip.end <- done
-	<-done
+	ended := <-done
 	ip.streamHandle.Delete()
 	ip.p = nil
+	if !ended {
+		return ErrLeftRunning
+	}
 	return nil
 }

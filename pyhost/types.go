@@ -88,6 +88,11 @@ var (
 	ErrCreate = errors.New("pyhost: cannot create interpreter")
 	// ErrClosed means the Interp was closed.
 	ErrClosed = errors.New("pyhost: interp closed")
+	// ErrLeftRunning means Close could not end the interpreter: a thread
+	// started in it (a script's daemon thread) still ran, and ending an
+	// interpreter under a running thread aborts the process. It keeps its
+	// memory until the process exits.
+	ErrLeftRunning = errors.New("pyhost: interpreter left running: a thread started in it still runs")
 )
 
 // RuntimeError is a failure of the warmcgi runtime inside the interpreter

@@ -18,6 +18,7 @@ import (
 type worker struct {
 	id   int // the pool's worker number
 	ip   *pyhost.Interp
+	log  *slog.Logger
 	env  []byte
 	args []byte
 	// cur is the running request's Stream; stream, bound once, passes
@@ -29,13 +30,24 @@ type worker struct {
 	req atomic.Pointer[cgienv.Request]
 }
 
-func newWorker(ip *pyhost.Interp, id int) *worker {
-	w := &worker{ip: ip, id: id}
+func newWorker(ip *pyhost.Interp, id int, logger *slog.Logger) *worker {
+	w := &worker{ip: ip, id: id, log: logger}
 	w.stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(w.cur(b)) }
 	return w
 }
 
-func (w *worker) Close() error { return w.ip.Close() }
+// Close ends the worker's interpreter. One that a script's thread still
+// runs in is left as it is, with its memory: that is said in the log, not
+// reported as a failure (the worker is gone all the same).
+func (w *worker) Close() error {
+	err := w.ip.Close()
+	if errors.Is(err, pyhost.ErrLeftRunning) {
+		w.log.Warn("interpreter left running, with its memory, until the server restarts: a thread a script started still runs in it",
+			"worker", w.id)
+		return nil
+	}
+	return err
+}
 
 // abandonGrace is how long after --timeout a script that has not ended
 // (it caught the exception that stops it, and the ones repeated each

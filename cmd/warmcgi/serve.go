@@ -487,7 +487,7 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		if err != nil {
 			return nil, err
 		}
-		return newWorker(ip, n), nil
+		return newWorker(ip, n, logger), nil
 	})
 }
 

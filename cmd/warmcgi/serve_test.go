@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -348,6 +349,31 @@ func TestMaxRequestsRecycles(t *testing.T) {
 	}
 	if !strings.Contains(logs(), "recycled") {
 		t.Errorf("no recycling in the log:\n%s", logs())
+	}
+}
+
+// TestRecycledInterpreterEnded: a worker replaced after --max-requests
+// ends its interpreter, so its memory goes back; an interpreter in which a
+// script's thread still runs cannot be ended (that would abort the
+// server): it is left as it is, the log says so, and the new worker serves
+// the next request.
+func TestRecycledInterpreterEnded(t *testing.T) {
+	const left = "interpreter left running"
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--workers", "1", "--max-requests", "1")
+	for i := range 3 {
+		if code, _, body := get(t, p.url+"cgi-bin/hello.py"); code != 200 || !strings.HasPrefix(body, "Hello") {
+			t.Fatalf("hello.py, request %d: %d %q", i, code, body)
+		}
+	}
+	if code, _, body := get(t, p.url+"cgi-bin/lingering_thread.py"); code != 200 || body != "thread started\n" {
+		t.Fatalf("lingering_thread.py: %d %q", code, body)
+	}
+	p.waitFor(t, strconv.Quote(left), func(logs string) bool { return strings.Contains(logs, left) })
+	if code, _, body := get(t, p.url+"cgi-bin/hello.py"); code != 200 || !strings.HasPrefix(body, "Hello") {
+		t.Errorf("hello.py after the interpreter was left: %d %q", code, body)
+	}
+	if n := strings.Count(p.stderr.String(), left); n != 1 {
+		t.Errorf("%d interpreters left running, want 1 (only lingering_thread.py's):\n%s", n, p.stderr.String())
 	}
 }
 
