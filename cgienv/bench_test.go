@@ -26,7 +26,8 @@ func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 // Handler (resolve, environment, Runner, response parsing and writing),
 // with a Runner that answers at once: what the Go side costs per request
 // around the script. "info-log" adds the default per-request log record,
-// written to io.Discard.
+// written to io.Discard; "access-logged" is the same logger with the
+// record at Debug, as the server has it when an access log is on.
 func BenchmarkServeHTTP(b *testing.B) {
 	root := b.TempDir()
 	script := filepath.Join(root, "hello.py")
@@ -35,15 +36,18 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 	out := &Output{Stdout: []byte("Content-Type: text/plain\n\nHello, world!\n")}
 	run := runnerFunc(func(context.Context, *Request) (*Output, error) { return out, nil })
+	info := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name   string
 		logger *slog.Logger
+		level  slog.Level
 	}{
-		{"no-log", nil},
-		{"info-log", slog.New(slog.NewTextHandler(io.Discard, nil))},
+		{"no-log", nil, slog.LevelInfo},
+		{"info-log", info, slog.LevelInfo},
+		{"access-logged", info, slog.LevelDebug},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			h := &Handler{Root: root, Runner: run, Logger: tc.logger}
+			h := &Handler{Root: root, Runner: run, Logger: tc.logger, RequestLogLevel: tc.level}
 			r, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/cgi-bin/hello.py", nil)
 			if err != nil {
 				b.Fatal(err)

@@ -52,10 +52,14 @@ type Handler struct {
 	DocumentRoot string
 	// Runner runs the scripts (required).
 	Runner Runner
-	// Logger receives one Info record per request, script stderr lines
-	// at Warn and errors, each with the request's id (attribute
-	// "request_id"). Nil discards everything.
+	// Logger receives one record per request (at RequestLogLevel),
+	// script stderr lines at Warn and errors, each with the request's id
+	// (attribute "request_id"). Nil discards everything.
 	Logger *slog.Logger
+	// RequestLogLevel is the level of the per-request record: Info (the
+	// zero value), or Debug where an access log already records every
+	// request (the record costs a few microseconds of a fast request).
+	RequestLogLevel slog.Level
 	// Observe, when not nil, is called once per request after the
 	// response has been written, for access logs and metrics. info is
 	// valid only during the call.
@@ -116,6 +120,7 @@ type handlerState struct {
 	configErr  error
 	runner     Runner
 	logger     *slog.Logger
+	reqLevel   slog.Level
 	observe    func(*http.Request, *RequestInfo)
 	ids        *requestIDs
 	prefix     string
@@ -146,8 +151,8 @@ func (h *Handler) state() *handlerState {
 }
 
 func (h *Handler) newState() *handlerState {
-	st := &handlerState{runner: h.Runner, logger: h.Logger, serverName: h.ServerName,
-		observe: h.Observe, ids: newRequestIDs()}
+	st := &handlerState{runner: h.Runner, logger: h.Logger, reqLevel: h.RequestLogLevel,
+		serverName: h.ServerName, observe: h.Observe, ids: newRequestIDs()}
 	if st.logger == nil {
 		st.logger = slog.New(slog.DiscardHandler)
 	} else {
@@ -254,8 +259,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *flight) finish(bytes int64) {
 	st, info := f.st, f.info
 	info.Duration = time.Since(info.Start)
-	if st.logger.Enabled(f.ctx, slog.LevelInfo) {
-		st.logger.LogAttrs(f.ctx, slog.LevelInfo, "request",
+	if st.logger.Enabled(f.ctx, st.reqLevel) {
+		st.logger.LogAttrs(f.ctx, st.reqLevel, "request",
 			slog.String(keyMethod, f.r.Method),
 			slog.String(keyPath, f.r.URL.Path),
 			slog.Int(keyStatus, info.Status),

@@ -602,6 +602,25 @@ func TestHandlerLogs(t *testing.T) {
 	}
 }
 
+// TestHandlerRequestLogLevel: with RequestLogLevel Debug (the server sets
+// it when an access log records every request), the per-request record is
+// made at Debug; stderr lines are still logged at Warn.
+func TestHandlerRequestLogLevel(t *testing.T) {
+	fx := newFixture(t, map[string]func(*Request) (*Output, error){
+		"warn.py": func(*Request) (*Output, error) {
+			return &Output{Stdout: []byte("Content-Type: text/plain\n\nok"), Stderr: []byte("a line")}, nil
+		},
+	}, func(h *Handler) { h.RequestLogLevel = slog.LevelDebug })
+	get(t, fx.srv+"/cgi-bin/warn.py")
+	if lvl, _ := fx.logs.waitFind(t, "a line"); lvl != slog.LevelWarn {
+		t.Errorf("stderr line logged at %v, want Warn", lvl)
+	}
+	lvl, attrs := fx.logs.waitFind(t, "request")
+	if lvl != slog.LevelDebug || attrs[keyStatus] != "200" {
+		t.Errorf("request record at %v with %v; want Debug with status 200", lvl, attrs)
+	}
+}
+
 func TestHandlerMisconfigured(t *testing.T) {
 	for _, tt := range []struct {
 		name string

@@ -160,7 +160,7 @@ var apacheEscape = strings.NewReplacer(`"`, `\"`, `\`, `\\`).Replace
 // field as Apache writes it, with the body bytes the client received.
 func TestAccessLogCombined(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	base, _ := startWarmcgi(t, testdataCGIBin(t), append([]string{"--access-log", logFile}, accessLogArgs...)...)
+	base, logs := startWarmcgi(t, testdataCGIBin(t), append([]string{"--access-log", logFile}, accessLogArgs...)...)
 	before := time.Now().Add(-time.Second).Truncate(time.Second)
 	cases := accessCases()
 	for _, c := range cases {
@@ -199,6 +199,11 @@ func TestAccessLogCombined(t *testing.T) {
 		if err != nil || when.Before(before) || when.After(after) {
 			t.Errorf("%s: time [%s] (%v): want the request's time, between %v and %v", c.name, m[4], err, before, after)
 		}
+	}
+	// The access log records every request: the server log does not
+	// repeat them (its record of each is Debug).
+	if strings.Contains(logs(), "msg=request ") {
+		t.Errorf("the server log repeats the access log's requests:\n%s", logs())
 	}
 }
 

@@ -203,6 +203,11 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		stats = newServerStats(h.Root, h.Prefix, c.workers)
 	}
 	h.Observe = observer(alog, stats)
+	if alog != nil {
+		// The access log records every request: the log's own record of
+		// each is then Debug (--log-level debug shows it).
+		h.RequestLogLevel = slog.LevelDebug
+	}
 
 	// Bind first, then give up root (--user), then start Python.
 	var ln, fln net.Listener // HTTP, FastCGI; nil when off
