@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -50,15 +49,7 @@ var (
 	// main interpreter by the first Main interp ("" before); guarded by
 	// createMu.
 	mainSettings string
-	// leftRunning counts the interpreters Close had to leave as they
-	// were, memory and all (LeftRunning).
-	leftRunning atomic.Int64
 )
-
-// LeftRunning returns how many closed interpreters were left as they were
-// instead of ended (Close returned ErrLeftRunning). Each keeps its memory
-// until the process exits.
-func LeftRunning() int64 { return leftRunning.Load() }
 
 // Init initialises the embedded Python once per process. It may be called
 // from any goroutine and more than once; later calls return the first
@@ -253,11 +244,7 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 			return
 		}
 		done := <-ip.end
-		ended := C.ph_interp_free(p) != 0
-		if !ended {
-			leftRunning.Add(1)
-		}
-		done <- ended
+		done <- C.ph_interp_free(p) != 0
 	}()
 	m := <-c
 	if m.err != nil {
