@@ -152,6 +152,36 @@ async_raise(PyObject *self, PyObject *args)
 }
 
 /*
+ * _thread_frame(thread_id) returns the frame a thread of the calling
+ * interpreter is running, or None. The emulated SIGALRM hands it to the
+ * script's handler. sys._current_frames() would walk the threads of every
+ * interpreter, making frame objects for threads that other own-GIL
+ * interpreters are running at that moment: memory of theirs, made under
+ * this interpreter (on 3.13 the process aborted with free(): invalid
+ * pointer when the interpreter ended).
+ */
+static PyObject *
+thread_frame(PyObject *self, PyObject *args)
+{
+	unsigned long id;
+	PyThreadState *t;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "k:_thread_frame", &id))
+		return NULL;
+	for (t = PyInterpreterState_ThreadHead(PyInterpreterState_Get()); t != NULL; t = PyThreadState_Next(t)) {
+		if (t->thread_id == id) {
+			PyFrameObject *f = PyThreadState_GetFrame(t);
+
+			if (f != NULL)
+				return (PyObject *)f;
+			break;
+		}
+	}
+	Py_RETURN_NONE;
+}
+
+/*
  * _emit(stream, data) hands output a script flushed to Go while the script
  * still runs (go_pyhost_emit), without the GIL. Returns Go's answer:
  * 0 sent, 1 keep it and ask again, 2 keep it and stop asking, -1 the
@@ -279,6 +309,10 @@ static PyMethodDef read_body_def = {
 
 static PyMethodDef emit_def = {
 	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
+
+static PyMethodDef thread_frame_def = {
+	"_thread_frame", thread_frame, METH_VARARGS,
+	"The frame a thread of this interpreter is running, or None."};
 
 static PyMethodDef async_raise_def = {
 	"_async_raise", async_raise, METH_VARARGS,
@@ -425,18 +459,21 @@ install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
 	dict = mod ? PyModule_GetDict(mod) : NULL;
 	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
+		PyObject *tf = PyCFunction_New(&thread_frame_def, NULL);
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
 		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
 		PyObject *cap = PyCapsule_New(park, NULL, NULL);
 		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
 
-		if (f != NULL && e != NULL && rb != NULL && sv != NULL && pk != NULL &&
-		    PyDict_SetItemString(dict, "_async_raise", f) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
+		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && pk != NULL &&
+		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
+		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
 		    PyDict_SetItemString(dict, "_parked", pk) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
+		Py_XDECREF(tf);
 		Py_XDECREF(e);
 		Py_XDECREF(rb);
 		Py_XDECREF(sv);

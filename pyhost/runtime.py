@@ -1053,7 +1053,11 @@ signal.raise_signal = _raise_signal
 # signal.getsignal and a later os.kill of our own pid see them) but the
 # server's real signals are Go's.
 _signals = {}
-_alarm = None  # (timer, deadline)
+_alarm = None  # (timer, deadline, token)
+# The script's thread is inside signal.alarm or setitimer (F8): an alarm
+# that comes due then waits for the call to return, as alarm() returns at
+# once under CGI and the signal comes after it.
+_arming = [False]
 
 
 def _signal(signum, handler):
@@ -1073,10 +1077,13 @@ def _getsignal(signum):
     return _signals.get(int(signum), signal.SIG_DFL)
 
 
-def _fire_alarm(gen):
+def _fire_alarm(gen, token):
     global _alarm
-    if _gen != gen or _alarm is None:
-        return
+    import time
+    while _arming[0] and _gen == gen:
+        time.sleep(0.0005)
+    if _gen != gen or _alarm is None or _alarm[2] is not token:
+        return  # another request's, or a timer cancelled as it came due
     _alarm = None
     h = _signals.get(signal.SIGALRM, signal.SIG_DFL)
     if h == signal.SIG_IGN:
@@ -1089,7 +1096,7 @@ def _fire_alarm(gen):
     # The handler runs here, on the timer's thread, with the script's
     # frame; what it raises is raised in the script's thread.
     try:
-        h(signal.SIGALRM, sys._current_frames().get(_worker))
+        h(signal.SIGALRM, _thread_frame(_worker))
     except BaseException as e:
         t = type(e)
         args = e.args
@@ -1102,19 +1109,24 @@ def _fire_alarm(gen):
 def _set_alarm(seconds):
     global _alarm
     import time
-    left = 0
-    if _alarm is not None:
-        _alarm[0].cancel()
-        left = max(0, round(_alarm[1] - time.monotonic()))
-        _alarm = None
-    if seconds > 0 and _cur[1] is not None:
-        import threading
-        t = threading.Timer(seconds, _fire_alarm, (_gen,))
-        t.daemon = True
-        t._warmcgi_internal = True
-        _alarm = (t, time.monotonic() + seconds)
-        t.start()
-    return left
+    _arming[0] = True
+    try:
+        left = 0
+        if _alarm is not None:
+            _alarm[0].cancel()
+            left = max(0, round(_alarm[1] - time.monotonic()))
+            _alarm = None
+        if seconds > 0 and _cur[1] is not None:
+            import threading
+            token = object()
+            t = threading.Timer(seconds, _fire_alarm, (_gen, token))
+            t.daemon = True
+            t._warmcgi_internal = True
+            _alarm = (t, time.monotonic() + seconds, token)
+            t.start()
+        return left
+    finally:
+        _arming[0] = False
 
 
 def _alarm_fn(seconds):
