@@ -377,6 +377,32 @@ func TestRecycledInterpreterEnded(t *testing.T) {
 	}
 }
 
+// TestAlarmHandlerThenShutdown (COMPAT 76): a script's SIGALRM handler
+// gets the frame it interrupted, and the server still stops cleanly on
+// SIGTERM, ending its interpreters. The frame came from
+// sys._current_frames(), which made frame objects for threads of the other
+// own-GIL interpreters: on 3.13 ending them then aborted the server
+// (free(): invalid pointer, exit status 134).
+func TestAlarmHandlerThenShutdown(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--workers", "2")
+	for range 3 {
+		if code, _, body := get(t, p.url+"cgi-bin/alarm_flag.py"); code != 200 || body != "handler ran in ['<module>']\n" {
+			t.Errorf("alarm_flag.py: %d %q", code, body)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit within 30 s of SIGTERM:\n%s", p.stderr.String())
+	}
+	if p.err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", p.err, p.stderr.String())
+	}
+}
+
 // TestKeptStateStaysOnItsThread (COMPAT 84): with --modules keep, a helper's
 // module-level sqlite3 connection outlives its request, and sqlite3 refuses
 // it on any thread but the one that made it: each interpreter then stays on
