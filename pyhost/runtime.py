@@ -1053,7 +1053,7 @@ signal.raise_signal = _raise_signal
 # signal.getsignal and a later os.kill of our own pid see them) but the
 # server's real signals are Go's.
 _signals = {}
-_alarm = None  # (timer, deadline, token)
+_alarm = None  # (timer, deadline)
 # The script's thread is inside signal.alarm or setitimer (F8): an alarm
 # that comes due then waits for the call to return, as alarm() returns at
 # once under CGI and the signal comes after it.
@@ -1077,13 +1077,15 @@ def _getsignal(signum):
     return _signals.get(int(signum), signal.SIG_DFL)
 
 
-def _fire_alarm(gen, token):
+def _fire_alarm(gen):
     global _alarm
     import time
     while _arming[0] and _gen == gen:
         time.sleep(0.0005)
-    if _gen != gen or _alarm is None or _alarm[2] is not token:
-        return  # another request's, or a timer cancelled as it came due
+    # It runs on its timer's thread: a timer replaced or cancelled as it
+    # came due, or another request's, does nothing.
+    if _gen != gen or _alarm is None or _alarm[0] is not threading.current_thread():
+        return
     _alarm = None
     h = _signals.get(signal.SIGALRM, signal.SIG_DFL)
     if h == signal.SIG_IGN:
@@ -1118,11 +1120,10 @@ def _set_alarm(seconds):
             _alarm = None
         if seconds > 0 and _cur[1] is not None:
             import threading
-            token = object()
-            t = threading.Timer(seconds, _fire_alarm, (_gen, token))
+            t = threading.Timer(seconds, _fire_alarm, (_gen,))
             t.daemon = True
             t._warmcgi_internal = True
-            _alarm = (t, time.monotonic() + seconds, token)
+            _alarm = (t, time.monotonic() + seconds)
             t.start()
         return left
     finally:
