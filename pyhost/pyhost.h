@@ -125,7 +125,8 @@ int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp
  * frees the handle: the main interpreter and its runtime stay for the
  * other main-mode interps. Returns 0 when an interpreter had to be left
  * as it is (a thread of its own still ran: Py_EndInterpreter would abort
- * the process), 1 otherwise.
+ * the process; or, out of memory, no thread state could be made to end
+ * it), 1 otherwise.
  */
 int ph_interp_free(ph_interp *ip);
 
