@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -101,29 +102,25 @@ func TestServerEnvironmentHygiene(t *testing.T) {
 // full response, then the server exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	p := startWarmcgiProcess(t, testdataCGIBin(t))
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(p.url + "cgi-bin/sleep.py?1.5")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(b), err}
-	}()
-	time.Sleep(500 * time.Millisecond) // the request is in the script by now
+	tmp := t.TempDir()
+	worldReachable(t, tmp)
+	marker := filepath.Join(tmp, "go-on")
+	rd := holdProgress(t, p.url, marker) // in the script now
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
-	if r.err != nil || r.code != 200 || r.body != "slept 1.5\n" {
-		t.Errorf("in-flight request during shutdown: status %d, body %q, err %v", r.code, r.body, r.err)
+	// The script finishes only once the server is draining.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, p.stderr.String, "shutting down"); len(missing) > 0 {
+		t.Fatalf("no \"shutting down\" after SIGTERM:\n%s", p.stderr.String())
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(rd)
+	if err != nil || string(rest) != "done\n" {
+		t.Errorf("in-flight request during shutdown: rest of the body %q, err %v; want \"done\\n\"", rest, err)
 	}
 	select {
 	case <-p.exited:
@@ -141,17 +138,24 @@ func TestGracefulShutdown(t *testing.T) {
 // TestQueueFull: with one worker and a queue of one, a third concurrent
 // request gets 503 with Retry-After, and the first two still succeed.
 func TestQueueFull(t *testing.T) {
-	base, _ := startWarmcgi(t, testdataCGIBin(t), "--workers", "1", "--queue", "1")
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--workers", "1", "--queue", "1", "--status", "127.0.0.1:0")
+	base, status := p.url, statusURL(t, p.stderr.String)
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	for i := range codes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code, _, _ := get(t, base+"cgi-bin/sleep.py?1")
+			code, _, _ := get(t, base+"cgi-bin/sleep.py?2")
 			codes[i] = code
 		}()
-		time.Sleep(200 * time.Millisecond) // first one running, second one queued
+		// The first one running, then the second one queued: asked of the
+		// server, since on a loaded machine no fixed pause is long enough.
+		if i == 0 {
+			waitMetric(t, status, "warmcgi_workers_busy", nil, 1)
+		} else {
+			waitMetric(t, status, "warmcgi_queue_length", nil, 1)
+		}
 	}
 	code, hdr, _ := get(t, base+"cgi-bin/hello.py")
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
