@@ -135,20 +135,33 @@ static char main_failed[512];    /* why installing it failed, if it did */
 
 /*
  * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
- * the calling interpreter the next time it runs bytecode (None clears a
- * pending one); it returns how many thread states were changed. The runtime
- * uses it to deliver emulated signals (signal.alarm) and timeouts.
+ * the calling interpreter the next time it runs bytecode; it returns how
+ * many thread states were changed. The runtime uses it to deliver emulated
+ * signals (signal.alarm) and timeouts.
+ *
+ * None clears a pending exception, and does nothing when none is pending:
+ * PyThreadState_SetAsyncExc(id, NULL) flags the interpreter as having one
+ * even so, and before 3.13 only raising one clears the flag. Left set, it
+ * sends every later bytecode check down the slow path, and 3.11 loops
+ * forever at the next function entry a profiler or tracer sees (cProfile,
+ * pdb). After a real clear the runtime raises and catches one of its own.
  */
 static PyObject *
 async_raise(PyObject *self, PyObject *args)
 {
 	unsigned long id;
 	PyObject *exc;
+	PyThreadState *t;
 
 	(void)self;
 	if (!PyArg_ParseTuple(args, "kO:_async_raise", &id, &exc))
 		return NULL;
-	return PyLong_FromLong(PyThreadState_SetAsyncExc(id, exc == Py_None ? NULL : exc));
+	if (exc != Py_None)
+		return PyLong_FromLong(PyThreadState_SetAsyncExc(id, exc));
+	for (t = PyInterpreterState_ThreadHead(PyInterpreterState_Get()); t != NULL; t = PyThreadState_Next(t))
+		if (t->thread_id == id)
+			return PyLong_FromLong(t->async_exc == NULL ? 0 : PyThreadState_SetAsyncExc(id, NULL));
+	return PyLong_FromLong(0);
 }
 
 /*

@@ -947,6 +947,25 @@ class _AlarmExpired(_EndRequest):
     why = "killed by SIGALRM (signal.alarm expired with no handler)"
 
 
+class _Dropped(BaseException):
+    """Raised and caught in the worker's thread as a request ends (_drop_async)."""
+
+
+def _drop_async():
+    # A timer or timeout that fired as the script ended left an exception
+    # pending for the worker's thread: it is dropped. Before 3.13 clearing
+    # it leaves the interpreter flagged as having one (pyhost.c,
+    # async_raise), and only raising one lowers the flag: one of ours,
+    # caught here.
+    if _async_raise(_worker, None) and sys.version_info < (3, 13):
+        try:
+            _async_raise(_worker, _Dropped)
+            for _ in range(100):
+                pass
+        except _Dropped:
+            pass
+
+
 _unbuffered = [False]  # python -u: nothing is ever left unflushed
 
 
@@ -2254,9 +2273,9 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
             _purge_modules(marker)
         _restore_interpreter()
         _set_environ(_idle_env)
-        _async_raise(_worker, None)  # a timer that fired too late
+        _drop_async()  # a timer that fired too late
         _deadline[0] = 0.0
-        _async_raise(_worker, None)  # a timeout that fired as the script ended
+        _drop_async()  # a timeout that fired as the script ended
         late, _late = _late, bytearray()
     left, _threads_left[0] = _threads_left[0], False
     return (exit_code, out.buf, err.buf, failure, late, compiled, left)

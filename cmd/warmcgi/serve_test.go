@@ -226,6 +226,21 @@ func TestPlainCGIFallback(t *testing.T) {
 	}
 }
 
+// TestProfiledScript: a script may run under cProfile or sys.settrace in
+// an interpreter that has served requests before. On 3.11 the end of every
+// request left the interpreter flagged as having an exception pending, and
+// the second profiled import looped for ever (504 after --timeout).
+func TestProfiledScript(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--workers", "1", "--timeout", "10s")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for run := 1; run <= 3; run++ {
+		code, body, err := fetch(t, client, base+"cgi-bin/profiled.py")
+		if err != nil || code != 200 || body != "profiled: <module>\ntraced: greeting\n" {
+			t.Fatalf("run %d: %d %q %v\n%s", run, code, body, err, logs())
+		}
+	}
+}
+
 // TestTimeout: a script stuck in a loop gets 504 after --timeout, other
 // requests are served meanwhile, and its worker serves again afterwards.
 func TestTimeout(t *testing.T) {
