@@ -1738,6 +1738,24 @@ def _reset_state(err):
     _opened.clear()
 
 
+_gettrace = sys.gettrace
+_getprofile = sys.getprofile
+_monitoring = getattr(sys, "monitoring", None)
+
+
+_TOOLS = range(6)  # the tool ids of sys.monitoring
+
+
+def _free_tools(tools):
+    m = _monitoring
+    events = [e for e in (getattr(m.events, n) for n in dir(m.events))
+              if type(e) is int and e and e & (e - 1) == 0]
+    for t in tools:
+        for e in events:
+            m.register_callback(t, e, None)
+        m.free_tool_id(t)
+
+
 def _restore_interpreter():
     """Put back interpreter-wide settings a script may have changed (66)."""
     sys.excepthook = sys.__excepthook__
@@ -1758,6 +1776,9 @@ def _restore_interpreter():
         logging.disable(logging.NOTSET)
     if "threading" in sys.modules:
         threading.excepthook = threading.__excepthook__
+        if threading.gettrace() is not None or threading.getprofile() is not None:
+            threading.settrace(None)
+            threading.setprofile(None)
     m = sys.modules.get("socket")
     if m is not None and m.getdefaulttimeout() is not None:
         m.setdefaulttimeout(None)
@@ -2218,7 +2239,22 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
             exit_code, failure = 1, entry[3]
         else:
             try:
-                exec(code, g)
+                try:
+                    exec(code, g)
+                finally:
+                    # A tracer or profiler the script left on would follow
+                    # the runtime's code and every later request; its CGI
+                    # process would have taken it along. Stopped before
+                    # any other Python function runs.
+                    if _gettrace() is not None or _getprofile() is not None:
+                        sys.settrace(None)
+                        sys.setprofile(None)
+                    if _monitoring is not None:
+                        tools = [t for t in _TOOLS if _monitoring.get_tool(t) is not None]
+                        if tools:
+                            for t in tools:
+                                _monitoring.set_events(t, 0)
+                            _free_tools(tools)
             except SystemExit as e:
                 exit_code, failure = _exit_status(e, err)
             except _EndRequest as e:

@@ -241,6 +241,30 @@ func TestProfiledScript(t *testing.T) {
 	}
 }
 
+// TestTracersLeftOn: a script that leaves sys.settrace, sys.setprofile,
+// threading's hooks and a sys.monitoring tool on gets its own output only,
+// and the requests after it in that interpreter see none of them (before,
+// every later request got the tracer's lines in its headers: 500).
+func TestTracersLeftOn(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--workers", "1", "--timeout", "10s")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, c := range []struct{ path, want string }{
+		{"left_tracing.py", "tracers on\n"},
+		{"hello.py", "Hello, world!\n"},
+		{"compat/073-thread.py", "main done\nthread done\n"},
+		{"left_tracing.py", "tracers on\n"}, // its sys.monitoring tool id is free again
+		{"hello.py", "Hello, world!\n"},
+	} {
+		code, body, err := fetch(t, client, base+"cgi-bin/"+c.path)
+		if err != nil || code != 200 || body != c.want {
+			t.Errorf("%s: %d %q %v; want 200 %q", c.path, code, body, err, c.want)
+		}
+	}
+	if strings.Contains(logs(), "LEAKED") {
+		t.Errorf("a tracer outlived its request:\n%s", logs())
+	}
+}
+
 // TestTimeout: a script stuck in a loop gets 504 after --timeout, other
 // requests are served meanwhile, and its worker serves again afterwards.
 func TestTimeout(t *testing.T) {
