@@ -1541,6 +1541,7 @@ def _start(self):
 
 
 threading.Thread.start = _start
+_orig_main_thread = threading.main_thread()
 # The worker thread is a foreign thread to threading (a _DummyThread,
 # daemonic on 3.13): threads a script starts inherit daemon=False from the
 # main thread of a CGI process, so they must from the worker too.
@@ -1669,6 +1670,13 @@ _base_root_level = logging.root.level
 _base_umask = os.umask(0o022)
 os.umask(_base_umask)
 _base_switch = sys.getswitchinterval()
+import gc
+_base_gc_threshold = gc.get_threshold()
+# 3.11's sub-interpreters start with no limit on int/str conversions (0);
+# a CGI process, and the main interpreter, have the default (CVE-2020-10735).
+if sys.get_int_max_str_digits() == 0:
+    sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
+_base_max_digits = sys.get_int_max_str_digits()
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
 _base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
 _gen = 0
@@ -1756,6 +1764,20 @@ def _free_tools(tools):
         m.free_tool_id(t)
 
 
+def _reset_asyncio(events):
+    # The event loop a script got or set for its thread, and any policy it
+    # installed, end with the request as with its process: the next script
+    # gets a new loop from asyncio.get_event_loop(), not a closed one.
+    policy = events._event_loop_policy
+    loop = getattr(getattr(policy, "_local", None), "_loop", None)
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        try:
+            loop.close()
+        except Exception:
+            pass
+    events._event_loop_policy = None
+
+
 def _restore_interpreter():
     """Put back interpreter-wide settings a script may have changed (66)."""
     sys.excepthook = sys.__excepthook__
@@ -1798,6 +1820,17 @@ def _restore_interpreter():
     _penv.clear()
     if sys.getswitchinterval() != _base_switch:
         sys.setswitchinterval(_base_switch)
+    if not gc.isenabled():
+        gc.enable()
+    if gc.get_threshold() != _base_gc_threshold:
+        gc.set_threshold(*_base_gc_threshold)
+    if gc.get_debug():
+        gc.set_debug(0)
+    if sys.get_int_max_str_digits() != _base_max_digits:
+        sys.set_int_max_str_digits(_base_max_digits)
+    m = sys.modules.get("asyncio.events")
+    if m is not None and m._event_loop_policy is not None:
+        _reset_asyncio(m)
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__
@@ -2181,6 +2214,12 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     t = threading.current_thread()
     if t._daemonic:
         t._daemonic = False
+    # The script's thread is its process's main thread: for
+    # asyncio.get_event_loop(), `current_thread() is main_thread()` checks
+    # and the thread name in log records.
+    threading._main_thread = t
+    if t._name != "MainThread":
+        t._name = "MainThread"
     entry = _cache.get(path)
     compiled = 0  # for the server's metrics: 1 first load, 2 reload after a change
     if entry is None or entry[0] != stamp:
@@ -2285,6 +2324,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
             _proc_end(_unbuffered[0])
         _install_stdio(between=True)
         sys.modules["__main__"] = _orig_main
+        threading._main_thread = _orig_main_thread
         if _GLOBALS != "keep":
             _close_connections(g)
             g.clear()

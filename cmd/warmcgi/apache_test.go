@@ -121,6 +121,10 @@ func differentialTable() []diffRequest {
 		// Names with characters outside [A-Za-z0-9-] are dropped.
 		{name: "env_underscore", method: "GET", target: "/cgi-bin/env.py", apacheStatus: 200,
 			header: [][2]string{{"X_Under", "sneaky"}, {"X-Over", "fine"}}},
+		// State a script leaves in its thread or interpreter: an event
+		// loop (closed), the collector's settings, the digit limit.
+		{name: "asyncio_loop", method: "GET", target: "/cgi-bin/asyncio_loop.py", apacheStatus: 200},
+		{name: "gc_knobs", method: "GET", target: "/cgi-bin/gc_knobs.py", apacheStatus: 200},
 		{name: "argv", method: "GET", target: "/cgi-bin/argv.py", apacheStatus: 200},
 		{name: "argv_isindex", method: "GET", target: "/cgi-bin/argv.py?foo%3Bbar+x%26y", apacheStatus: 200},
 		{name: "argv_isindex_post", method: "POST", target: "/cgi-bin/argv.py?one+two",
