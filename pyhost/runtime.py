@@ -1612,6 +1612,19 @@ def _addHandler(self, hdlr):
 
 
 logging.Logger.addHandler = _addHandler
+# Levels the script's code sets (a script's own logger is always
+# "__main__", shared by every script) are put back too.
+_set_level = logging.Logger.setLevel
+_changed_levels = {}  # logger -> its level before the request changed it
+
+
+def _setLevel(self, level):
+    if _cur[1] is not None and self not in _changed_levels and _user_caller():
+        _changed_levels[self] = self.level
+    return _set_level(self, level)
+
+
+logging.Logger.setLevel = _setLevel
 
 # random (67): a CGI process is seeded from urandom; a script's
 # random.seed(42) must not make the next request's numbers predictable.
@@ -1732,7 +1745,16 @@ def _reset_state(err):
                 h.close()
             except Exception:
                 pass
+        for lg, level in _changed_levels.items():
+            _set_level(lg, level)
+        if "logging.config" in sys.modules:
+            # dictConfig and fileConfig disable the loggers they were not
+            # given (disable_existing_loggers): so would a new process's.
+            for lg in list(logging.root.manager.loggerDict.values()):
+                if getattr(lg, "disabled", False):
+                    lg.disabled = False
     _added_handlers.clear()
+    _changed_levels.clear()
     for f in _opened:
         try:
             if f.closed:
@@ -1782,6 +1804,8 @@ def _restore_interpreter():
     """Put back interpreter-wide settings a script may have changed (66)."""
     sys.excepthook = sys.__excepthook__
     sys.displayhook = sys.__displayhook__
+    sys.unraisablehook = sys.__unraisablehook__
+    sys.breakpointhook = sys.__breakpointhook__
     if sys.meta_path != _base_meta_path:
         sys.meta_path[:] = _base_meta_path
     if sys.path_hooks != _base_path_hooks:
