@@ -886,6 +886,15 @@ class _MainOnlyFinder:
 if not _MAIN:
     sys.meta_path.insert(0, _MainOnlyFinder)
 
+# asyncio's C accelerator on 3.11 keeps its state in process-wide statics,
+# made by the first interpreter that imports it: asyncio.get_event_loop()
+# in another interpreter returned the first one's loop (one another script
+# had closed), and its task registries hold the first interpreter's
+# objects after it ends. Sub-interpreters use the pure-Python asyncio,
+# which asyncio falls back to by itself (3.12 made _asyncio per-interpreter).
+if not _MAIN and sys.version_info < (3, 12):
+    sys.modules.setdefault("_asyncio", None)
+
 # ---------------------------------------------------------------------
 # What a CGI process does to itself must end only the request, never the
 # server (cases 46-49, 76, 79, 80, 85-88). These are module attributes,
@@ -1800,6 +1809,38 @@ def _reset_asyncio(events):
     events._event_loop_policy = None
 
 
+_opener_installed = [False]
+
+
+def _watch_install_opener(orig):
+    def install_opener(opener):
+        if _cur[1] is not None:
+            _opener_installed[0] = True
+        return orig(opener)
+    install_opener._warmcgi = True
+    install_opener.__doc__ = orig.__doc__
+    return install_opener
+
+
+def _restore_network():
+    # Two settings of the standard library that scripts change to reach a
+    # server (66), and that would make the next script's requests skip
+    # certificate checks or go through another script's proxy and
+    # credentials: ssl's default HTTPS context and urllib's global opener.
+    m = sys.modules.get("ssl")
+    if m is not None and m._create_default_https_context is not m.create_default_context:
+        m._create_default_https_context = m.create_default_context
+    m = sys.modules.get("urllib.request")
+    if m is not None:
+        if not getattr(m.install_opener, "_warmcgi", False):
+            # First seen: the opener it holds may be this request's.
+            m.install_opener = _watch_install_opener(m.install_opener)
+            m._opener = None
+        elif _opener_installed[0]:
+            _opener_installed[0] = False
+            m._opener = None
+
+
 def _restore_interpreter():
     """Put back interpreter-wide settings a script may have changed (66)."""
     sys.excepthook = sys.__excepthook__
@@ -1855,6 +1896,8 @@ def _restore_interpreter():
     m = sys.modules.get("asyncio.events")
     if m is not None and m._event_loop_policy is not None:
         _reset_asyncio(m)
+    if "ssl" in sys.modules or "urllib.request" in sys.modules:
+        _restore_network()
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__

@@ -123,10 +123,11 @@ func differentialTable() []diffRequest {
 			header: [][2]string{{"X_Under", "sneaky"}, {"X-Over", "fine"}}},
 		// State a script leaves in its thread or interpreter: an event
 		// loop (closed), the collector's settings, the digit limit,
-		// logger levels, hooks.
+		// logger levels, hooks, HTTPS context and urllib opener.
 		{name: "asyncio_loop", method: "GET", target: "/cgi-bin/asyncio_loop.py", apacheStatus: 200},
 		{name: "gc_knobs", method: "GET", target: "/cgi-bin/gc_knobs.py", apacheStatus: 200},
 		{name: "logging_state", method: "GET", target: "/cgi-bin/logging_state.py", apacheStatus: 200},
+		{name: "tls_opener", method: "GET", target: "/cgi-bin/tls_opener.py", apacheStatus: 200},
 		{name: "argv", method: "GET", target: "/cgi-bin/argv.py", apacheStatus: 200},
 		{name: "argv_isindex", method: "GET", target: "/cgi-bin/argv.py?foo%3Bbar+x%26y", apacheStatus: 200},
 		{name: "argv_isindex_post", method: "POST", target: "/cgi-bin/argv.py?one+two",
