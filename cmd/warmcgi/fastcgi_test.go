@@ -703,14 +703,7 @@ func TestFastCGIFlags(t *testing.T) {
 	worldReachable(t, tmp)
 	marker := filepath.Join(tmp, "go-on")
 	rd := holdProgress(t, n.url, marker)
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if missing := waitForLog(ctx, w.stderr.String, "shutting down"); len(missing) > 0 {
-		t.Fatalf("no \"shutting down\" after SIGTERM:\n%s", w.stderr.String())
-	}
+	w.sigterm(t)
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,20 @@ type warmcgiProcess struct {
 	err    error         // cmd.Wait's result, once exited is closed
 }
 
+// sigterm sends the server SIGTERM and waits until its log says it is
+// draining.
+func (p *warmcgiProcess) sigterm(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, p.stderr.String, "shutting down"); len(missing) > 0 {
+		t.Fatalf("no \"shutting down\" after SIGTERM:\n%s", p.stderr.String())
+	}
+}
+
 // startWarmcgiProcess is startWarmcgi for tests that signal the process
 // or look at how it exited.
 func startWarmcgiProcess(t testing.TB, dir string, extraArgs ...string) *warmcgiProcess {

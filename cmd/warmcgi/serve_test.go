@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -106,15 +105,7 @@ func TestGracefulShutdown(t *testing.T) {
 	worldReachable(t, tmp)
 	marker := filepath.Join(tmp, "go-on")
 	rd := holdProgress(t, p.url, marker) // in the script now
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	// The script finishes only once the server is draining.
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if missing := waitForLog(ctx, p.stderr.String, "shutting down"); len(missing) > 0 {
-		t.Fatalf("no \"shutting down\" after SIGTERM:\n%s", p.stderr.String())
-	}
+	p.sigterm(t)                         // the script finishes only once the server is draining
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
