@@ -2281,12 +2281,6 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     t = threading.current_thread()
     if t._daemonic:
         t._daemonic = False
-    # The script's thread is its process's main thread: for
-    # asyncio.get_event_loop(), `current_thread() is main_thread()` checks
-    # and the thread name in log records.
-    threading._main_thread = t
-    if t._name != "MainThread":
-        t._name = "MainThread"
     entry = _cache.get(path)
     compiled = 0  # for the server's metrics: 1 first load, 2 reload after a change
     if entry is None or entry[0] != stamp:
@@ -2335,6 +2329,12 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     g = main.__dict__
     sys.modules["__main__"] = main
     sys.executable = entry[5]
+    # The script's thread is its process's main thread: for
+    # asyncio.get_event_loop(), `current_thread() is main_thread()` checks
+    # and the thread name in log records.
+    threading._main_thread = t
+    if t._name != "MainThread":
+        t._name = "MainThread"
 
     exit_code = 0
     failure = ""
@@ -2356,10 +2356,10 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
                         sys.settrace(None)
                         sys.setprofile(None)
                     if _monitoring is not None:
-                        tools = [t for t in _TOOLS if _monitoring.get_tool(t) is not None]
+                        tools = [tool for tool in _TOOLS if _monitoring.get_tool(tool) is not None]
                         if tools:
-                            for t in tools:
-                                _monitoring.set_events(t, 0)
+                            for tool in tools:
+                                _monitoring.set_events(tool, 0)
                             _free_tools(tools)
             except SystemExit as e:
                 exit_code, failure = _exit_status(e, err)
@@ -2449,9 +2449,8 @@ def _running_threads():
     run. The server's threads that ran requests are foreign to threading
     (_DummyThread, and never leave its table): the C layer ends their
     idle thread states itself, so they do not count."""
-    main = threading.main_thread()
     return [t for t in threading.enumerate()
-            if t is not main and not isinstance(t, threading._DummyThread) and t.is_alive()]
+            if t is not _orig_main_thread and not isinstance(t, threading._DummyThread) and t.is_alive()]
 
 
 # Last: builtins as the runtime leaves them (process mode replaces open()
