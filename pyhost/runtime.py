@@ -1719,6 +1719,18 @@ def _register_codec(search_function):
 codecs.register = _register_codec
 
 
+def _stop_executors(cft):
+    # A ThreadPoolExecutor the script left open keeps its worker threads
+    # waiting for more work. A CGI process's exit shuts it down (its
+    # threads finish what was submitted, then end), and so does the end of
+    # the request; otherwise the join below would wait out its bound.
+    for t in _started:
+        if t.is_alive() and getattr(t, "_target", None) is cft._worker and getattr(t, "_args", None):
+            ex = t._args[0]()
+            if isinstance(ex, cft.ThreadPoolExecutor):
+                ex.shutdown(wait=False)
+
+
 def _reset_state(err):
     """Undo what one request did to the interpreter (63-69, 73-75, 23)."""
     global _alarm
@@ -1726,6 +1738,9 @@ def _reset_state(err):
         _alarm[0].cancel()
         _alarm = None
     _signals.clear()
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None and _started:
+        _stop_executors(cft)
     for t in _started:
         if not t.daemon and t.is_alive():
             try:

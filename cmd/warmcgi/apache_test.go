@@ -128,6 +128,8 @@ func differentialTable() []diffRequest {
 		{name: "gc_knobs", method: "GET", target: "/cgi-bin/gc_knobs.py", apacheStatus: 200},
 		{name: "logging_state", method: "GET", target: "/cgi-bin/logging_state.py", apacheStatus: 200},
 		{name: "tls_opener", method: "GET", target: "/cgi-bin/tls_opener.py", apacheStatus: 200},
+		// A thread pool left open ends with the script, after its work.
+		{name: "executor_left_open", method: "GET", target: "/cgi-bin/executor_left_open.py", apacheStatus: 200},
 		{name: "argv", method: "GET", target: "/cgi-bin/argv.py", apacheStatus: 200},
 		{name: "argv_isindex", method: "GET", target: "/cgi-bin/argv.py?foo%3Bbar+x%26y", apacheStatus: 200},
 		{name: "argv_isindex_post", method: "POST", target: "/cgi-bin/argv.py?one+two",
