@@ -1364,6 +1364,85 @@ def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None
 
 _opened = []  # files the script opened during the request (68, 69)
 
+# Raw file descriptors the script's own code opens (os.open, os.pipe,
+# tempfile.mkstemp) die with a CGI process if it never closes them; in the
+# server they would pile up until accept() fails for every client (EMFILE).
+# Those still open when the request ends are closed then, unless a live
+# file or socket object still holds one (it closes it itself), and only
+# while the number is still the same file (dev, inode) as at its opening.
+_os_open = os.open
+_os_pipe = os.pipe
+_os_fstat = os.fstat
+_raw_fds = []  # (fd, st_dev, st_ino)
+
+
+def _opened_by_script():
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_name in ("mkstemp", "_mkstemp_inner") and f.f_code.co_filename.endswith("tempfile.py"):
+        f = f.f_back
+    if f is None:
+        return False
+    name = f.f_code.co_filename
+    return not name.startswith(_keep) and not name.startswith("<")
+
+
+def _track_fd(fd):
+    try:
+        st = _os_fstat(fd)
+    except OSError:
+        return
+    _raw_fds.append((fd, st.st_dev, st.st_ino))
+
+
+def _os_open_tracked(*args, **kwargs):
+    fd = _os_open(*args, **kwargs)
+    if _cur[1] is not None and _opened_by_script():
+        _track_fd(fd)
+    return fd
+
+
+def _os_pipe_tracked():
+    r, w = _os_pipe()
+    if _cur[1] is not None and _opened_by_script():
+        _track_fd(r)
+        _track_fd(w)
+    return r, w
+
+
+os.open = _os_open_tracked
+os.pipe = _os_pipe_tracked
+
+
+def _same_fd(entry):
+    try:
+        st = _os_fstat(entry[0])
+    except OSError:
+        return False
+    return st.st_dev == entry[1] and st.st_ino == entry[2]
+
+
+def _close_raw_fds():
+    left = [e for e in _raw_fds if _same_fd(e)]
+    _raw_fds.clear()
+    if not left:
+        return
+    import gc
+    import socket
+    gc.collect()  # an owner in a reference cycle closes its descriptor now
+    held = set()
+    for o in gc.get_objects():
+        if isinstance(o, (io.FileIO, socket.socket)):
+            try:
+                held.add(o.fileno())
+            except (OSError, ValueError):
+                pass
+    for e in left:
+        if e[0] not in held and _same_fd(e):
+            try:
+                _os_close(e[0])
+            except OSError:
+                pass
+
 os.write = _write
 os.read = _read
 os.close = _close
@@ -2425,6 +2504,8 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         for b in _fd_sinks:
             _os_close(b.fd)
         _fd_sinks.clear()
+        if _raw_fds:
+            _close_raw_fds()
         sys.argv = _orig_argv
         sys.path[:] = _base_path
         if _MODULES == "purge":

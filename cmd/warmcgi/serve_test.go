@@ -256,6 +256,42 @@ func TestTracersLeftOn(t *testing.T) {
 	}
 }
 
+// TestRawFDsClosed: descriptors a script opens with os.open, os.pipe and
+// tempfile.mkstemp and leaves open are closed when its request ends, as
+// at a CGI process's exit; before, each request kept four more, until the
+// server could accept no connection.
+func TestRawFDsClosed(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--workers", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	fds := func() int {
+		t.Helper()
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+		if err != nil {
+			t.Skipf("no /proc: %v", err)
+		}
+		return len(ents)
+	}
+	get := func() {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/fd_leak.py")
+		if err != nil || code != 200 || body != "opened 4\n" {
+			t.Fatalf("fd_leak.py: %d %q %v\n%s", code, body, err, p.stderr.String())
+		}
+	}
+	get()
+	before := fds()
+	const runs = 25
+	for range runs {
+		get()
+	}
+	if after := fds(); after-before >= runs {
+		t.Errorf("the server holds %d descriptors after %d more requests, %d before: the scripts' are not closed", after, runs, before)
+	}
+	if code, body, err := fetch(t, client, p.url+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+		t.Errorf("hello.py afterwards: %d %q %v", code, body, err)
+	}
+}
+
 // TestTimeout: a script stuck in a loop gets 504 after --timeout, other
 // requests are served meanwhile, and its worker serves again afterwards.
 func TestTimeout(t *testing.T) {
