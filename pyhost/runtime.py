@@ -1411,6 +1411,10 @@ def _os_pipe_tracked():
 
 os.open = _os_open_tracked
 os.pipe = _os_pipe_tracked
+# What os.supports_dir_fd says of os.open must hold for the replacement:
+# shutil.rmtree uses its symlink-safe walk only when it does.
+if _os_open in os.supports_dir_fd:
+    os.supports_dir_fd.add(_os_open_tracked)
 
 
 def _same_fd(entry):
@@ -1601,6 +1605,8 @@ os.system = _system
 os._spawnvef = _spawnvef
 os.execv = _execv
 os.execve = _execve
+if _os_orig["execve"] in os.supports_fd:
+    os.supports_fd.add(_execve)
 
 # Threads (73): non-daemon threads a request starts keep it open, as they
 # keep a CGI process alive, up to a bound.
