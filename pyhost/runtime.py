@@ -1377,7 +1377,10 @@ _raw_fds = []  # (fd, st_dev, st_ino)
 
 
 def _opened_by_script():
-    f = sys._getframe(2)
+    try:
+        f = sys._getframe(2)
+    except ValueError:  # called with no Python caller
+        return False
     while f is not None and f.f_code.co_name in ("mkstemp", "_mkstemp_inner") and f.f_code.co_filename.endswith("tempfile.py"):
         f = f.f_back
     if f is None:
