@@ -1339,14 +1339,18 @@ class _Unclosable(io.BufferedIOBase):
         return self._proxy.writable()
 
 
+def _script_code(filename):
+    """Whether code of this file is the scripts' own: not the standard
+    library or an installed package (_keep), not importlib's."""
+    return not filename.startswith(_keep) and not filename.startswith("<frozen")
+
+
 def _track_opened(f):
     """Remember a file the request's own code opened (68-69): it is closed
     (or, with a keep policy, flushed) when the request ends. Called by the
     open() replacements, so the opener is two frames up."""
-    if _cur[1] is not None:
-        caller = sys._getframe(2).f_code.co_filename
-        if not caller.startswith(_keep) and not caller.startswith("<frozen"):
-            _opened.append(f)
+    if _cur[1] is not None and _script_code(sys._getframe(2).f_code.co_filename):
+        _opened.append(f)
     return f
 
 
@@ -1383,10 +1387,7 @@ def _opened_by_script():
         return False
     while f is not None and f.f_code.co_name in ("mkstemp", "_mkstemp_inner") and f.f_code.co_filename.endswith("tempfile.py"):
         f = f.f_back
-    if f is None:
-        return False
-    name = f.f_code.co_filename
-    return not name.startswith(_keep) and not name.startswith("<")
+    return f is not None and _script_code(f.f_code.co_filename)
 
 
 def _track_fd(fd):
@@ -1433,7 +1434,6 @@ def _close_raw_fds():
     _raw_fds.clear()
     if not left:
         return
-    import gc
     import socket
     gc.collect()  # an owner in a reference cycle closes its descriptor now
     held = set()
@@ -1486,7 +1486,7 @@ def _pump(fd, sink):
 
 
 def _pipe_to(sink, name):
-    r, w = os.pipe()
+    r, w = _os_pipe()
     t = threading.Thread(target=_pump, args=(r, sink), name="warmcgi-" + name, daemon=True)
     t._warmcgi_internal = True
     t.start()
@@ -1655,8 +1655,7 @@ _exit_funcs = []
 def _register(func, *args, **kwargs):
     # Only the script's own code: a library imported during a request
     # registers for the interpreter's exit, as it would anywhere.
-    caller = sys._getframe(1).f_code.co_filename
-    if _cur[1] is None or caller.startswith(_keep) or caller.startswith("<frozen"):
+    if _cur[1] is None or not _script_code(sys._getframe(1).f_code.co_filename):
         return _atexit_register(func, *args, **kwargs)
     _exit_funcs.append((func, args, kwargs))
     return func
@@ -1694,7 +1693,7 @@ def _user_caller():
     f = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
-        if not (name.startswith(_keep) or name.startswith("<frozen")):
+        if _script_code(name):
             return True
         if "logging" not in name:
             return False
@@ -2219,7 +2218,7 @@ def _proc_end(unbuffered):
             f.flush()
         except BaseException:
             pass
-    null = os.open(os.devnull, os.O_RDWR)
+    null = _os_open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         _os_dup2(null, fd)
     _os_close(null)
@@ -2501,7 +2500,6 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         if replaced:
             # A wrapper the script put around sys.stdout.buffer must be
             # finalised now, not during a later request.
-            import gc
             gc.collect()
         for t in _readers:
             t.join(1.0)  # children still holding stdout are cut off (90)

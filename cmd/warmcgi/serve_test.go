@@ -271,18 +271,18 @@ func TestRawFDsClosed(t *testing.T) {
 		}
 		return len(ents)
 	}
-	get := func() {
+	request := func() {
 		t.Helper()
 		code, body, err := fetch(t, client, p.url+"cgi-bin/fd_leak.py")
 		if err != nil || code != 200 || body != "opened 4\n" {
 			t.Fatalf("fd_leak.py: %d %q %v\n%s", code, body, err, p.stderr.String())
 		}
 	}
-	get()
+	request()
 	before := fds()
 	const runs = 25
 	for range runs {
-		get()
+		request()
 	}
 	if after := fds(); after-before >= runs {
 		t.Errorf("the server holds %d descriptors after %d more requests, %d before: the scripts' are not closed", after, runs, before)
