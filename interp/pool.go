@@ -68,12 +68,11 @@ type Options struct {
 	// long.
 	Abandon func(ip Interpreter, replaced bool)
 	// Spill, when above zero, keeps jobs on as few workers as the load
-	// needs: while a worker is busy, a new job goes to an idle worker only
-	// if that worker is still polling its mailbox (it has just finished
-	// one), or after the job has waited Spill in the queue; otherwise
-	// it waits for the busy worker. Short jobs then run one after another
-	// on one warm thread, and slow ones (waiting on I/O) still get the
-	// other workers. For interpreters that share one lock, where two
+	// needs: while a worker is busy (or just done, and not yet back for
+	// the next job), a new job waits for it, and goes to an idle worker
+	// only after waiting Spill in the queue, if the busy workers leave
+	// their lock free. Short jobs then run one after another on one warm
+	// thread, and slow ones (waiting on I/O) still get the other workers. For interpreters that share one lock, where two
 	// threads running short jobs at once only contend for it. Ignored
 	// with Direct.
 	Spill time.Duration
@@ -302,7 +301,13 @@ const jobAbandoned = -1
 // slot holds one worker's counters. It is padded to two cache lines so
 // that workers never write to a line another worker writes to.
 type slot struct {
-	busy     atomic.Bool
+	busy atomic.Bool
+	// claimed, with Spill, is set under Pool.mu when a job is handed to
+	// the worker, and cleared when it is back for the next one: from the
+	// hand-off until the job has started, and from its end until the
+	// worker is idle again, it is not busy but no other job should go to
+	// another worker (anyBusy).
+	claimed  atomic.Bool
 	live     atomic.Bool
 	retire   atomic.Bool // Restart: replace this worker after its job
 	replaced atomic.Uint32
@@ -485,6 +490,7 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 			return p.runHere(w, fn)
 		}
 		j.state.Store(stateRunning)
+		p.slots[w.id].claimed.Store(true)
 		p.mu.Unlock()
 		w.mail <- j
 		return p.wait(ctx, j)
@@ -503,22 +509,22 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 
 // pick removes and returns the idle worker a new job goes to now, or nil
 // if the job is to wait in the queue. Without Spill that is any idle
-// worker. With Spill, a worker still polling (hot), any idle one while no
-// worker is busy (a lone job must not wait), and any idle one rather than
-// refusing the job when the queue is full. p.mu must be held.
+// worker. With Spill, any idle one while no worker is busy (a lone job
+// must not wait), and any idle one rather than refusing the job when the
+// queue is full. p.mu must be held.
 func (p *Pool[I]) pick() *worker[I] {
-	if p.spill == 0 || p.direct || len(p.hot) > 0 || p.queue.n >= p.queueSize || !p.anyBusy() {
+	if p.spill == 0 || p.direct || p.queue.n >= p.queueSize || !p.anyBusy() {
 		return p.popIdle()
 	}
 	return nil
 }
 
-// anyBusy reports whether a worker is running a job. A worker just handed
-// one may not count yet: a job then goes to an idle worker at once, as
-// without Spill.
+// anyBusy reports whether a worker has a job or is just done with one
+// (slot.claimed): a new job then waits for that worker rather than wake
+// another. p.mu must be held.
 func (p *Pool[I]) anyBusy() bool {
 	for i := range p.slots {
-		if p.slots[i].busy.Load() {
+		if p.slots[i].busy.Load() || p.slots[i].claimed.Load() {
 			return true
 		}
 	}
@@ -544,6 +550,7 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 	p.queue.remove(j)
 	p.queued.Store(int64(p.queue.n))
 	j.state.Store(stateRunning)
+	p.slots[w.id].claimed.Store(true)
 	w.mail <- j
 }
 
@@ -1068,6 +1075,7 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 		j.done <- struct{}{}
 		// From here on j belongs to its caller again.
 		if n == p.maxRequests || s.retire.Load() {
+			s.claimed.Store(false)
 			return true
 		}
 	}
@@ -1078,6 +1086,7 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 // must exit.
 func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	p.mu.Lock()
+	p.slots[w.id].claimed.Store(false)
 	// With Spill, a worker steps back while another is busy and their
 	// threads keep the shared lock busy: the queued jobs go to that one,
 	// one after another, or are moved by their own Spill checks.
@@ -1086,6 +1095,7 @@ func (p *Pool[I]) take(w *worker[I]) *job[I] {
 		if j := p.queue.pop(); j != nil {
 			j.state.Store(stateRunning)
 			p.queued.Store(int64(p.queue.n))
+			p.slots[w.id].claimed.Store(true)
 			p.mu.Unlock()
 			return j
 		}
@@ -1097,7 +1107,9 @@ func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	// Go idle. A blocked locked thread costs a futex wake-up and a P
 	// hand-off to restart, so a few idle workers poll for a while first;
 	// the rest keep their Ps free for the goroutines producing work.
-	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot && !shrink
+	// With Spill, not while another worker is busy: no job comes before
+	// that one is done.
+	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot && !shrink && (p.spill == 0 || p.direct || !p.anyBusy())
 	if hot {
 		p.hot = append(p.hot, w)
 	} else {
@@ -1155,6 +1167,7 @@ func (p *Pool[I]) run(id int, ip I, j *job[I]) {
 		p.log.Error("interp: job called runtime.Goexit; replacing the worker", keyWorker, id)
 		j.err = ErrJobExited
 		p.slots[id].busy.Store(false)
+		p.slots[id].claimed.Store(false)
 		p.slots[id].served.Add(1)
 		j.done <- struct{}{}
 	}()
@@ -1251,6 +1264,7 @@ func (p *Pool[I]) giveUp(w *worker[I], start int64, ran time.Duration) {
 	p.live.Add(-1)
 	s.live.Store(false)
 	s.busy.Store(false)
+	s.claimed.Store(false)
 	replace := !p.closed && p.maxStuck > 0 && p.stuck <= p.maxStuck
 	w.given = make(chan struct{})
 	if replace {

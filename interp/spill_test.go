@@ -2,6 +2,9 @@ package interp
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -90,6 +93,38 @@ func TestSpill(t *testing.T) {
 		}
 		if second != first {
 			t.Errorf("the waiting job went to the idle worker while the busy one used %.0f%% of a core", share*100)
+		}
+	})
+	t.Run("short jobs stay on one worker", func(t *testing.T) {
+		// A worker that has just finished a job is not idle yet: a job
+		// arriving then waits for it rather than wake the other worker
+		// (the two would only take turns at the lock they share).
+		for _, callers := range []int{1, 4} {
+			p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour})
+			var mu sync.Mutex
+			ran := map[*fakeInterp]int{}
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 300 {
+						err := p.Do(context.Background(), func(ip *fakeInterp) {
+							mu.Lock()
+							ran[ip]++
+							mu.Unlock()
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if len(ran) != 1 {
+				t.Errorf("%d callers: jobs ran on %d workers (%v), want one", callers, len(ran), slices.Collect(maps.Values(ran)))
+			}
 		}
 	})
 	t.Run("a lone job does not wait", func(t *testing.T) {
