@@ -78,6 +78,12 @@ type Handler struct {
 	PassAuthorization bool
 	// FollowSymlinks lets a symbolic link under Root point outside it.
 	FollowSymlinks bool
+	// StatInterval is how long what a request path resolved to (the
+	// script, and the identity of its file) is reused without looking at
+	// the file system again: a script changed, removed or made
+	// unrunnable is seen within it, and a new one at once. Zero looks
+	// at every request.
+	StatInterval time.Duration
 	// AllowWorldWritable runs scripts that are world-writable or lie in
 	// a world-writable directory below Root; by default they give 500,
 	// as under Apache's suexec.
@@ -131,6 +137,7 @@ type handlerState struct {
 	maxBody    int64
 	maxURL     int
 	trusted    []netip.Prefix // unmapped, masked
+	scripts    *scriptCache   // nil: StatInterval is zero
 
 	base           []string // server environment entries
 	baseNames      []string
@@ -153,6 +160,9 @@ func (h *Handler) state() *handlerState {
 func (h *Handler) newState() *handlerState {
 	st := &handlerState{runner: h.Runner, logger: h.Logger, reqLevel: h.RequestLogLevel,
 		serverName: h.ServerName, observe: h.Observe, ids: newRequestIDs()}
+	if h.StatInterval > 0 {
+		st.scripts = newScriptCache(h.StatInterval)
+	}
 	if st.logger == nil {
 		st.logger = slog.New(slog.DiscardHandler)
 	} else {

@@ -84,8 +84,24 @@ func (h *Handler) Resolve(escapedPath string) (Script, error) {
 	return h.resolveClean(st, p)
 }
 
-// resolveClean resolves a path already returned by cleanPath.
+// resolveClean resolves a path already returned by cleanPath, or returns
+// what it resolved to less than StatInterval ago.
 func (h *Handler) resolveClean(st *handlerState, p string) (Script, error) {
+	if st.scripts == nil {
+		return h.walk(st, p)
+	}
+	if s, ok := st.scripts.get(p); ok {
+		return s, nil
+	}
+	s, err := h.walk(st, p)
+	if err == nil {
+		st.scripts.put(p, s)
+	}
+	return s, err
+}
+
+// walk resolves a path already returned by cleanPath on the file system.
+func (h *Handler) walk(st *handlerState, p string) (Script, error) {
 	if !strings.HasPrefix(p, st.prefix) {
 		return Script{}, fmt.Errorf("%w: %q is outside %q", ErrNotFound, p, st.prefix)
 	}

@@ -450,7 +450,9 @@ func TestConformanceReload(t *testing.T) {
 	write("reloadhelper.py", helper(1), 0o644, 100)
 
 	apacheURL, _ := startApache(t, dir)
-	warmURL, _ := startWarmcgi(t, dir, "-w", "1")
+	// Apache looks at the file on every request; so does warmcgi with
+	// --stat-interval 0 (TestStatInterval covers the default).
+	warmURL, _ := startWarmcgi(t, dir, "-w", "1", "--stat-interval", "0")
 	as := newDiffServer(t, "apache", apacheURL)
 	ws := newDiffServer(t, "warmcgi", warmURL)
 	r := cc(14, "reload", "/cgi-bin/reload.py").diffRequest

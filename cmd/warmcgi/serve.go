@@ -48,6 +48,7 @@ type serveConfig struct {
 	setEnv          []string
 	passAuth        bool
 	followSymlinks  bool
+	statInterval    time.Duration
 	documentRoot    string
 	serverAdmin     string
 	logFormat       string
@@ -87,6 +88,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringArrayVar(&c.setEnv, "set-env", nil, "set NAME=VALUE in every script's environment (repeatable)")
 	fs.BoolVar(&c.passAuth, "pass-authorization", false, "pass the Authorization header as HTTP_AUTHORIZATION (Apache's CGIPassAuth)")
 	fs.BoolVar(&c.followSymlinks, "follow-symlinks", false, "run scripts that are symlinks to files outside DIR")
+	fs.DurationVar(&c.statInterval, "stat-interval", time.Second, "how long a script's file is trusted unchanged: an edit, removal or chmod shows within it, a new script at once (0: look at every request)")
 	fs.StringVar(&c.documentRoot, "document-root", "", "DOCUMENT_ROOT and the base of PATH_TRANSLATED (default DIR)")
 	fs.StringVar(&c.serverAdmin, "server-admin", "", "SERVER_ADMIN given to scripts")
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
@@ -571,6 +573,7 @@ func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 		SetEnv:            c.setEnv,
 		PassAuthorization: c.passAuth,
 		FollowSymlinks:    c.followSymlinks,
+		StatInterval:      c.statInterval,
 		MaxBody:           maxBody,
 		ServerSoftware:    "warmcgi",
 		ServerAdmin:       c.serverAdmin,

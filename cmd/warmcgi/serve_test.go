@@ -610,3 +610,56 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("GC percent %d with GOGC set, want it left alone (100)", got)
 	}
 }
+
+// TestStatInterval (COMPAT 14): what a request path resolved to is reused
+// for --stat-interval without a look at the file system, so an edit shows
+// once the interval has passed (the default, 1 s) and not before (1 h
+// here); a new script is served at once; with 0 every request looks.
+func TestStatInterval(t *testing.T) {
+	dir := t.TempDir()
+	for d, mode := range map[string]os.FileMode{filepath.Dir(dir): 0o755, dir: 0o755} {
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, word string) {
+		t.Helper()
+		src := "#!/usr/bin/python3\nprint('Content-Type: text/plain')\nprint()\nprint(" + strconv.Quote(word) + ")\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("v.py", "one")
+	def, _ := startWarmcgi(t, dir, "--workers", "1")
+	hour, _ := startWarmcgi(t, dir, "--workers", "1", "--stat-interval", "1h")
+	every, _ := startWarmcgi(t, dir, "--workers", "1", "--stat-interval", "0")
+	for _, base := range []string{def, hour, every} {
+		if _, _, body := get(t, base+"cgi-bin/v.py"); body != "one\n" {
+			t.Fatalf("%s: %q", base, body)
+		}
+	}
+	if status, _, _ := get(t, hour+"cgi-bin/new.py"); status != http.StatusNotFound {
+		t.Fatalf("new.py before it exists: %d, want 404", status)
+	}
+	write("v.py", "two!")
+	write("new.py", "new")
+	if _, _, body := get(t, every+"cgi-bin/v.py"); body != "two!\n" {
+		t.Errorf("--stat-interval 0, after the edit: %q, want the new version", body)
+	}
+	if _, _, body := get(t, hour+"cgi-bin/v.py"); body != "one\n" {
+		t.Errorf("--stat-interval 1h, after the edit: %q, want the version it has seen", body)
+	}
+	if _, _, body := get(t, hour+"cgi-bin/new.py"); body != "new\n" {
+		t.Errorf("--stat-interval 1h, a script that was missing: %q, want it served at once", body)
+	}
+	// The default interval: the edit shows after about a second.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, _, body := get(t, def+"cgi-bin/v.py")
+		if body == "two!\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("default --stat-interval: still %q 15 s after the edit", body)
+		}
+	}
+}

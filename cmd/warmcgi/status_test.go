@@ -209,7 +209,7 @@ func TestStatusWorkersAndReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("progress.py", string(src))
-	p := startWarmcgiProcess(t, dir, "--workers", "1", "--status", "127.0.0.1:0")
+	p := startWarmcgiProcess(t, dir, "--workers", "1", "--status", "127.0.0.1:0", "--stat-interval", "0")
 	status := statusURL(t, p.stderr.String)
 
 	v := map[string]string{"script": "/cgi-bin/v.py"}

@@ -1,0 +1,69 @@
+package cgienv
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// scriptCacheSize bounds the number of request paths a scriptCache holds,
+// and scriptCacheKey the length of a path it remembers (about 4 MiB in
+// all). Paths carry PATH_INFO, so a client can make as many as it likes:
+// when the cache is full it starts over rather than grow.
+const (
+	scriptCacheSize = 4096
+	scriptCacheKey  = 512
+)
+
+// scriptCache remembers, for StatInterval, what a request path resolved
+// to: the script, its PATH_INFO and the identity (Stamp) of its file. A
+// request for a remembered path then makes no system call at all, where
+// resolving it makes two or more (lstat of each segment, access of the
+// script). Only scripts found are remembered: a file that appears is
+// served at once; one changed, removed or made unrunnable is seen within
+// the interval (COMPAT 14 allows "every N ms").
+type scriptCache struct {
+	ttl   time.Duration
+	epoch time.Time // the clock is time.Since(epoch): monotonic, cheap
+
+	mu sync.RWMutex
+	m  map[string]cachedScript
+}
+
+type cachedScript struct {
+	s     Script
+	until time.Duration // since epoch
+}
+
+func newScriptCache(ttl time.Duration) *scriptCache {
+	return &scriptCache{ttl: ttl, epoch: time.Now(), m: make(map[string]cachedScript)}
+}
+
+// get returns the script remembered for the clean path p, if it is still
+// fresh.
+func (c *scriptCache) get(p string) (Script, bool) {
+	c.mu.RLock()
+	e, ok := c.m[p]
+	c.mu.RUnlock()
+	if !ok || time.Since(c.epoch) >= e.until {
+		return Script{}, false
+	}
+	return e.s, true
+}
+
+// put remembers s as what p resolved to just now.
+func (c *scriptCache) put(p string, s Script) {
+	if len(p) > scriptCacheKey {
+		return
+	}
+	// Copies: the strings may point into a request's longer ones.
+	p = strings.Clone(p)
+	s.Filename, s.Name, s.PathInfo = strings.Clone(s.Filename), strings.Clone(s.Name), strings.Clone(s.PathInfo)
+	until := time.Since(c.epoch) + c.ttl
+	c.mu.Lock()
+	if _, ok := c.m[p]; !ok && len(c.m) >= scriptCacheSize {
+		clear(c.m)
+	}
+	c.m[p] = cachedScript{s: s, until: until}
+	c.mu.Unlock()
+}
