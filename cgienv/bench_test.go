@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // discardWriter is the cheapest http.ResponseWriter: the benchmark below
@@ -27,7 +28,8 @@ func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 // with a Runner that answers at once: what the Go side costs per request
 // around the script. "info-log" adds the default per-request log record,
 // written to io.Discard; "access-logged" is the same logger with the
-// record at Debug, as the server has it when an access log is on.
+// record at Debug, as the server has it when an access log is on;
+// "stat-cached" is "no-log" with the server's StatInterval.
 func BenchmarkServeHTTP(b *testing.B) {
 	root := b.TempDir()
 	script := filepath.Join(root, "hello.py")
@@ -41,13 +43,15 @@ func BenchmarkServeHTTP(b *testing.B) {
 		name   string
 		logger *slog.Logger
 		level  slog.Level
+		stat   time.Duration
 	}{
-		{"no-log", nil, slog.LevelInfo},
-		{"info-log", info, slog.LevelInfo},
-		{"access-logged", info, slog.LevelDebug},
+		{"no-log", nil, slog.LevelInfo, 0},
+		{"stat-cached", nil, slog.LevelInfo, time.Second},
+		{"info-log", info, slog.LevelInfo, 0},
+		{"access-logged", info, slog.LevelDebug, 0},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			h := &Handler{Root: root, Runner: run, Logger: tc.logger, RequestLogLevel: tc.level}
+			h := &Handler{Root: root, Runner: run, Logger: tc.logger, RequestLogLevel: tc.level, StatInterval: tc.stat}
 			r, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/cgi-bin/hello.py", nil)
 			if err != nil {
 				b.Fatal(err)
