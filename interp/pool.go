@@ -607,8 +607,11 @@ func (p *Pool[I]) popIdle() *worker[I] {
 // is still queued.
 func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 	// Poll first: a job that finishes within the window hands its result
-	// over without parking and waking the caller.
-	if p.callerSpin > 0 {
+	// over without parking and waking the caller. Only a job a worker has
+	// taken: a queued one waits for the jobs ahead of it, and polling
+	// meanwhile only takes CPU from them (hello.py at -c 8, one worker:
+	// 8% less CPU per request, p99 halved).
+	if p.callerSpin > 0 && j.state.Load() == stateRunning {
 		start := time.Now()
 		for {
 			select {
