@@ -1788,6 +1788,7 @@ if sys.get_int_max_str_digits() == 0:
 _base_max_digits = sys.get_int_max_str_digits()
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
 _base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
+_builtins_version = [-1]  # _dict_version of builtins when it last held just those
 _gen = 0
 
 # codecs.register (F4): search functions a request adds are removed at its
@@ -2003,9 +2004,12 @@ def _restore_interpreter():
     # builtins (F4): names a script added or replaced are put back, by
     # identity, without calling the objects' own __eq__.
     d = builtins.__dict__
-    if not _same_items(d, _base_items):
-        d.clear()
-        d.update(_base_builtins)
+    v = _dict_version(d)
+    if v != _builtins_version[0] or v < 0:
+        if not _same_items(d, _base_items):
+            d.clear()
+            d.update(_base_builtins)
+        _builtins_version[0] = _dict_version(d)
     while _added_codecs:
         try:
             codecs.unregister(_added_codecs.pop())
@@ -2560,3 +2564,4 @@ def _running_threads():
 # above), the state every request's changes are undone to (F4).
 _base_builtins = dict(builtins.__dict__)
 _base_items = tuple(x for item in _base_builtins.items() for x in item)
+_builtins_version[0] = _dict_version(builtins.__dict__)
