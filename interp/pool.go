@@ -72,9 +72,9 @@ type Options struct {
 	// the next job), a new job waits for it, and goes to an idle worker
 	// only after waiting Spill in the queue, if the busy workers leave
 	// their lock free. Short jobs then run one after another on one warm
-	// thread, and slow ones (waiting on I/O) still get the other workers. For interpreters that share one lock, where two
-	// threads running short jobs at once only contend for it. Ignored
-	// with Direct.
+	// thread, and slow ones (waiting on I/O) still get the other workers.
+	// For interpreters that share one lock, where two threads running
+	// short jobs at once only contend for it. Ignored with Direct.
 	Spill time.Duration
 	// MaxStuck bounds how many abandoned jobs may run at once with a
 	// worker started in their place. Past it (and always when MaxStuck
@@ -302,11 +302,11 @@ const jobAbandoned = -1
 // that workers never write to a line another worker writes to.
 type slot struct {
 	busy atomic.Bool
-	// claimed, with Spill, is set under Pool.mu when a job is handed to
-	// the worker, and cleared when it is back for the next one: from the
-	// hand-off until the job has started, and from its end until the
-	// worker is idle again, it is not busy but no other job should go to
-	// another worker (anyBusy).
+	// claimed is set under Pool.mu when a job is handed to the worker,
+	// and cleared when the worker is back for the next one. From the
+	// hand-off until the job starts, and from its end until the worker is
+	// idle again, the worker is not busy, but with Spill no other job
+	// should go to another worker meanwhile (anyBusy).
 	claimed  atomic.Bool
 	live     atomic.Bool
 	retire   atomic.Bool // Restart: replace this worker after its job
