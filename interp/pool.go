@@ -74,8 +74,17 @@ type Options struct {
 	// their lock free. Short jobs then run one after another on one warm
 	// thread, and slow ones (waiting on I/O) still get the other workers.
 	// For interpreters that share one lock, where two threads running
-	// short jobs at once only contend for it. Ignored with Direct.
+	// short jobs at once only contend for it; see Parallel for those that
+	// do not. Ignored with Direct.
 	Spill time.Duration
+	// Parallel says the interpreters run at the same time (each has its
+	// own lock). With Spill, a job that has waited Spill goes to an idle
+	// worker whatever the busy workers' CPU use, and a worker that
+	// finishes steps back while the job at the head of the queue has
+	// waited less than Spill/2: short jobs stay on one thread, leaving
+	// the other cores to the goroutines that serve the connections, and
+	// long ones spread over the cores.
+	Parallel bool
 	// MaxStuck bounds how many abandoned jobs may run at once with a
 	// worker started in their place. Past it (and always when MaxStuck
 	// is negative: an interpreter of which there cannot be a second, such
@@ -222,6 +231,9 @@ type job[I Interpreter] struct {
 	// w, in direct mode, is the worker handed to the queued job: its
 	// caller runs the job itself.
 	w *worker[I]
+	// queued is when the job joined the queue (since Pool.epoch), with
+	// Spill and Parallel. Guarded by Pool.mu.
+	queued time.Duration
 }
 
 // jobList is the wait queue: a doubly linked list through the jobs
@@ -329,6 +341,7 @@ type Pool[I Interpreter] struct {
 	maxHot       int // how many idle workers may poll at once
 	direct       bool
 	spill        time.Duration
+	parallel     bool
 	jobPool      sync.Pool
 	stuckAfter   time.Duration
 	abandon      func(Interpreter, bool)
@@ -405,6 +418,7 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		maxRequests:  max(opts.MaxRequests, 0),
 		direct:       opts.Direct,
 		spill:        max(opts.Spill, 0),
+		parallel:     opts.Parallel,
 		stuckAfter:   max(opts.StuckAfter, 0),
 		abandon:      opts.Abandon,
 		maxStuck:     opts.MaxStuck,
@@ -501,6 +515,9 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		p.rejected.Add(1)
 		return ErrQueueFull
 	}
+	if p.parallel && p.spill > 0 {
+		j.queued = time.Since(p.epoch)
+	}
 	p.queue.push(j)
 	p.queued.Store(int64(p.queue.n))
 	p.mu.Unlock()
@@ -540,7 +557,7 @@ func (p *Pool[I]) anyBusy() bool {
 func (p *Pool[I]) spillTo(j *job[I]) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if j.state.Load() != stateQueued || len(p.hot)+len(p.cold) == 0 || p.cpuShare() >= spillBusy {
+	if j.state.Load() != stateQueued || len(p.hot)+len(p.cold) == 0 || !p.parallel && p.cpuShare() >= spillBusy {
 		return
 	}
 	w := p.popIdle()
@@ -552,6 +569,17 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 	j.state.Store(stateRunning)
 	p.slots[w.id].claimed.Store(true)
 	w.mail <- j
+}
+
+// crowded reports, with Spill, whether the busy workers are enough for
+// the queued jobs: where they share a lock, while their threads keep it
+// busy; where they run in parallel, while the oldest queued job has
+// waited less than Spill/2. p.mu must be held, and the queue not empty.
+func (p *Pool[I]) crowded() bool {
+	if p.parallel {
+		return time.Since(p.epoch)-p.queue.head.queued < p.spill/2
+	}
+	return p.cpuShare() >= spillBusy
 }
 
 // spillBusy is the share of a core the workers' threads may use for a
@@ -1090,10 +1118,10 @@ func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	p.mu.Lock()
 	p.slots[w.id].claimed.Store(false)
-	// With Spill, a worker steps back while another is busy and their
-	// threads keep the shared lock busy: the queued jobs go to that one,
-	// one after another, or are moved by their own Spill checks.
-	shrink := p.spill > 0 && !p.direct && !p.closed && p.queue.n > 0 && p.anyBusy() && p.cpuShare() >= spillBusy
+	// With Spill, a worker steps back while another is busy and enough
+	// for the queue (crowded): the queued jobs go to that one, one after
+	// another, or are moved by their own Spill checks.
+	shrink := p.spill > 0 && !p.direct && !p.closed && p.queue.n > 0 && p.anyBusy() && p.crowded()
 	if !shrink {
 		if j := p.queue.pop(); j != nil {
 			j.state.Store(stateRunning)

@@ -99,8 +99,12 @@ func TestSpill(t *testing.T) {
 		// A worker that has just finished a job is not idle yet: a job
 		// arriving then waits for it rather than wake the other worker
 		// (the two would only take turns at the lock they share).
-		for _, callers := range []int{1, 4} {
-			p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour})
+		for _, c := range []struct {
+			callers  int
+			parallel bool
+		}{{1, false}, {4, false}, {4, true}} {
+			callers := c.callers
+			p, _ := newPool(t, Options{Workers: 2, Spill: time.Hour, Parallel: c.parallel})
 			var mu sync.Mutex
 			ran := map[*fakeInterp]int{}
 			var wg sync.WaitGroup
@@ -123,8 +127,44 @@ func TestSpill(t *testing.T) {
 			}
 			wg.Wait()
 			if len(ran) != 1 {
-				t.Errorf("%d callers: jobs ran on %d workers (%v), want one", callers, len(ran), slices.Collect(maps.Values(ran)))
+				t.Errorf("%d callers, parallel %v: jobs ran on %d workers (%v), want one", callers, c.parallel, len(ran), slices.Collect(maps.Values(ran)))
 			}
+		}
+	})
+	t.Run("parallel: around a worker that keeps a core busy", func(t *testing.T) {
+		// Interpreters with a lock each: a job that has waited Spill
+		// goes to the idle worker even while the busy one uses a core.
+		p, _ := newPool(t, Options{Workers: 2, Spill: 20 * time.Millisecond, Parallel: true})
+		started, stop := make(chan struct{}), make(chan struct{})
+		var first *fakeInterp
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Do(context.Background(), func(ip *fakeInterp) {
+				first = ip
+				close(started)
+				// Spin until the other job has run, or for 2 s (then
+				// the other job runs after this one, on this worker).
+				for t0 := time.Now(); time.Since(t0) < 2*time.Second; {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+			})
+		}()
+		<-started
+		var second *fakeInterp
+		err := p.Do(context.Background(), func(ip *fakeInterp) { second = ip })
+		close(stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := recv(t, done, "the spinning Do"); err != nil {
+			t.Fatal(err)
+		}
+		if second == nil || second == first {
+			t.Errorf("the waiting job ran on %p, want the idle worker (not %p)", second, first)
 		}
 	})
 	t.Run("a lone job does not wait", func(t *testing.T) {

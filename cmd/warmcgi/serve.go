@@ -443,8 +443,16 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 	// busy, on its warm thread, and go to another only after waiting
 	// spillAfter, as a request waiting on I/O makes them (measured with
 	// wrk on 2 cores, hello.py, -w 2: README, Performance).
+	//
+	// With a GIL each (3.13+), the same keeps short requests on one
+	// warm thread, leaving the other cores to net/http, and a request
+	// that has waited spillAfter goes to an idle worker whatever the
+	// busy one's CPU use (interp Options.Parallel). Against running every
+	// request on its caller's goroutine (Direct), side by side on 2
+	// cores with wrk: hello.py p99 at 64 connections 7 ms instead of
+	// 33 ms at the same rate, and the same rate at 8 connections.
 	var spill time.Duration
-	if !ownGIL && !main && n > 1 {
+	if !main && n > 1 {
 		spill = spillAfter
 	}
 	maxStuck := 0 // as many as there are workers
@@ -457,18 +465,16 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		QueueTimeout: c.queueTimeout,
 		Logger:       logger,
 		MaxRequests:  c.maxRequests,
-		// With several interpreters, requests run on the goroutines that
-		// serve them (pyhost interpreters take calls from any thread): no
-		// worker thread wakes up per request. With one, its locked
-		// worker thread, polling for the next request, is faster still:
-		// the interpreter stays on one warm thread (measured with wrk on
-		// 2 cores, hello.py: direct +30% with -w 2, -5 to -30% with -w 1).
+		// Main mode with several workers (no Spill): requests run on the
+		// goroutines that serve them (pyhost interpreters take calls
+		// from any thread), so no worker thread wakes up per request.
 		// What a script keeps between requests (--modules keep, --globals
 		// keep) may be bound to the thread that made it (an sqlite3
 		// connection refuses any other, COMPAT 84): then each interpreter
 		// stays on its worker's thread.
-		Direct: n > 1 && c.modules == "purge" && c.globals == "fresh" && spill == 0,
-		Spill:  spill,
+		Direct:   n > 1 && c.modules == "purge" && c.globals == "fresh" && spill == 0,
+		Spill:    spill,
+		Parallel: ownGIL,
 		// A script still running --timeout plus a grace after it started
 		// is given up on: its client gets the 504 now, and a new
 		// interpreter takes its worker's place. The main interpreter has
