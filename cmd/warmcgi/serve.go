@@ -465,14 +465,10 @@ func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.P
 		QueueTimeout: c.queueTimeout,
 		Logger:       logger,
 		MaxRequests:  c.maxRequests,
-		// Main mode with several workers (no Spill): requests run on the
-		// goroutines that serve them (pyhost interpreters take calls
-		// from any thread), so no worker thread wakes up per request.
-		// What a script keeps between requests (--modules keep, --globals
-		// keep) may be bound to the thread that made it (an sqlite3
-		// connection refuses any other, COMPAT 84): then each interpreter
-		// stays on its worker's thread.
-		Direct:   n > 1 && c.modules == "purge" && c.globals == "fresh" && spill == 0,
+		// Each interpreter stays on its worker's thread: what a script
+		// keeps between requests (--modules keep, --globals keep) may be
+		// bound to the thread that made it (an sqlite3 connection
+		// refuses any other, COMPAT 84).
 		Spill:    spill,
 		Parallel: ownGIL,
 		// A script still running --timeout plus a grace after it started
