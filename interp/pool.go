@@ -231,9 +231,9 @@ type job[I Interpreter] struct {
 	// w, in direct mode, is the worker handed to the queued job: its
 	// caller runs the job itself.
 	w *worker[I]
-	// queued is when the job joined the queue (since Pool.epoch), with
+	// enqueued is when the job joined the queue (since Pool.epoch), with
 	// Spill and Parallel. Guarded by Pool.mu.
-	queued time.Duration
+	enqueued time.Duration
 }
 
 // jobList is the wait queue: a doubly linked list through the jobs
@@ -516,7 +516,7 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		return ErrQueueFull
 	}
 	if p.parallel && p.spill > 0 {
-		j.queued = time.Since(p.epoch)
+		j.enqueued = time.Since(p.epoch)
 	}
 	p.queue.push(j)
 	p.queued.Store(int64(p.queue.n))
@@ -577,7 +577,7 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 // waited less than Spill/2. p.mu must be held, and the queue not empty.
 func (p *Pool[I]) crowded() bool {
 	if p.parallel {
-		return time.Since(p.epoch)-p.queue.head.queued < p.spill/2
+		return time.Since(p.epoch)-p.queue.head.enqueued < p.spill/2
 	}
 	return p.cpuShare() >= spillBusy
 }
