@@ -146,7 +146,8 @@ func startNginx(t *testing.T, fastcgiAddr string) *nginxServer {
 	worldReachable(t, root)
 	logPath := filepath.Join(root, "error.log")
 	n := &nginxServer{errorLog: func() string { b, _ := os.ReadFile(logPath); return string(b) }}
-	port, tlsPort, authPort := freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 3)
+	port, tlsPort, authPort := ports[0], ports[1], ports[2]
 	n.authURL = fmt.Sprintf("http://127.0.0.1:%d/", authPort)
 	n.url = fmt.Sprintf("http://127.0.0.1:%d/", port)
 	n.tlsURL = fmt.Sprintf("https://127.0.0.1:%d/", tlsPort)

@@ -460,12 +460,25 @@ func probeHTTP(addr string) error {
 // could take it before Apache binds it; that shows up as a start failure.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts asks for n distinct free ports. The listeners stay open until
+// all n are chosen: one closed at once could be handed out again by the
+// next request (a server config listening twice on one port then loses a
+// server block; nginx only warns "conflicting server name").
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // checkReachableByOthers fails the test if Apache's children, which run as
