@@ -8,6 +8,11 @@
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
 #include <Python.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h> /* T_OBJECT_EX and READONLY, in Python.h from 3.12 */
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#define Py_READONLY READONLY
+#endif
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -283,6 +288,179 @@ ph_park(ph_interp *ip)
 }
 
 /*
+ * The fast path of sys.stdout.write and sys.stderr.write (runtime.py,
+ * _TextOut): a str written on the request's own thread to a sink that is
+ * neither closed nor detached is encoded and appended to the sink's buffer
+ * here; anything else goes to the Python method, _TextOut._write_py. A
+ * print costs about half what the Python method cost.
+ *
+ * The stream's _fast slot holds what the method needs, in this order. The
+ * slots of the stream and of its sink (runtime.py, _Sink) are read at
+ * their offsets, which _text_write takes from the classes' member
+ * descriptors: plain numbers, the same in every interpreter, since the
+ * classes are made from the same source on the same base.
+ */
+enum {
+	FAST_FD,        /* index of the sink in _cur */
+	FAST_CUR,       /* _cur: [stdin source, stdout sink, stderr sink] */
+	FAST_GLOBALS,   /* the runtime's globals, for _worker */
+	FAST_WORKER,    /* the name "_worker" */
+	FAST_STREAM_AT, /* a streamed sink is flushed from this size on */
+	FAST_FLUSHED,   /* _flushed(sink) */
+	FAST_SLOW,      /* _TextOut._write_py(self, text) */
+	FAST_SINK,      /* the class _Sink */
+	FAST_N
+};
+
+enum { OFF_FAST, OFF_OK, OFF_BUF, OFF_ENCODING, OFF_ERRORS, OFF_STREAM, OFF_N };
+static Py_ssize_t slot_off[OFF_N]; /* 0: not set; written once, by _text_write */
+
+static PyObject *
+slot(PyObject *o, int i)
+{
+	return *(PyObject **)((char *)o + __atomic_load_n(&slot_off[i], __ATOMIC_RELAXED));
+}
+
+static PyObject *
+textout_write(PyObject *self, PyObject *text)
+{
+	PyObject *fast, *worker, *cur, *sink, *buf, *enc, *errs, *stream, *bytes = NULL;
+	const char *data;
+	Py_ssize_t n, size;
+	long fd;
+
+	fast = slot(self, OFF_FAST);
+	if (fast == NULL || !PyTuple_CheckExact(fast) || PyTuple_GET_SIZE(fast) != FAST_N) {
+		PyErr_SetString(PyExc_RuntimeError, "warmcgi: a stream without its _fast slot");
+		return NULL;
+	}
+	if (!PyUnicode_CheckExact(text))
+		goto slow;
+	worker = PyDict_GetItemWithError(PyTuple_GET_ITEM(fast, FAST_GLOBALS), PyTuple_GET_ITEM(fast, FAST_WORKER));
+	if (worker == NULL || !PyLong_CheckExact(worker)) {
+		if (PyErr_Occurred())
+			return NULL;
+		goto slow;
+	}
+	if (PyLong_AsUnsignedLong(worker) != PyThread_get_thread_ident()) {
+		PyErr_Clear();
+		goto slow;
+	}
+	fd = PyLong_AsLong(PyTuple_GET_ITEM(fast, FAST_FD));
+	cur = PyTuple_GET_ITEM(fast, FAST_CUR);
+	if (!PyList_CheckExact(cur) || fd < 0 || fd >= PyList_GET_SIZE(cur))
+		goto slow;
+	sink = PyList_GET_ITEM(cur, fd);
+	if ((PyObject *)Py_TYPE(sink) != PyTuple_GET_ITEM(fast, FAST_SINK))
+		goto slow; /* None between requests */
+	buf = slot(sink, OFF_BUF);
+	enc = slot(sink, OFF_ENCODING);
+	errs = slot(sink, OFF_ERRORS);
+	stream = slot(sink, OFF_STREAM);
+	if (slot(sink, OFF_OK) != Py_True || buf == NULL || !PyByteArray_CheckExact(buf) || enc == NULL ||
+	    !PyUnicode_CheckExact(enc) || errs == NULL || !PyUnicode_CheckExact(errs) || stream == NULL)
+		goto slow;
+	Py_INCREF(sink);
+	Py_INCREF(buf);
+	Py_INCREF(stream);
+	if (PyUnicode_IS_ASCII(text) && PyUnicode_CompareWithASCIIString(enc, "utf-8") == 0) {
+		/* ASCII is its own UTF-8, whatever the error handler. */
+		data = (const char *)PyUnicode_DATA(text);
+		n = PyUnicode_GET_LENGTH(text);
+	} else {
+		const char *e = PyUnicode_AsUTF8(enc), *es = PyUnicode_AsUTF8(errs);
+
+		bytes = e && es ? PyUnicode_AsEncodedString(text, e, es) : NULL;
+		if (bytes == NULL)
+			goto fail;
+		if (!PyBytes_Check(bytes)) {
+			PyErr_SetString(PyExc_TypeError, "the codec did not return bytes");
+			goto fail;
+		}
+		data = PyBytes_AS_STRING(bytes);
+		n = PyBytes_GET_SIZE(bytes);
+	}
+	size = PyByteArray_GET_SIZE(buf);
+	/* A BufferError when the buffer is exported, as from bytearray +=. */
+	if (PyByteArray_Resize(buf, size + n) < 0)
+		goto fail;
+	memcpy(PyByteArray_AS_STRING(buf) + size, data, (size_t)n);
+	if (stream != Py_False && PyObject_IsTrue(stream) &&
+	    PyByteArray_GET_SIZE(buf) >= PyLong_AsSsize_t(PyTuple_GET_ITEM(fast, FAST_STREAM_AT))) {
+		PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(fast, FAST_FLUSHED), sink);
+
+		if (r == NULL)
+			goto fail;
+		Py_DECREF(r);
+	}
+	Py_XDECREF(bytes);
+	Py_DECREF(stream);
+	Py_DECREF(buf);
+	Py_DECREF(sink);
+	return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
+fail:
+	Py_XDECREF(bytes);
+	Py_DECREF(stream);
+	Py_DECREF(buf);
+	Py_DECREF(sink);
+	return NULL;
+slow:
+	{
+		PyObject *args[2] = {self, text};
+
+		return PyObject_Vectorcall(PyTuple_GET_ITEM(fast, FAST_SLOW), args, 2, NULL);
+	}
+}
+
+static PyMethodDef textout_write_def = {
+	"write", textout_write, METH_O, "Write a str to the request's output."};
+
+/*
+ * _text_write(cls, fast, ok, buf, encoding, errors, stream) makes the write
+ * method of cls (runtime.py, _TextOut) as a C method, the same kind as
+ * io.TextIOWrapper's own. The other arguments are the member descriptors
+ * of cls._fast and of _Sink's slots.
+ */
+static PyObject *
+text_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_ssize_t off[OFF_N];
+	int i;
+
+	(void)self;
+	if (nargs != 1 + OFF_N || !PyType_Check(args[0]))
+		goto usage;
+	for (i = 0; i < OFF_N; i++) {
+		PyMemberDef *m;
+
+		if (!Py_IS_TYPE(args[1 + i], &PyMemberDescr_Type))
+			goto usage;
+		m = ((PyMemberDescrObject *)args[1 + i])->d_member;
+		if (m->type != Py_T_OBJECT_EX || (m->flags & Py_READONLY) || m->offset <= 0)
+			goto usage;
+		off[i] = m->offset;
+	}
+	for (i = 0; i < OFF_N; i++) {
+		Py_ssize_t was = 0;
+
+		/* Each interpreter's classes have the same layout. */
+		if (!__atomic_compare_exchange_n(&slot_off[i], &was, off[i], 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
+		    was != off[i]) {
+			PyErr_SetString(PyExc_RuntimeError, "_text_write: the slots moved");
+			return NULL;
+		}
+	}
+	return PyDescr_NewMethod((PyTypeObject *)args[0], &textout_write_def);
+usage:
+	PyErr_SetString(PyExc_TypeError, "_text_write(cls, member descriptors of _fast, ok, buf, encoding, errors, stream)");
+	return NULL;
+}
+
+static PyMethodDef text_write_def = {
+	"_text_write", (PyCFunction)(void (*)(void))text_write, METH_FASTCALL,
+	"The C write method of the runtime's text streams."};
+
+/*
  * _same_items(d, items) reports whether dict d holds exactly the names and
  * objects of items, a flat tuple (name, object, name, object, ...) in the
  * dict's order, compared by identity: the runtime's check, after every
@@ -500,14 +678,16 @@ install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
 		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
 		PyObject *dv = PyCFunction_New(&dict_version_def, NULL);
+		PyObject *tw = PyCFunction_New(&text_write_def, NULL);
 		PyObject *cap = PyCapsule_New(park, NULL, NULL);
 		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
 
-		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && pk != NULL &&
+		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && tw != NULL && pk != NULL &&
 		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
 		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
-		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_parked", pk) == 0)
+		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
+		    PyDict_SetItemString(dict, "_parked", pk) == 0)
 			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(tf);
@@ -515,6 +695,7 @@ install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
 		Py_XDECREF(rb);
 		Py_XDECREF(sv);
 		Py_XDECREF(dv);
+		Py_XDECREF(tw);
 		Py_XDECREF(cap);
 		Py_XDECREF(pk);
 	}

@@ -267,11 +267,16 @@ class _TextOut(io.TextIOWrapper):
     An io.TextIOWrapper, as under CGI, for code that checks the type; the
     wrapper's own buffer is an unused placeholder."""
 
+    __slots__ = ("_fast",)
+
     def __init__(self, fd, name):
         io.TextIOWrapper.__init__(self, io.BytesIO(), "utf-8")
         self._fd = fd
         self._name = name
         self._buffer = _BinaryOut(fd, name)
+        # What the C write method (pyhost.c, textout_write) needs, in its
+        # order.
+        self._fast = (fd, _cur, globals(), "_worker", _STREAM_AT, _flushed, _TextOut._write_py, _Sink)
 
     def _sink(self):
         s = _sink_for(self._fd)
@@ -282,7 +287,7 @@ class _TextOut(io.TextIOWrapper):
                 raise _closed_error()
         return s
 
-    def write(self, text):
+    def _write_py(self, text):
         s = _cur[self._fd] if _get_ident() == _worker else _sink_for(self._fd)
         if type(text) is str and s is not None and s.ok:
             s.buf += text.encode(s.encoding, s.errors)
@@ -290,7 +295,8 @@ class _TextOut(io.TextIOWrapper):
                 _flushed(s)
             return len(text)
         if not isinstance(text, str):
-            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+            # CPython names None itself, other objects by their type.
+            raise TypeError("write() argument must be str, not %s" % ("None" if text is None else type(text).__name__))
         s = self._sink()
         if s is None:
             _late.extend(text.encode("utf-8", "backslashreplace"))
@@ -601,6 +607,11 @@ class _TextIn(io.TextIOWrapper):
     def __del__(self):
         pass
 
+
+# A print is a few writes: the method is C (pyhost.c, textout_write), the
+# same kind as io.TextIOWrapper's, and calls _write_py for all but a str
+# written on the request's thread to an open sink.
+_TextOut.write = _text_write(_TextOut, _TextOut._fast, _Sink.ok, _Sink.buf, _Sink.encoding, _Sink.errors, _Sink.stream)
 
 _stdin = _TextIn()
 _stdout = _TextOut(1, "<stdout>")

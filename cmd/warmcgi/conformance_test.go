@@ -152,6 +152,7 @@ func conformanceCases() []conformanceCase {
 		cc(29, "029-text-then-buffer", p+"029-text-then-buffer.py").exactly("\x00binary\xff\n"),
 		cc(30, "030-encoding", p+"030-encoding.py"),
 		cc(30, "030-line-buffering", p+"030-line-buffering.py"),
+		cc(30, "030-writes", p+"030-writes.py").logged("compat30 stderr"),
 		cc(31, "031-rewrap-wrapper", p+"031-rewrap.py?wrapper"),
 		cc(31, "031-rewrap-codecs", p+"031-rewrap.py?codecs"),
 		cc(31, "031-rewrap-reconfigure", p+"031-rewrap.py?reconfigure"),
