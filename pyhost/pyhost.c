@@ -44,6 +44,11 @@
  * call only.
  */
 #define PH_TSTATES 64
+/* Slots of an interpreter's environment cache (a power of two), and the
+ * longest name and value kept there. */
+#define PH_ENVCACHE 128
+#define PH_ENVKEY_MAX 128
+#define PH_ENVVAL_MAX 1024
 
 struct ph_tstate {
 	pthread_t thread;
@@ -59,6 +64,12 @@ struct ph_interp {
 	PyObject *errtext; /* bytes describing a runtime failure */
 	int in_main;       /* the main interpreter (ph_main_new): requests use each thread's pinned state */
 	int park;          /* set by ph_park, read by _parked; atomic */
+	/* The environment's bytes objects of earlier requests (env_dict),
+	 * by a hash of the name: most names and values are the same from
+	 * one request to the next. */
+	struct {
+		PyObject *k, *v;
+	} env[PH_ENVCACHE];
 };
 
 static PyInterpreterState *main_interp;
@@ -867,9 +878,48 @@ fail:
 	return NULL;
 }
 
-/* env_dict parses "K=V\0K=V\0" into {bytes: bytes}, os.environ's storage. */
+/* env_bytes returns a new reference to a bytes object of p[0:n]: cached,
+ * if *slot holds one equal to it, else a new one, kept in *slot when
+ * keep is set. */
 static PyObject *
-env_dict(const char *p, size_t n)
+env_bytes(PyObject **slot, const char *p, Py_ssize_t n, int keep)
+{
+	PyObject *b = *slot;
+
+	if (b != NULL && PyBytes_GET_SIZE(b) == n && memcmp(PyBytes_AS_STRING(b), p, (size_t)n) == 0) {
+		Py_INCREF(b);
+		return b;
+	}
+	b = PyBytes_FromStringAndSize(p, n);
+	if (b != NULL && keep) {
+		PyObject *old = *slot;
+
+		Py_INCREF(b);
+		*slot = b;
+		Py_XDECREF(old);
+	}
+	return b;
+}
+
+static void
+env_cache_clear(ph_interp *ip)
+{
+	int i;
+
+	for (i = 0; i < PH_ENVCACHE; i++) {
+		Py_CLEAR(ip->env[i].k);
+		Py_CLEAR(ip->env[i].v);
+	}
+}
+
+/*
+ * env_dict parses "K=V\0K=V\0" into {bytes: bytes}, os.environ's storage.
+ * A name and value equal to those an earlier request had in the same
+ * slot are the same (immutable) objects again: no allocation, and the
+ * name's hash is kept.
+ */
+static PyObject *
+env_dict(ph_interp *ip, const char *p, size_t n)
 {
 	PyObject *d = PyDict_New();
 	const char *end = p + n;
@@ -882,9 +932,17 @@ env_dict(const char *p, size_t n)
 			z = end;
 		eq = memchr(p, '=', (size_t)(z - p));
 		if (eq != NULL && eq > p) {
-			PyObject *k = PyBytes_FromStringAndSize(p, eq - p);
-			PyObject *v = PyBytes_FromStringAndSize(eq + 1, z - eq - 1);
+			Py_ssize_t kn = eq - p, vn = z - eq - 1;
+			uint32_t h = 2166136261u; /* FNV-1a of the name */
+			const char *c;
+			PyObject *k, *v;
+			int i, keep = kn <= PH_ENVKEY_MAX && vn <= PH_ENVVAL_MAX;
 
+			for (c = p; c < eq; c++)
+				h = (h ^ (unsigned char)*c) * 16777619u;
+			i = (int)(h & (PH_ENVCACHE - 1));
+			k = env_bytes(&ip->env[i].k, p, kn, keep);
+			v = k != NULL ? env_bytes(&ip->env[i].v, eq + 1, vn, keep) : NULL;
 			if (k == NULL || v == NULL || PyDict_SetItem(d, k, v) < 0)
 				Py_CLEAR(d);
 			Py_XDECREF(k);
@@ -985,7 +1043,7 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	args[1] = Py_BuildValue("(LLKKL)", (long long)stamp[0], (long long)stamp[1],
 				(unsigned long long)stamp[2], (unsigned long long)stamp[3],
 				(long long)stamp[4]);
-	args[2] = env_dict(env, env_n);
+	args[2] = env_dict(ip, env, env_n);
 	args[3] = word_list(argv, argv_n);
 	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
 	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
@@ -1031,6 +1089,12 @@ ph_interp_free(ph_interp *ip)
 	if (ip->in_main) {
 		/* The main interpreter and its runtime stay for the other
 		 * main-mode interps and the thread states pinned to threads. */
+		pin_thread(0);
+		PyEval_RestoreThread(pinned);
+		env_cache_clear(ip);
+		Py_CLEAR(ip->last);
+		Py_CLEAR(ip->errtext);
+		PyEval_SaveThread();
 		free(ip);
 		return 1;
 	}
@@ -1043,6 +1107,7 @@ ph_interp_free(ph_interp *ip)
 	PyEval_RestoreThread(ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
+	env_cache_clear(ip);
 	/* Py_EndInterpreter aborts the process if another thread of the
 	 * interpreter still runs (a script's daemon thread): then the
 	 * interpreter is leaked instead. */

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -456,4 +457,46 @@ func TestCGIEscape(t *testing.T) {
 			t.Errorf("without the flag: stderr %q, want an AttributeError", res.Stderr)
 		}
 	}
+}
+
+// TestEnvironEachRequest: a script sees exactly its request's environment,
+// request after request in one interpreter, where the names and values of
+// earlier requests are reused (pyhost.c, env_dict): the same names with
+// other values, more names than the cache has slots, values too long to
+// keep, a value moving to another name, an empty value.
+func TestEnvironEachRequest(t *testing.T) {
+	path := script(t, "envdump.py")
+	long := strings.Repeat("v", 5000)
+	var many []string
+	for i := 0; i < 300; i++ {
+		many = append(many, fmt.Sprintf("N%d=value-%d", i, i%7))
+	}
+	envs := [][]string{
+		append([]string{"QUERY_STRING=a=1", "HTTP_HOST=h1", "LONG=" + long}, many...),
+		append([]string{"QUERY_STRING=a=2", "HTTP_HOST=h1", "LONG=" + long + "x"}, many[:150]...),
+		{"QUERY_STRING=a=1", "HTTP_HOST=", "OTHER=h1", "LONG=short"},
+		append([]string{"QUERY_STRING=", "HTTP_HOST=h2"}, many[100:]...),
+		{"QUERY_STRING=a=1", "HTTP_HOST=h1"},
+	}
+	onThread(t, func(ip *Interp) {
+		var res Result
+		for round := 0; round < 2; round++ {
+			for i, env := range envs {
+				req := &Request{Path: path, Stamp: stampOf(t, path), Env: envBlock(env...)}
+				if err := ip.Exec(req, &res); err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for _, kv := range env {
+					k, v, _ := strings.Cut(kv, "=")
+					want = append(want, fmt.Sprintf("%x %x", k, v))
+				}
+				sort.Strings(want)
+				got := strings.TrimPrefix(string(res.Stdout), "Content-Type: text/plain\n\n")
+				if got != strings.Join(want, "\n")+"\n" {
+					t.Errorf("round %d, request %d: the script saw another environment (stderr %q)", round, i, res.Stderr)
+				}
+			}
+		}
+	})
 }

@@ -823,6 +823,8 @@ def _close_connections(namespace):
     had not committed, and a reference cycle (3.11's statement cache)
     would otherwise keep them, and their locks, until a garbage collection."""
     sq = sys.modules.get("sqlite3")
+    if sq is None:
+        return
     conn = getattr(sq, "Connection", None)
     if conn is None:
         return
@@ -1854,7 +1856,7 @@ def _reset_state(err):
     # A thread still running (a daemon, or one past the join bound) would
     # die with a CGI process; a worker process ends after the request for
     # it to do so (process mode).
-    _threads_left[0] = any(t.is_alive() for t in _started)
+    _threads_left[0] = bool(_started) and any(t.is_alive() for t in _started)
     _started.clear()
     _children.clear()
     _run_exit_funcs()
