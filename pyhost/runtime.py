@@ -1799,6 +1799,8 @@ _base_gc_threshold = gc.get_threshold()
 if sys.get_int_max_str_digits() == 0:
     sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
 _base_max_digits = sys.get_int_max_str_digits()
+_CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
+_tempdir_default = [None]  # what tempfile.gettempdir() found here first
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
 _base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
 _builtins_version = [-1]  # _dict_version of builtins when it last held just those
@@ -2031,6 +2033,27 @@ def _restore_interpreter():
     m = sys.modules.get("decimal")
     if m is not None:
         m.setcontext(m.Context())  # this thread's context, as a new process has it
+    m = sys.modules.get("_csv")
+    if m is not None and m.field_size_limit() != _CSV_FIELD_LIMIT:
+        m.field_size_limit(_CSV_FIELD_LIMIT)
+    m = sys.modules.get("tempfile")
+    if m is not None and m.tempdir is not None:
+        _restore_tempdir(m)
+
+
+def _restore_tempdir(m):
+    """tempfile.tempdir a script set goes back to None, to be found again
+    from the next request's environment, as in a new process. The one
+    gettempdir() found stays: finding it makes and removes a file."""
+    if _tempdir_default[0] is None:
+        saved, m.tempdir = m.tempdir, None
+        try:
+            _tempdir_default[0] = m.gettempdir()
+        except Exception:
+            pass
+        m.tempdir = saved
+    if m.tempdir != _tempdir_default[0]:
+        m.tempdir = None
 
 
 # The request time limit (50): one watchdog thread per interpreter raises

@@ -194,8 +194,9 @@ func conformanceCases() []conformanceCase {
 		cc(66, "066-knobs", p+"066-knobs.py"),
 		// Embedded, a replaced standard-library function (time.ctime = ...)
 		// and mimetypes.add_type stay for later requests (sys.executable,
-		// the switch interval, builtins, the decimal context and
-		// codecs.register are restored): a script that needs a pristine
+		// the switch interval, builtins, the decimal context,
+		// codecs.register, the csv field size limit and tempfile.tempdir
+		// are restored: 066-knobs): a script that needs a pristine
 		// standard library every time runs as plain CGI.
 		cc(66, "066-knobs-open", p+"066-knobs-open.py").inMode("cgi"),
 		// Also on an interpreter no script imported random in before:
