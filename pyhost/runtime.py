@@ -1801,6 +1801,7 @@ if sys.get_int_max_str_digits() == 0:
 _base_max_digits = sys.get_int_max_str_digits()
 _CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
 _tempdir_default = [None]  # what tempfile.gettempdir() found here first
+_sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
 _base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
 _base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
 _builtins_version = [-1]  # _dict_version of builtins when it last held just those
@@ -2039,6 +2040,29 @@ def _restore_interpreter():
     m = sys.modules.get("tempfile")
     if m is not None and m.tempdir is not None:
         _restore_tempdir(m)
+    m = sys.modules.get("_sqlite3")
+    if m is not None:
+        _restore_sqlite(m)
+
+
+def _restore_sqlite(m):
+    """The adapters and converters a script registered with sqlite3 go: a
+    new process has only sqlite3's own (its dbapi2 module's functions),
+    kept as flat (key, value, ...) tuples for _same_items."""
+    dicts = (m.adapters, m.converters)
+    if type(dicts[0]) is not dict or type(dicts[1]) is not dict:
+        return  # rebound by a script: the C module keeps its own
+    if not _sqlite_base:
+        for d in dicts:
+            items = []
+            for k, v in d.items():
+                if getattr(v, "__module__", None) == "sqlite3.dbapi2":
+                    items += (k, v)
+            _sqlite_base.append(tuple(items))
+    for d, items in zip(dicts, _sqlite_base):
+        if not _same_items(d, items):
+            d.clear()
+            d.update(zip(items[::2], items[1::2]))
 
 
 def _restore_tempdir(m):

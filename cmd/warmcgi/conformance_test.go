@@ -195,9 +195,9 @@ func conformanceCases() []conformanceCase {
 		// Embedded, a replaced standard-library function (time.ctime = ...)
 		// and mimetypes.add_type stay for later requests (sys.executable,
 		// the switch interval, builtins, the decimal context,
-		// codecs.register, the csv field size limit and tempfile.tempdir
-		// are restored: 066-knobs): a script that needs a pristine
-		// standard library every time runs as plain CGI.
+		// codecs.register, the csv field size limit, tempfile.tempdir and
+		// sqlite3's adapters are restored: 066-knobs): a script that needs
+		// a pristine standard library every time runs as plain CGI.
 		cc(66, "066-knobs-open", p+"066-knobs-open.py").inMode("cgi"),
 		// Also on an interpreter no script imported random in before:
 		// the subtest 067-random-first-import.

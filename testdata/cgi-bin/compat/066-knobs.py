@@ -4,6 +4,7 @@
 # then changes it all.
 import csv
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -19,6 +20,8 @@ print("warnings marker:", any(f[1] is not None and f[1].pattern == "compat66" fo
 print("socket timeout:", socket.getdefaulttimeout())
 print("csv field size limit:", csv.field_size_limit())
 print("temporary directory:", tempfile.gettempdir())
+print("sqlite3 adapters:", sorted(t.__name__ for t, _ in sqlite3.adapters))
+print("sqlite3 converters:", sorted(sqlite3.converters))
 
 sys.path.insert(0, "/compat66")
 sys.excepthook = lambda *a: None
@@ -28,3 +31,5 @@ warnings.filterwarnings("ignore", message="compat66")
 socket.setdefaulttimeout(3)
 csv.field_size_limit(1 << 30)
 tempfile.tempdir = "/compat66-tmp"
+sqlite3.register_adapter(complex, str)
+sqlite3.register_converter("compat66", bytes.upper)
