@@ -69,7 +69,7 @@
 //     buffered channel shared by all workers. Its receive queue is FIFO, so
 //     jobs went to the worker that had been blocked longest, and a job cost
 //     24 µs with 8 workers and 8 callers.
-//   - An idle worker polls its mailbox for 20 µs before it blocks. It polls
+//   - An idle worker polls its mailbox for 5 µs before it blocks. It polls
 //     without runtime.Gosched, because for a locked goroutine Gosched
 //     itself parks the thread. At most GOMAXPROCS/2 workers (at least one)
 //     poll at a time, so the others' Ps stay free for the goroutines that
@@ -86,35 +86,43 @@
 //     timers are recycled through a sync.Pool, so Do allocates nothing.
 //
 // BenchmarkSpin compares the four combinations (go test -bench, 2-core
-// VM, medians of 5, 0 allocs/op throughout). The job is empty or busy for
+// VM, medians of 3, 0 allocs/op throughout). The job is empty or busy for
 // 3 µs. With 8 callers, the time is wall time per job, not latency:
 //
 //	job  workers callers   no polling  worker only  caller only  both (default)
-//	0    1       1            32 µs       56 µs        37 µs       0.47 µs
-//	0    1       8           7.0 µs      0.86 µs      6.5 µs       0.51 µs
-//	0    2       1            31 µs       48 µs        29 µs       0.57 µs
-//	0    2       8            15 µs      7.1 µs        10 µs       0.64 µs
-//	3µs  1       1            32 µs       62 µs        31 µs        4.0 µs
-//	3µs  1       8           9.6 µs       11 µs       3.8 µs        3.8 µs
-//	3µs  2       1            35 µs       64 µs        33 µs        4.1 µs
-//	3µs  2       8            14 µs      4.9 µs       4.7 µs        6.2 µs
+//	0    1       1            11 µs       15 µs       8.3 µs        1.1 µs
+//	0    1       8           2.6 µs      1.4 µs       3.4 µs        1.2 µs
+//	0    2       1            12 µs       16 µs       8.8 µs        1.2 µs
+//	0    2       8           4.8 µs      3.9 µs       4.9 µs        1.3 µs
+//	3µs  1       1            15 µs       18 µs       6.4 µs        4.3 µs
+//	3µs  1       8           6.4 µs      6.7 µs       6.5 µs        7.0 µs
+//	3µs  2       1            14 µs       17 µs       6.4 µs        4.3 µs
+//	3µs  2       8           6.3 µs      4.8 µs       6.4 µs        5.0 µs
 //
 // Polling on both sides removes the wake-ups whenever the next job comes,
-// or the job ends, within the window. Only the last row is worse than
-// polling on one side, and it is still 2.3 times better than none. The cost is
-// CPU: a worker polls for at most 20 µs after its last job, and a caller
-// for at most 20 µs per call. A job longer than the caller's window still
-// pays for one blocked caller and one blocked worker. That is about 45 µs
-// with one caller on this VM (a 40 µs job took 82–93 µs with or without
-// polling). The windows are the unexported workerSpin and callerSpin.
+// or the job ends, within the window. Its cost is CPU: a worker polls for
+// at most 5 µs after its last job, and a caller for at most 20 µs per
+// call, only while its job runs (a queued job's caller blocks: polling
+// through the queue's wait only took CPU from the work ahead of it). A
+// job longer than the caller's window still pays for one blocked caller
+// and one blocked worker. The windows are the unexported workerSpin and
+// callerSpin.
 //
-// The table predates the rule that a queued job's caller does not poll.
-// In BenchmarkSpin, whose eight callers keep the queue full and do
-// nothing else, that rule doubles the time per job of the 3 µs job with
-// one worker (4.0 to 8.5 µs: the worker waits for woken callers to
-// queue more). In the server, where the next request comes from the
-// network and the goroutines polling took the CPU net/http and the worker
-// needed, it measured better side by side (wrk -c 8, one worker, 3.11):
-// hello.py 8% less CPU per request and p99 about halved, the form script
-// 10-25% more requests a second.
+// The worker's window was 20 µs, which halves the time per empty job in
+// this benchmark (0.5 µs). In the server it cost the tail: a worker
+// polling between requests keeps its P and a core that net/http's
+// goroutines and wrk need. Side by side (wrk, -w 2, hello.py, 3 rounds),
+// 5 µs against 20 µs: p99 at 8 connections 0.8-0.9 ms against 2.5-5.4 ms
+// on 3.11 and 0.8 ms against 2.2 ms on 3.13, p99/p50 at 64 connections
+// 3.0 against 4.1-7.2, at the same rate and CPU per request. No polling
+// at all measured the same as 5 µs there, and 10 µs in between (p99
+// 1.2-1.6 ms at 8 connections).
+//
+// BenchmarkSpin's rows with eight callers keep the queue full and do
+// nothing else; there the rule that a queued job's caller does not poll
+// makes the worker wait for woken callers to queue more. In the server,
+// where the next request comes from the network, that rule measured
+// better side by side (wrk -c 8, one worker, 3.11): hello.py 8% less CPU
+// per request and p99 about halved, the form script 10-25% more requests
+// a second.
 package interp

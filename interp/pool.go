@@ -199,7 +199,7 @@ const (
 var (
 	// workerSpin is how long an idle worker polls its mailbox, keeping its
 	// thread and P, before it blocks.
-	workerSpin = 20 * time.Microsecond
+	workerSpin = 5 * time.Microsecond
 	// callerSpin is how long Do polls for completion, yielding with
 	// runtime.Gosched between polls, before it blocks.
 	callerSpin = 20 * time.Microsecond
