@@ -335,7 +335,7 @@ slot(PyObject *o, int i)
 static PyObject *
 textout_write(PyObject *self, PyObject *text)
 {
-	PyObject *fast, *worker, *cur, *sink, *buf, *enc, *errs, *stream, *bytes = NULL;
+	PyObject *fast, *worker, *cur, *sink, *buf, *enc, *errs, *stream, *bytes = NULL, *r = NULL;
 	const char *data;
 	Py_ssize_t n, size;
 	long fd;
@@ -398,23 +398,19 @@ textout_write(PyObject *self, PyObject *text)
 	memcpy(PyByteArray_AS_STRING(buf) + size, data, (size_t)n);
 	if (stream != Py_False && PyObject_IsTrue(stream) &&
 	    PyByteArray_GET_SIZE(buf) >= PyLong_AsSsize_t(PyTuple_GET_ITEM(fast, FAST_STREAM_AT))) {
-		PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(fast, FAST_FLUSHED), sink);
+		PyObject *f = PyObject_CallOneArg(PyTuple_GET_ITEM(fast, FAST_FLUSHED), sink);
 
-		if (r == NULL)
+		if (f == NULL)
 			goto fail;
-		Py_DECREF(r);
+		Py_DECREF(f);
 	}
-	Py_XDECREF(bytes);
-	Py_DECREF(stream);
-	Py_DECREF(buf);
-	Py_DECREF(sink);
-	return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
+	r = PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
 fail:
 	Py_XDECREF(bytes);
 	Py_DECREF(stream);
 	Py_DECREF(buf);
 	Py_DECREF(sink);
-	return NULL;
+	return r;
 slow:
 	{
 		PyObject *args[2] = {self, text};
