@@ -42,13 +42,6 @@ type Options struct {
 	// Logger receives the pool's records (panicking jobs, failed
 	// replacements, worker life cycle at Debug). Nil means discard.
 	Logger *slog.Logger
-	// Direct runs each job on the goroutine that calls Do, with an idle
-	// worker's interpreter, instead of handing it to the worker's thread:
-	// no thread wakes up per job. The workers then only create and close
-	// their interpreters, so the interpreter type must allow calls from
-	// any thread, one at a time. Queueing, QueueTimeout, MaxRequests,
-	// Stats and Close behave as without it.
-	Direct bool
 	// MaxRequests retires a worker after it has run this many jobs: its
 	// interpreter is closed on its thread after the last job, and a new
 	// worker (thread and interpreter) takes its place. Zero: never.
@@ -75,7 +68,7 @@ type Options struct {
 	// thread, and slow ones (waiting on I/O) still get the other workers.
 	// For interpreters that share one lock, where two threads running
 	// short jobs at once only contend for it; see Parallel for those that
-	// do not. Ignored with Direct.
+	// do not.
 	Spill time.Duration
 	// Parallel says the interpreters run at the same time (each has its
 	// own lock). With Spill, a job that has waited Spill goes to an idle
@@ -228,9 +221,6 @@ type job[I Interpreter] struct {
 	// timer enforces QueueTimeout, spill Options.Spill; each is created
 	// on first need and reused.
 	timer, spill *time.Timer
-	// w, in direct mode, is the worker handed to the queued job: its
-	// caller runs the job itself.
-	w *worker[I]
 	// enqueued is when the job joined the queue (since Pool.epoch), with
 	// Spill and Parallel. Guarded by Pool.mu.
 	enqueued time.Duration
@@ -281,11 +271,10 @@ func (l *jobList[I]) remove(j *job[I]) {
 // worker is one worker goroutine's hand-off point.
 type worker[I Interpreter] struct {
 	id int
-	// Direct mode: the worker's interpreter, used by the callers that
-	// take the worker; jobs run on it (n counts them); recycle tells
-	// the worker goroutine, woken by a nil mail, to be replaced.
-	ip      I
-	n       int
+	// ip is the worker's interpreter, for Options.Abandon.
+	ip I
+	// recycle tells the worker goroutine, woken by a nil mail, to be
+	// replaced (Restart).
 	recycle bool
 	// mail carries the next job to an idle worker; a nil job tells it to
 	// exit. A worker is on at most one idle stack, and whoever pops it
@@ -339,7 +328,6 @@ type Pool[I Interpreter] struct {
 	workerSpin   time.Duration
 	callerSpin   time.Duration
 	maxHot       int // how many idle workers may poll at once
-	direct       bool
 	spill        time.Duration
 	parallel     bool
 	jobPool      sync.Pool
@@ -416,7 +404,6 @@ func New[I Interpreter](opts Options, newInterp func(worker int) (I, error)) (*P
 		callerSpin:   callerSpin,
 		maxHot:       max(runtime.GOMAXPROCS(0)/2, 1),
 		maxRequests:  max(opts.MaxRequests, 0),
-		direct:       opts.Direct,
 		spill:        max(opts.Spill, 0),
 		parallel:     opts.Parallel,
 		stuckAfter:   max(opts.StuckAfter, 0),
@@ -498,11 +485,6 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		return ErrClosed
 	}
 	if w := p.pick(); w != nil {
-		if p.direct {
-			p.mu.Unlock()
-			p.recycle(j)
-			return p.runHere(w, fn)
-		}
 		j.state.Store(stateRunning)
 		p.slots[w.id].claimed.Store(true)
 		p.mu.Unlock()
@@ -530,7 +512,7 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 // must not wait), and any idle one rather than refusing the job when the
 // queue is full. p.mu must be held.
 func (p *Pool[I]) pick() *worker[I] {
-	if p.spill == 0 || p.direct || p.queue.n >= p.queueSize || !p.anyBusy() {
+	if p.spill == 0 || p.queue.n >= p.queueSize || !p.anyBusy() {
 		return p.popIdle()
 	}
 	return nil
@@ -666,7 +648,7 @@ func (p *Pool[I]) wait(ctx context.Context, j *job[I]) error {
 		}
 		timeout = j.timer.C
 	}
-	if p.spill > 0 && !p.direct {
+	if p.spill > 0 {
 		if j.spill == nil {
 			j.spill = time.NewTimer(p.spill)
 		} else {
@@ -719,70 +701,11 @@ func (p *Pool[I]) stopTimer(j *job[I]) {
 	}
 }
 
-// finish takes the result of a job that has run and recycles the job; in
-// direct mode the job has been handed a worker instead, and runs now.
+// finish takes the result of a job that has run and recycles the job.
 func (p *Pool[I]) finish(j *job[I]) error {
-	if w := j.w; w != nil {
-		fn := j.fn
-		j.w = nil
-		p.recycle(j)
-		return p.runHere(w, fn)
-	}
 	err := j.err
 	p.recycle(j)
 	return err
-}
-
-// runHere runs fn on the calling goroutine with w's interpreter (direct
-// mode), then gives w to the next queued job, or makes it idle, or
-// retires it after MaxRequests jobs.
-func (p *Pool[I]) runHere(w *worker[I], fn func(I)) (err error) {
-	s := &p.slots[w.id]
-	s.busy.Store(true)
-	p.begin(w)
-	defer func() {
-		if v := recover(); v != nil {
-			p.panics.Add(1)
-			pe := &PanicError{Value: v, Stack: debug.Stack()}
-			p.log.Error("interp: job panicked", keyWorker, w.id, keyErr, pe, keyStack, string(pe.Stack))
-			err = pe
-		}
-		if !p.ended(w) {
-			w.mail <- nil // its goroutine closes the interpreter and exits
-			return
-		}
-		s.busy.Store(false)
-		s.served.Add(1)
-		w.n++
-		if p.maxRequests > 0 && w.n >= p.maxRequests || s.retire.Load() {
-			w.recycle = true
-			w.mail <- nil // its goroutine closes the interpreter and is replaced
-			return
-		}
-		p.mu.Lock()
-		p.idleDirect(w)
-		p.mu.Unlock()
-	}()
-	fn(w.ip)
-	return nil
-}
-
-// idleDirect gives an idle worker to the oldest queued job, or tells it
-// to exit when the pool is closing, or puts it on the idle stack. p.mu
-// must be held.
-func (p *Pool[I]) idleDirect(w *worker[I]) {
-	if j := p.queue.pop(); j != nil {
-		p.queued.Store(int64(p.queue.n))
-		j.w = w
-		j.state.Store(stateRunning)
-		j.done <- struct{}{}
-		return
-	}
-	if p.closed {
-		w.mail <- nil
-		return
-	}
-	p.cold = append(p.cold, w)
 }
 
 func (p *Pool[I]) recycle(j *job[I]) {
@@ -1079,15 +1002,6 @@ func (p *Pool[I]) replace(id int) {
 // worker is to be replaced).
 func (p *Pool[I]) serve(w *worker[I], ip I) (recycle bool) {
 	p.cur[w.id].Store(w)
-	if p.direct {
-		// Callers run the jobs; the worker waits to be told to exit.
-		w.ip = ip
-		p.mu.Lock()
-		p.idleDirect(w)
-		p.mu.Unlock()
-		<-w.mail
-		return w.recycle
-	}
 	s := &p.slots[w.id]
 	for n := 1; ; n++ {
 		j := p.take(w)
@@ -1121,7 +1035,7 @@ func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	// With Spill, a worker steps back while another is busy and enough
 	// for the queue (crowded): the queued jobs go to that one, one after
 	// another, or are moved by their own Spill checks.
-	shrink := p.spill > 0 && !p.direct && !p.closed && p.queue.n > 0 && p.anyBusy() && p.crowded()
+	shrink := p.spill > 0 && !p.closed && p.queue.n > 0 && p.anyBusy() && p.crowded()
 	if !shrink {
 		if j := p.queue.pop(); j != nil {
 			j.state.Store(stateRunning)
@@ -1140,7 +1054,7 @@ func (p *Pool[I]) take(w *worker[I]) *job[I] {
 	// the rest keep their Ps free for the goroutines producing work.
 	// With Spill, not while another worker is busy: no job comes before
 	// that one is done.
-	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot && !shrink && (p.spill == 0 || p.direct || !p.anyBusy())
+	hot := p.workerSpin > 0 && len(p.hot) < p.maxHot && !shrink && (p.spill == 0 || !p.anyBusy())
 	if hot {
 		p.hot = append(p.hot, w)
 	} else {

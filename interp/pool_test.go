@@ -931,3 +931,76 @@ func TestPoolWorkers(t *testing.T) {
 		t.Errorf("Stats() after the job = %+v, want Busy 0, Served 4", st)
 	}
 }
+
+// TestMaxRequestsCountsPanics: a panicking job counts towards MaxRequests,
+// returns a *PanicError and leaves the pool serving.
+func TestMaxRequestsCountsPanics(t *testing.T) {
+	p, fa := newPool(t, Options{Workers: 1, MaxRequests: 2})
+	var used []*fakeInterp
+	for i := range 5 {
+		err := p.Do(context.Background(), func(ip *fakeInterp) {
+			used = append(used, ip)
+			if i == 2 {
+				panic("boom")
+			}
+		})
+		var pe *PanicError
+		if i == 2 && !errors.As(err, &pe) {
+			t.Errorf("job %d: %v, want a *PanicError", i, err)
+		} else if i != 2 && err != nil {
+			t.Errorf("job %d: %v", i, err)
+		}
+	}
+	if used[0] != used[1] || used[1] == used[2] || used[2] != used[3] || used[3] == used[4] {
+		t.Errorf("interpreters per job: %p %p %p %p %p; want a new one after every 2 jobs", used[0], used[1], used[2], used[3], used[4])
+	}
+	eventually(t, "the third interpreter is live", func() bool { return len(fa.all()) == 3 && p.Stats().Workers == 1 })
+	if st := p.Stats(); st.Replaced != 2 || st.Served != 5 || st.Panics != 1 {
+		t.Errorf("Stats() = %+v, want Replaced 2, Served 5, Panics 1", st)
+	}
+}
+
+// TestRestart: Restart replaces every worker, one at a time, waiting for
+// a busy one to finish its job, while jobs keep being served.
+func TestRestart(t *testing.T) {
+	p, fa := newPool(t, Options{Workers: 2, QueueSize: 100})
+	b := newBlocker()
+	busy := make(chan error, 1)
+	go func() { busy <- p.Do(context.Background(), b.job) }()
+	b.waitStarted(t, 1)
+	restarted := make(chan error, 1)
+	go func() { restarted <- p.Restart(context.Background()) }()
+	// The idle worker is replaced at once and keeps serving.
+	for range 20 {
+		if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-restarted:
+		t.Fatalf("Restart returned %v while a worker was still busy", err)
+	default:
+	}
+	close(b.release)
+	if err := recv(t, busy, "the busy job"); err != nil {
+		t.Error(err)
+	}
+	if err := recv(t, restarted, "Restart"); err != nil {
+		t.Errorf("Restart: %v", err)
+	}
+	all := fa.all()
+	if len(all) != 4 {
+		t.Fatalf("%d interpreters made, want 4 (2 and their replacements)", len(all))
+	}
+	for _, f := range all[:2] {
+		if f.closes.Load() != 1 {
+			t.Errorf("worker %d's first interpreter: %d closes, want 1", f.worker, f.closes.Load())
+		}
+	}
+	if st := p.Stats(); st.Replaced != 2 || st.Workers != 2 {
+		t.Errorf("Stats() = %+v, want Replaced 2, Workers 2", st)
+	}
+	if err := p.Do(context.Background(), func(*fakeInterp) {}); err != nil {
+		t.Error(err)
+	}
+}

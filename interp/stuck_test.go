@@ -16,73 +16,68 @@ import (
 // jobs meanwhile, Close does not wait for the stuck job, and when the job
 // returns at last its interpreter is closed.
 func TestStuckJobReplaced(t *testing.T) {
-	for _, direct := range []bool{false, true} {
-		name := map[bool]string{false: "handoff", true: "direct"}[direct]
-		t.Run(name, func(t *testing.T) {
-			var mu sync.Mutex
-			var given []*fakeInterp
-			fa := &factory{}
-			p, err := New(Options{Workers: 1, Direct: direct, StuckAfter: 50 * time.Millisecond,
-				Abandon: func(ip Interpreter, replaced bool) {
-					if !replaced {
-						t.Error("Abandon: replaced = false, want true")
-					}
-					mu.Lock()
-					given = append(given, ip.(*fakeInterp))
-					mu.Unlock()
-				}}, fa.new)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := newBlocker()
-			var stuckIP *fakeInterp
-			stuckDone := make(chan error, 1)
-			go func() {
-				stuckDone <- p.Do(context.Background(), func(ip *fakeInterp) {
-					stuckIP = ip
-					b.job(ip)
-				})
-			}()
-			b.waitStarted(t, 1)
-			eventually(t, "the stuck job is abandoned", func() bool { return p.Stats().Abandoned == 1 })
-			// The replacement serves, on another interpreter.
-			var other *fakeInterp
-			for range 3 {
-				if err := p.Do(context.Background(), func(ip *fakeInterp) { other = ip }); err != nil {
-					t.Fatal(err)
-				}
+	var mu sync.Mutex
+	var given []*fakeInterp
+	fa := &factory{}
+	p, err := New(Options{Workers: 1, StuckAfter: 50 * time.Millisecond,
+		Abandon: func(ip Interpreter, replaced bool) {
+			if !replaced {
+				t.Error("Abandon: replaced = false, want true")
 			}
 			mu.Lock()
-			if len(given) != 1 || given[0] == other {
-				t.Errorf("Abandon got %v; the next jobs ran on %p", given, other)
-			}
+			given = append(given, ip.(*fakeInterp))
 			mu.Unlock()
-			st := p.Stats()
-			if st.Stuck != 1 || st.Workers != 1 || st.Replaced != 1 {
-				t.Errorf("Stats() = %+v, want Stuck 1, Workers 1, Replaced 1", st)
-			}
-			if n := len(fa.all()); n != 2 {
-				t.Errorf("%d interpreters made, want 2", n)
-			}
-
-			// Close returns with the job still stuck: only the live worker
-			// is waited for.
-			closePool(t, p)
-			if other.closes.Load() != 1 {
-				t.Error("the replacement's interpreter was not closed")
-			}
-			b.release <- struct{}{}
-			if err := recv(t, stuckDone, "the stuck job's Do"); err != nil {
-				t.Errorf("stuck job's Do = %v, want nil", err)
-			}
-			if stuckIP != given[0] {
-				t.Errorf("Abandon got %p, the stuck job ran on %p", given[0], stuckIP)
-			}
-			eventually(t, "the abandoned interpreter is closed", func() bool { return stuckIP.closes.Load() == 1 })
-			if st := p.Stats(); st.Stuck != 0 {
-				t.Errorf("after the job returned: Stuck = %d", st.Stuck)
-			}
+		}}, fa.new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBlocker()
+	var stuckIP *fakeInterp
+	stuckDone := make(chan error, 1)
+	go func() {
+		stuckDone <- p.Do(context.Background(), func(ip *fakeInterp) {
+			stuckIP = ip
+			b.job(ip)
 		})
+	}()
+	b.waitStarted(t, 1)
+	eventually(t, "the stuck job is abandoned", func() bool { return p.Stats().Abandoned == 1 })
+	// The replacement serves, on another interpreter.
+	var other *fakeInterp
+	for range 3 {
+		if err := p.Do(context.Background(), func(ip *fakeInterp) { other = ip }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	if len(given) != 1 || given[0] == other {
+		t.Errorf("Abandon got %v; the next jobs ran on %p", given, other)
+	}
+	mu.Unlock()
+	st := p.Stats()
+	if st.Stuck != 1 || st.Workers != 1 || st.Replaced != 1 {
+		t.Errorf("Stats() = %+v, want Stuck 1, Workers 1, Replaced 1", st)
+	}
+	if n := len(fa.all()); n != 2 {
+		t.Errorf("%d interpreters made, want 2", n)
+	}
+
+	// Close returns with the job still stuck: only the live worker
+	// is waited for.
+	closePool(t, p)
+	if other.closes.Load() != 1 {
+		t.Error("the replacement's interpreter was not closed")
+	}
+	b.release <- struct{}{}
+	if err := recv(t, stuckDone, "the stuck job's Do"); err != nil {
+		t.Errorf("stuck job's Do = %v, want nil", err)
+	}
+	if stuckIP != given[0] {
+		t.Errorf("Abandon got %p, the stuck job ran on %p", given[0], stuckIP)
+	}
+	eventually(t, "the abandoned interpreter is closed", func() bool { return stuckIP.closes.Load() == 1 })
+	if st := p.Stats(); st.Stuck != 0 {
+		t.Errorf("after the job returned: Stuck = %d", st.Stuck)
 	}
 }
 
@@ -90,53 +85,48 @@ func TestStuckJobReplaced(t *testing.T) {
 // cannot have a second), the abandoned job's worker is not replaced:
 // later jobs wait, and run on the same interpreter once the job returns.
 func TestStuckJobNotReplaced(t *testing.T) {
-	for _, direct := range []bool{false, true} {
-		name := map[bool]string{false: "handoff", true: "direct"}[direct]
-		t.Run(name, func(t *testing.T) {
-			called := make(chan struct{}, 1)
-			p, fa := newPool(t, Options{Workers: 1, Direct: direct, StuckAfter: 50 * time.Millisecond, MaxStuck: -1,
-				Abandon: func(_ Interpreter, replaced bool) {
-					if replaced {
-						t.Error("Abandon: replaced = true with MaxStuck -1")
-					}
-					called <- struct{}{}
-				}})
-			b := newBlocker()
-			stuckDone := make(chan error, 1)
-			go func() { stuckDone <- p.Do(context.Background(), b.job) }()
-			b.waitStarted(t, 1)
-			select {
-			case <-called:
-			case <-time.After(5 * time.Second):
-				t.Fatal("Abandon was not called")
+	called := make(chan struct{}, 1)
+	p, fa := newPool(t, Options{Workers: 1, StuckAfter: 50 * time.Millisecond, MaxStuck: -1,
+		Abandon: func(_ Interpreter, replaced bool) {
+			if replaced {
+				t.Error("Abandon: replaced = true with MaxStuck -1")
 			}
-			if st := p.Stats(); st.Workers != 0 || st.Stuck != 1 || st.Replaced != 0 {
-				t.Errorf("Stats() = %+v, want Workers 0, Stuck 1, Replaced 0", st)
-			}
-			next := make(chan error, 1)
-			var ran *fakeInterp
-			go func() { next <- p.Do(context.Background(), func(ip *fakeInterp) { ran = ip }) }()
-			eventually(t, "the next job queues", func() bool { return p.Stats().Queued == 1 })
-			b.release <- struct{}{}
-			if err := recv(t, stuckDone, "the stuck job's Do"); err != nil {
-				t.Error(err)
-			}
-			if err := recv(t, next, "the queued job's Do"); err != nil {
-				t.Error(err)
-			}
-			if all := fa.all(); len(all) != 1 || ran != all[0] {
-				t.Errorf("%d interpreters; the queued job ran on %p", len(all), ran)
-			}
-			if st := p.Stats(); st.Workers != 1 || st.Stuck != 0 {
-				t.Errorf("Stats() = %+v, want Workers 1, Stuck 0", st)
-			}
-		})
+			called <- struct{}{}
+		}})
+	b := newBlocker()
+	stuckDone := make(chan error, 1)
+	go func() { stuckDone <- p.Do(context.Background(), b.job) }()
+	b.waitStarted(t, 1)
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Abandon was not called")
+	}
+	if st := p.Stats(); st.Workers != 0 || st.Stuck != 1 || st.Replaced != 0 {
+		t.Errorf("Stats() = %+v, want Workers 0, Stuck 1, Replaced 0", st)
+	}
+	next := make(chan error, 1)
+	var ran *fakeInterp
+	go func() { next <- p.Do(context.Background(), func(ip *fakeInterp) { ran = ip }) }()
+	eventually(t, "the next job queues", func() bool { return p.Stats().Queued == 1 })
+	b.release <- struct{}{}
+	if err := recv(t, stuckDone, "the stuck job's Do"); err != nil {
+		t.Error(err)
+	}
+	if err := recv(t, next, "the queued job's Do"); err != nil {
+		t.Error(err)
+	}
+	if all := fa.all(); len(all) != 1 || ran != all[0] {
+		t.Errorf("%d interpreters; the queued job ran on %p", len(all), ran)
+	}
+	if st := p.Stats(); st.Workers != 1 || st.Stuck != 0 {
+		t.Errorf("Stats() = %+v, want Workers 1, Stuck 0", st)
 	}
 }
 
 // TestStuckLimit: past MaxStuck abandoned jobs, no more workers are made.
 func TestStuckLimit(t *testing.T) {
-	p, fa := newPool(t, Options{Workers: 1, Direct: true, StuckAfter: 30 * time.Millisecond, MaxStuck: 2})
+	p, fa := newPool(t, Options{Workers: 1, StuckAfter: 30 * time.Millisecond, MaxStuck: 2})
 	b := newBlocker()
 	var wg sync.WaitGroup
 	for i := range 3 {
