@@ -51,78 +51,37 @@
 // # Hand-off
 //
 // The hand-off is on the path of every request, and waking a blocked
-// thread is its main cost. On the 2-core VM where this was measured, a
-// plain channel round trip to a locked goroutine takes 26–39 µs, against
-// 0.3 µs to an unlocked one (BenchmarkChanRoundTrip). A locked goroutine
-// that blocks cannot let its thread run anything else, so the runtime hands
-// its P to another thread and puts the thread to sleep on a futex.
-// Restarting it takes a futex wake and a P hand-off, and, if a core has
-// gone idle meanwhile, the wake-up of a halted vCPU. So the pool avoids
-// blocking on either side while work is close:
+// locked thread is its main cost: a locked goroutine that blocks cannot
+// let its thread run anything else, so the runtime hands its P away and
+// puts the thread to sleep on a futex, and restarting it takes a futex
+// wake and a P hand-off (BenchmarkChanRoundTrip compares a round trip to
+// a locked and to an unlocked goroutine). So the pool avoids blocking on
+// either side while work is close:
 //
 //   - Idle workers sit on two LIFO stacks under one mutex. Hot workers are
 //     polling their one-slot mailbox channel; cold ones are blocked on it.
 //     Do gives a job to the most recently idle hot worker, else to the most
 //     recently idle cold one, else appends it to the wait queue. A worker
 //     that finishes takes from the queue before it goes idle. LIFO keeps the
-//     work on the threads that are awake. The first version used one
-//     buffered channel shared by all workers. Its receive queue is FIFO, so
-//     jobs went to the worker that had been blocked longest, and a job cost
-//     24 µs with 8 workers and 8 callers.
-//   - An idle worker polls its mailbox for 5 µs before it blocks. It polls
-//     without runtime.Gosched, because for a locked goroutine Gosched
+//     work on the threads that are awake.
+//   - An idle worker polls its mailbox for workerSpin before it blocks. It
+//     polls without runtime.Gosched, because for a locked goroutine Gosched
 //     itself parks the thread. At most GOMAXPROCS/2 workers (at least one)
 //     poll at a time, so the others' Ps stay free for the goroutines that
-//     produce work.
-//   - Do polls for completion for 20 µs, calling runtime.Gosched between
-//     polls, before it blocks; only when a worker took its job at once (a
-//     queued job's caller blocks: polling through the queue's wait only
-//     took CPU from the work ahead of it). Without this, a finishing worker readies the
-//     parked caller onto its own P, then keeps that P while it polls. With
-//     polling only on the worker side, that is slower than no polling.
+//     produce work. The window is short: a worker polling between requests
+//     keeps a core that the goroutines serving the connections need.
+//   - Do polls for completion for callerSpin, calling runtime.Gosched
+//     between polls, before it blocks, but only when a worker took its job
+//     at once: a queued job's caller blocks, since polling through the
+//     queue's wait only takes CPU from the work ahead of it. Without the
+//     caller's polling, a finishing worker readies the parked caller onto
+//     its own P and then keeps that P while it polls.
 //   - Completion is signalled on a one-slot channel in a pooled job
 //     struct. The send never blocks the worker, and a polling caller sees
 //     it without being woken. Jobs, their channels and their QueueTimeout
 //     timers are recycled through a sync.Pool, so Do allocates nothing.
 //
-// BenchmarkSpin compares the four combinations (go test -bench, 2-core
-// VM, medians of 3, 0 allocs/op throughout). The job is empty or busy for
-// 3 µs. With 8 callers, the time is wall time per job, not latency:
-//
-//	job  workers callers   no polling  worker only  caller only  both (default)
-//	0    1       1            11 µs       15 µs       8.3 µs        1.1 µs
-//	0    1       8           2.6 µs      1.4 µs       3.4 µs        1.2 µs
-//	0    2       1            12 µs       16 µs       8.8 µs        1.2 µs
-//	0    2       8           4.8 µs      3.9 µs       4.9 µs        1.3 µs
-//	3µs  1       1            15 µs       18 µs       6.4 µs        4.3 µs
-//	3µs  1       8           6.4 µs      6.7 µs       6.5 µs        7.0 µs
-//	3µs  2       1            14 µs       17 µs       6.4 µs        4.3 µs
-//	3µs  2       8           6.3 µs      4.8 µs       6.4 µs        5.0 µs
-//
-// Polling on both sides removes the wake-ups whenever the next job comes,
-// or the job ends, within the window. Its cost is CPU: a worker polls for
-// at most 5 µs after its last job, and a caller for at most 20 µs per
-// call, only while its job runs (a queued job's caller blocks: polling
-// through the queue's wait only took CPU from the work ahead of it). A
-// job longer than the caller's window still pays for one blocked caller
-// and one blocked worker. The windows are the unexported workerSpin and
-// callerSpin.
-//
-// The worker's window was 20 µs, which halves the time per empty job in
-// this benchmark (0.5 µs). In the server it cost the tail: a worker
-// polling between requests keeps its P and a core that net/http's
-// goroutines and wrk need. Side by side (wrk, -w 2, hello.py, 3 rounds),
-// 5 µs against 20 µs: p99 at 8 connections 0.8-0.9 ms against 2.5-5.4 ms
-// on 3.11 and 0.8 ms against 2.2 ms on 3.13, p99/p50 at 64 connections
-// 3.0 against 4.1-7.2, at the same rate and CPU per request. No polling
-// at all measured the same as 5 µs there, and 10 µs in between (p99
-// 1.2-1.6 ms at 8 connections).
-//
-// BenchmarkSpin's rows with eight callers keep the queue full and do
-// nothing else; there the rule that a queued job's caller does not poll
-// makes the worker wait for woken callers to queue more. In the server,
-// where the next request comes from the network, that rule measured
-// better side by side (wrk -c 8, one worker, 3.11): hello.py 8% less CPU
-// per request and p99 about halved, the form script 10-25% more requests
-// a second.
+// A job longer than the caller's window still pays for one blocked caller
+// and one blocked worker. BenchmarkSpin compares polling on neither side,
+// either, or both.
 package interp

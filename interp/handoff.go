@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Spin windows of the hand-off; see "Hand-off" in doc.go for the
-// measurements behind them. They are variables so that tests and
+// Spin windows of the hand-off; see "Hand-off" in doc.go for why, and
+// BenchmarkSpin to measure them. They are variables so that tests and
 // benchmarks can compare variants; New copies them, so a change affects
 // only pools created afterwards.
 var (
