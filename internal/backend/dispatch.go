@@ -236,3 +236,9 @@ func python3Script(path string) (shebangFlags, bool) {
 	fl.optimize = min(bytes.Count(m[1], []byte("O")), 2)
 	return fl, true
 }
+
+// MatchesCGI reports whether one of the --cgi globs makes script plain
+// CGI (globs match its path under root or its base name).
+func MatchesCGI(root string, globs []string, script string) bool {
+	return (&dispatcher{root: root, plain: globs}).forcedPlain(script)
+}
