@@ -191,8 +191,9 @@ func newEmbeddedPool(c *Config, n int, main bool) (*interp.Pool[*embeddedInterp]
 		Abandon:    abandonJob,
 		MaxStuck:   maxStuck,
 	}, func(n int) (*embeddedInterp, error) {
-		// TODO(merge): with pyhost's one-thread rule, this runs on the
-		// interp worker's locked goroutine, which also execs and closes.
+		// The pool calls this on the interp worker's locked goroutine,
+		// which also runs every Exec and the Close: one OS thread per
+		// interpreter, as pyhost requires.
 		// Each thread that runs a request gets its own working directory
 		// (pyhost does that), so a request can start in its script's
 		// directory, and a script's os.chdir moves no other request
