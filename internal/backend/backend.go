@@ -65,8 +65,6 @@ type Dispatcher struct {
 	shutdown time.Duration
 }
 
-var _ cgienv.Runner = (*Dispatcher)(nil)
-
 // Run runs one request on the backend its script needs.
 func (b *Dispatcher) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
 	return b.d.Run(ctx, req)
@@ -182,3 +180,15 @@ func PythonVersion() (v string) {
 
 // OwnGIL reports whether sub-interpreters get a GIL each (Python 3.13+).
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
+
+// Backend is what the server needs of its backends: run each request
+// (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown,
+// and the figures of the status page. Dispatcher is the server's.
+type Backend interface {
+	cgienv.Runner
+	Reload(ctx context.Context)
+	Close()
+	Pool() PoolStats
+}
+
+var _ Backend = (*Dispatcher)(nil)
