@@ -1,8 +1,9 @@
 package main
 
-// Isolation modes (--isolation, --isolation-for): which kind of worker
-// runs a Python 3 script. One cgi-bin may mix them; each mode in use gets
-// its own pool of -w workers.
+// Isolation flags (--isolation, --isolation-for, --max-memory,
+// --max-procs): which backend runs a Python 3 script (internal/backend).
+// One cgi-bin may mix them; each mode in use gets its own pool of -w
+// workers.
 
 import (
 	"context"
@@ -10,44 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
 
-	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/backend"
 )
-
-// isolationMode names a kind of worker. Its value indexes
-// dispatchRunner.backends, so adding a mode is: a constant here, a name
-// in modeNames, and a backend built in startBackends.
-type isolationMode int
-
-const (
-	modeSubinterp isolationMode = iota // a sub-interpreter per worker thread
-	modeMain                           // the main interpreter (C extensions that refuse sub-interpreters)
-	modeProcess                        // a worker process per worker (full fidelity, crash containment)
-	numModes
-)
-
-var modeNames = [numModes]string{"subinterp", "main", "process"}
-
-func (m isolationMode) String() string { return modeNames[m] }
-
-func parseMode(s string) (isolationMode, error) {
-	for m, name := range modeNames {
-		if s == name {
-			return isolationMode(m), nil
-		}
-	}
-	return 0, fmt.Errorf("%q: want subinterp, main or process", s)
-}
-
-// pyBackend runs embedded Python requests in one isolation mode.
-type pyBackend interface {
-	run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error)
-}
 
 // isolationConfig is what the isolation flags set.
 type isolationConfig struct {
@@ -71,74 +40,16 @@ func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
 		"(the kernel exempts root; 0: no limit)")
 }
 
-// isolationRule is one --isolation-for.
-type isolationRule struct {
-	glob string
-	mode isolationMode
-}
-
-// isolation decides each script's mode.
-type isolation struct {
-	root  string
-	def   isolationMode
-	rules []isolationRule
-	used  [numModes]bool
-}
-
-func (c *isolationConfig) parse(root string) (*isolation, error) {
-	def, err := parseMode(c.mode)
+func (c *isolationConfig) parse(root string) (*backend.Isolation, error) {
+	iso, err := backend.ParseIsolation(c.mode, c.rules, root)
 	if err != nil {
-		return nil, fmt.Errorf("--isolation %w", err)
+		return nil, err
 	}
-	iso := &isolation{root: root, def: def}
-	iso.used[def] = true
-	for _, r := range c.rules {
-		glob, name, ok := strings.Cut(r, "=")
-		if !ok || glob == "" {
-			return nil, fmt.Errorf("--isolation-for %q: want GLOB=MODE", r)
-		}
-		if _, err := filepath.Match(glob, ""); err != nil {
-			return nil, fmt.Errorf("--isolation-for %q: %w", r, err)
-		}
-		m, err := parseMode(name)
-		if err != nil {
-			return nil, fmt.Errorf("--isolation-for %q: mode %w", r, err)
-		}
-		iso.rules = append(iso.rules, isolationRule{glob, m})
-		iso.used[m] = true
-	}
-	if c.maxMemory != "" && !iso.used[modeProcess] {
+	if c.maxMemory != "" && !iso.UsesProcess() {
 		return nil, fmt.Errorf("--max-memory applies to process mode only (--isolation process or --isolation-for GLOB=process): " +
 			"threads of one process cannot have memory limits of their own")
 	}
 	return iso, nil
-}
-
-// modeFor returns the mode a script runs in.
-func (iso *isolation) modeFor(script string) isolationMode {
-	if iso == nil {
-		return modeSubinterp
-	}
-	for _, r := range iso.rules {
-		if globMatch(iso.root, r.glob, script) {
-			return r.mode
-		}
-	}
-	return iso.def
-}
-
-// globMatch matches a --cgi or --isolation-for glob against a script's
-// path under root or its base name.
-func globMatch(root, glob, script string) bool {
-	rel, err := filepath.Rel(root, script)
-	if err != nil {
-		rel = script
-	}
-	if ok, _ := filepath.Match(glob, rel); ok {
-		return true
-	}
-	ok, _ := filepath.Match(glob, filepath.Base(script))
-	return ok
 }
 
 // reloadOnHUP restarts the process-mode workers on SIGHUP, without
@@ -161,4 +72,41 @@ func reloadOnHUP(ctx context.Context, logger *slog.Logger, reloads ...func()) {
 			}
 		}
 	}()
+}
+
+// backendConfig is what the serve flags give the backends.
+func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemory int64, stats *serverStats, logger *slog.Logger) backend.Config {
+	bc := backend.Config{
+		Root:            root,
+		Isolation:       iso,
+		CGI:             c.plainCGI,
+		Workers:         c.workers,
+		Queue:           c.queue,
+		QueueTimeout:    c.queueTimeout,
+		MaxRequests:     c.maxRequests,
+		Timeout:         c.timeout,
+		KeepModules:     c.modules == "keep",
+		KeepGlobals:     c.globals == "keep",
+		CGIEscape:       c.cgiEscape,
+		Preload:         c.preload,
+		PycacheDir:      c.pycacheDir,
+		MaxMemory:       maxMemory,
+		MaxProcs:        c.iso.maxProcs,
+		ShutdownTimeout: c.shutdownTimeout,
+		User:            c.security.user,
+		Logger:          logger,
+	}
+	if stats != nil {
+		bc.Recorder = statsRecorder{stats}
+	}
+	return bc
+}
+
+// statsRecorder feeds the sub-interpreters' activity to the status page.
+type statsRecorder struct{ st *serverStats }
+
+func (r statsRecorder) Busy(worker int, script string) { r.st.busy(worker, r.st.script(script)) }
+func (r statsRecorder) Idle(worker int)                { r.st.idle(worker) }
+func (r statsRecorder) Compiled(script string, reload bool) {
+	r.st.compiled(script, reload)
 }

@@ -21,7 +21,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/warmcgi/warmcgi/pyhost"
+	"github.com/warmcgi/warmcgi/internal/backend"
 )
 
 // Exit codes.
@@ -85,14 +85,11 @@ func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "mode:    %s\n", interpreterMode())
 }
 
-func pythonVersion() string {
-	defer func() { _ = recover() }()
-	return pyhost.Version()
-}
+func pythonVersion() string { return backend.PythonVersion() }
 
 // interpreterMode names the default isolation mode and its GIL.
 func interpreterMode() string {
-	if pyhost.OwnGILSupported() {
+	if backend.OwnGIL() {
 		return "subinterp (one sub-interpreter per worker thread, own GIL: parallel on all cores)"
 	}
 	return "subinterp (one sub-interpreter per worker thread, shared GIL: Python < 3.13)"

@@ -136,7 +136,7 @@ type serverStats struct {
 	other   *scriptStats
 
 	// Set once the pool runs (before the status server starts).
-	pool    *interp.Pool[*worker]
+	pool    workerPool // the sub-interpreters' pool (backend.Dispatcher.Pool), or nil
 	workers []workerSlot
 }
 
@@ -335,6 +335,12 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	gauge(descReady, ready)
+}
+
+// workerPool is a worker pool's figures (backend.PoolStats).
+type workerPool interface {
+	Stats() interp.Stats
+	Workers(buf []interp.WorkerStats) []interp.WorkerStats
 }
 
 // poolStats are the in-process workers' figures; none when only process

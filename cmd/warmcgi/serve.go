@@ -13,14 +13,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
-	"github.com/warmcgi/warmcgi/interp"
-	"github.com/warmcgi/warmcgi/pyhost"
+	"github.com/warmcgi/warmcgi/internal/backend"
 )
 
 const serveUsage = `Usage: warmcgi serve [flags] DIR
@@ -261,106 +259,26 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitStartup
 	}
 
-	var backends [numModes]pyBackend
-	var procs *procRunner
-	if iso.used[modeProcess] {
-		// Worker processes start after the privilege drop, so they run
-		// as --user too.
-		if procs, err = newProcRunner(&c, maxMemory, logger); err != nil {
-			logger.Error("starting worker processes", "err", err)
-			closeListeners()
-			return exitStartup
-		}
-		backends[modeProcess] = procs
+	// Worker processes start after the privilege drop, so they run as
+	// --user too.
+	backends, err := backend.New(backendConfig(&c, h.Root, iso, maxMemory, stats, logger))
+	if err != nil {
+		closeListeners()
+		return exitStartup
 	}
-	closeProcs := func() {
-		if procs != nil {
-			pctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
-			defer cancel()
-			if err := procs.close(pctx); err != nil {
-				logger.Warn("worker processes did not stop in time", "err", err)
-			}
-		}
-	}
-	var pool, mainPool *interp.Pool[*worker]
-	ownGIL := pyhost.OwnGILSupported()
-	if iso.used[modeSubinterp] || iso.used[modeMain] {
-		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.pycacheDir}); err != nil {
-			if c.security.user != "" {
-				// The usual cause: a Python installed where the dropped user
-				// cannot read its standard library (a home directory, say).
-				logger.Error("python", "err", err, "hint", "can user "+c.security.user+" read the standard library of "+pyhost.LibraryPath()+"?")
-			} else {
-				logger.Error("python", "err", err)
-			}
-			closeListeners()
-			closeProcs()
-			return exitStartup
-		}
-		quietStdio(logger)
-	}
-	if iso.used[modeSubinterp] {
-		if pool, err = newPyPool(&c, c.workers, false, logger); err != nil {
-			logger.Error("starting workers", "err", err)
-			closeListeners()
-			closeProcs()
-			return exitStartup
-		}
-		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats}
-	}
-	if iso.used[modeMain] {
-		// The main interpreter runs one request at a time, whatever the
-		// number of workers, so main mode has one (README: modes).
-		if mainPool, err = newPyPool(&c, 1, true, logger); err != nil {
-			logger.Error("starting the main-interpreter worker", "err", err)
-			closeListeners()
-			closeProcs()
-			closePool(pool, c.shutdownTimeout, logger)
-			return exitStartup
-		}
-		backends[modeMain] = &pyRunner{pool: mainPool, logger: logger}
-		if pool == nil && stats != nil {
-			stats.pool = mainPool
-		}
-	}
-	// SIGHUP replaces every worker, each after its current request, one
-	// at a time, so requests keep being served (new code in the
-	// interpreters' imports, a leak cleared).
-	var reloads []func()
-	if procs != nil {
-		reloads = append(reloads, procs.reload)
-	}
-	// (Main mode has nothing to restart: the main interpreter lives as
-	// long as the process.)
-	for _, pl := range []*interp.Pool[*worker]{pool} {
-		if pl != nil {
-			reloads = append(reloads, func() {
-				go func() {
-					if err := pl.Restart(ctx); err != nil && !errors.Is(err, interp.ErrClosed) && ctx.Err() == nil {
-						logger.Warn("restarting workers", "err", err)
-					}
-				}()
-			})
-		}
-	}
-	reloadOnHUP(ctx, logger, reloads...)
-	h.Runner = &dispatchRunner{
-		backends: backends,
-		iso:      iso,
-		cgi:      execRunner{timeout: c.timeout},
-		root:     h.Root,
-		plain:    c.plainCGI,
-		maxKeep:  4096,
-	}
+	// SIGHUP replaces every worker, each after its current request.
+	reloadOnHUP(ctx, logger, func() { backends.Reload(ctx) })
+	h.Runner = backends
+	ownGIL := backend.OwnGIL()
 
 	var handler http.Handler = h
 	var statusSrv *http.Server
 	if stats != nil {
 		handler = stats.countInFlight(h)
-		stats.pool = pool
+		stats.pool = backends.Pool()
 		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
 			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
-		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(pyhost.Version()), mode: mode, workers: c.workers}, logger)
+		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(backend.PythonVersion()), mode: mode, workers: c.workers}, logger)
 		go statusSrv.Serve(statusLn) // ends with shutdownStatus
 		defer shutdownStatus(statusSrv)
 	}
@@ -371,7 +289,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	// Slow clients must not hold connections (and workers) forever:
 	// header timeout, idle timeout and header size limit, from the flags.
 	c.security.configureServer(srv)
-	logger.Info("warmcgi started", "python", oneLine(pyhost.Version()), "workers", c.workers,
+	logger.Info("warmcgi started", "python", oneLine(backend.PythonVersion()), "workers", c.workers,
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
 	errc := make(chan error, 2)
 	if ln != nil {
@@ -395,9 +313,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	case err := <-errc:
 		logger.Error("serve", "err", err)
 		closeListeners()
-		closePool(pool, c.shutdownTimeout, logger)
-		closePool(mainPool, c.shutdownTimeout, logger)
-		closeProcs()
+		backends.Close()
 		return exitStartup
 	case <-ctx.Done():
 	}
@@ -426,78 +342,9 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			logger.Warn("in-flight requests did not finish in time", "err", err)
 		}
 	}
-	closePool(pool, c.shutdownTimeout, logger)
-	closePool(mainPool, c.shutdownTimeout, logger)
-	closeProcs()
+	backends.Close()
 	logger.Info("stopped")
 	return exitOK
-}
-
-// newPyPool starts n workers with an interpreter each: sub-interpreters,
-// or thread states of the main interpreter when main is set.
-func newPyPool(c *serveConfig, n int, main bool, logger *slog.Logger) (*interp.Pool[*worker], error) {
-	ownGIL := pyhost.OwnGILSupported()
-	// Sub-interpreters that share one GIL (Python before 3.13) gain
-	// nothing from running short requests at once: two threads only
-	// contend for the lock. Requests then queue for the worker that is
-	// busy, on its warm thread, and go to another only after waiting
-	// spillAfter, as a request waiting on I/O makes them (measured with
-	// wrk on 2 cores, hello.py, -w 2: README, Performance).
-	//
-	// With a GIL each (3.13+), the same keeps short requests on one
-	// warm thread, leaving the other cores to net/http, and a request
-	// that has waited spillAfter goes to an idle worker whatever the
-	// busy one's CPU use (interp Options.Parallel). Against running every
-	// request on its caller's goroutine (Direct), side by side on 2
-	// cores with wrk: hello.py p99 at 64 connections 7 ms instead of
-	// 33 ms at the same rate, and the same rate at 8 connections.
-	var spill time.Duration
-	if !main && n > 1 {
-		spill = spillAfter
-	}
-	maxStuck := 0 // as many as there are workers
-	if main {
-		maxStuck = -1 // there is no second main interpreter
-	}
-	return interp.New(interp.Options{
-		Workers:      n,
-		QueueSize:    c.queue,
-		QueueTimeout: c.queueTimeout,
-		Logger:       logger,
-		MaxRequests:  c.maxRequests,
-		// Each interpreter stays on its worker's thread: what a script
-		// keeps between requests (--modules keep, --globals keep) may be
-		// bound to the thread that made it (an sqlite3 connection
-		// refuses any other, COMPAT 84).
-		Spill:    spill,
-		Parallel: ownGIL,
-		// A script still running --timeout plus a grace after it started
-		// is given up on: its client gets the 504 now, and a new
-		// interpreter takes its worker's place. The main interpreter has
-		// no second: main-mode requests then wait for it (README: modes).
-		StuckAfter: stuckAfter(c.timeout),
-		Abandon:    abandonJob,
-		MaxStuck:   maxStuck,
-	}, func(n int) (*worker, error) {
-		// Each thread that runs a request gets its own working directory
-		// (pyhost does that), so a request can start in its script's
-		// directory, and a script's os.chdir moves no other request
-		// (COMPAT 78, 88). Where the kernel refuses (a seccomp profile),
-		// scripts run in the server's directory.
-		chdir := true
-		if err := syscall.Unshare(syscall.CLONE_FS); err != nil {
-			chdir = false
-			if n == 0 {
-				logger.Warn("no per-thread working directory (unshare(CLONE_FS) refused, e.g. by a seccomp profile): scripts run in the server's directory", "err", err)
-			}
-		}
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir, Main: main,
-			KeepModules: c.modules == "keep", KeepGlobals: c.globals == "keep", Timeout: c.timeout, CGIEscape: c.cgiEscape, Preload: c.preload})
-		if err != nil {
-			return nil, err
-		}
-		return newWorker(ip, n, logger), nil
-	})
 }
 
 // serveGCPercent is the Go garbage collector's target (GOGC) of a server
@@ -512,31 +359,6 @@ const serveGCPercent = 400
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
-	}
-}
-
-// spillAfter is how long a request waits for a busy worker before it goes
-// to an idle one, where the interpreters share a GIL.
-const spillAfter = 2 * time.Millisecond
-
-// stuckAfter is how long a request may run before the pool gives up on
-// it: --timeout, then abandonGrace for the script to end after the
-// exception; never without a timeout.
-func stuckAfter(timeout time.Duration) time.Duration {
-	if timeout <= 0 {
-		return 0
-	}
-	return timeout + abandonGrace
-}
-
-func closePool(pool *interp.Pool[*worker], timeout time.Duration, logger *slog.Logger) {
-	if pool == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := pool.Close(ctx); err != nil {
-		logger.Warn("workers did not stop in time", "err", err)
 	}
 }
 
@@ -637,23 +459,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return n * mult, nil
-}
-
-// quietStdio points the process's fd 0 and 1 at /dev/null: a C extension
-// or a file descriptor passed on by a script that writes to fd 1 must
-// never corrupt the server's own output (COMPAT 33). Scripts' Python-level
-// uses of fds 0-2 are routed to their request by the runtime; fd 2 stays
-// the server log.
-func quietStdio(logger *slog.Logger) {
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		logger.Warn("cannot open "+os.DevNull, "err", err)
-		return
-	}
-	defer null.Close()
-	for _, fd := range []int{0, 1} {
-		if err := syscall.Dup2(int(null.Fd()), fd); err != nil {
-			logger.Warn("cannot redirect a standard descriptor to "+os.DevNull, "fd", fd, "err", err)
-		}
-	}
 }

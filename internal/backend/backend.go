@@ -1,0 +1,194 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/interp"
+	"github.com/warmcgi/warmcgi/pyhost"
+)
+
+// Config is what the backends are built from; the serve flags fill it. A
+// zero field means the flag's "none" (no timeout, no limit, nothing kept).
+type Config struct {
+	Root      string     // DIR: --cgi and --isolation-for globs match paths under it
+	Isolation *Isolation // which mode runs each Python 3 script; nil: subinterp
+	CGI       []string   // --cgi globs: scripts run as plain CGI
+	Workers   int        // -w: interpreters, or worker processes, per mode
+	Queue     int        // --queue (0: 4 per worker)
+	// QueueTimeout is the longest wait for a worker (--queue-timeout).
+	QueueTimeout time.Duration
+	MaxRequests  int           // --max-requests (0: never replace)
+	Timeout      time.Duration // --timeout, the request's time limit (0: none)
+	KeepModules  bool          // --modules keep
+	KeepGlobals  bool          // --globals keep
+	CGIEscape    bool          // --cgi-escape
+	Preload      []string      // --preload
+	PycacheDir   string        // --pycache-dir, after --user's adjustment
+	MaxMemory    int64         // --max-memory, process mode (0: none)
+	MaxProcs     uint64        // --max-procs, process mode (0: unchanged)
+	// ShutdownTimeout is how long Close gives each backend's requests.
+	ShutdownTimeout time.Duration
+	// User is the --user account, named in the hint when Python cannot
+	// start.
+	User     string
+	Logger   *slog.Logger
+	Recorder Recorder // the sub-interpreters' activity, for the status page; nil: none
+}
+
+// Recorder follows what the embedded workers do, for the status page.
+type Recorder interface {
+	Busy(worker int, script string) // worker started running script
+	Idle(worker int)                // worker finished its request
+	// Compiled: a worker compiled script, for the first time or (reload)
+	// because the file changed.
+	Compiled(script string, reload bool)
+}
+
+// PoolStats are a worker pool's figures, for metrics and the status page.
+type PoolStats interface {
+	Stats() interp.Stats
+	Workers(buf []interp.WorkerStats) []interp.WorkerStats
+}
+
+// Dispatcher runs every request of the server (a cgienv.Runner) on the
+// backends New started, and stops and reloads them.
+type Dispatcher struct {
+	d        *dispatcher
+	logger   *slog.Logger
+	pool     *interp.Pool[*embeddedInterp] // subinterp, or nil
+	mainPool *interp.Pool[*embeddedInterp] // main, or nil
+	procs    *process                      // process, or nil
+	shutdown time.Duration
+}
+
+// Run runs one request on the backend its script needs.
+func (b *Dispatcher) Run(ctx context.Context, req *cgienv.Request) (*cgienv.Output, error) {
+	return b.d.Run(ctx, req)
+}
+
+// New starts the backends the isolation modes in use need: worker
+// processes first (after a privilege drop they run as --user too), then
+// Python and the interpreter pools. What fails is logged and what started
+// is stopped again.
+func New(c Config) (*Dispatcher, error) {
+	limit := timeLimit(c.Timeout)
+	b := &Dispatcher{logger: c.Logger, shutdown: c.ShutdownTimeout}
+	b.d = &dispatcher{iso: c.Isolation, cgi: plainCGI{limit: limit}, root: c.Root, plain: c.CGI, maxKeep: 4096}
+	var err error
+	if c.Isolation.uses(modeProcess) {
+		if b.procs, err = newProcess(&c); err != nil {
+			c.Logger.Error("starting worker processes", "err", err)
+			return nil, err
+		}
+		b.d.backends[modeProcess] = b.procs
+	}
+	if c.Isolation.uses(modeSubinterp) || c.Isolation.uses(modeMain) {
+		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.PycacheDir}); err != nil {
+			if c.User != "" {
+				// The usual cause: a Python installed where the dropped user
+				// cannot read its standard library (a home directory, say).
+				c.Logger.Error("python", "err", err, "hint", "can user "+c.User+" read the standard library of "+pyhost.LibraryPath()+"?")
+			} else {
+				c.Logger.Error("python", "err", err)
+			}
+			b.Close()
+			return nil, err
+		}
+		quietStdio(c.Logger)
+	}
+	if c.Isolation.uses(modeSubinterp) {
+		if b.pool, err = newEmbeddedPool(&c, c.Workers, false); err != nil {
+			c.Logger.Error("starting workers", "err", err)
+			b.Close()
+			return nil, err
+		}
+		b.d.backends[modeSubinterp] = &embedded{pool: b.pool, logger: c.Logger, rec: c.Recorder}
+	}
+	if c.Isolation.uses(modeMain) {
+		// The main interpreter runs one request at a time, whatever the
+		// number of workers, so main mode has one (README: modes).
+		if b.mainPool, err = newEmbeddedPool(&c, 1, true); err != nil {
+			c.Logger.Error("starting the main-interpreter worker", "err", err)
+			b.Close()
+			return nil, err
+		}
+		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger}
+	}
+	return b, nil
+}
+
+// Pool is the sub-interpreter pool's figures for the status page; nil
+// without one (the main interpreter and worker processes are not shown).
+func (b *Dispatcher) Pool() PoolStats {
+	if b.pool == nil {
+		return nil
+	}
+	return b.pool
+}
+
+// Reload replaces every worker (SIGHUP), each after its current request,
+// one at a time, so requests keep being served (new code in the
+// interpreters' imports, a leak cleared). The main interpreter lives as
+// long as the process: main mode has nothing to restart. ctx is the
+// server's: once it ends, a failed restart is not worth a warning.
+func (b *Dispatcher) Reload(ctx context.Context) {
+	if b.procs != nil {
+		b.procs.reload()
+	}
+	if pl := b.pool; pl != nil {
+		go func() {
+			if err := pl.Restart(ctx); err != nil && !errors.Is(err, interp.ErrClosed) && ctx.Err() == nil {
+				b.logger.Warn("restarting workers", "err", err)
+			}
+		}()
+	}
+}
+
+// Close stops every backend, giving each up to Config.ShutdownTimeout for
+// the requests it runs.
+func (b *Dispatcher) Close() {
+	timeout := b.shutdown
+	for _, pl := range []*interp.Pool[*embeddedInterp]{b.pool, b.mainPool} {
+		if pl == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := pl.Close(ctx); err != nil {
+			b.logger.Warn("workers did not stop in time", "err", err)
+		}
+		cancel()
+	}
+	if b.procs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := b.procs.close(ctx); err != nil {
+			b.logger.Warn("worker processes did not stop in time", "err", err)
+		}
+		cancel()
+	}
+}
+
+// PythonVersion is the embedded Python's version line ("" when it cannot
+// be read).
+func PythonVersion() (v string) {
+	defer func() { _ = recover() }()
+	return pyhost.Version()
+}
+
+// OwnGIL reports whether sub-interpreters get a GIL each (Python 3.13+).
+func OwnGIL() bool { return pyhost.OwnGILSupported() }
+
+// Backend is what the server needs of its backends: run each request
+// (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown,
+// and the figures of the status page. Dispatcher is the server's.
+type Backend interface {
+	cgienv.Runner
+	Reload(ctx context.Context)
+	Close()
+	Pool() PoolStats
+}
+
+var _ Backend = (*Dispatcher)(nil)

@@ -1,0 +1,165 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/procmode"
+	"github.com/warmcgi/warmcgi/interp"
+)
+
+var _ interp.Interpreter = (*procmode.Slot)(nil)
+
+// process runs Python requests in worker processes (--isolation process):
+// an interp pool of procmode Slots, one worker process each.
+type process struct {
+	pool  *interp.Pool[*procmode.Slot]
+	limit timeLimit
+	mu    sync.Mutex
+	slots []*procmode.Slot // every slot the pool made, for reload
+}
+
+func newProcess(c *Config) (*process, error) {
+	pp, err := procmode.NewPool(procmode.Config{
+		Worker: procmode.WorkerConfig{
+			PycacheDir: c.PycacheDir,
+			Modules:    map[bool]string{true: "keep", false: "purge"}[c.KeepModules],
+			Globals:    map[bool]string{true: "keep", false: "fresh"}[c.KeepGlobals],
+			CGIEscape:  c.CGIEscape,
+			Preload:    c.Preload,
+			MaxMemory:  c.MaxMemory,
+			MaxProcs:   c.MaxProcs,
+		},
+		MaxRequests: c.MaxRequests,
+		Logger:      c.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &process{limit: timeLimit(c.Timeout)}
+	r.pool, err = interp.New(interp.Options{
+		Workers:      c.Workers,
+		QueueSize:    c.Queue,
+		QueueTimeout: c.QueueTimeout,
+		Logger:       c.Logger,
+	}, func(int) (*procmode.Slot, error) {
+		s, err := pp.NewSlot()
+		if err == nil {
+			r.mu.Lock()
+			r.slots = append(r.slots, s)
+			r.mu.Unlock()
+		}
+		return s, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+	if req.StdinStream != nil {
+		// A worker process gets its body as a file: read it whole first
+		// (a pipe fed while the script runs would need a reader of the
+		// client's body that outlives the request when the script stops
+		// reading early).
+		f, err := spoolBody(req.StdinStream)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r2 := *req
+		r2.StdinStream, r2.StdinFile = nil, f
+		req = &r2
+	}
+	job := &procmode.Job{
+		Script: req.Script, Stamp: stampOf(req.Stamp),
+		Unbuffered: fl.unbuffered, Optimize: fl.optimize,
+		Env: req.Env, Args: req.Args, Stdin: req.Stdin, StdinFile: req.StdinFile,
+		Timeout: r.limit.process(),
+	}
+	var out *procmode.Output
+	var runErr error
+	err := r.pool.Do(ctx, func(s *procmode.Slot) {
+		out, runErr = s.Run(ctx, job)
+	})
+	switch {
+	case errors.Is(err, interp.ErrQueueFull):
+		return nil, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
+	case err != nil:
+		return nil, err
+	case errors.Is(runErr, procmode.ErrDeadline):
+		return nil, timedOut(req.Script, fmt.Sprintf("worker process killed after %v", r.limit.process()))
+	case runErr != nil:
+		return nil, runErr
+	}
+	if out.Signal != 0 && !hasHeaderBlock(out.Stdout) {
+		// No response to pass on: the gateway failed.
+		out.Stdout = []byte(badGatewayResponse)
+	}
+	return &cgienv.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode, Failure: out.Failure}, nil
+}
+
+func (r *process) close(ctx context.Context) error { return r.pool.Close(ctx) }
+
+// reload replaces every worker process (SIGHUP): each is retired after
+// its current request, and a fresh one, started beforehand, takes over.
+func (r *process) reload() {
+	r.mu.Lock()
+	ss := append([]*procmode.Slot(nil), r.slots...)
+	r.mu.Unlock()
+	for _, s := range ss {
+		go s.Reload()
+	}
+}
+
+// hasHeaderBlock reports whether out holds a complete CGI header block (an
+// empty line ends it).
+// TODO(merge): cgienv.HasHeaderBlock
+func hasHeaderBlock(out []byte) bool {
+	for len(out) > 0 {
+		line, rest, ok := bytes.Cut(out, []byte("\n"))
+		if !ok {
+			return false
+		}
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return true
+		}
+		out = rest
+	}
+	return false
+}
+
+// badGatewayResponse is what a worker that died by a signal before its
+// headers were complete answers: the server's own 502 page (Apache's
+// wording for a proxy that got no valid response).
+const badGatewayResponse = "Status: 502 Bad Gateway\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n" +
+	"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>502 Bad Gateway</title>\n" +
+	"</head><body>\n<h1>Bad Gateway</h1>\n<p>The script's worker process died before it sent a response.</p>\n" +
+	"</body></html>\n"
+
+// spoolBody copies a body to an unlinked temporary file positioned at its
+// start.
+// TODO(merge): cgienv spool
+func spoolBody(body io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp("", "warmcgi-body-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

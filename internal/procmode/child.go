@@ -1,0 +1,266 @@
+package procmode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketFD is where the server puts the worker's end of its socketpair
+// (exec.Cmd.ExtraFiles[0]).
+const socketFD = 3
+
+// Executor runs one script in a worker process, with the request's
+// descriptors already on fds 0-2. Its methods are called on one locked OS
+// thread, the one that made it.
+type Executor interface {
+	Exec(req *Request, res *Result) error
+}
+
+// Result is what an Executor reports of a request.
+type Result struct {
+	Stdout, Stderr []byte // output the runtime made itself (a compile error's text, say)
+	ExitCode       int
+	Failure        string
+	ThreadsLeft    bool // threads the script started still run
+}
+
+// ErrUsage is RunChild's error when the process was not started by a
+// server (by hand, say): a usage error.
+var ErrUsage = errors.New("warmcgi worker: this is an internal command: 'warmcgi serve --isolation process' starts it with its socket on fd 3; it is not for use by hand")
+
+// RunChild is the body of `warmcgi worker CONFIG`: it sets the process
+// up as a script's, calls start (on the locked OS thread every Exec then
+// runs on) and runs requests until the server closes the socket (nil) or
+// the worker must not go on (an error, told to the server too).
+func RunChild(args []string, start func(WorkerConfig) (Executor, error)) error {
+	// Refuse to run without the server's socket: started by hand, fd 3
+	// would be whatever the shell left there (or nothing).
+	if typ, err := syscall.GetsockoptInt(socketFD, syscall.SOL_SOCKET, syscall.SO_TYPE); err != nil || typ != syscall.SOCK_STREAM {
+		return ErrUsage
+	}
+	var cfg WorkerConfig
+	if len(args) != 1 || json.Unmarshal([]byte(args[0]), &cfg) != nil {
+		return ErrUsage
+	}
+	syscall.CloseOnExec(socketFD) // never inherited by a script's children
+	sock := os.NewFile(socketFD, "warmcgi-socket")
+
+	// The worker is the script's process now: its signals behave as a
+	// python3's would (segfault, abort, SIGTERM... kill it), not as Go's
+	// runtime would handle them for a Go program.
+	defaultSignals()
+	if cfg.MaxProcs > 0 {
+		lim := syscall.Rlimit{Cur: cfg.MaxProcs, Max: cfg.MaxProcs}
+		if err := syscall.Setrlimit(unix.RLIMIT_NPROC, &lim); err != nil {
+			return fail(sock, fmt.Sprintf("setrlimit(RLIMIT_NPROC): %v", err))
+		}
+	}
+
+	// One OS thread runs Python for the worker's life.
+	runtime.LockOSThread()
+	ex, err := start(cfg)
+	if err != nil {
+		return fail(sock, err.Error())
+	}
+	if cfg.MaxMemory > 0 {
+		// What the worker needed to start (the Go runtime reserves much
+		// of it) does not count against the script's allowance.
+		lim := uint64(cfg.MaxMemory) + dataSize()
+		if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: lim, Max: lim}); err != nil {
+			return fail(sock, fmt.Sprintf("--max-memory: setrlimit(RLIMIT_DATA): %v", err))
+		}
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return fail(sock, err.Error())
+	}
+	if err := writeFrame(sock, msgReady, nil); err != nil {
+		return err
+	}
+	return serveRequests(sock, null, ex)
+}
+
+// serveRequests runs requests one at a time until the server closes the
+// socket or the worker must retire.
+func serveRequests(sock, null *os.File, ex Executor) error {
+	before := processIdentity()
+	var res Result
+	var buf []byte
+	for {
+		var fds []int
+		var err error
+		buf, fds, err = readRequestFrame(sock, buf[:0])
+		if err != nil {
+			return nil // the server closed the socket: retire
+		}
+		req, err := decodeRequest(buf)
+		if err != nil || len(fds) != 3 {
+			closeFDs(fds)
+			return fail(sock, fmt.Sprintf("bad request from server: %v (%d fds)", err, len(fds)))
+		}
+		for i, fd := range fds {
+			syscall.Dup2(fd, i)
+		}
+		closeFDs(fds)
+		res = Result{}
+		execErr := ex.Exec(req, &res)
+		// Output the runtime made itself (a compile error's text, say)
+		// goes where the script's would have.
+		writeAll(1, res.Stdout)
+		writeAll(2, res.Stderr)
+		for fd := 0; fd < 3; fd++ {
+			syscall.Dup2(int(null.Fd()), fd)
+		}
+		rep := reply{ExitCode: res.ExitCode, Failure: res.Failure}
+		if execErr != nil {
+			rep.ExitCode, rep.Failure, rep.Retire = 1, execErr.Error(), true
+		}
+		// A script that changed what the process is (its user, group,
+		// session, limits) leaves a worker no later script should get.
+		if processIdentity() != before {
+			rep.Retire = true
+		}
+		// Threads of the script still running would write into the
+		// next request's descriptors; in a CGI process they die when it
+		// exits, and so they do here.
+		if res.ThreadsLeft {
+			rep.Retire = true
+		}
+		if err := writeFrame(sock, msgDone, rep.encode()); err != nil || rep.Retire {
+			return nil
+		}
+	}
+}
+
+// fail reports a startup or protocol failure to the server, which logs
+// it, and ends the worker.
+func fail(sock *os.File, msg string) error {
+	writeFrame(sock, msgFail, []byte(msg))
+	return errors.New(msg)
+}
+
+// readRequestFrame reads one request frame from the worker's socket and the
+// descriptors that came with it.
+func readRequestFrame(sock *os.File, buf []byte) ([]byte, []int, error) {
+	fd := int(sock.Fd())
+	var hdr [headerLen]byte
+	oob := make([]byte, syscall.CmsgSpace(3*4))
+	n, oobn, _, _, err := syscall.Recvmsg(fd, hdr[:], oob, syscall.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return buf, nil, err
+	}
+	if n == 0 {
+		return buf, nil, io.EOF
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err == nil {
+			for _, m := range msgs {
+				if r, err := syscall.ParseUnixRights(&m); err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+	}
+	if n < len(hdr) {
+		if _, err := io.ReadFull(sock, hdr[n:]); err != nil {
+			closeFDs(fds)
+			return buf, nil, err
+		}
+	}
+	size, err := parseHeader(hdr, msgRequest)
+	if err != nil {
+		closeFDs(fds)
+		return buf, nil, err
+	}
+	buf = append(buf[:0], make([]byte, size)...)
+	if _, err := io.ReadFull(sock, buf); err != nil {
+		closeFDs(fds)
+		return buf, nil, err
+	}
+	return buf, fds, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		syscall.Close(fd)
+	}
+}
+
+func writeAll(fd int, b []byte) {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// identity is what a request must leave unchanged for the worker to be
+// reused.
+type identity struct {
+	uid, euid, gid, egid, pgid, sid int
+	limits                          [4]syscall.Rlimit
+}
+
+func processIdentity() identity {
+	id := identity{uid: os.Getuid(), euid: os.Geteuid(), gid: os.Getgid(), egid: os.Getegid(), pgid: syscall.Getpgrp()}
+	id.sid, _ = unix.Getsid(0)
+	for i, r := range []int{syscall.RLIMIT_DATA, syscall.RLIMIT_AS, syscall.RLIMIT_NOFILE, unix.RLIMIT_NPROC} {
+		syscall.Getrlimit(r, &id.limits[i])
+	}
+	return id
+}
+
+// dataSize is the process's data segment size (VmData), as RLIMIT_DATA
+// counts it; 0 when unknown.
+func dataSize() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmData:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// defaultSignals gives every classic signal the disposition a freshly
+// exec'd python3 has, below the Go runtime: the default action (a
+// segfault or os.abort() kills the worker by that signal, as it would
+// kill a CGI process), except SIGPIPE and SIGXFSZ, which CPython ignores
+// (a write to a closed pipe raises BrokenPipeError). SIGURG stays Go's:
+// the scheduler preempts goroutines with it. Real-time signals stay as
+// they are (glibc uses two of them for setuid across threads).
+func defaultSignals() {
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		switch sig {
+		case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGURG:
+			continue
+		}
+		var handler uintptr // SIG_DFL
+		if sig == syscall.SIGPIPE || sig == syscall.SIGXFSZ {
+			handler = 1 // SIG_IGN
+		}
+		// struct kernel_sigaction {handler, flags, restorer, mask}: with
+		// no flags and an empty mask the layout of the rest is moot.
+		var sa [4]uintptr
+		sa[0] = handler
+		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&sa[0])), 0, 8, 0, 0)
+	}
+}

@@ -1,0 +1,307 @@
+package procmode
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Job is one request for a worker process.
+type Job struct {
+	Script     string
+	Stamp      [4]int64 // see Request
+	Unbuffered bool
+	Optimize   int
+	Env, Args  []string
+	Stdin      []byte   // the body, fed through a pipe, unless
+	StdinFile  *os.File // the spooled body, which the script reads directly
+	// Timeout is the request's time limit, counted from when a worker
+	// process takes it (0: none); past it the process group is killed and
+	// Run returns ErrDeadline.
+	Timeout time.Duration
+}
+
+// Output is what a request in a worker process produced.
+type Output struct {
+	Stdout, Stderr []byte
+	ExitCode       int
+	Failure        string
+	// Signal is the signal that killed the worker process during the
+	// request (0: none).
+	Signal syscall.Signal
+}
+
+// ErrDeadline is Run's error for a request killed at its Timeout.
+var ErrDeadline = errors.New("worker process killed at the request's deadline")
+
+// AppendBlock appends "s\x00" for each s: the form of the environment and
+// argv blocks (the worker's and pyhost's).
+func AppendBlock(b []byte, ss []string) []byte {
+	for _, s := range ss {
+		b = append(b, s...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+// Run runs one request in the slot's worker process, starting one if the
+// last has gone. A request runs at a time: Run holds the slot's lock.
+func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := w.child(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var deadline <-chan time.Time
+	if job.Timeout > 0 {
+		t := time.NewTimer(job.Timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	outR, errR, err := w.send(c, job)
+	if err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { io.Copy(&stdout, outR); copies.Done() }()
+	go func() { io.Copy(&stderr, errR); copies.Done() }()
+	eof := make(chan struct{})
+	go func() { copies.Wait(); close(eof) }()
+
+	rep, died, ok := awaitEnd(c, deadline, eof)
+	if !ok {
+		c.kill()
+		w.drop()
+		outR.Close()
+		errR.Close()
+		<-eof
+		if stderr.Len() > 0 {
+			// Bounded: a fork bomb's children all complain.
+			w.pc.logger.Warn("script stderr", "script", job.Script, "stderr", string(stderr.Bytes()[:min(stderr.Len(), 16<<10)]))
+		}
+		return nil, ErrDeadline
+	}
+	out := &Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: rep.ExitCode, Failure: rep.Failure}
+	if died {
+		w.died(c, job.Script, out)
+		return out, nil
+	}
+	w.served(c, rep)
+	return out, nil
+}
+
+// send gives the worker process the request: its frame and the
+// descriptors the script will have as fds 0-2. It returns the server's
+// ends of stdout and stderr.
+func (w *Slot) send(c *Child, job *Job) (outR, errR *os.File, err error) {
+	stdin, feed, err := stdinFor(job)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p [4]int
+	if err := syscall.Pipe2(p[0:2], syscall.O_CLOEXEC); err != nil {
+		closeStdin(stdin, feed)
+		return nil, nil, err
+	}
+	if err := syscall.Pipe2(p[2:4], syscall.O_CLOEXEC); err != nil {
+		closeStdin(stdin, feed)
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, nil, err
+	}
+	outR, errR = pollable(p[0], "stdout"), pollable(p[2], "stderr")
+	w.env = AppendBlock(w.env[:0], job.Env)
+	w.args = AppendBlock(w.args[:0], job.Args)
+	w.frame = encodeRequest(w.frame[:0], &Request{Path: job.Script, Stamp: job.Stamp,
+		Unbuffered: job.Unbuffered, Optimize: job.Optimize, Env: w.env, Args: w.args})
+	hdr := frameHeader(msgRequest, len(w.frame))
+	_, _, err = c.conn.WriteMsgUnix(hdr[:], syscall.UnixRights(int(stdin.Fd()), p[1], p[3]), nil)
+	if err == nil {
+		_, err = c.conn.Write(w.frame)
+	}
+	// The worker has its copies now; the script's ends of the pipes must
+	// be closed here, or the server would never see EOF.
+	syscall.Close(p[1])
+	syscall.Close(p[3])
+	stdin.Close()
+	if feed != nil {
+		go feed()
+	}
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		c.kill()
+		w.drop()
+		return nil, nil, fmt.Errorf("worker process: sending request: %w", err)
+	}
+	return outR, errR, nil
+}
+
+// awaitEnd waits for the end of a request: the worker's reply (or its
+// death), then EOF on the script's stdout and stderr. ok is false when the
+// deadline came first.
+func awaitEnd(c *Child, deadline <-chan time.Time, eof <-chan struct{}) (rep reply, died, ok bool) {
+	select {
+	case f, open := <-c.frames:
+		if !open || f.typ != msgDone {
+			died = true
+			break
+		}
+		var err error
+		if rep, err = decodeReply(f.payload); err != nil {
+			died = true
+		}
+	case <-deadline:
+		return rep, died, false
+	}
+	if died {
+		// The worker is gone (or going: os.exec* replaced it with a
+		// program that may still be writing the response).
+		select {
+		case <-c.exited:
+		case <-deadline:
+			return rep, died, false
+		}
+	}
+	// As mod_cgi does, the response ends when every holder of the
+	// script's stdout and stderr has closed them (a background child
+	// may keep them open).
+	select {
+	case <-eof:
+	case <-deadline:
+		return rep, died, false
+	}
+	return rep, died, true
+}
+
+// died sets out from how the worker process ended during the request, and
+// has it replaced.
+func (w *Slot) died(c *Child, script string, out *Output) {
+	w.drop()
+	c.conn.Close()
+	st := c.state
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		sig := ws.Signal()
+		out.Signal = sig
+		out.ExitCode = 128 + int(sig)
+		out.Failure = "worker process killed by " + signalName(sig)
+		w.pc.logger.Error("worker process died", "script", script, "signal", signalName(sig), "pid", c.cmd.Process.Pid)
+		return
+	}
+	// os._exit(n), or a program the script exec'd, exited: what it wrote
+	// is the response, as under mod_cgi.
+	out.ExitCode = st.ExitCode()
+	if out.ExitCode != 0 {
+		out.Failure = "exit status " + strconv.Itoa(out.ExitCode)
+	}
+}
+
+// served counts a request the worker process answered, and retires the
+// process when it asked to, reached --max-requests or outgrew --max-memory.
+func (w *Slot) served(c *Child, rep reply) {
+	w.backoff = 0
+	c.served++
+	switch {
+	case rep.Retire:
+		w.drop()
+		c.retire(retireGrace)
+	case w.pc.maxRequests > 0 && c.served >= w.pc.maxRequests:
+		w.pc.logger.Info("worker process recycled after its request limit", "pid", c.cmd.Process.Pid, "requests", c.served)
+		w.drop()
+		c.retire(retireGrace)
+	case w.pc.maxMemory > 0:
+		if rss := residentBytes(c.cmd.Process.Pid); rss > w.pc.maxMemory {
+			w.pc.logger.Info("worker process recycled: resident memory above --max-memory",
+				"pid", c.cmd.Process.Pid, "rss", rss, "max_memory", w.pc.maxMemory)
+			w.drop()
+			c.retire(retireGrace)
+		}
+	}
+}
+
+// stdinFor returns the descriptor the script reads as fd 0 and, when the
+// body must be fed through a pipe, the function that feeds it.
+func stdinFor(job *Job) (*os.File, func(), error) {
+	if job.StdinFile != nil {
+		// The spooled body itself: the script reads it directly. A
+		// duplicate, so closing ours leaves the handler's open.
+		fd, err := syscall.Dup(int(job.StdinFile.Fd()))
+		if err != nil {
+			return nil, nil, err
+		}
+		syscall.CloseOnExec(fd)
+		return os.NewFile(uintptr(fd), "stdin"), nil, nil
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, err
+	}
+	r := os.NewFile(uintptr(p[0]), "stdin")
+	wr := pollable(p[1], "stdin")
+	if len(job.Stdin) == 0 {
+		wr.Close()
+		return r, nil, nil
+	}
+	body := job.Stdin
+	// A script that never reads its body leaves the pipe full; the write
+	// then fails when the script's end is closed, which is fine.
+	return r, func() { wr.Write(body); wr.Close() }, nil
+}
+
+func closeStdin(f *os.File, feed func()) {
+	f.Close()
+	if feed != nil {
+		go feed()
+	}
+}
+
+// pollable wraps the server's end of a pipe in a non-blocking *os.File,
+// so reading it parks a goroutine, not a thread.
+func pollable(fd int, name string) *os.File {
+	syscall.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
+}
+
+// residentBytes reads a process's resident set size from /proc; 0 when
+// it cannot.
+func residentBytes(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+func signalName(sig syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT", syscall.SIGKILL: "SIGKILL",
+		syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGILL: "SIGILL",
+		syscall.SIGTERM: "SIGTERM", syscall.SIGALRM: "SIGALRM", syscall.SIGINT: "SIGINT",
+		syscall.SIGHUP: "SIGHUP", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2",
+		syscall.SIGPIPE: "SIGPIPE", syscall.SIGQUIT: "SIGQUIT", syscall.SIGXCPU: "SIGXCPU",
+	}
+	if n, ok := names[sig]; ok {
+		return n
+	}
+	return "signal " + strconv.Itoa(int(sig))
+}
