@@ -28,9 +28,9 @@ var runtimeFiles = []string{
 	"children.py",
 	"hooks.py",
 	"state.py",
-	"timeout.py",
 	"procmode.py",
 	"run.py",
+	"install.py",
 }
 
 // runtimeSource is the runtime as installed, after the settings prelude.

@@ -1,9 +1,13 @@
 # Child processes (85-88): a child the script starts with inherited stdio
 # writes into the response, reads the rest of the body, and gets the
 # request's environment, as under CGI.
-import subprocess
-import threading
 import inspect
+import io
+import os
+import subprocess
+import sys
+import threading
+import _thread
 
 _popen_init = subprocess.Popen.__init__
 _popen_wait = subprocess.Popen.wait
@@ -53,7 +57,7 @@ def _popen(self, *args, **kwargs):
         rest = bio.read()
         bio.seek(start)
         if rest:
-            import tempfile
+            import tempfile  # lazy: loaded only when a child shares the body
             f = tempfile.TemporaryFile()
             f.write(rest)
             f.seek(0)
@@ -99,10 +103,6 @@ def _request_thread():
     return getattr(threading.current_thread(), "_warmcgi_request", False)
 
 
-subprocess.Popen.__init__ = _popen
-subprocess.Popen.wait = _wait
-
-
 def _system(command):
     rc = subprocess.call(command, shell=True)
     return rc << 8 if rc >= 0 else -rc
@@ -111,7 +111,7 @@ def _system(command):
 def _spawnvef(mode, file, args, env, func):
     path = file
     if getattr(func, "__name__", "").startswith("execvp"):
-        import shutil
+        import shutil  # lazy: loaded only for os.spawn*p*
         path = shutil.which(file, path=(env or _child_env()).get("PATH")) or file
     p = subprocess.Popen(list(args), executable=path, env=env)
     if mode == os.P_NOWAIT:
@@ -143,10 +143,12 @@ def _execv(path, args):
     _execve(path, args)
 
 
-os.system = _system
-os._spawnvef = _spawnvef
-os.execv = _execv
-os.execve = _execve
-if _os_orig["execve"] in os.supports_fd:
-    os.supports_fd.add(_execve)
-
+def _install_children():
+    subprocess.Popen.__init__ = _popen
+    subprocess.Popen.wait = _wait
+    os.system = _system
+    os._spawnvef = _spawnvef
+    os.execv = _execv
+    os.execve = _execve
+    if _os_orig["execve"] in os.supports_fd:
+        os.supports_fd.add(_execve)

@@ -1,3 +1,5 @@
+import os
+
 # os.environ (22, 54-56): the same _Environ objects for the interpreter's
 # life, their storage swapped per request. The storage dict is shared by
 # os.environ and os.environb, as in CPython. os.putenv and os.unsetenv are
@@ -33,16 +35,9 @@ def _child_env():
     return env
 
 
-os.putenv = _putenv
-os.unsetenv = _unsetenv
-
-
 def _set_environ(data):
     _environ._data = data
     _environb._data = data
-
-
-_set_environ(_idle_env)
 
 
 def _coerce_locale(env):
@@ -55,3 +50,7 @@ def _coerce_locale(env):
         env[b"LC_CTYPE"] = b"C.UTF-8"
 
 
+def _install_environ():
+    os.putenv = _putenv
+    os.unsetenv = _unsetenv
+    _set_environ(_idle_env)

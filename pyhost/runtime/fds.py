@@ -2,6 +2,19 @@
 # so a script's os.write(1, ...) goes to its response, os.read(0, n) to its
 # body, open(1, "w") wraps its stdout, and closing or dup2-ing onto them
 # acts on the request instead of the server.
+import builtins
+import errno
+import gc
+import io
+import os
+import sys
+
+_os_write = os.write
+_os_read = os.read
+_os_close = os.close
+_os_dup2 = os.dup2
+_os_dup = os.dup
+_io_open = io.open
 
 
 def _write(fd, data):
@@ -212,14 +225,6 @@ def _os_pipe_tracked():
     return r, w
 
 
-os.open = _os_open_tracked
-os.pipe = _os_pipe_tracked
-# What os.supports_dir_fd says of os.open must hold for the replacement:
-# shutil.rmtree uses its symlink-safe walk only when it does.
-if _os_open in os.supports_dir_fd:
-    os.supports_dir_fd.add(_os_open_tracked)
-
-
 def _same_fd(entry):
     try:
         st = _os_fstat(entry[0])
@@ -233,7 +238,7 @@ def _close_raw_fds():
     _raw_fds.clear()
     if not left:
         return
-    import socket
+    import socket  # lazy: loaded only when a script left a descriptor open
     gc.collect()  # an owner in a reference cycle closes its descriptor now
     held = set()
     for o in gc.get_objects():
@@ -249,12 +254,19 @@ def _close_raw_fds():
             except OSError:
                 pass
 
-os.write = _write
-os.read = _read
-os.close = _close
-os.closerange = _closerange
-os.dup2 = _dup2
-os.dup = _dup
-builtins.open = _open
-io.open = _open
 
+def _install_fds():
+    os.open = _os_open_tracked
+    os.pipe = _os_pipe_tracked
+    # What os.supports_dir_fd says of os.open must hold for the replacement:
+    # shutil.rmtree uses its symlink-safe walk only when it does.
+    if _os_open in os.supports_dir_fd:
+        os.supports_dir_fd.add(_os_open_tracked)
+    os.write = _write
+    os.read = _read
+    os.close = _close
+    os.closerange = _closerange
+    os.dup2 = _dup2
+    os.dup = _dup
+    builtins.open = _open
+    io.open = _open

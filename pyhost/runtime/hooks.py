@@ -1,3 +1,16 @@
+# What a request's own code registers with the standard library and
+# would take along when its CGI process ended: threads, atexit handlers,
+# logging handlers and levels, random seeds, the locale and codec search
+# functions. Each is recorded here and undone by state.py.
+import atexit
+import codecs
+import locale
+import logging
+import random  # at start-up, for _patch_random to watch its seed from the first request (F5)
+import sys
+import threading
+import _thread
+
 # Threads (73): non-daemon threads a request starts keep it open, as they
 # keep a CGI process alive, up to a bound.
 _THREAD_JOIN_TIMEOUT = 30.0
@@ -24,16 +37,10 @@ def _start(self):
     return _thread_start(self)
 
 
-threading.Thread.start = _start
 _orig_main_thread = threading.main_thread()
-# The worker thread is a foreign thread to threading (a _DummyThread,
-# daemonic on 3.13): threads a script starts inherit daemon=False from the
-# main thread of a CGI process, so they must from the worker too.
-if getattr(threading.current_thread(), "_daemonic", False):
-    threading.current_thread()._daemonic = False
+
 
 # atexit (74): handlers registered during a request run at its end.
-import atexit
 _atexit_register = atexit.register
 _atexit_unregister = atexit.unregister
 _exit_funcs = []
@@ -71,7 +78,6 @@ def _run_exit_funcs():
 
 # logging (65): handlers a request's own code adds are closed and removed
 # at its end; levels and logging.disable are restored.
-import logging
 _add_handler = logging.Logger.addHandler
 _added_handlers = []
 
@@ -94,7 +100,6 @@ def _addHandler(self, hdlr):
     return _add_handler(self, hdlr)
 
 
-logging.Logger.addHandler = _addHandler
 # Levels the script's code sets (a script's own logger is always
 # "__main__", shared by every script) are put back too.
 _set_level = logging.Logger.setLevel
@@ -106,8 +111,6 @@ def _setLevel(self, level):
         _changed_levels[self] = self.level
     return _set_level(self, level)
 
-
-logging.Logger.setLevel = _setLevel
 
 # random (67): a CGI process is seeded from urandom; a script's
 # random.seed(42) must not make the next request's numbers predictable.
@@ -133,16 +136,8 @@ def _patch_random():
     r.seed = _patched_seed[0] = seed
 
 
-# Imported now, so that its seed is watched from the first request on: a
-# script that imports it first and seeds it must not fix the next
-# request's numbers (F5).
-import random
-_patch_random()
-
-
 # locale (58): setlocale is process-wide; a change is undone after the
 # request (other concurrent requests may see it meanwhile: documented).
-import locale
 _setlocale = locale.setlocale
 _locale_changed = [False]
 _base_locale = _setlocale(locale.LC_ALL)
@@ -154,36 +149,8 @@ def _setlocale_wrapper(category, loc=None):
     return _setlocale(category, loc)
 
 
-locale.setlocale = _setlocale_wrapper
-
-import warnings
-_base_filters = list(warnings.filters)
-_base_meta_path = list(sys.meta_path)
-_base_path_hooks = list(sys.path_hooks)
-_base_recursion = sys.getrecursionlimit()
-_base_dont_write = sys.dont_write_bytecode
-_base_root_level = logging.root.level
-_base_umask = os.umask(0o022)
-os.umask(_base_umask)
-_base_switch = sys.getswitchinterval()
-import gc
-_base_gc_threshold = gc.get_threshold()
-# 3.11's sub-interpreters start with no limit on int/str conversions (0);
-# a CGI process, and the main interpreter, have the default (CVE-2020-10735).
-if sys.get_int_max_str_digits() == 0:
-    sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
-_base_max_digits = sys.get_int_max_str_digits()
-_CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
-_tempdir_default = [None]  # what tempfile.gettempdir() found here first
-_sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
-_base_builtins = {}  # what builtins holds once the runtime is installed (end of file)
-_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
-_builtins_version = [-1]  # _dict_version of builtins when it last held just those
-_gen = 0
-
 # codecs.register (F4): search functions a request adds are removed at its
 # end, as its process would have taken them along.
-import codecs
 _codecs_register = codecs.register
 _added_codecs = []
 
@@ -194,6 +161,28 @@ def _register_codec(search_function):
     return _codecs_register(search_function)
 
 
-codecs.register = _register_codec
+def _install_threads():
+    threading.Thread.start = _start
+    # The worker thread is a foreign thread to threading (a _DummyThread,
+    # daemonic on 3.13): threads a script starts inherit daemon=False from the
+    # main thread of a CGI process, so they must from the worker too.
+    if getattr(threading.current_thread(), "_daemonic", False):
+        threading.current_thread()._daemonic = False
 
 
+def _install_atexit():
+    atexit.register = _register
+    atexit.unregister = _unregister
+
+
+def _install_logging():
+    logging.Logger.addHandler = _addHandler
+    logging.Logger.setLevel = _setLevel
+
+
+def _install_locale():
+    locale.setlocale = _setlocale_wrapper
+
+
+def _install_codecs():
+    codecs.register = _register_codec

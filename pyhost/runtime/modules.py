@@ -1,3 +1,12 @@
+# Modules: what a request imported from the scripts' own trees is dropped
+# after it, helper modules' code is cached, the modules warmcgi brings
+# (pylib) are offered, the ones a sub-interpreter cannot hold are refused,
+# and the preloaded ones are imported at start-up.
+import os
+import sys
+import warnings
+from importlib.machinery import PathFinder as _PathFinder, SourceFileLoader as _SourceFileLoader
+
 # Module bookkeeping: sys.path and sys.modules as the interpreter started.
 _base_path = list(sys.path)
 _orig_main = sys.modules.get("__main__")
@@ -16,7 +25,6 @@ _keep = tuple(os.path.join(p, "") for p in _base_path if p)
 # inode, device), instead of going through bytecode files, which CPython
 # checks by whole-second mtime and size only (a same-size edit within the
 # second was missed). Re-imports under --modules purge then cost a stat.
-from importlib.machinery import SourceFileLoader as _SourceFileLoader
 _loader_get_code = _SourceFileLoader.get_code
 _helper_code = {}  # path -> (stamp, code)
 
@@ -36,9 +44,6 @@ def _get_code(self, fullname):
     code = self.source_to_code(self.get_data(path), path)
     _helper_code[path] = (stamp, code)
     return code
-
-
-_SourceFileLoader.get_code = _get_code
 
 
 def _purge_modules(marker):
@@ -77,7 +82,6 @@ def _close_connections(namespace):
                 pass
 
 
-
 # ---------------------------------------------------------------------
 # Modules warmcgi brings (cgi and cgitb on Python 3.13+, case 92): found
 # only when the interpreter's own library lacks them, so 3.11 and 3.12
@@ -88,7 +92,7 @@ class _PylibFinder:
     @staticmethod
     def find_spec(name, path=None, target=None):
         if path is None and name in _PYLIB:
-            from importlib.util import spec_from_loader
+            from importlib.util import spec_from_loader  # lazy: loaded only for a pylib module
             return spec_from_loader(name, _PylibFinder, origin="warmcgi:" + name)
         return None
 
@@ -102,8 +106,6 @@ class _PylibFinder:
         code = compile(_PYLIB[name], "<warmcgi>/%s.py" % name, "exec", dont_inherit=True)
         exec(code, module.__dict__)
 
-
-sys.meta_path.append(_PylibFinder)
 
 # Packages that cannot live in a sub-interpreter (81). numpy's C core keeps
 # process-wide state: it loads in a first sub-interpreter with a warning,
@@ -120,8 +122,7 @@ class _MainOnlyFinder:
     def find_spec(name, path=None, target=None):
         if name not in _MAIN_ONLY:
             return None
-        from importlib.machinery import PathFinder
-        spec = PathFinder.find_spec(name, path)
+        spec = _PathFinder.find_spec(name, path)
         if spec is not None:
             spec.loader = _MainOnlyFinder
         return spec
@@ -137,15 +138,51 @@ class _MainOnlyFinder:
         pass
 
 
-if not _MAIN:
-    sys.meta_path.insert(0, _MainOnlyFinder)
+def _install_modules():
+    _SourceFileLoader.get_code = _get_code
+    sys.meta_path.append(_PylibFinder)
+    if not _MAIN:
+        sys.meta_path.insert(0, _MainOnlyFinder)
+    # asyncio's C accelerator on 3.11 keeps its state in process-wide statics,
+    # made by the first interpreter that imports it: asyncio.get_event_loop()
+    # in another interpreter returned the first one's loop (one another script
+    # had closed), and its task registries hold the first interpreter's
+    # objects after it ends. Sub-interpreters use the pure-Python asyncio,
+    # which asyncio falls back to by itself (3.12 made _asyncio per-interpreter).
+    if not _MAIN and sys.version_info < (3, 12):
+        sys.modules.setdefault("_asyncio", None)
 
-# asyncio's C accelerator on 3.11 keeps its state in process-wide statics,
-# made by the first interpreter that imports it: asyncio.get_event_loop()
-# in another interpreter returned the first one's loop (one another script
-# had closed), and its task registries hold the first interpreter's
-# objects after it ends. Sub-interpreters use the pure-Python asyncio,
-# which asyncio falls back to by itself (3.12 made _asyncio per-interpreter).
-if not _MAIN and sys.version_info < (3, 12):
-    sys.modules.setdefault("_asyncio", None)
 
+# Preloaded modules (83): imported once per interpreter at start-up (before any
+# thread of the runtime starts: a failure ends the interpreter cleanly), so
+# the first requests do not pay for them; stdlib and site-packages modules
+# stay loaded under --modules purge as well.
+def _install_preload():
+    for name in _PRELOAD:
+        __import__(name)
+
+
+# cgi.escape (93): removed in 3.8 and still everywhere in old scripts;
+# put back, with its 3.7 behaviour, only when asked for (--cgi-escape).
+def _escape(s, quote=None):
+    """Replace &, < and > in s by HTML-safe sequences; '"' too if quote."""
+    import html  # lazy: loaded on the first call only
+    out = html.escape(s, quote=False)
+    return out.replace('"', "&quot;") if quote else out
+
+
+_escape.__module__ = "cgi"
+_escape.__name__ = "escape"
+
+
+def _install_cgi_escape():
+    if not _CGI_ESCAPE:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import cgi  # lazy: only when asked for
+    if not hasattr(cgi, "escape"):
+        if hasattr(cgi, "_install_escape_shim"):
+            cgi._install_escape_shim()  # warmcgi's own cgi (3.13+)
+        else:
+            cgi.escape = _escape

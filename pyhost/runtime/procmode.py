@@ -1,4 +1,3 @@
-# ---------------------------------------------------------------------
 # Process mode (--isolation process): this interpreter is alone in its
 # worker process and runs one request at a time, so what a CGI process
 # does to itself is real again: fds 0-2, the C environment (children and
@@ -9,6 +8,13 @@
 # a handler the script installed, and is real otherwise. The per-request
 # reset (fresh __main__, module purge, atexit, threads, logging, locale)
 # stays as in the other modes.
+import builtins
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
 
 _c_env_keys = set()  # names set in the C environment by the current request
 
@@ -76,7 +82,7 @@ def _proc_fork():
     # In a sub-interpreter CPython's fork either refuses or, on 3.11, kills
     # the child (its after-fork code deletes every interpreter but the
     # main one): fork the process below Python instead.
-    import ctypes
+    import ctypes  # lazy: only a forking script in a sub-interpreter needs it
     libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL is held across fork
     libc.fork.restype = ctypes.c_int
     libc.fork.argtypes = ()
@@ -146,13 +152,15 @@ def _proc_end(unbuffered):
             std[0] = None
 
 
-if _REAL_PROCESS:
-    for _name in ("_exit", "abort", "fork", "forkpty", "write", "read", "close", "closerange", "dup", "dup2",
-                  "system", "execv", "execve", "_spawnvef", "setuid", "seteuid", "setreuid", "setresuid",
-                  "setgid", "setegid", "setregid", "setresgid", "setgroups", "initgroups", "chroot",
-                  "setsid", "setpgrp", "nice"):
-        if _name in _os_orig:
-            setattr(os, _name, _os_orig[_name])
+def _install_procmode():
+    if not _REAL_PROCESS:
+        return
+    for name in ("_exit", "abort", "fork", "forkpty", "write", "read", "close", "closerange", "dup", "dup2",
+                 "system", "execv", "execve", "_spawnvef", "setuid", "seteuid", "setreuid", "setresuid",
+                 "setgid", "setegid", "setregid", "setresgid", "setgroups", "initgroups", "chroot",
+                 "setsid", "setpgrp", "nice"):
+        if name in _os_orig:
+            setattr(os, name, _os_orig[name])
     os.putenv = _proc_putenv
     os.unsetenv = _proc_unsetenv
     os.kill = _proc_kill
@@ -162,8 +170,7 @@ if _REAL_PROCESS:
     builtins.open = io.open = _proc_open
     subprocess.Popen.__init__ = _popen_init
     subprocess.Popen.wait = _popen_wait
-    if "_resource_setrlimit" in globals():
+    if resource is not None:
         resource.setrlimit = _resource_setrlimit
-    if "_faulthandler_enable_orig" in globals():
+    if faulthandler is not None:
         faulthandler.enable = _faulthandler_enable_orig
-

@@ -1,3 +1,19 @@
+# Running one request: _run, which pyhost.c calls for each Exec, with the
+# code cache it draws from; _finish, called before the interpreter ends.
+import builtins
+import gc
+import io
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+from importlib.machinery import SourceFileLoader as _SourceFileLoader
+from time import monotonic as _monotonic
+
+_ModuleType = type(sys)
+
 # Globals kept between requests (--globals keep): path -> __main__ module.
 _kept_main = {}
 
@@ -8,15 +24,13 @@ _cache = {}
 
 def _load(path, stamp):
     optimize = (stamp[4] >> 1) & 3
-    from importlib.machinery import SourceFileLoader
-    loader = SourceFileLoader("__main__", path)
+    loader = _SourceFileLoader("__main__", path)
     try:
         with io.open_code(path) as f:
             source = f.read()
         # Compiled from bytes so PEP 263 cookies and a BOM are honoured (9).
         code = compile(source, path, "exec", dont_inherit=True, optimize=optimize)
     except SyntaxError as e:
-        import traceback
         text = "".join(traceback.format_exception_only(type(e), e))
         return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _shebang_executable(source),
                 os.path.dirname(path))
@@ -42,7 +56,7 @@ def _shebang_executable(source):
         return _base_executable
     prog = os.fsdecode(words[0])
     if os.path.basename(prog) == "env" and len(words) > 1:
-        import shutil
+        import shutil  # lazy: loaded only for a `#!/usr/bin/env python3` script
         return shutil.which(os.fsdecode(words[1]), path="/usr/local/bin:/usr/bin:/bin") or _base_executable
     return prog
 
@@ -63,7 +77,6 @@ def _subinterp_hint(e, path, err):
     end the logged traceback with the fix (81)."""
     if _MAIN:
         return
-    import re
     seen = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
@@ -101,7 +114,6 @@ def _report(e):
         failed = hook_error
     # The hook failed (or stderr is closed): the traceback still reaches
     # the server log, written straight into the request's stderr.
-    import traceback
     text = "".join(traceback.format_exception(type(e), e, tb))
     if hook is not sys.__excepthook__:
         text += "Error in sys.excepthook:\n" + "".join(
@@ -119,8 +131,10 @@ def _flush(stream):
         _stderr.write("Exception ignored while flushing %r: %r\n" % (stream, e))
 
 
-def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
-    global _late, _gen, _worker
+def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
+    """Make the interpreter the request's: its code, streams, environment,
+    argv, path, working directory and __main__."""
+    global _gen, _worker
     _gen += 1
     # Requests run on whichever thread the server calls from: the
     # watchdog, emulated signals and the stdio routing follow this one,
@@ -184,7 +198,64 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     threading._main_thread = t
     if t._name != "MainThread":
         t._name = "MainThread"
+    return entry, compiled, out, err, src, marker, g
 
+
+def _end(out, err, src, marker, g):
+    """Put the interpreter back as a request ends, however it ended, and
+    return what threads wrote after it was sealed (for the server log)."""
+    global _late
+    if _REAL_PROCESS:
+        # The real stdio objects are the process's, reused across
+        # requests: only a stream the script put in their place needs
+        # finalising now (a gc.collect per request costs milliseconds).
+        std = _real_std.get(_unbuffered[0], ())
+        replaced = len(std) < 2 or sys.stdout is not std[1]
+    else:
+        replaced = sys.stdout is not _stdout
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    if _REAL_PROCESS:
+        _proc_end(_unbuffered[0])
+    _install_stdio(between=True)
+    sys.modules["__main__"] = _orig_main
+    threading._main_thread = _orig_main_thread
+    if _GLOBALS != "keep":
+        _close_connections(g)
+        g.clear()
+    if replaced:
+        # A wrapper the script put around sys.stdout.buffer must be
+        # finalised now, not during a later request.
+        gc.collect()
+    for t in _readers:
+        t.join(1.0)  # children still holding stdout are cut off (90)
+    _readers.clear()
+    out.sealed = err.sealed = True
+    src.release()
+    _cur[0] = _cur[1] = _cur[2] = None
+    _saved_streams.clear()
+    for b in _fd_sinks:
+        _os_close(b.fd)
+    _fd_sinks.clear()
+    if _raw_fds:
+        _close_raw_fds()
+    sys.argv = _orig_argv
+    sys.path[:] = _base_path
+    if _MODULES == "purge":
+        _purge_modules(marker)
+    _restore_interpreter()
+    _set_environ(_idle_env)
+    _drop_async()  # a timer that fired too late
+    _deadline[0] = 0.0
+    _drop_async()  # a timeout that fired as the script ended
+    late, _late = _late, bytearray()
+    return late
+
+
+def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
+    """Run one request (pyhost.c, ph_exec): the result is (exit status,
+    stdout, stderr, failure text, late output, compiled, threads left)."""
+    entry, compiled, out, err, src, marker, g = _begin(path, stamp, env, args, body, stream, own_cwd, reader)
     exit_code = 0
     failure = ""
     try:
@@ -226,61 +297,15 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         except _EndRequest as e:
             exit_code, failure = e.code, e.why
     finally:
-        if _REAL_PROCESS:
-            # The real stdio objects are the process's, reused across
-            # requests: only a stream the script put in their place needs
-            # finalising now (a gc.collect per request costs milliseconds).
-            std = _real_std.get(_unbuffered[0], ())
-            replaced = len(std) < 2 or sys.stdout is not std[1]
-        else:
-            replaced = sys.stdout is not _stdout
-        _flush(sys.stdout)
-        _flush(sys.stderr)
-        if _REAL_PROCESS:
-            _proc_end(_unbuffered[0])
-        _install_stdio(between=True)
-        sys.modules["__main__"] = _orig_main
-        threading._main_thread = _orig_main_thread
-        if _GLOBALS != "keep":
-            _close_connections(g)
-            g.clear()
-        if replaced:
-            # A wrapper the script put around sys.stdout.buffer must be
-            # finalised now, not during a later request.
-            gc.collect()
-        for t in _readers:
-            t.join(1.0)  # children still holding stdout are cut off (90)
-        _readers.clear()
-        out.sealed = err.sealed = True
-        src.release()
-        _cur[0] = _cur[1] = _cur[2] = None
-        _saved_streams.clear()
-        for b in _fd_sinks:
-            _os_close(b.fd)
-        _fd_sinks.clear()
-        if _raw_fds:
-            _close_raw_fds()
-        sys.argv = _orig_argv
-        sys.path[:] = _base_path
-        if _MODULES == "purge":
-            _purge_modules(marker)
-        _restore_interpreter()
-        _set_environ(_idle_env)
-        _drop_async()  # a timer that fired too late
-        _deadline[0] = 0.0
-        _drop_async()  # a timeout that fired as the script ended
-        late, _late = _late, bytearray()
+        late = _end(out, err, src, marker, g)
     left, _threads_left[0] = _threads_left[0], False
     return (exit_code, out.buf, err.buf, failure, late, compiled, left)
-
-
 
 
 def _finish():
     """Before the interpreter ends: join its threads (Py_EndInterpreter
     aborts the process if any other thread is left). False means one is
     still running, and the interpreter must be left alone."""
-    import time
     _watch_stop[0] = True
     with _watch_cv:
         _watch_cv.notify_all()
@@ -301,10 +326,3 @@ def _running_threads():
     idle thread states itself, so they do not count."""
     return [t for t in threading.enumerate()
             if t is not _orig_main_thread and not isinstance(t, threading._DummyThread) and t.is_alive()]
-
-
-# Last: builtins as the runtime leaves them (process mode replaces open()
-# above), the state every request's changes are undone to (F4).
-_base_builtins = dict(builtins.__dict__)
-_base_items = tuple(x for item in _base_builtins.items() for x in item)
-_builtins_version[0] = _dict_version(builtins.__dict__)

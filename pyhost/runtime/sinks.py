@@ -3,6 +3,12 @@
 # object look like a fresh `python3 script.py` started by Apache mod_cgi
 # (see shared/COMPAT.md for the case numbers cited below).
 #
+# The runtime is split by area into the files of pyhost/runtime/, which
+# runtime.go joins in a fixed order into one source, installed as one
+# namespace: module-level code may use what an earlier file defined, and
+# nothing outside the runtime changes until _install() (install.py, the
+# last file) runs each area's install step, in order.
+#
 # What must stay the same object for the interpreter's life (because
 # scripts and libraries capture it at import time) does: sys.stdin,
 # sys.stdout, sys.stderr, their .buffer, and os.environ. What must be per
@@ -10,23 +16,19 @@
 #
 # pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
 # ("purge" or "keep"), _GLOBALS ("fresh" or "keep"), _TIMEOUT (seconds,
-# 0 for none), _CGI_ESCAPE (bool), _REAL_PROCESS (bool: the interpreter
-# owns its worker process, see "Process mode" below) and _PYLIB (module
-# name -> source of the modules warmcgi brings, e.g. cgi on 3.13+).
-import builtins
+# 0 for none), _CGI_ESCAPE (bool), _PRELOAD (module names), _MAIN (bool:
+# the main interpreter, not a sub-interpreter), _REAL_PROCESS (bool: the
+# interpreter owns its worker process, see procmode.py) and _PYLIB
+# (module name -> source of the modules warmcgi brings, e.g. cgi on
+# 3.13+). pyhost.c adds its helpers: _emit, _read_body, _text_write,
+# _async_raise, _thread_frame, _same_items, _dict_version and _parked.
+#
+# This file: the request's output sinks and input source, and the binary
+# face of sys.stdout and sys.stderr.
 import errno
 import io
 import os
-import signal
-import sys
 import _thread
-
-_ModuleType = type(sys)
-# What the emulation below replaces in os and signal, kept for process
-# mode, where the real calls are the right ones.
-_os_orig = dict(vars(os))
-_signal_orig = dict(vars(signal))
-_pid = os.getpid()
 
 # The current request's streams: [stdin, stdout, stderr]; None between
 # requests, so a late write can never land in a later response (43).
@@ -37,6 +39,7 @@ _worker = _get_ident()  # the thread running the current request (set by _run)
 # Threads a request started write into that request's streams, and into
 # the server log once it has ended, never into a later response (43).
 _thread_sinks = {}  # thread ident -> [stdin, stdout, stderr] of its request
+_gen = 0  # the request's number, counted by _run: an earlier request's timers do nothing
 
 
 def _sink_for(fd):
@@ -259,5 +262,3 @@ class _BinaryOut(io.BufferedIOBase):
 
     def __del__(self):
         pass
-
-

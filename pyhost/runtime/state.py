@@ -1,3 +1,68 @@
+# Putting the interpreter back after each request: what one request did
+# to the interpreter-wide state is undone before the next (63-69, 73-75,
+# 23, F4), to the baseline recorded once the runtime is installed.
+import builtins
+import codecs
+import gc
+import locale
+import logging
+import os
+import sys
+import threading
+import warnings
+
+# The interpreter-wide settings as the runtime leaves them, the state every
+# request's changes are undone to: recorded by _record_base and
+# _record_builtins as the runtime is installed.
+_base_filters = []
+_base_meta_path = []
+_base_path_hooks = []
+_base_recursion = 0
+_base_dont_write = False
+_base_root_level = 0
+_base_umask = 0
+_base_switch = 0.0
+_base_gc_threshold = ()
+_base_max_digits = 0
+_CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
+_tempdir_default = [None]  # what tempfile.gettempdir() found here first
+_sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
+_base_builtins = {}  # what builtins holds once the runtime is installed (_record_builtins)
+_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
+_builtins_version = [-1]  # _dict_version of builtins when it last held just those
+
+
+def _record_base():
+    """Record the settings every request is put back to: after the
+    runtime's finders are on sys.meta_path, before any preloaded module."""
+    global _base_filters, _base_meta_path, _base_path_hooks, _base_recursion, _base_dont_write
+    global _base_root_level, _base_umask, _base_switch, _base_gc_threshold, _base_max_digits
+    _base_filters = list(warnings.filters)
+    _base_meta_path = list(sys.meta_path)
+    _base_path_hooks = list(sys.path_hooks)
+    _base_recursion = sys.getrecursionlimit()
+    _base_dont_write = sys.dont_write_bytecode
+    _base_root_level = logging.root.level
+    _base_umask = os.umask(0o022)
+    os.umask(_base_umask)
+    _base_switch = sys.getswitchinterval()
+    _base_gc_threshold = gc.get_threshold()
+    # 3.11's sub-interpreters start with no limit on int/str conversions (0);
+    # a CGI process, and the main interpreter, have the default (CVE-2020-10735).
+    if sys.get_int_max_str_digits() == 0:
+        sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
+    _base_max_digits = sys.get_int_max_str_digits()
+
+
+def _record_builtins():
+    """Last: builtins as the runtime leaves them (process mode replaces
+    open()), the state every request's changes are undone to (F4)."""
+    global _base_builtins, _base_items
+    _base_builtins = dict(builtins.__dict__)
+    _base_items = tuple(x for item in _base_builtins.items() for x in item)
+    _builtins_version[0] = _dict_version(builtins.__dict__)
+
+
 def _stop_executors(cft):
     # A ThreadPoolExecutor the script left open keeps its worker threads
     # waiting for more work. A CGI process's exit shuts it down (its
@@ -253,5 +318,3 @@ def _restore_tempdir(m):
         m.tempdir = saved
     if m.tempdir != _tempdir_default[0]:
         m.tempdir = None
-
-

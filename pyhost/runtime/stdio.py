@@ -1,3 +1,11 @@
+# sys.stdin, sys.stdout and sys.stderr: the same objects for the
+# interpreter's life, reading and writing the current request's sinks
+# (sinks.py); in process mode, real files on the request's fds 0-2.
+import io
+import os
+import sys
+
+
 class _TextOut(io.TextIOWrapper):
     """sys.stdout / sys.stderr: a text face over the same request sink.
 
@@ -432,8 +440,3 @@ def _install_stdio(unbuffered=False, between=False):
     sys.stdin = sys.__stdin__ = _stdin
     sys.stdout = sys.__stdout__ = _stdout
     sys.stderr = sys.__stderr__ = _stderr
-
-
-_install_stdio()
-
-
