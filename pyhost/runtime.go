@@ -16,7 +16,8 @@ var runtimeFS embed.FS
 // runtimeFiles is the order the runtime's files are joined in: they are
 // installed as one source in one namespace (pyhost.c, install_runtime,
 // which names it "<warmcgi runtime>" in tracebacks), so a file's
-// module-level code may use what an earlier file defined.
+// module-level code may use what an earlier file defined. install.py is
+// last: its _install() makes the runtime's changes to the interpreter.
 var runtimeFiles = []string{
 	"sinks.py",
 	"stdio.py",
