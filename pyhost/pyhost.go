@@ -23,9 +23,6 @@ import (
 	"unsafe"
 )
 
-//go:embed runtime.py
-var runtimeSource string
-
 // pylibFiles are the modules warmcgi brings for Pythons that lack them
 // (cgi and cgitb were removed in 3.13); the runtime offers them only
 // when the interpreter's own library has no module of that name.

@@ -81,13 +81,13 @@ func runDifftest(t *testing.T, py string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, append([]string{"-I", "-B", "pylib/difftest.py"}, args...)...)
+	cmd := exec.CommandContext(ctx, py, append([]string{"-I", "-B", "testdata/difftest.py"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	m := difftestSummary.FindSubmatch(stdout.Bytes())
 	if err != nil || m == nil || string(m[2]) != "0" {
-		t.Fatalf("%s pylib/difftest.py %s: %v\nstdout:\n%s\nstderr:\n%s",
+		t.Fatalf("%s testdata/difftest.py %s: %v\nstdout:\n%s\nstderr:\n%s",
 			py, strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	if string(m[1]) == "0" {
@@ -101,7 +101,7 @@ func runDifftest(t *testing.T, py string, args ...string) {
 
 // TestCGICompatAgainstStdlib: pylib/cgi.py and pylib/cgitb.py give the
 // same results as the stdlib modules of every interpreter here that still
-// has them, on the request corpus of pylib/difftest.py; and on 3.13+ they
+// has them, on the request corpus of testdata/difftest.py; and on 3.13+ they
 // match those stdlib sources run by the newer interpreter.
 func TestCGICompatAgainstStdlib(t *testing.T) {
 	refs, skipped := referencePythons()

@@ -3,7 +3,7 @@
 This is warmcgi's own implementation of the ``cgi`` module that Python 3.13
 removed (PEP 594). warmcgi provides it only to interpreters whose standard
 library no longer has ``cgi``; it is written to behave exactly like the
-module of Python 3.11/3.12, which ``pylib/difftest.py`` checks request by
+module of Python 3.11/3.12, which ``testdata/difftest.py`` checks request by
 request against the real thing.
 
 Things a script can rely on, as with the original:

@@ -3,7 +3,7 @@
 This is warmcgi's own implementation of the ``cgitb`` module that Python
 3.13 removed (PEP 594). warmcgi provides it only to interpreters whose
 standard library no longer has ``cgitb``; its output is the same as that of
-the module of Python 3.11/3.12 (checked by ``pylib/difftest.py``). Unlike
+the module of Python 3.11/3.12 (checked by ``testdata/difftest.py``). Unlike
 3.11/3.12 it does not warn at import that it is slated for removal: on the
 interpreters that get it, it has been removed and is provided on purpose.
 

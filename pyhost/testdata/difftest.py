@@ -6,7 +6,7 @@ standard library's cgi and cgitb.
                                       # reference: another version's sources
 
 Every case runs twice, once with the reference modules and once with ours
-(loaded from this directory under the same module names, without replacing
+(loaded from ../pylib under the same module names, without replacing
 anything in sys.modules), and compares a canonical dump of what happened:
 field names, values, file names and contents, types, headers, parser state,
 bytes left unread, exceptions (type and message), printed output, warnings.
@@ -29,6 +29,7 @@ import types
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OURS = os.path.join(os.path.dirname(HERE), "pylib")  # pyhost/pylib, beside this testdata directory
 sys.dont_write_bytecode = True  # no __pycache__ beside the embedded sources
 
 
@@ -42,7 +43,7 @@ def _load_file(name, path):
     return module
 
 
-def load_ours(ours_dir=HERE):
+def load_ours(ours_dir=OURS):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cgi = _load_file("cgi", os.path.join(ours_dir, "cgi.py"))
@@ -65,12 +66,13 @@ def load_reference(reference_dir):
             warnings._deprecated = saved
         label = "reference " + reference_dir
     else:
-        # sys.path[0] is this directory, where our cgi.py would shadow the
-        # stdlib's: import with it (and the cwd) out of the path.
-        here = os.path.realpath(HERE)
+        # Our cgi.py would shadow the stdlib's from any directory of it on
+        # the path: import with those (this script's, ours, and the cwd) out
+        # of the path.
+        skip = {os.path.realpath(HERE), os.path.realpath(OURS)}
         saved_path = sys.path[:]
         sys.path[:] = [p for p in sys.path
-                       if p and os.path.realpath(p) != here and p != "."]
+                       if p and os.path.realpath(p) not in skip and p != "."]
         try:
             for name in ("cgi", "cgitb"):
                 loaded = sys.modules.get(name)
@@ -98,7 +100,7 @@ def load_reference(reference_dir):
 
 def _is_ours(module):
     where = getattr(module, "__file__", None) or ""
-    return os.path.dirname(os.path.realpath(where)) == os.path.realpath(HERE)
+    return os.path.dirname(os.path.realpath(where)) == os.path.realpath(OURS)
 
 
 # ---------------------------------------------------------------------------
@@ -1436,8 +1438,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reference-dir", help="load the reference cgi.py and cgitb.py from here "
                     "instead of importing the interpreter's own")
-    ap.add_argument("--ours-dir", default=HERE, help="load our cgi.py and cgitb.py from here "
-                    "(default: this script's directory)")
+    ap.add_argument("--ours-dir", default=OURS, help="load our cgi.py and cgitb.py from here "
+                    "(default: pyhost/pylib)")
     ap.add_argument("-k", help="run only cases whose name contains this")
     ap.add_argument("-v", action="store_true", help="list every case")
     args = ap.parse_args(argv)

@@ -1,0 +1,320 @@
+# Putting the interpreter back after each request: what one request did
+# to the interpreter-wide state is undone before the next (63-69, 73-75,
+# 23, F4), to the baseline recorded once the runtime is installed.
+import builtins
+import codecs
+import gc
+import locale
+import logging
+import os
+import sys
+import threading
+import warnings
+
+# The interpreter-wide settings as the runtime leaves them, the state every
+# request's changes are undone to: recorded by _record_base and
+# _record_builtins as the runtime is installed.
+_base_filters = []
+_base_meta_path = []
+_base_path_hooks = []
+_base_recursion = 0
+_base_dont_write = False
+_base_root_level = 0
+_base_umask = 0
+_base_switch = 0.0
+_base_gc_threshold = ()
+_base_max_digits = 0
+_CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
+_tempdir_default = [None]  # what tempfile.gettempdir() found here first
+_sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
+_base_builtins = {}  # what builtins holds once the runtime is installed (_record_builtins)
+_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
+_builtins_version = [-1]  # _dict_version of builtins when it last held just those
+
+
+def _record_base():
+    """Record the settings every request is put back to: after the
+    runtime's finders are on sys.meta_path, before any preloaded module."""
+    global _base_filters, _base_meta_path, _base_path_hooks, _base_recursion, _base_dont_write
+    global _base_root_level, _base_umask, _base_switch, _base_gc_threshold, _base_max_digits
+    _base_filters = list(warnings.filters)
+    _base_meta_path = list(sys.meta_path)
+    _base_path_hooks = list(sys.path_hooks)
+    _base_recursion = sys.getrecursionlimit()
+    _base_dont_write = sys.dont_write_bytecode
+    _base_root_level = logging.root.level
+    _base_umask = os.umask(0o022)
+    os.umask(_base_umask)
+    _base_switch = sys.getswitchinterval()
+    _base_gc_threshold = gc.get_threshold()
+    # 3.11's sub-interpreters start with no limit on int/str conversions (0);
+    # a CGI process, and the main interpreter, have the default (CVE-2020-10735).
+    if sys.get_int_max_str_digits() == 0:
+        sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
+    _base_max_digits = sys.get_int_max_str_digits()
+
+
+def _record_builtins():
+    """Last: builtins as the runtime leaves them (process mode replaces
+    open()), the state every request's changes are undone to (F4)."""
+    global _base_builtins, _base_items
+    _base_builtins = dict(builtins.__dict__)
+    _base_items = tuple(x for item in _base_builtins.items() for x in item)
+    _builtins_version[0] = _dict_version(builtins.__dict__)
+
+
+def _stop_executors(cft):
+    # A ThreadPoolExecutor the script left open keeps its worker threads
+    # waiting for more work. A CGI process's exit shuts it down (its
+    # threads finish what was submitted, then end), and so does the end of
+    # the request; otherwise the join below would wait out its bound.
+    for t in _started:
+        if t.is_alive() and getattr(t, "_target", None) is cft._worker and getattr(t, "_args", None):
+            ex = t._args[0]()
+            if isinstance(ex, cft.ThreadPoolExecutor):
+                ex.shutdown(wait=False)
+
+
+def _reset_state(err):
+    """Undo what one request did to the interpreter (63-69, 73-75, 23)."""
+    global _alarm
+    if _alarm is not None:
+        _alarm[0].cancel()
+        _alarm = None
+    _signals.clear()
+    cft = sys.modules.get("concurrent.futures.thread")
+    if cft is not None and _started:
+        _stop_executors(cft)
+    for t in _started:
+        if not t.daemon and t.is_alive():
+            try:
+                t.join(_THREAD_JOIN_TIMEOUT)
+            except _EndRequest:
+                pass  # an emulated signal arriving late: the join goes on below
+            if t.is_alive():
+                t.join(_THREAD_JOIN_TIMEOUT)
+            if t.is_alive():
+                err.buf += ("warmcgi: thread %r still running %gs after the script ended; "
+                            "its later output goes to the server log\n" % (t.name, _THREAD_JOIN_TIMEOUT)).encode()
+    # A thread still running (a daemon, or one past the join bound) would
+    # die with a CGI process; a worker process ends after the request for
+    # it to do so (process mode).
+    _threads_left[0] = bool(_started) and any(t.is_alive() for t in _started)
+    _started.clear()
+    _children.clear()
+    _run_exit_funcs()
+    # With --modules keep or --globals keep, what the script's code set up
+    # is meant to last: its files are only flushed, its handlers stay.
+    keeping = _MODULES == "keep" or _GLOBALS == "keep"
+    if not keeping:
+        for lg, h in reversed(_added_handlers):
+            try:
+                lg.removeHandler(h)
+                h.close()
+            except Exception:
+                pass
+        for lg, level in _changed_levels.items():
+            _set_level(lg, level)
+        if "logging.config" in sys.modules:
+            # dictConfig and fileConfig disable the loggers they were not
+            # given (disable_existing_loggers): so would a new process's.
+            for lg in list(logging.root.manager.loggerDict.values()):
+                if getattr(lg, "disabled", False):
+                    lg.disabled = False
+    _added_handlers.clear()
+    _changed_levels.clear()
+    for f in _opened:
+        try:
+            if f.closed:
+                continue
+            if keeping:
+                f.flush()
+            else:
+                f.close()
+        except Exception:
+            pass
+    _opened.clear()
+
+
+_gettrace = sys.gettrace
+_getprofile = sys.getprofile
+_monitoring = getattr(sys, "monitoring", None)
+
+
+_TOOLS = range(6)  # the tool ids of sys.monitoring
+
+
+def _free_tools(tools):
+    m = _monitoring
+    events = [e for e in (getattr(m.events, n) for n in dir(m.events))
+              if type(e) is int and e and e & (e - 1) == 0]
+    for t in tools:
+        for e in events:
+            m.register_callback(t, e, None)
+        m.free_tool_id(t)
+
+
+def _reset_asyncio(events):
+    # The event loop a script got or set for its thread, and any policy it
+    # installed, end with the request as with its process: the next script
+    # gets a new loop from asyncio.get_event_loop(), not a closed one.
+    policy = events._event_loop_policy
+    loop = getattr(getattr(policy, "_local", None), "_loop", None)
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        try:
+            loop.close()
+        except Exception:
+            pass
+    events._event_loop_policy = None
+
+
+_opener_installed = [False]
+
+
+def _watch_install_opener(orig):
+    def install_opener(opener):
+        if _cur[1] is not None:
+            _opener_installed[0] = True
+        return orig(opener)
+    install_opener._warmcgi = True
+    install_opener.__doc__ = orig.__doc__
+    return install_opener
+
+
+def _restore_network():
+    # Two settings of the standard library that scripts change to reach a
+    # server (66), and that would make the next script's requests skip
+    # certificate checks or go through another script's proxy and
+    # credentials: ssl's default HTTPS context and urllib's global opener.
+    m = sys.modules.get("ssl")
+    if m is not None and m._create_default_https_context is not m.create_default_context:
+        m._create_default_https_context = m.create_default_context
+    m = sys.modules.get("urllib.request")
+    if m is not None:
+        if not getattr(m.install_opener, "_warmcgi", False):
+            # First seen: the opener it holds may be this request's.
+            m.install_opener = _watch_install_opener(m.install_opener)
+            m._opener = None
+        elif _opener_installed[0]:
+            _opener_installed[0] = False
+            m._opener = None
+
+
+def _restore_interpreter():
+    """Put back interpreter-wide settings a script may have changed (66)."""
+    sys.excepthook = sys.__excepthook__
+    sys.displayhook = sys.__displayhook__
+    sys.unraisablehook = sys.__unraisablehook__
+    sys.breakpointhook = sys.__breakpointhook__
+    if sys.meta_path != _base_meta_path:
+        sys.meta_path[:] = _base_meta_path
+    if sys.path_hooks != _base_path_hooks:
+        sys.path_hooks[:] = _base_path_hooks
+    if sys.getrecursionlimit() != _base_recursion:
+        sys.setrecursionlimit(_base_recursion)
+    sys.dont_write_bytecode = _base_dont_write
+    if warnings.filters != _base_filters:
+        warnings.filters[:] = _base_filters
+        warnings._filters_mutated()
+    if logging.root.level != _base_root_level:
+        logging.root.setLevel(_base_root_level)
+    if logging.root.manager.disable:
+        logging.disable(logging.NOTSET)
+    if "threading" in sys.modules:
+        threading.excepthook = threading.__excepthook__
+        if threading.gettrace() is not None or threading.getprofile() is not None:
+            threading.settrace(None)
+            threading.setprofile(None)
+    m = sys.modules.get("socket")
+    if m is not None and m.getdefaulttimeout() is not None:
+        m.setdefaulttimeout(None)
+    m = sys.modules.get("cgi")
+    if m is not None and getattr(m, "initlog", None) is not None:
+        if m.maxlen or m.logfile or m.logfp is not None or m.log is not m.initlog:
+            m.maxlen, m.logfile, m.logfp, m.log = 0, "", None, m.initlog
+    if _locale_changed[0]:
+        _locale_changed[0] = False
+        _setlocale(locale.LC_ALL, _base_locale)
+    if _seeded[0]:
+        _seeded[0] = False
+        sys.modules["random"].seed()
+    _patch_random()
+    os.umask(_base_umask)
+    sys.executable = _base_executable
+    _penv.clear()
+    if sys.getswitchinterval() != _base_switch:
+        sys.setswitchinterval(_base_switch)
+    if not gc.isenabled():
+        gc.enable()
+    if gc.get_threshold() != _base_gc_threshold:
+        gc.set_threshold(*_base_gc_threshold)
+    if gc.get_debug():
+        gc.set_debug(0)
+    if sys.get_int_max_str_digits() != _base_max_digits:
+        sys.set_int_max_str_digits(_base_max_digits)
+    m = sys.modules.get("asyncio.events")
+    if m is not None and m._event_loop_policy is not None:
+        _reset_asyncio(m)
+    if "ssl" in sys.modules or "urllib.request" in sys.modules:
+        _restore_network()
+    # builtins (F4): names a script added or replaced are put back, by
+    # identity, without calling the objects' own __eq__.
+    d = builtins.__dict__
+    v = _dict_version(d)
+    if v != _builtins_version[0] or v < 0:
+        if not _same_items(d, _base_items):
+            d.clear()
+            d.update(_base_builtins)
+        _builtins_version[0] = _dict_version(d)
+    while _added_codecs:
+        try:
+            codecs.unregister(_added_codecs.pop())
+        except Exception:
+            pass
+    m = sys.modules.get("decimal")
+    if m is not None:
+        m.setcontext(m.Context())  # this thread's context, as a new process has it
+    m = sys.modules.get("_csv")
+    if m is not None and m.field_size_limit() != _CSV_FIELD_LIMIT:
+        m.field_size_limit(_CSV_FIELD_LIMIT)
+    m = sys.modules.get("tempfile")
+    if m is not None and m.tempdir is not None:
+        _restore_tempdir(m)
+    m = sys.modules.get("_sqlite3")
+    if m is not None:
+        _restore_sqlite(m)
+
+
+def _restore_sqlite(m):
+    """The adapters and converters a script registered with sqlite3 go: a
+    new process has only sqlite3's own (its dbapi2 module's functions),
+    kept as flat (key, value, ...) tuples for _same_items."""
+    dicts = (m.adapters, m.converters)
+    if type(dicts[0]) is not dict or type(dicts[1]) is not dict:
+        return  # rebound by a script: the C module keeps its own
+    if not _sqlite_base:
+        for d in dicts:
+            items = []
+            for k, v in d.items():
+                if getattr(v, "__module__", None) == "sqlite3.dbapi2":
+                    items += (k, v)
+            _sqlite_base.append(tuple(items))
+    for d, items in zip(dicts, _sqlite_base):
+        if not _same_items(d, items):
+            d.clear()
+            d.update(zip(items[::2], items[1::2]))
+
+
+def _restore_tempdir(m):
+    """tempfile.tempdir a script set goes back to None, to be found again
+    from the next request's environment, as in a new process. The one
+    gettempdir() found stays: finding it makes and removes a file."""
+    if _tempdir_default[0] is None:
+        saved, m.tempdir = m.tempdir, None
+        try:
+            _tempdir_default[0] = m.gettempdir()
+        except Exception:
+            pass
+        m.tempdir = saved
+    if m.tempdir != _tempdir_default[0]:
+        m.tempdir = None
