@@ -1,0 +1,92 @@
+package cgienv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+)
+
+// streamAt is the body size above which, when Handler.StreamBodies is
+// set, a body with a Content-Length is handed to the script as it arrives
+// instead of being read whole first.
+const streamAt = 64 << 10
+
+// spoolAt is the body size above which a request body is kept in an
+// unlinked temporary file instead of memory (COMPAT 19): a few large
+// uploads must not cost the server gigabytes of memory.
+const spoolAt = 1 << 20
+
+// readBody reads the whole request body, de-chunked by net/http, up to
+// limit bytes (negative: no limit): in memory, or past spoolAt in an
+// unlinked temporary file positioned at its start (the caller closes it).
+// n is the body's length; has reports whether the request has a body at
+// all (a Content-Length header, even 0, or a chunked or unknown-length
+// body). A status other than 0 means failure: 413 over the limit, 400 on a
+// read error, 500 when no temporary file can be made, statusClientGone
+// when the client left.
+func readBody(r *http.Request, limit int64) (body []byte, file *os.File, n int64, has bool, status int) {
+	_, hasCL := r.Header["Content-Length"]
+	has = r.ContentLength != 0 || hasCL || len(r.TransferEncoding) > 0
+	if !has || r.Body == nil {
+		return nil, nil, 0, has, 0
+	}
+	if limit >= 0 && r.ContentLength > limit {
+		return nil, nil, 0, true, http.StatusRequestEntityTooLarge
+	}
+	var rd io.Reader = r.Body
+	hint := int64(512)
+	switch {
+	case r.ContentLength > 0:
+		rd = io.LimitReader(r.Body, r.ContentLength)
+		hint = min(r.ContentLength, spoolAt) // a client may lie; grow as data arrives
+	case limit >= 0:
+		rd = io.LimitReader(r.Body, limit+1)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(hint))
+	_, err := buf.ReadFrom(io.LimitReader(rd, spoolAt+1))
+	n = int64(buf.Len())
+	if err == nil && n > spoolAt {
+		file, err = os.CreateTemp("", "warmcgi-body-*")
+		if err != nil {
+			return nil, nil, 0, true, http.StatusInternalServerError
+		}
+		os.Remove(file.Name()) // unlinked: gone with the last descriptor
+		var rest int64
+		if _, err = buf.WriteTo(file); err == nil {
+			rest, err = io.Copy(file, rd)
+			n += rest
+		}
+		if err == nil {
+			_, err = file.Seek(0, io.SeekStart)
+		}
+	}
+	fail := func(status int) ([]byte, *os.File, int64, bool, int) {
+		if file != nil {
+			file.Close()
+		}
+		return nil, nil, 0, true, status
+	}
+	if err != nil {
+		if r.Context().Err() != nil {
+			return fail(statusClientGone)
+		}
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(http.StatusRequestEntityTooLarge)
+		}
+		return fail(http.StatusBadRequest)
+	}
+	if r.ContentLength > 0 && n != r.ContentLength {
+		return fail(http.StatusBadRequest)
+	}
+	if limit >= 0 && n > limit {
+		return fail(http.StatusRequestEntityTooLarge)
+	}
+	if file != nil {
+		return nil, file, n, true, 0
+	}
+	return buf.Bytes(), nil, n, true, 0
+}

@@ -1,0 +1,219 @@
+package cgienv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// finish logs the request and hands its record to the observer. bytes,
+// when not negative, is the body bytes sent (counted before a connection
+// was taken over and cut).
+func (f *flight) finish(bytes int64) {
+	st, info := f.st, f.info
+	info.Duration = time.Since(info.Start)
+	if st.logger.Enabled(f.ctx, st.reqLevel) {
+		st.logger.LogAttrs(f.ctx, st.reqLevel, "request",
+			slog.String(keyMethod, f.r.Method),
+			slog.String(keyPath, f.r.URL.Path),
+			slog.Int(keyStatus, info.Status),
+			slog.Duration(keyDuration, info.Duration))
+	}
+	if f.cw != nil {
+		info.Bytes = bytes
+		if bytes < 0 {
+			info.Bytes = f.cw.sent()
+		}
+		info.RemoteAddr = st.remoteAddr(f.r)
+		st.observe(f.r, info)
+	}
+}
+
+// statusAbandoned is what serve returns for a request answered by
+// flight.abandon while its script still ran.
+const statusAbandoned = -2
+
+// flight is one request while its script runs. A Runner that gives up on
+// a script that overran its time limit and cannot be stopped
+// (Request.Abandon) answers the client from another goroutine while the
+// script goes on: mu orders that with everything the script does to the
+// response (the streamer, reads of a streamed body).
+type flight struct {
+	ctx  context.Context
+	st   *handlerState
+	w    http.ResponseWriter
+	r    *http.Request
+	cw   *countingWriter // nil without an observer
+	info *RequestInfo
+
+	mu sync.Mutex
+	// running: a Runner has the request; abandoned: the client was
+	// answered while it ran, and the script's output is dropped.
+	running, abandoned bool
+	sm                 *streamer // the running request's, or nil
+}
+
+// start marks the request as handed to the Runner, with its streamer.
+func (f *flight) start(sm *streamer) {
+	f.mu.Lock()
+	f.running, f.sm = true, sm
+	f.mu.Unlock()
+}
+
+// stop marks the request as back from the Runner; it reports whether the
+// client was answered meanwhile, so that nothing else may be sent.
+func (f *flight) stop() (abandoned bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running, f.sm = false, nil
+	return f.abandoned
+}
+
+// Abandon is for a Runner that gives up waiting for the script of the
+// request, which overran its time limit and cannot be stopped (it caught
+// the exception that ends it, or it is blocked in C), and that goes on
+// running. It may be called from any goroutine while Run runs. The client
+// is answered at once: 504, or, when part of the response is out, a cut
+// connection, as Apache does when it kills a script; from then on the
+// script's output, its reads of the body and what Run returns are ignored.
+// It reports false, having changed nothing, when the connection cannot be
+// taken over (FastCGI, HTTP/2) or Run has returned: the handler then
+// answers when Run returns, as usual.
+func (r *Request) Abandon() bool {
+	if r.flight == nil {
+		return false
+	}
+	return r.flight.abandon()
+}
+
+func (f *flight) abandon() bool {
+	rc := http.NewResponseController(f.w)
+	// A script waiting for more of a streamed body returns from the read
+	// now (it holds mu while it reads). Where deadlines are not supported,
+	// the connection cannot be taken over either.
+	_ = rc.SetReadDeadline(time.Now())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.running || f.abandoned {
+		return f.abandoned
+	}
+	st, info := f.st, f.info
+	bytes := int64(-1)
+	if f.sm != nil && f.sm.started {
+		if f.cw != nil {
+			bytes = f.cw.sent()
+		}
+		conn, _, err := rc.Hijack()
+		if err != nil {
+			_ = rc.SetReadDeadline(time.Time{})
+			return false
+		}
+		conn.Close()
+		info.Status = f.sm.status
+	} else {
+		body := st.page(http.StatusGatewayTimeout, errorTexts[http.StatusGatewayTimeout])
+		hdr := f.w.Header()
+		hdr.Set("Content-Type", htmlType)
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
+		if !writeRaw(f.w, f.r, http.StatusGatewayTimeout, wireReason(http.StatusGatewayTimeout), []byte(body), false) {
+			_ = rc.SetReadDeadline(time.Time{})
+			return false
+		}
+		info.Status = http.StatusGatewayTimeout
+	}
+	f.abandoned = true
+	info.TimedOut = true
+	st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
+		slog.String(keyScript, info.Script), slog.Int(keyStatus, info.Status))
+	f.finish(bytes)
+	return true
+}
+
+// flightReader is a streamed request body that a script stops reading
+// from once its request has been abandoned.
+type flightReader struct {
+	f    *flight
+	body io.Reader
+}
+
+func (fr flightReader) Read(p []byte) (int, error) {
+	fr.f.mu.Lock()
+	defer fr.f.mu.Unlock()
+	if fr.f.abandoned {
+		return 0, errAbandoned
+	}
+	return fr.body.Read(p)
+}
+
+var errAbandoned = errors.New("cgienv: request abandoned after its time limit")
+
+// streamer sends a response while its script still runs, from the first
+// flush after the header block is complete. Only plain documents stream:
+// a redirect, an unusual status or reason phrase, HEAD and NPH scripts
+// are answered once the script has ended, as before.
+type streamer struct {
+	f       *flight
+	w       http.ResponseWriter
+	script  *Script
+	carry   http.Header
+	started bool
+	status  int
+}
+
+// send is Request.Stream. It runs while the handler goroutine waits for
+// the Runner (or is the Runner), so the two never use w at once; a Runner
+// that abandons the request uses w under the flight's lock.
+func (sm *streamer) send(chunk []byte) StreamAnswer {
+	sm.f.mu.Lock()
+	defer sm.f.mu.Unlock()
+	if sm.f.abandoned {
+		return StreamGone
+	}
+	if sm.started {
+		if _, err := sm.w.Write(chunk); err != nil {
+			return StreamGone
+		}
+		if err := http.NewResponseController(sm.w).Flush(); err != nil {
+			return StreamGone
+		}
+		return StreamSent
+	}
+	resp, err := ParseResponse(chunk)
+	if errors.Is(err, ErrNoHeaderEnd) {
+		return StreamKeep
+	}
+	if err != nil || resp.InvalidStatus || resp.Status < 200 ||
+		resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified ||
+		resp.Reason != wireReason(resp.Status) {
+		return StreamDecline
+	}
+	if _, ok := resp.Header["Location"]; ok {
+		return StreamDecline
+	}
+	hdr := sm.w.Header()
+	mergeInto(hdr, sm.carry, "")
+	mergeInto(hdr, resp.Header, "")
+	ct := resp.ContentType
+	if !resp.HasContentType {
+		ct = defaultContentType(sm.script.Filename)
+	}
+	if ct != "" {
+		hdr.Set("Content-Type", ct)
+	} else {
+		hdr["Content-Type"] = nil // keep net/http from sniffing one
+	}
+	sm.started, sm.status = true, resp.Status
+	sm.w.WriteHeader(resp.Status)
+	if _, err := sm.w.Write(resp.Body); err != nil {
+		return StreamGone
+	}
+	if err := http.NewResponseController(sm.w).Flush(); err != nil {
+		return StreamGone
+	}
+	return StreamSent
+}
