@@ -18,6 +18,37 @@ const streamAt = 64 << 10
 // uploads must not cost the server gigabytes of memory.
 const spoolAt = 1 << 20
 
+// requestBody is a request body as a Runner gets it: in memory, in a
+// spooled file, or still arriving; has reports whether the request has a
+// body at all, and n is its length.
+type requestBody struct {
+	data   []byte
+	file   *os.File
+	stream io.Reader
+	n      int64
+	has    bool
+}
+
+// requestBody reads or spools the request's body, or, for a large one
+// with a known length when StreamBodies is set, sets it up to be read as
+// it arrives. A status other than 0 is readBody's failure.
+func (h *Handler) requestBody(st *handlerState, w http.ResponseWriter, r *http.Request, f *flight) (in requestBody, status int) {
+	if h.StreamBodies && r.ContentLength > streamAt && (st.maxBody < 0 || r.ContentLength <= st.maxBody) {
+		// A large body with a known length goes to the script as it
+		// arrives (net/http stops at Content-Length and reports a short
+		// body as an error to the reader).
+		in.stream, in.n, in.has = flightReader{f, r.Body}, r.ContentLength, true
+		// A script may answer (and flush) before it has read all of its
+		// body; without this, net/http would first read the rest of the
+		// body itself, and wait for the client to send it. Front ends
+		// that cannot (FastCGI) return an error: nothing to change there.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		return in, 0
+	}
+	in.data, in.file, in.n, in.has, status = readBody(r, st.maxBody)
+	return in, status
+}
+
 // readBody reads the whole request body, de-chunked by net/http, up to
 // limit bytes (negative: no limit): in memory, or past spoolAt in an
 // unlinked temporary file positioned at its start (the caller closes it).

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -284,93 +282,29 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 	}
 	info.Script, info.ScriptName = s.Filename, s.Name
 
-	var stdinStream io.Reader
-	var body []byte
-	var bodyFile *os.File
-	var bodyLen int64
-	var hasBody bool
-	var status int
-	if h.StreamBodies && r.ContentLength > streamAt && (st.maxBody < 0 || r.ContentLength <= st.maxBody) {
-		// A large body with a known length goes to the script as it
-		// arrives (net/http stops at Content-Length and reports a short
-		// body as an error to the reader).
-		stdinStream, bodyLen, hasBody = flightReader{f, r.Body}, r.ContentLength, true
-		// A script may answer (and flush) before it has read all of its
-		// body; without this, net/http would first read the rest of the
-		// body itself, and wait for the client to send it. Front ends
-		// that cannot (FastCGI) return an error: nothing to change there.
-		_ = http.NewResponseController(w).EnableFullDuplex()
-	} else {
-		body, bodyFile, bodyLen, hasBody, status = readBody(r, st.maxBody)
-	}
+	in, status := h.requestBody(st, w, r, f)
 	if status == statusClientGone {
 		return status
 	}
 	if status != 0 {
 		return st.writeError(w, r, status, nil)
 	}
-	if bodyFile != nil {
-		defer bodyFile.Close()
+	if in.file != nil {
+		defer in.file.Close()
 	}
 
 	q := &envRequest{r: r, method: r.Method, rawQuery: r.URL.RawQuery, script: &s, contentLength: -1}
-	if hasBody {
-		q.contentLength = bodyLen
+	if in.has {
+		q.contentLength = in.n
 	}
 	var carry http.Header // headers of scripts that redirected internally
 	for redirects := 0; ; redirects++ {
 		env := h.buildEnv(st, q)
-		req := &Request{
-			Script: s.Filename,
-			Stamp:  s.Stamp,
-			Env:    env,
-			Args:   IndexArgs(q.rawQuery),
-			Stdin:  body,
-			flight: f,
+		out, status, done := f.run(&s, env, q.rawQuery, &in, carry)
+		if done {
+			return status
 		}
-		if bodyFile != nil {
-			req.StdinFile = bodyFile
-		}
-		req.StdinStream = stdinStream
-		var sm *streamer
-		if r.Method != http.MethodHead && !strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
-			sm = &streamer{w: w, script: &s, carry: carry, f: f}
-			req.Stream = sm.send
-		}
-		f.start(sm)
-		out, err := st.runner.Run(ctx, req)
-		if f.stop() {
-			return statusAbandoned
-		}
-		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			info.TimedOut = true
-		}
-		if sm != nil && sm.started {
-			// The headers and part of the body are out: finish the body.
-			if out != nil {
-				logStderr(ctx, st.logger, s.Filename, out.Stderr)
-				logOutcome(ctx, st.logger, s.Filename, out, nil)
-				w.Write(out.Stdout) // a write error means the client left
-			}
-			if err != nil {
-				st.logger.LogAttrs(ctx, slog.LevelError, "streamed response cut short",
-					slog.String(keyScript, s.Filename), slog.String(keyErr, err.Error()))
-			}
-			return sm.status
-		}
-		if err != nil {
-			if out != nil {
-				// What a script that timed out wrote to stderr before.
-				logStderr(ctx, st.logger, s.Filename, out.Stderr)
-			}
-			return runFailed(ctx, st, w, r, s.Filename, err, carry)
-		}
-		if out == nil {
-			out = &Output{}
-		}
-		logStderr(ctx, st.logger, s.Filename, out.Stderr)
-
-		if strings.HasPrefix(filepath.Base(s.Filename), "nph-") {
+		if isNPH(s.Filename) {
 			logOutcome(ctx, st.logger, s.Filename, out, nil)
 			return st.writeNPH(ctx, w, r, s.Filename, out.Stdout)
 		}
@@ -421,8 +355,70 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 			prevQuery:     q.rawQuery,
 			redirecting:   true,
 		}
-		s, p, body, bodyFile, stdinStream = ts, tp, nil, nil, nil
+		s, p, in = ts, tp, requestBody{} // the body was the first script's
 	}
+}
+
+// run hands one script of the request to the Runner. done reports that
+// the request has been answered (streamed, abandoned or failed), with
+// status the status sent; otherwise out is the script's whole output.
+func (f *flight) run(s *Script, env []string, rawQuery string, in *requestBody, carry http.Header) (out *Output, status int, done bool) {
+	ctx, st, w, r := f.ctx, f.st, f.w, f.r
+	req := &Request{
+		Script: s.Filename,
+		Stamp:  s.Stamp,
+		Env:    env,
+		Args:   IndexArgs(rawQuery),
+		Stdin:  in.data,
+		flight: f,
+	}
+	if in.file != nil {
+		req.StdinFile = in.file
+	}
+	req.StdinStream = in.stream
+	var sm *streamer
+	if r.Method != http.MethodHead && !isNPH(s.Filename) {
+		sm = &streamer{w: w, script: s, carry: carry, f: f}
+		req.Stream = sm.send
+	}
+	f.start(sm)
+	out, err := st.runner.Run(ctx, req)
+	if f.stop() {
+		return nil, statusAbandoned, true
+	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		f.info.TimedOut = true
+	}
+	if sm != nil && sm.started {
+		// The headers and part of the body are out: finish the body.
+		if out != nil {
+			logStderr(ctx, st.logger, s.Filename, out.Stderr)
+			logOutcome(ctx, st.logger, s.Filename, out, nil)
+			w.Write(out.Stdout) // a write error means the client left
+		}
+		if err != nil {
+			st.logger.LogAttrs(ctx, slog.LevelError, "streamed response cut short",
+				slog.String(keyScript, s.Filename), slog.String(keyErr, err.Error()))
+		}
+		return nil, sm.status, true
+	}
+	if err != nil {
+		if out != nil {
+			// What a script that timed out wrote to stderr before.
+			logStderr(ctx, st.logger, s.Filename, out.Stderr)
+		}
+		return nil, runFailed(ctx, st, w, r, s.Filename, err, carry), true
+	}
+	if out == nil {
+		out = &Output{}
+	}
+	logStderr(ctx, st.logger, s.Filename, out.Stderr)
+	return out, 0, false
+}
+
+// isNPH reports whether a script is a non-parsed-header one, by its name.
+func isNPH(filename string) bool {
+	return strings.HasPrefix(filepath.Base(filename), "nph-")
 }
 
 // splitLocation splits a local Location into its escaped path and raw
