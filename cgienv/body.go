@@ -3,6 +3,7 @@ package cgienv
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -80,18 +81,9 @@ func readBody(r *http.Request, limit int64) (body []byte, file *os.File, n int64
 	_, err := buf.ReadFrom(io.LimitReader(rd, spoolAt+1))
 	n = int64(buf.Len())
 	if err == nil && n > spoolAt {
-		file, err = os.CreateTemp("", "warmcgi-body-*")
-		if err != nil {
+		file, n, err = spool(io.MultiReader(bytes.NewReader(buf.Bytes()), rd))
+		if errors.Is(err, errTempFile) {
 			return nil, nil, 0, true, http.StatusInternalServerError
-		}
-		os.Remove(file.Name()) // unlinked: gone with the last descriptor
-		var rest int64
-		if _, err = buf.WriteTo(file); err == nil {
-			rest, err = io.Copy(file, rd)
-			n += rest
-		}
-		if err == nil {
-			_, err = file.Seek(0, io.SeekStart)
 		}
 	}
 	fail := func(status int) ([]byte, *os.File, int64, bool, int) {
@@ -120,4 +112,36 @@ func readBody(r *http.Request, limit int64) (body []byte, file *os.File, n int64
 		return nil, file, n, true, 0
 	}
 	return buf.Bytes(), nil, n, true, 0
+}
+
+// SpoolBody copies a request body to an unlinked temporary file and
+// returns the file positioned at its start; the caller closes it. On an
+// error no file is left open, and an error of r is wrapped with "reading
+// the request body".
+func SpoolBody(r io.Reader) (*os.File, error) {
+	f, _, err := spool(r)
+	return f, err
+}
+
+// errTempFile wraps the failure to make the file a body is spooled to:
+// the server's fault (500), not the client's.
+var errTempFile = errors.New("cgienv: cannot make a temporary file for the request body")
+
+// spool is SpoolBody, also returning the body's length.
+func spool(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "warmcgi-body-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", errTempFile, err)
+	}
+	os.Remove(f.Name()) // unlinked: gone with the last descriptor
+	n, err := io.Copy(f, r)
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("reading the request body: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, n, nil
 }
