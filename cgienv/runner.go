@@ -34,7 +34,10 @@ type Request struct {
 	// Stream, when not nil, takes output the script flushes while it
 	// still runs (progress pages, large bodies). Output it answers
 	// StreamSent to was delivered and is not in Output.Stdout. A Runner
-	// may ignore Stream and return everything in Output.Stdout.
+	// may ignore Stream and return everything in Output.Stdout. Stream
+	// may be called from any thread while Run runs; it never writes to
+	// the connection itself (a goroutine of the handler does), and it
+	// returns once the chunk is written, so the chunk may be reused then.
 	Stream func(chunk []byte) StreamAnswer
 
 	flight *flight // the handler's, for Abandon; nil in a Request made elsewhere

@@ -70,6 +70,9 @@ func (f *flight) start(sm *streamer) {
 func (f *flight) stop() (abandoned bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.sm != nil {
+		f.sm.close()
+	}
 	f.running, f.sm = false, nil
 	return f.abandoned
 }
@@ -127,6 +130,9 @@ func (f *flight) abandon() bool {
 		info.Status = http.StatusGatewayTimeout
 	}
 	f.abandoned = true
+	if f.sm != nil {
+		f.sm.close()
+	}
 	info.TimedOut = true
 	st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
 		slog.String(keyScript, info.Script), slog.Int(keyStatus, info.Status))
@@ -156,24 +162,72 @@ var errAbandoned = errors.New("cgienv: request abandoned after its time limit")
 // flush after the header block is complete. Only plain documents stream:
 // a redirect, an unusual status or reason phrase, HEAD and NPH scripts
 // are answered once the script has ended, as before.
+//
+// Request.Stream is called on the Runner's thread: for the embedded
+// backend, an interpreter's locked OS thread inside a cgo callback, which
+// must never touch the client's connection. So a chunk is handed to a
+// writer goroutine of the request's own, started at the first chunk (a
+// request that never streams pays nothing), and Stream waits for its
+// answer. The writer lives until Run returns or the request is abandoned.
 type streamer struct {
-	f       *flight
-	w       http.ResponseWriter
-	script  *Script
-	carry   http.Header
-	started bool
-	status  int
+	f      *flight
+	w      http.ResponseWriter
+	script *Script
+	carry  http.Header
+	status int
+	// started: the response's headers are out. closed: the writer has
+	// ended (or never will start), and Stream answers StreamGone.
+	started, closed bool
+	// pipe carries a chunk to the writer and the answer back, the two
+	// taking turns; made at the first chunk. closed and pipe are guarded
+	// by f.mu.
+	pipe chan streamTurn
 }
 
-// send is Request.Stream. It runs while the handler goroutine waits for
-// the Runner (or is the Runner), so the two never use w at once; a Runner
-// that abandons the request uses w under the flight's lock.
+// streamTurn is a chunk on its way to the writer, or its answer back.
+type streamTurn struct {
+	chunk  []byte
+	answer StreamAnswer
+}
+
+// send is Request.Stream. It holds the flight's lock until the writer has
+// answered, so that the end of Run and Abandon wait for a write under way,
+// and the handler goroutine and the writer never use w at once.
 func (sm *streamer) send(chunk []byte) StreamAnswer {
 	sm.f.mu.Lock()
 	defer sm.f.mu.Unlock()
-	if sm.f.abandoned {
+	if sm.f.abandoned || sm.closed {
 		return StreamGone
 	}
+	if sm.pipe == nil {
+		sm.pipe = make(chan streamTurn)
+		go sm.writer(sm.pipe)
+	}
+	sm.pipe <- streamTurn{chunk: chunk} // valid until answered: the writer is done with it then
+	return (<-sm.pipe).answer
+}
+
+// writer writes the chunks Stream hands over until the pipe is closed.
+func (sm *streamer) writer(pipe chan streamTurn) {
+	for t := range pipe {
+		pipe <- streamTurn{answer: sm.write(t.chunk)}
+	}
+}
+
+// close ends the writer, once no chunk is being written; f.mu is held.
+func (sm *streamer) close() {
+	if sm.closed {
+		return
+	}
+	sm.closed = true
+	if sm.pipe != nil {
+		close(sm.pipe)
+	}
+}
+
+// write sends one chunk to the client: the headers and the start of the
+// body once the header block is complete, then the body as it comes.
+func (sm *streamer) write(chunk []byte) StreamAnswer {
 	if sm.started {
 		if _, err := sm.w.Write(chunk); err != nil {
 			return StreamGone
