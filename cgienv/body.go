@@ -38,7 +38,8 @@ func (h *Handler) requestBody(st *handlerState, w http.ResponseWriter, r *http.R
 		// A large body with a known length goes to the script as it
 		// arrives (net/http stops at Content-Length and reports a short
 		// body as an error to the reader).
-		in.stream, in.n, in.has = flightReader{f, r.Body}, r.ContentLength, true
+		f.body = &flightReader{f: f, body: r.Body}
+		in.stream, in.n, in.has = f.body, r.ContentLength, true
 		// A script may answer (and flush) before it has read all of its
 		// body; without this, net/http would first read the rest of the
 		// body itself, and wait for the client to send it. Front ends

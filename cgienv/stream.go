@@ -55,7 +55,8 @@ type flight struct {
 	// running: a Runner has the request; abandoned: the client was
 	// answered while it ran, and the script's output is dropped.
 	running, abandoned bool
-	sm                 *streamer // the running request's, or nil
+	sm                 *streamer     // the running request's, or nil
+	body               *flightReader // a body read as it arrives, or nil
 }
 
 // start marks the request as handed to the Runner, with its streamer.
@@ -72,6 +73,9 @@ func (f *flight) stop() (abandoned bool) {
 	defer f.mu.Unlock()
 	if f.sm != nil {
 		f.sm.close()
+	}
+	if f.body != nil {
+		f.body.close() // only the first script of a request gets the body
 	}
 	f.running, f.sm = false, nil
 	return f.abandoned
@@ -133,6 +137,9 @@ func (f *flight) abandon() bool {
 	if f.sm != nil {
 		f.sm.close()
 	}
+	if f.body != nil {
+		f.body.close()
+	}
 	info.TimedOut = true
 	st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
 		slog.String(keyScript, info.Script), slog.Int(keyStatus, info.Status))
@@ -141,20 +148,69 @@ func (f *flight) abandon() bool {
 }
 
 // flightReader is a streamed request body that a script stops reading
-// from once its request has been abandoned.
+// from once its request has been abandoned. Like Stream, it is read on
+// the Runner's thread, which must not touch the client's connection: each
+// read is handed to a reader goroutine of the request's own, started at
+// the first read, and waited for. The reader lives until Run returns or
+// the request is abandoned.
 type flightReader struct {
 	f    *flight
 	body io.Reader
+	// pipe carries a buffer to the reader and the result back, the two
+	// taking turns; made at the first read. pipe and closed are guarded
+	// by f.mu.
+	pipe   chan readTurn
+	closed bool
 }
 
-func (fr flightReader) Read(p []byte) (int, error) {
+// readTurn is a buffer on its way to the reader, or the result back.
+type readTurn struct {
+	p   []byte
+	n   int
+	err error
+}
+
+func (fr *flightReader) Read(p []byte) (int, error) {
 	fr.f.mu.Lock()
 	defer fr.f.mu.Unlock()
-	if fr.f.abandoned {
+	switch {
+	case fr.f.abandoned:
 		return 0, errAbandoned
+	case fr.closed:
+		return 0, errBodyClosed
+	case len(p) == 0:
+		return 0, nil
 	}
-	return fr.body.Read(p)
+	if fr.pipe == nil {
+		fr.pipe = make(chan readTurn)
+		go fr.reader(fr.pipe)
+	}
+	fr.pipe <- readTurn{p: p}
+	t := <-fr.pipe
+	return t.n, t.err
 }
+
+// reader reads the body into the buffers Read hands over until the pipe
+// is closed.
+func (fr *flightReader) reader(pipe chan readTurn) {
+	for t := range pipe {
+		n, err := fr.body.Read(t.p)
+		pipe <- readTurn{n: n, err: err}
+	}
+}
+
+// close ends the reader, once no read is under way; f.mu is held.
+func (fr *flightReader) close() {
+	if fr.closed {
+		return
+	}
+	fr.closed = true
+	if fr.pipe != nil {
+		close(fr.pipe)
+	}
+}
+
+var errBodyClosed = errors.New("cgienv: request body read after the Runner returned")
 
 var errAbandoned = errors.New("cgienv: request abandoned after its time limit")
 

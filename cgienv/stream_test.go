@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -144,4 +145,74 @@ func equalAnswers(a, b []StreamAnswer) bool {
 		}
 	}
 	return true
+}
+
+// goidReader records the goroutines it is read on.
+type goidReader struct {
+	r    io.Reader
+	mu   sync.Mutex
+	used map[string]bool
+}
+
+func (g *goidReader) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	g.used[goid()] = true
+	g.mu.Unlock()
+	return g.r.Read(p)
+}
+
+// TestStreamedBodyOffThread: a body read as it arrives (StdinStream) is
+// read from the client by the request's reader goroutine, never on the
+// thread of the Runner that reads it, and not at all once Run returned.
+func TestStreamedBodyOffThread(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "s.py"), []byte("#!/usr/bin/python3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("b", 3*streamAt)
+	var caller string
+	var got []byte
+	var readErr error
+	var kept io.Reader
+	run := runnerFunc(func(_ context.Context, req *Request) (*Output, error) {
+		if req.StdinStream == nil {
+			return nil, errors.New("no StdinStream")
+		}
+		done := make(chan struct{})
+		go func() { // the interpreter's thread
+			defer close(done)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			caller = goid()
+			got, readErr = io.ReadAll(req.StdinStream)
+		}()
+		<-done
+		kept = req.StdinStream
+		return &Output{Stdout: []byte("Content-Type: text/plain\n\nok")}, nil
+	})
+	before := runtime.NumGoroutine()
+	h := &Handler{Root: root, Runner: run, StreamBodies: true}
+	src := &goidReader{r: strings.NewReader(body), used: map[string]bool{}}
+	r := httptest.NewRequest("POST", "/cgi-bin/s.py", io.NopCloser(src))
+	r.ContentLength = int64(len(body))
+	w := &threadWriter{header: http.Header{}, used: map[string]bool{}}
+	h.ServeHTTP(w, r)
+	if readErr != nil || string(got) != body {
+		t.Fatalf("read %d bytes (%v), want the %d of the body", len(got), readErr, len(body))
+	}
+	if w.status != 200 || w.body.String() != "ok" {
+		t.Errorf("response %d %q", w.status, w.body.String())
+	}
+	if src.used[caller] {
+		t.Error("the thread that read StdinStream read from the client")
+	}
+	if n, err := kept.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("a read after Run returned gave %d, %v; want an error", n, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after the request, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
