@@ -56,7 +56,7 @@ type flight struct {
 	// answered while it ran, and the script's output is dropped.
 	running, abandoned bool
 	sm                 *streamer     // the running request's, or nil
-	body               *flightReader // a body read as it arrives, or nil
+	body               *flightReader // a body read as it arrives, or nil (set before start)
 }
 
 // start marks the request as handed to the Runner, with its streamer.
@@ -66,7 +66,8 @@ func (f *flight) start(sm *streamer) {
 	f.mu.Unlock()
 }
 
-// stop marks the request as back from the Runner; it reports whether the
+// stop marks the request as back from the Runner and ends the goroutines
+// that wrote and read the connection for it; it reports whether the
 // client was answered meanwhile, so that nothing else may be sent.
 func (f *flight) stop() (abandoned bool) {
 	f.mu.Lock()
