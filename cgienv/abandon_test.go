@@ -1,8 +1,12 @@
 package cgienv
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -130,5 +134,54 @@ func TestHandlerAbandon(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d request records, want 3", n)
+	}
+}
+
+// TestHandlerAbandonStreamedBody: a script blocked reading a body that
+// the client stopped sending is let go when its request is abandoned: the
+// read fails, and the client gets its 504 at once.
+func TestHandlerAbandonStreamedBody(t *testing.T) {
+	readErr := make(chan error, 1)
+	release := make(chan struct{})
+	fx := newFixture(t, map[string]func(*Request) (*Output, error){
+		"upload.py": func(req *Request) (*Output, error) {
+			if req.StdinStream == nil {
+				return nil, errors.New("no StdinStream")
+			}
+			go func() {
+				time.Sleep(100 * time.Millisecond) // the script is blocked in the read by then
+				req.Abandon()
+			}()
+			_, err := io.ReadAll(req.StdinStream)
+			readErr <- err
+			<-release // a script that overran goes on after its read failed
+			return &Output{Stdout: []byte("Content-Type: text/plain\n\nlate\n")}, nil
+		},
+	}, func(h *Handler) { h.StreamBodies = true })
+
+	conn, err := net.Dial("tcp", fx.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	part := strings.Repeat("x", 2*streamAt)
+	fmt.Fprintf(conn, "POST /cgi-bin/upload.py HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", 4*streamAt, part)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release)
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", resp.StatusCode)
+	}
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Error("the read of the body that stopped coming ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the script's read did not return")
 	}
 }

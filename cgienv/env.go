@@ -78,24 +78,85 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 
 	// Every entry is written into one string and sliced out of it at the
 	// end, so an environment costs two allocations instead of one per
-	// variable. ends[i] is where entry i ends.
-	var b strings.Builder
-	b.Grow(size)
-	var endBuf [128]int32
-	ends := endBuf[:0]
-	mark := func() { ends = append(ends, int32(b.Len())) }
-	kv := func(name, value string) {
-		b.WriteString(name)
-		b.WriteByte('=')
-		b.WriteString(value)
-		mark()
-	}
-	entry := func(e string) {
-		b.WriteString(e)
-		mark()
+	// variable.
+	var w envWriter
+	w.b.Grow(size)
+	h.headerVars(&w, hdrs, q)
+	gw := gatewayOf(r.Context())
+	st.serverVars(&w, q, gw)
+	st.cgiVars(&w, q, gw)
+
+	all := w.b.String()
+	env := make([]string, w.n, w.n+len(st.base)+len(st.set))
+	prev := int32(0)
+	for i := range env {
+		end := w.end(i)
+		env[i] = all[prev:end]
+		prev = end
 	}
 
-	// Request headers, as ap_add_common_vars maps them.
+	// The server's own environment: PATH, LD_LIBRARY_PATH, TZ, PassEnv.
+	// A request variable of the same name wins, as in Apache.
+	for i, e := range st.base {
+		if st.baseMayCollide[i] && hasEnvName(env, st.baseNames[i]) {
+			continue
+		}
+		env = append(env, e)
+	}
+	// SetEnv overrides everything.
+	for i, e := range st.set {
+		env = removeEnvName(env, st.setNames[i])
+		env = append(env, e)
+	}
+	return env
+}
+
+// envWriter writes environment entries one after another into one
+// string, and where each ends: the first ones in an array of its own, so
+// that a writer on the stack allocates nothing but its string.
+type envWriter struct {
+	b    strings.Builder
+	n    int        // entries
+	ends [128]int32 // where entry i ends, for the first 128
+	more []int32    // and for the rest
+}
+
+// mark ends the entry written so far.
+func (w *envWriter) mark() {
+	if w.n < len(w.ends) {
+		w.ends[w.n] = int32(w.b.Len())
+	} else {
+		w.more = append(w.more, int32(w.b.Len()))
+	}
+	w.n++
+}
+
+// end is where entry i ends.
+func (w *envWriter) end(i int) int32 {
+	if i < len(w.ends) {
+		return w.ends[i]
+	}
+	return w.more[i-len(w.ends)]
+}
+
+// kv writes the entry name=value.
+func (w *envWriter) kv(name, value string) {
+	w.b.WriteString(name)
+	w.b.WriteByte('=')
+	w.b.WriteString(value)
+	w.mark()
+}
+
+// entry writes a whole "NAME=value" entry.
+func (w *envWriter) entry(e string) {
+	w.b.WriteString(e)
+	w.mark()
+}
+
+// headerVars writes the request headers, as ap_add_common_vars maps
+// them, then HTTP_HOST and CONTENT_LENGTH.
+func (h *Handler) headerVars(w *envWriter, hdrs []headerField, q *envRequest) {
+	b, r := &w.b, q.r
 	for _, f := range hdrs {
 		k, vv := f.name, f.values
 		if len(vv) == 0 || !validEnvHeaderName(k) {
@@ -116,9 +177,9 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 			if !h.PassAuthorization {
 				continue // RFC 3875 section 9.2; Apache's CGIPassAuth Off
 			}
-			writeHTTPName(&b, k)
+			writeHTTPName(b, k)
 		default:
-			writeHTTPName(&b, k)
+			writeHTTPName(b, k)
 		}
 		for i, v := range vv {
 			if i > 0 {
@@ -126,21 +187,25 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 			}
 			b.WriteString(v)
 		}
-		mark()
+		w.mark()
 	}
 	if r.Host != "" {
-		kv("HTTP_HOST", r.Host)
+		w.kv("HTTP_HOST", r.Host)
 	}
 	if q.contentLength >= 0 {
 		var buf [20]byte
-		kv("CONTENT_LENGTH", string(strconv.AppendInt(buf[:0], q.contentLength, 10)))
+		w.kv("CONTENT_LENGTH", string(strconv.AppendInt(buf[:0], q.contentLength, 10)))
 	}
+}
 
-	// The peer, and what a trusted proxy in front says about the client.
+// serverVars writes the server variables, in ap_add_common_vars' order,
+// from the peer, what a trusted proxy in front says about the client, and
+// what a FastCGI front end (gw, or nil) says.
+func (st *handlerState) serverVars(w *envWriter, q *envRequest, gw *Gateway) {
+	b, r := &w.b, q.r
 	remoteHost, remotePort := splitPeer(r.RemoteAddr)
 	secure := r.TLS != nil
 	host, hostPort := splitHost(r.Host)
-	gw := gatewayOf(r.Context())
 	if gw != nil {
 		// Behind a FastCGI front end, the front end says which name and
 		// port the client reached (its Host may lack the port).
@@ -166,12 +231,11 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 		}
 	}
 
-	// Server variables, in ap_add_common_vars' order.
 	if secure {
-		entry("HTTPS=on")
+		w.entry("HTTPS=on")
 	}
-	entry(st.signatureEntry)
-	entry(st.softwareEntry)
+	w.entry(st.signatureEntry)
+	w.entry(st.softwareEntry)
 	local, haveLocal := localAddr(r.Context())
 	if gw != nil {
 		// The connection is the front end's: only its word counts.
@@ -181,7 +245,7 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	b.WriteString("SERVER_NAME=")
 	switch {
 	case host != "":
-		writeServerName(&b, host)
+		writeServerName(b, host)
 	case st.serverName != "":
 		b.WriteString(st.serverName)
 	case haveLocal && local.Addr().Is6():
@@ -191,60 +255,65 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 	case haveLocal:
 		b.WriteString(local.Addr().String())
 	}
-	mark()
+	w.mark()
 	if haveLocal {
 		var buf [64]byte
 		b.WriteString("SERVER_ADDR=")
 		b.Write(local.Addr().AppendTo(buf[:0]))
-		mark()
+		w.mark()
 	}
 	switch {
 	case hostPort != "":
-		kv("SERVER_PORT", hostPort)
+		w.kv("SERVER_PORT", hostPort)
 	case secure:
-		entry("SERVER_PORT=443")
+		w.entry("SERVER_PORT=443")
 	default:
-		entry("SERVER_PORT=80")
+		w.entry("SERVER_PORT=80")
 	}
-	kv("REMOTE_ADDR", remoteHost)
-	entry(st.docRootEntry)
+	w.kv("REMOTE_ADDR", remoteHost)
+	w.entry(st.docRootEntry)
 	if secure {
-		entry("REQUEST_SCHEME=https")
+		w.entry("REQUEST_SCHEME=https")
 	} else {
-		entry("REQUEST_SCHEME=http")
+		w.entry("REQUEST_SCHEME=http")
 	}
-	entry(st.contextPrefixEntry)
-	entry(st.contextDocRootEntry)
-	entry(st.adminEntry)
-	kv("SCRIPT_FILENAME", s.Filename)
+	w.entry(st.contextPrefixEntry)
+	w.entry(st.contextDocRootEntry)
+	w.entry(st.adminEntry)
+	w.kv("SCRIPT_FILENAME", q.script.Filename)
 	if remotePort != "" {
-		kv("REMOTE_PORT", remotePort)
+		w.kv("REMOTE_PORT", remotePort)
 	}
+}
 
-	// CGI variables, as ap_add_cgi_vars sets them.
-	entry("GATEWAY_INTERFACE=CGI/1.1")
-	kv("SERVER_PROTOCOL", r.Proto)
-	kv("REQUEST_METHOD", q.method)
-	kv("QUERY_STRING", q.rawQuery)
+// cgiVars writes the CGI variables, as ap_add_cgi_vars sets them, those a
+// FastCGI front end (gw, or nil) adds, and after an internal redirect the
+// REDIRECT_ ones.
+func (st *handlerState) cgiVars(w *envWriter, q *envRequest, gw *Gateway) {
+	b, r, s := &w.b, q.r, q.script
+	w.entry("GATEWAY_INTERFACE=CGI/1.1")
+	w.kv("SERVER_PROTOCOL", r.Proto)
+	w.kv("REQUEST_METHOD", q.method)
+	w.kv("QUERY_STRING", q.rawQuery)
 	if r.RequestURI != "" {
-		kv("REQUEST_URI", r.RequestURI)
+		w.kv("REQUEST_URI", r.RequestURI)
 	} else {
-		kv("REQUEST_URI", r.URL.RequestURI())
+		w.kv("REQUEST_URI", r.URL.RequestURI())
 	}
-	kv("SCRIPT_NAME", s.Name)
+	w.kv("SCRIPT_NAME", s.Name)
 	if s.PathInfo != "" {
-		kv("PATH_INFO", s.PathInfo)
+		w.kv("PATH_INFO", s.PathInfo)
 		b.WriteString("PATH_TRANSLATED=")
 		b.WriteString(st.docRoot)
 		b.WriteString(s.PathInfo)
-		mark()
+		w.mark()
 	}
 
 	// Variables a FastCGI front end adds (REMOTE_USER, its own params).
 	if gw != nil {
 		for _, e := range gw.Env {
 			if st.gatewayEntryOK(e) {
-				entry(e)
+				w.entry(e)
 			}
 		}
 	}
@@ -259,35 +328,12 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 				continue // replaced below, as Apache's apr_table_setn does
 			}
 			b.WriteString("REDIRECT_")
-			entry(e)
+			w.entry(e)
 		}
-		entry("REDIRECT_STATUS=200")
-		kv("REDIRECT_URL", q.prevURL)
-		kv("REDIRECT_QUERY_STRING", q.prevQuery)
+		w.entry("REDIRECT_STATUS=200")
+		w.kv("REDIRECT_URL", q.prevURL)
+		w.kv("REDIRECT_QUERY_STRING", q.prevQuery)
 	}
-
-	all := b.String()
-	env := make([]string, len(ends), len(ends)+len(st.base)+len(st.set))
-	prev := int32(0)
-	for i, end := range ends {
-		env[i] = all[prev:end]
-		prev = end
-	}
-
-	// The server's own environment: PATH, LD_LIBRARY_PATH, TZ, PassEnv.
-	// A request variable of the same name wins, as in Apache.
-	for i, e := range st.base {
-		if st.baseMayCollide[i] && hasEnvName(env, st.baseNames[i]) {
-			continue
-		}
-		env = append(env, e)
-	}
-	// SetEnv overrides everything.
-	for i, e := range st.set {
-		env = removeEnvName(env, st.setNames[i])
-		env = append(env, e)
-	}
-	return env
 }
 
 type headerField struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -462,4 +464,25 @@ func FuzzBuildEnv(f *testing.F) {
 			t.Fatalf("REMOTE_ADDR=%q is no IP address: %v", m["REMOTE_ADDR"], err)
 		}
 	})
+}
+
+// TestBuildEnvManyHeaders: an environment with more entries than
+// envWriter keeps in its array holds every one of them, whole.
+func TestBuildEnvManyHeaders(t *testing.T) {
+	root, _ := makeTree(t)
+	r := envRequestFor("GET", "http://example.com/cgi-bin/env.py")
+	for i := range 300 {
+		r.Header.Set(fmt.Sprintf("X-H%03d", i), strings.Repeat("v", i%7)+strconv.Itoa(i))
+	}
+	h := &Handler{Root: root}
+	env := envMap(t, h.BuildEnv(r, &Script{Filename: root + "/env.py", Name: "/cgi-bin/env.py"}, -1))
+	for i := range 300 {
+		name, want := fmt.Sprintf("HTTP_X_H%03d", i), strings.Repeat("v", i%7)+strconv.Itoa(i)
+		if env[name] != want {
+			t.Fatalf("%s = %q, want %q", name, env[name], want)
+		}
+	}
+	if env["SCRIPT_NAME"] != "/cgi-bin/env.py" || env["REQUEST_METHOD"] != "GET" {
+		t.Errorf("SCRIPT_NAME %q, REQUEST_METHOD %q", env["SCRIPT_NAME"], env["REQUEST_METHOD"])
+	}
 }

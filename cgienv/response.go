@@ -86,7 +86,11 @@ func ParseResponse(out []byte) (*Response, error) {
 	// response instead of two or three per line. Without a blank line
 	// (output that is still arriving, or broken) each line is copied
 	// alone, so that a large body is never copied.
-	block, nlines := headerBlock(out)
+	var block string
+	end, nlines := headerEnd(out)
+	if end >= 0 {
+		block = string(out[:end])
+	}
 	var vals []string
 	for pos, lines := 0, 0; ; lines++ {
 		nl := bytes.IndexByte(out[pos:], '\n')
@@ -168,25 +172,33 @@ func ParseResponse(out []byte) (*Response, error) {
 	return resp, nil
 }
 
-// parseStatus interprets a Status header value like Apache: the code is
-// atoi(value), and the rest after "NNN " is the reason phrase (trailing
-// white space removed). Codes Go cannot send become 500.
-// headerBlock returns out up to the end of its header block (the blank
-// line that ends it, as ParseResponse reads lines) as one string, and how
-// many header lines it holds; "" when out has no complete header block
-// within maxHeaderLines+1 lines.
-func headerBlock(out []byte) (string, int) {
+// HasHeaderBlock reports whether out holds the whole header block of a
+// CGI response: the blank line that ends it, found as ParseResponse finds
+// it (lines end with LF, CRs are dropped, a NUL ends a line, and at most
+// 256 header lines come before it). Without it ParseResponse fails; with
+// it ParseResponse never reports ErrNoHeaderEnd, though it may still
+// refuse a line of the block.
+func HasHeaderBlock(out []byte) bool {
+	end, _ := headerEnd(out)
+	return end >= 0
+}
+
+// headerEnd returns the offset in out of the blank line that ends its
+// header block, as ParseResponse reads lines, and how many header lines
+// come before it; -1 when out has no complete header block within
+// maxHeaderLines+1 lines.
+func headerEnd(out []byte) (end, nlines int) {
 	for pos, lines := 0, 0; lines <= maxHeaderLines; lines++ {
 		nl := bytes.IndexByte(out[pos:], '\n')
 		if nl < 0 {
-			return "", 0
+			return -1, 0
 		}
 		if blankLine(out[pos : pos+nl]) {
-			return string(out[:pos]), lines
+			return pos, lines
 		}
 		pos += nl + 1
 	}
-	return "", 0
+	return -1, 0
 }
 
 // blankLine reports whether a header line is empty once its CRs are
@@ -212,6 +224,9 @@ func oneValue(vals *[]string, v string) []string {
 	return (*vals)[n : n+1 : n+1]
 }
 
+// parseStatus interprets a Status header value like Apache: the code is
+// atoi(value), and the rest after "NNN " is the reason phrase (trailing
+// white space removed). Codes Go cannot send become 500.
 func parseStatus(v string) (code int, reason string, invalid bool) {
 	code = atoi(v)
 	invalid = code < 200 || code > 599

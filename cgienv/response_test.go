@@ -127,6 +127,55 @@ func TestParseResponse(t *testing.T) {
 	}
 }
 
+// TestHasHeaderBlock: HasHeaderBlock finds the end of the header block
+// where ParseResponse does. The rows marked "procpool" are where the
+// process backend's former copy (an empty or "\r" line ends the block, no
+// line limit) disagreed; ParseResponse is the truth.
+func TestHasHeaderBlock(t *testing.T) {
+	lines := func(n int) string { return strings.Repeat("X-A: 1\n", n) }
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"empty", "", false},
+		{"LF blank line only", "\n", true},
+		{"CRLF blank line only", "\r\n", true},
+		{"LF", "Content-Type: text/plain\n\nbody", true},
+		{"CRLF", "Content-Type: text/plain\r\n\r\nbody", true},
+		{"CRLF header, LF blank line", "Content-Type: text/plain\r\n\nbody", true},
+		{"LF header, CRLF blank line", "Content-Type: text/plain\n\r\nbody", true},
+		{"no blank line yet", "Content-Type: text/plain\n", false},
+		{"blank line without its LF", "Content-Type: text/plain\n\r", false},
+		{"CR-only line endings", "Content-Type: text/plain\r\rbody\r", false},
+		{"CR-only line endings, then LF", "Content-Type: text/plain\r\rbody\n", false},
+		{"procpool: blank line of two CRs", "Content-Type: text/plain\r\n\r\r\nbody", true},
+		{"procpool: NUL line", "Content-Type: text/plain\n\x00\nbody", true},
+		{"procpool: line cut to nothing at a NUL", "Content-Type: text/plain\n\x00junk\nbody", true},
+		{"procpool: CR then NUL", "Content-Type: text/plain\n\r\x00\nbody", true},
+		{"NUL inside a header line", "X-A: a\x00b\n\nbody", true},
+		{"white space is not blank", "Content-Type: text/plain\n \n", false},
+		{"256 header lines", lines(maxHeaderLines) + "\nbody", true},
+		{"256 header lines, CRLF", strings.Repeat("X-A: 1\r\n", maxHeaderLines) + "\r\nbody", true},
+		{"procpool: 257 header lines", lines(maxHeaderLines+1) + "\nbody", false},
+		{"256 header lines, no blank line", lines(maxHeaderLines), false},
+		{"a line too long is still a block", "X: " + strings.Repeat("a", maxHeaderLine) + "\n\n", true},
+		{"malformed line is still a block", "bogus\n\nbody", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.in)
+			if got := HasHeaderBlock(in); got != tt.want {
+				t.Errorf("HasHeaderBlock(%.60q) = %v, want %v", tt.in, got, tt.want)
+			}
+			_, err := ParseResponse(in)
+			if tt.want && errors.Is(err, ErrNoHeaderEnd) || !tt.want && err == nil {
+				t.Errorf("ParseResponse(%.60q): %v; HasHeaderBlock should be %v", tt.in, err, !tt.want)
+			}
+		})
+	}
+}
+
 func FuzzParseResponse(f *testing.F) {
 	for _, seed := range []string{
 		"Content-Type: text/plain\n\nhello",
@@ -152,6 +201,9 @@ func FuzzParseResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		resp, err := ParseResponse(in)
+		if has := HasHeaderBlock(in); has && errors.Is(err, ErrNoHeaderEnd) || !has && err == nil {
+			t.Fatalf("HasHeaderBlock = %v, but ParseResponse: %v", has, err)
+		}
 		if err != nil {
 			if resp != nil {
 				t.Fatalf("ParseResponse returned both %+v and %v", resp, err)

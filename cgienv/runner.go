@@ -28,13 +28,17 @@ type Request struct {
 	// StdinStream, when not nil, is a large body (Content-Length above
 	// the handler's streaming threshold) still arriving: a Runner hands
 	// it to the script as the script reads it, as Apache does (COMPAT
-	// 19), and reads it on the goroutine that called Run, or on one that
-	// Run waits for. Stdin and StdinFile are then empty.
+	// 19), from any thread but only while Run runs (the connection itself
+	// is read by a goroutine of the handler). Stdin and StdinFile are
+	// then empty.
 	StdinStream io.Reader
 	// Stream, when not nil, takes output the script flushes while it
 	// still runs (progress pages, large bodies). Output it answers
 	// StreamSent to was delivered and is not in Output.Stdout. A Runner
-	// may ignore Stream and return everything in Output.Stdout.
+	// may ignore Stream and return everything in Output.Stdout. Stream
+	// may be called from any thread while Run runs; it never writes to
+	// the connection itself (a goroutine of the handler does), and it
+	// returns once the chunk is written, so the chunk may be reused then.
 	Stream func(chunk []byte) StreamAnswer
 
 	flight *flight // the handler's, for Abandon; nil in a Request made elsewhere

@@ -1,0 +1,98 @@
+package cgienv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// TestSpoolBody: the body lands in an unlinked file positioned at its
+// start; a read error leaves no file open and is wrapped.
+func TestSpoolBody(t *testing.T) {
+	body := strings.Repeat("0123456789", 200_000)
+	f, err := SpoolBody(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := os.Stat(f.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("spooled file %s still has a name (Stat: %v)", f.Name(), err)
+	}
+	got, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, []byte(body)) {
+		t.Errorf("spooled %d bytes, want the %d of the body", len(got), len(body))
+	}
+
+	broken := errors.New("connection reset")
+	f, err = SpoolBody(io.MultiReader(strings.NewReader("part"), iotest.ErrReader(broken)))
+	if f != nil {
+		f.Close()
+		t.Error("SpoolBody returned a file with an error")
+	}
+	if !errors.Is(err, broken) || !strings.Contains(err.Error(), "reading the request body") {
+		t.Errorf("SpoolBody error = %v, want the read error wrapped", err)
+	}
+}
+
+// TestReadBodySpool: a body past spoolAt is spooled to a file, checked
+// against its Content-Length and the limit like one in memory.
+func TestReadBodySpool(t *testing.T) {
+	big := strings.Repeat("x", 2*spoolAt)
+	tests := []struct {
+		name    string
+		body    io.Reader
+		cl      int64 // -1: unknown length (chunked)
+		limit   int64
+		status  int
+		want    string
+		spooled bool
+	}{
+		{"at spoolAt, in memory", strings.NewReader(big[:spoolAt]), spoolAt, -1, 0, big[:spoolAt], false},
+		{"past spoolAt", strings.NewReader(big[:spoolAt+1]), spoolAt + 1, -1, 0, big[:spoolAt+1], true},
+		{"chunked past spoolAt", strings.NewReader(big), -1, 3 * spoolAt, 0, big, true},
+		{"chunked over the limit", strings.NewReader(big), -1, 3 * spoolAt / 2, 413, "", false},
+		{"shorter than its Content-Length", strings.NewReader(big[:3*spoolAt/2]), 2 * spoolAt, -1, 400, "", false},
+		{"read error while spooling", io.MultiReader(strings.NewReader(big), iotest.ErrReader(errors.New("reset"))), -1, -1, 400, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/cgi-bin/x", tt.body)
+			r.ContentLength = tt.cl
+			if tt.cl < 0 {
+				r.TransferEncoding = []string{"chunked"}
+			}
+			data, file, n, has, status := readBody(r, tt.limit)
+			if file != nil {
+				defer file.Close()
+			}
+			if status != tt.status || !has {
+				t.Fatalf("status %d, has %v; want %d, true", status, has, tt.status)
+			}
+			if status != 0 {
+				if data != nil || file != nil {
+					t.Error("a failed read returned a body")
+				}
+				return
+			}
+			if (file != nil) != tt.spooled {
+				t.Fatalf("spooled = %v, want %v", file != nil, tt.spooled)
+			}
+			if file != nil {
+				if data, _ = io.ReadAll(file); data == nil {
+					data = []byte{}
+				}
+			}
+			if n != int64(len(tt.want)) || string(data) != tt.want {
+				t.Errorf("read %d bytes (n %d), want %d", len(data), n, len(tt.want))
+			}
+		})
+	}
+}
