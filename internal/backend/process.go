@@ -1,12 +1,9 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 
 	"github.com/warmcgi/warmcgi/cgienv"
@@ -69,7 +66,7 @@ func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags)
 		// (a pipe fed while the script runs would need a reader of the
 		// client's body that outlives the request when the script stops
 		// reading early).
-		f, err := spoolBody(req.StdinStream)
+		f, err := cgienv.SpoolBody(req.StdinStream)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +96,7 @@ func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags)
 	case runErr != nil:
 		return nil, runErr
 	}
-	if out.Signal != 0 && !hasHeaderBlock(out.Stdout) {
+	if out.Signal != 0 && !cgienv.HasHeaderBlock(out.Stdout) {
 		// No response to pass on: the gateway failed.
 		out.Stdout = []byte(badGatewayResponse)
 	}
@@ -119,23 +116,6 @@ func (r *process) reload() {
 	}
 }
 
-// hasHeaderBlock reports whether out holds a complete CGI header block (an
-// empty line ends it).
-// TODO(merge): cgienv.HasHeaderBlock
-func hasHeaderBlock(out []byte) bool {
-	for len(out) > 0 {
-		line, rest, ok := bytes.Cut(out, []byte("\n"))
-		if !ok {
-			return false
-		}
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			return true
-		}
-		out = rest
-	}
-	return false
-}
-
 // badGatewayResponse is what a worker that died by a signal before its
 // headers were complete answers: the server's own 502 page (Apache's
 // wording for a proxy that got no valid response).
@@ -143,23 +123,3 @@ const badGatewayResponse = "Status: 502 Bad Gateway\r\nContent-Type: text/html; 
 	"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>502 Bad Gateway</title>\n" +
 	"</head><body>\n<h1>Bad Gateway</h1>\n<p>The script's worker process died before it sent a response.</p>\n" +
 	"</body></html>\n"
-
-// spoolBody copies a body to an unlinked temporary file positioned at its
-// start.
-// TODO(merge): cgienv spool
-func spoolBody(body io.Reader) (*os.File, error) {
-	f, err := os.CreateTemp("", "warmcgi-body-*")
-	if err != nil {
-		return nil, err
-	}
-	os.Remove(f.Name())
-	if _, err := io.Copy(f, body); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("reading the request body: %w", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
