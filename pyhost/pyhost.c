@@ -1007,18 +1007,16 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 }
 
 int
-ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
-	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
-	int want_cwd, ph_result *res)
+ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 {
 	PyObject *args[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
 	PyThreadState *ts;
 	int i, temp, own_cwd;
+	long long flags;
 
 	memset(res, 0, sizeof *res);
-	own_cwd = pin_thread(want_cwd);
+	own_cwd = pin_thread(req->chdir);
 	if (ip->in_main) {
 		/* The thread's own, pinned, state of the main interpreter. */
 		temp = 0;
@@ -1035,16 +1033,19 @@ ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
 
-	args[0] = PyUnicode_DecodeFSDefaultAndSize(path, (Py_ssize_t)path_n);
-	args[1] = Py_BuildValue("(LLKKL)", (long long)stamp[0], (long long)stamp[1],
-				(unsigned long long)stamp[2], (unsigned long long)stamp[3],
-				(long long)stamp[4]);
-	args[2] = env_dict(ip, env, env_n);
-	args[3] = word_list(argv, argv_n);
-	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
-	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
+	/* The runtime's stamp: (mtime_ns, size, inode, dev, flags), flags bit
+	 * 0 python -u, bits 1-2 the -O level. */
+	flags = (long long)((req->optimize & 3) << 1) | (req->unbuffered ? 1 : 0);
+	args[0] = PyUnicode_DecodeFSDefaultAndSize(req->path.p, (Py_ssize_t)req->path.n);
+	args[1] = Py_BuildValue("(LLKKL)", (long long)req->stamp.mtime_ns, (long long)req->stamp.size,
+				(unsigned long long)req->stamp.inode, (unsigned long long)req->stamp.dev, flags);
+	args[2] = env_dict(ip, req->env.p, req->env.n);
+	args[3] = word_list(req->args.p, req->args.n);
+	args[4] = req->body_fd >= 0 ? PyLong_FromLong(req->body_fd)
+				    : PyBytes_FromStringAndSize(req->body.p, (Py_ssize_t)req->body.n);
+	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)req->stream);
 	args[6] = PyBool_FromLong(own_cwd);
-	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)reader);
+	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)req->reader);
 	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6] && args[7])
 		r = PyObject_Vectorcall(ip->run, args, 8, NULL);
 	for (i = 0; i < 8; i++)

@@ -132,8 +132,13 @@ func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 // caller's pool sees to that). Each request runs on the calling thread,
 // with no hand-off to another one.
 type Interp struct {
-	p     *C.ph_interp
+	p *C.ph_interp
+	// req and res are the C views of the running request and its result,
+	// refilled by each Exec; pin holds the request's Go memory for the
+	// call.
+	req   C.ph_request
 	res   C.ph_result
+	pin   runtime.Pinner
 	chdir C.int
 	end   chan chan bool // to the home thread: end the interpreter (the answer: was it ended)
 	// stream is the current request's Stream function, reached from C
@@ -294,36 +299,35 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if ip.p == nil {
 		return ErrClosed
 	}
-	flags := int64(req.Optimize&3) << 1
+	c := &ip.req
+	c.path = ip.view(unsafe.Pointer(unsafe.StringData(req.Path)), len(req.Path))
+	c.stamp = C.ph_stamp{mtime_ns: C.int64_t(req.Stamp[0]), size: C.int64_t(req.Stamp[1]),
+		inode: C.uint64_t(req.Stamp[2]), dev: C.uint64_t(req.Stamp[3])}
+	c.unbuffered = 0
 	if req.Unbuffered {
-		flags |= 1
+		c.unbuffered = 1
 	}
-	stamp := [5]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3]), C.int64_t(flags)}
-	path := req.Path
-	bodyFD := -1
+	c.optimize = C.int(req.Optimize)
+	c.env = ip.view(unsafe.Pointer(unsafe.SliceData(req.Env)), len(req.Env))
+	c.args = ip.view(unsafe.Pointer(unsafe.SliceData(req.Args)), len(req.Args))
+	c.body = ip.view(unsafe.Pointer(unsafe.SliceData(req.Body)), len(req.Body))
+	c.body_fd = -1
 	if req.BodyFile != nil {
-		bodyFD = int(req.BodyFile.Fd())
+		c.body_fd = C.int(req.BodyFile.Fd())
 	}
-	var stream, reader cgo.Handle
+	c.stream, c.reader = 0, 0
 	if req.Stream != nil {
 		ip.stream.fn = req.Stream
-		stream = ip.streamHandle
+		c.stream = C.uintptr_t(ip.streamHandle)
 	}
 	if req.BodyReader != nil {
 		ip.stream.body = req.BodyReader
-		reader = ip.streamHandle
+		c.reader = C.uintptr_t(ip.streamHandle)
 	}
-	st := C.ph_exec(ip.p,
-		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
-		&stamp[0],
-		cbytes(req.Env), C.size_t(len(req.Env)),
-		cbytes(req.Args), C.size_t(len(req.Args)),
-		cbytes(req.Body), C.size_t(len(req.Body)),
-		C.int(bodyFD),
-		C.uintptr_t(stream),
-		C.uintptr_t(reader),
-		ip.chdir,
-		&ip.res)
+	c.chdir = ip.chdir
+	st := C.ph_exec(ip.p, &ip.req, &ip.res) // &ip.req, not c: cgo then checks the field alone
+	ip.pin.Unpin()
+	*c = C.ph_request{}
 	ip.stream.fn = nil
 	ip.stream.body = nil
 	runtime.KeepAlive(req)
@@ -347,11 +351,14 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	return nil
 }
 
-func cbytes(b []byte) *C.char {
-	if len(b) == 0 {
-		return nil
+// view makes a ph_bytes of n bytes at p, pinned until the request ends:
+// C reads the request's memory through ip.req, which Go owns.
+func (ip *Interp) view(p unsafe.Pointer, n int) C.ph_bytes {
+	if n == 0 {
+		return C.ph_bytes{}
 	}
-	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
+	ip.pin.Pin(p)
+	return C.ph_bytes{p: (*C.char)(p), n: C.size_t(n)}
 }
 
 // Park tells the interpreter that the server has given up on the request

@@ -93,30 +93,55 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  */
 ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
 
+/* ph_bytes is a borrowed view of length n (p may be NULL when n is 0). */
+typedef struct {
+	const char *p;
+	size_t n;
+} ph_bytes;
+
+/* ph_stamp identifies a script file's version: a change recompiles. */
+typedef struct {
+	int64_t mtime_ns;
+	int64_t size;
+	uint64_t inode;
+	uint64_t dev;
+} ph_stamp;
+
 /*
- * ph_exec runs one CGI request: the script at path (the code cache key)
- * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
- * python -u, bits 1-2 the -O level; part of the cache key), environment
- * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
- * body (or, when body_fd >= 0, a seekable file holding it, read through a
- * duplicate of the descriptor). stream, when not 0, is the Go handle that
- * output the script flushes is sent to while it runs (go_pyhost_emit,
- * called on this thread without the GIL). reader, when not 0, is the Go
- * handle the body is read from as the script reads it (go_pyhost_read;
- * body and body_fd are then unused). want_cwd: start the script in
- * its directory, after giving the calling thread a working directory of
- * its own (unshare(CLONE_FS), once per thread); the thread is back in the
- * server's directory when ph_exec returns. Runs on the calling thread,
- * whichever it is, with a thread state the interp keeps for that thread.
- * The only call into C on the per-request path.
- * For a main-mode interp (ph_main_new) the call first waits, without the
- * GIL, until no other main-mode request runs, and uses the calling
- * thread's own thread state of the main interpreter.
+ * ph_request is one CGI request. Every pointer in it is borrowed for the
+ * ph_exec call only (Go pins the memory for the call).
  */
-int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
-	    const char *env, size_t env_n, const char *argv, size_t argv_n,
-	    const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
-	    int want_cwd, ph_result *res);
+typedef struct {
+	ph_bytes path;        /* absolute script path (file-system encoding); the code cache key */
+	ph_stamp stamp;       /* with unbuffered and optimize, the code cache key */
+	int unbuffered;       /* python -u */
+	int optimize;         /* python -O level: 0, 1 or 2 */
+	ph_bytes env;         /* "K=V\0" repeated */
+	ph_bytes args;        /* argv[1:], "word\0" repeated */
+	ph_bytes body;        /* the request body, unless body_fd or reader */
+	int body_fd;          /* >= 0: a seekable file holding the body, read through a dup */
+	uintptr_t stream;     /* not 0: Go handle flushed output goes to (go_pyhost_emit) */
+	uintptr_t reader;     /* not 0: Go handle the body is read from (go_pyhost_read) */
+	int chdir;            /* start the script in its directory */
+} ph_request;
+
+/*
+ * ph_exec runs one CGI request: the script at req->path with its stamp,
+ * environment block, argv[1:] block and body. When req->stream is not 0,
+ * output the script flushes is sent to that Go handle while it runs
+ * (go_pyhost_emit, called on this thread without the GIL). When
+ * req->reader is not 0 the body is read from that Go handle as the script
+ * reads it (go_pyhost_read; body and body_fd are then unused). When
+ * req->chdir is set the script starts in its directory, after the calling
+ * thread is given a working directory of its own (unshare(CLONE_FS), once
+ * per thread); the thread is back in the server's directory when ph_exec
+ * returns. Runs on the calling thread, whichever it is, with a thread
+ * state the interp keeps for that thread. The only call into C on the
+ * per-request path. For a main-mode interp (ph_main_new) the call first
+ * waits, without the GIL, until no other main-mode request runs, and uses
+ * the calling thread's own thread state of the main interpreter.
+ */
+int ph_exec(ph_interp *ip, const ph_request *req, ph_result *res);
 
 /*
  * ph_interp_free ends the interpreter; call it on the thread that created
