@@ -757,8 +757,8 @@ new_subinterpreter(int own_gil, char *errbuf, size_t errlen)
 #endif
 }
 
-ph_interp *
-ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
+int
+ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *mts, *ts;
 	PyObject *run;
@@ -766,16 +766,16 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 
 	if (main_interp == NULL) {
 		set_error(errbuf, errlen, "python is not initialised");
-		return NULL;
+		return PH_EINIT;
 	}
 	if (own_gil && !PH_HAVE_OWN_GIL) {
 		set_error(errbuf, errlen, "own-GIL interpreters need Python 3.13 or later");
-		return NULL;
+		return PH_ECREATE;
 	}
 	ip = calloc(1, sizeof *ip);
 	if (ip == NULL) {
 		set_error(errbuf, errlen, "out of memory");
-		return NULL;
+		return PH_ECREATE;
 	}
 
 	/* Create from this thread's main-interpreter thread state. */
@@ -786,7 +786,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	if (ts == NULL) {
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ECREATE;
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
@@ -799,7 +799,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 		PyEval_RestoreThread(mts);
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ERUNTIME;
 	}
 	if (run == NULL) {
 		Py_EndInterpreter(ts);
@@ -810,7 +810,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 #endif
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ERUNTIME;
 	}
 	ip->run = run;
 	ip->interp = PyThreadState_GetInterpreter(ts);
@@ -822,23 +822,24 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 	/* Leave this thread's main-interpreter state detached, as it was. */
 	PyEval_RestoreThread(mts);
 	PyEval_SaveThread();
-	return ip;
+	*out = ip;
+	return PH_OK;
 }
 
-ph_interp *
-ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
+int
+ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *ts;
 	ph_interp *ip;
 
 	if (main_interp == NULL) {
 		set_error(errbuf, errlen, "python is not initialised");
-		return NULL;
+		return PH_EINIT;
 	}
 	ip = calloc(1, sizeof *ip);
 	if (ip == NULL) {
 		set_error(errbuf, errlen, "out of memory");
-		return NULL;
+		return PH_ECREATE;
 	}
 	pthread_mutex_lock(&main_init_mu);
 	if (main_failed[0] != '\0') {
@@ -866,12 +867,13 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 	ip->run = main_run; /* borrowed: main_run lives as long as the process */
 	ip->in_main = 1;
 	ip->interp = main_interp;
-	return ip;
+	*out = ip;
+	return PH_OK;
 
 fail:
 	pthread_mutex_unlock(&main_init_mu);
 	free(ip);
-	return NULL;
+	return PH_ERUNTIME;
 }
 
 /* env_bytes returns a new reference to a bytes object of p[0:n]: cached,
@@ -1082,7 +1084,7 @@ ph_interp_free(ph_interp *ip)
 	int i, temp, safe;
 
 	if (ip == NULL)
-		return 1;
+		return PH_OK;
 	if (ip->in_main) {
 		/* The main interpreter and its runtime stay for the other
 		 * main-mode interps and the thread states pinned to threads. */
@@ -1093,13 +1095,13 @@ ph_interp_free(ph_interp *ip)
 		Py_CLEAR(ip->errtext);
 		PyEval_SaveThread();
 		free(ip);
-		return 1;
+		return PH_OK;
 	}
 	pin_thread(0);
 	ts = thread_state(ip, &temp);
 	if (ts == NULL) {
 		free(ip); /* the interpreter is leaked */
-		return 0;
+		return PH_ELEFT;
 	}
 	PyEval_RestoreThread(ts);
 	Py_CLEAR(ip->last);
@@ -1117,7 +1119,7 @@ ph_interp_free(ph_interp *ip)
 	if (!safe) {
 		PyEval_SaveThread();
 		free(ip);
-		return 0;
+		return PH_ELEFT;
 	}
 	/* The thread states other threads used are idle: end them first, as
 	 * Py_EndInterpreter wants to be the interpreter's last thread. */
@@ -1134,5 +1136,5 @@ ph_interp_free(ph_interp *ip)
 	PyEval_SaveThread();
 #endif
 	free(ip);
-	return 1;
+	return PH_OK;
 }

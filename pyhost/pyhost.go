@@ -249,7 +249,7 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 			return
 		}
 		done := <-ip.end
-		done <- C.ph_interp_free(p) != 0
+		done <- C.ph_interp_free(p) == C.PH_OK
 	}()
 	m := <-c
 	if m.err != nil {
@@ -275,18 +275,19 @@ func newInterp(opts InterpOptions) (*C.ph_interp, error) {
 	createMu.Lock()
 	defer createMu.Unlock()
 	var p *C.ph_interp
+	st := C.int(C.PH_OK)
 	switch {
 	case !opts.Main:
-		p = C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
+		st = C.ph_interp_new(src, own, &p, &buf[0], C.size_t(len(buf)))
 	case mainSettings != "" && mainSettings != settings:
 		return nil, fmt.Errorf("%w: the main interpreter already runs with other options (every main-mode worker needs the same ones)", ErrCreate)
 	default:
-		p = C.ph_main_new(src, &buf[0], C.size_t(len(buf)))
-		if p != nil {
+		st = C.ph_main_new(src, &p, &buf[0], C.size_t(len(buf)))
+		if st == C.PH_OK {
 			mainSettings = settings
 		}
 	}
-	if p == nil {
+	if st != C.PH_OK {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
 	return p, nil

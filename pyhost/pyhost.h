@@ -20,7 +20,8 @@ enum {
 	PH_OK = 0,
 	PH_EINIT = -1,    /* Python could not be initialised */
 	PH_ERUNTIME = -3, /* the warmcgi runtime itself failed (a bug) */
-	PH_ECREATE = -4   /* a new interpreter could not be created */
+	PH_ECREATE = -4,  /* a new interpreter could not be created */
+	PH_ELEFT = -5     /* ph_interp_free left the interpreter as it was (a thread of its own still ran) */
 };
 
 typedef struct ph_interp ph_interp;
@@ -73,9 +74,10 @@ int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, 
  * source (NUL-terminated) in it. An interp is not tied to a thread: later
  * calls may come from any thread, one at a time (the caller serialises
  * them). own_gil selects a per-interpreter GIL (only when ph_own_gil() is
- * true). Returns NULL and fills errbuf on failure.
+ * true). On success *out is the new interp; on failure (PH_EINIT,
+ * PH_ECREATE, PH_ERUNTIME) errbuf says why.
  */
-ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
+int ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbuf, size_t errlen);
 
 /*
  * ph_main_new binds the calling OS thread to the main interpreter instead
@@ -89,9 +91,10 @@ ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, siz
  * sub-interpreters are not affected. After the first call it neither
  * takes the GIL nor waits for a running request. A failed install is
  * final: every later call fails with the same message. Called without the
- * GIL, returns without it. Returns NULL and fills errbuf on failure.
+ * GIL, returns without it. On success *out is the new interp; on failure
+ * errbuf says why.
  */
-ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
+int ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errlen);
 
 /* ph_bytes is a borrowed view of length n (p may be NULL when n is 0). */
 typedef struct {
@@ -148,10 +151,10 @@ int ph_exec(ph_interp *ip, const ph_request *req, ph_result *res);
  * it (CPython's threading module takes that one for the interpreter's main
  * thread), with no ph_exec on it running. For a main-mode interp it only
  * frees the handle: the main interpreter and its runtime stay for the
- * other main-mode interps. Returns 0 when an interpreter had to be left
- * as it is (a thread of its own still ran: Py_EndInterpreter would abort
- * the process; or, out of memory, no thread state could be made to end
- * it), 1 otherwise.
+ * other main-mode interps. Returns PH_ELEFT when the interpreter had to be
+ * left as it is (a thread of its own still ran: Py_EndInterpreter would
+ * abort the process; or, out of memory, no thread state could be made to
+ * end it), PH_OK otherwise; either way ip is freed.
  */
 int ph_interp_free(ph_interp *ip);
 
