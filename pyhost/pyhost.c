@@ -16,35 +16,27 @@
 #include <string.h>
 
 /*
- * An interpreter runs requests on whichever OS thread calls ph_exec (the
- * Go goroutine that serves the request), one call at a time. CPython ties
- * a thread state to the OS thread that made it, so each interpreter keeps
- * one per thread it has run on, made on first use and reused after, as
- * mod_wsgi does for Apache's threads. Go runs goroutines on a small set of
- * threads (about GOMAXPROCS plus those blocked in calls), so the table
- * stays small; past PH_TSTATES a thread gets a thread state for the one
- * call only.
+ * One thread owns an interpreter: the one that created it (pthread_self()
+ * is recorded in owner). It runs every request on the thread state made
+ * with the interpreter and ends it; every entry point but ph_park checks
+ * the calling thread and refuses another with PH_EWRONGTHREAD. CPython's
+ * threading module takes the thread that made an interpreter for its main
+ * thread and wants that thread to end it, which this rule gives.
  */
-#define PH_TSTATES 64
 /* Slots of an interpreter's environment cache (a power of two), and the
  * longest name and value kept there. */
 #define PH_ENVCACHE 128
 #define PH_ENVKEY_MAX 128
 #define PH_ENVVAL_MAX 1024
 
-struct ph_tstate {
-	pthread_t thread;
-	PyThreadState *ts;
-};
-
 struct ph_interp {
 	PyInterpreterState *interp;
-	struct ph_tstate ts[PH_TSTATES];
-	int nts;
+	pthread_t owner;   /* the thread that created it: the only one that may use it */
+	PyThreadState *ts; /* the owner's thread state: the interpreter's own, or in main mode the owner's pinned one */
 	PyObject *run;     /* _warmcgi._run */
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
-	int in_main;       /* the main interpreter (ph_main_new): requests use each thread's pinned state */
+	int in_main;       /* the main interpreter (ph_main_new) */
 	int park;          /* set by ph_park, read by _parked; atomic */
 	/* The environment's bytes objects of earlier requests (env_dict),
 	 * by a hash of the name: most names and values are the same from
@@ -82,38 +74,11 @@ pin_thread(int want_fs)
 	return fs_private == 1;
 }
 
-/* thread_state finds or makes ip's thread state for the calling thread;
- * *temp says it is for this call only (the table is full). */
-static PyThreadState *
-thread_state(ph_interp *ip, int *temp)
+/* owned reports whether the calling thread is ip's owner. */
+static int
+owned(const ph_interp *ip)
 {
-	pthread_t self = pthread_self();
-	PyThreadState *ts;
-	int i;
-
-	*temp = 0;
-	for (i = 0; i < ip->nts; i++)
-		if (pthread_equal(ip->ts[i].thread, self))
-			return ip->ts[i].ts;
-	ts = PyThreadState_New(ip->interp);
-	if (ts == NULL)
-		return NULL;
-	if (ip->nts < PH_TSTATES) {
-		ip->ts[ip->nts].thread = self;
-		ip->ts[ip->nts].ts = ts;
-		ip->nts++;
-	} else {
-		*temp = 1;
-	}
-	return ts;
-}
-
-/* drop_temp ends a thread state made for one call; it is current. */
-static void
-drop_temp(PyThreadState *ts)
-{
-	PyThreadState_Clear(ts);
-	PyThreadState_DeleteCurrent();
+	return pthread_equal(ip->owner, pthread_self());
 }
 
 /*
@@ -327,9 +292,8 @@ ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbu
 	}
 	ip->run = run;
 	ip->interp = PyThreadState_GetInterpreter(ts);
-	ip->ts[0].thread = pthread_self();
-	ip->ts[0].ts = ts;
-	ip->nts = 1;
+	ip->owner = pthread_self();
+	ip->ts = ts;
 	PyEval_SaveThread();
 
 	/* Leave this thread's main-interpreter state detached, as it was. */
@@ -380,6 +344,8 @@ ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errle
 	ip->run = main_run; /* borrowed: main_run lives as long as the process */
 	ip->in_main = 1;
 	ip->interp = main_interp;
+	ip->owner = pthread_self();
+	ip->ts = pinned;
 	*out = ip;
 	return PH_OK;
 
@@ -526,25 +492,16 @@ ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 {
 	PyObject *args[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
-	PyThreadState *ts;
-	int i, temp, own_cwd;
+	int i, own_cwd, st = PH_OK;
 	long long flags;
 
+	if (!owned(ip))
+		return PH_EWRONGTHREAD; /* res is the owner's: untouched */
 	memset(res, 0, sizeof *res);
 	own_cwd = pin_thread(req->chdir);
-	if (ip->in_main) {
-		/* The thread's own, pinned, state of the main interpreter. */
-		temp = 0;
-		ts = pinned;
+	if (ip->in_main)
 		pthread_mutex_lock(&main_mu);
-	} else {
-		ts = thread_state(ip, &temp);
-		if (ts == NULL) {
-			res->status = PH_ERUNTIME;
-			return PH_ERUNTIME;
-		}
-	}
-	PyEval_RestoreThread(ts);
+	PyEval_RestoreThread(ip->ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
 
@@ -570,56 +527,43 @@ ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 		ip->errtext = PyErr_Occurred() ? ph_exception_text() : PyBytes_FromString("bad result from _run");
 		Py_XDECREF(r);
 		memset(res, 0, sizeof *res);
-		res->status = PH_ERUNTIME;
+		st = PH_ERUNTIME;
 		if (ip->errtext != NULL) {
 			res->failure = PyBytes_AS_STRING(ip->errtext);
 			res->failure_n = (size_t)PyBytes_GET_SIZE(ip->errtext);
 		}
 	}
-	if (temp)
-		drop_temp(ts);
-	else
-		PyEval_SaveThread();
+	PyEval_SaveThread();
 	if (ip->in_main)
 		pthread_mutex_unlock(&main_mu);
 	/* The script ran in its own directory; the thread goes back to the
 	 * server's, for whatever Go runs on it next. */
 	if (own_cwd && server_cwd >= 0)
 		(void)fchdir(server_cwd);
-	return res->status;
+	return st;
 }
 
 int
 ph_interp_free(ph_interp *ip)
 {
 	PyObject *finish, *ok;
-	PyThreadState *ts;
-	int i, temp, safe;
+	int safe;
 
 	if (ip == NULL)
 		return PH_OK;
+	if (!owned(ip))
+		return PH_EWRONGTHREAD; /* ip stays as it is, for its owner to free */
+	PyEval_RestoreThread(ip->ts);
+	Py_CLEAR(ip->last);
+	Py_CLEAR(ip->errtext);
+	env_cache_clear(ip);
 	if (ip->in_main) {
 		/* The main interpreter and its runtime stay for the other
-		 * main-mode interps and the thread states pinned to threads. */
-		pin_thread(0);
-		PyEval_RestoreThread(pinned);
-		env_cache_clear(ip);
-		Py_CLEAR(ip->last);
-		Py_CLEAR(ip->errtext);
+		 * main-mode interps, and ip->ts is the thread's pinned state. */
 		PyEval_SaveThread();
 		free(ip);
 		return PH_OK;
 	}
-	pin_thread(0);
-	ts = thread_state(ip, &temp);
-	if (ts == NULL) {
-		free(ip); /* the interpreter is leaked */
-		return PH_ELEFT;
-	}
-	PyEval_RestoreThread(ts);
-	Py_CLEAR(ip->last);
-	Py_CLEAR(ip->errtext);
-	env_cache_clear(ip);
 	/* Py_EndInterpreter aborts the process if another thread of the
 	 * interpreter still runs (a script's daemon thread): then the
 	 * interpreter is leaked instead. */
@@ -634,15 +578,7 @@ ph_interp_free(ph_interp *ip)
 		free(ip);
 		return PH_ELEFT;
 	}
-	/* The thread states other threads used are idle: end them first, as
-	 * Py_EndInterpreter wants to be the interpreter's last thread. */
-	for (i = 0; i < ip->nts; i++) {
-		if (ip->ts[i].ts == ts)
-			continue;
-		PyThreadState_Clear(ip->ts[i].ts);
-		PyThreadState_Delete(ip->ts[i].ts);
-	}
-	Py_EndInterpreter(ts);
+	Py_EndInterpreter(ip->ts);
 #if PY_VERSION_HEX < 0x030C0000
 	/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */
 	PyThreadState_Swap(pinned);

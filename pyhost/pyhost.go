@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -126,21 +127,24 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// Interp is one sub-interpreter (or, with InterpOptions.Main, the main
-// interpreter). Its methods may be called from any goroutine, on any OS
-// thread, but one at a time: an Interp runs one request at a time (the
-// caller's pool sees to that). Each request runs on the calling thread,
-// with no hand-off to another one.
+// Interp is one sub-interpreter (or, with InterpOptions.Main, a thread
+// state of the main interpreter). The OS thread that calls NewInterp owns
+// it: the caller locks its goroutine to its thread (runtime.LockOSThread,
+// never undone while the Interp lives) and calls Exec and Close from that
+// goroutine only, one at a time. Another thread gets ErrWrongThread. Park
+// alone may be called from any goroutine.
 type Interp struct {
 	p *C.ph_interp
 	// req and res are the C views of the running request and its result,
 	// refilled by each Exec; pin holds the request's Go memory for the
 	// call.
-	req   C.ph_request
-	res   C.ph_result
-	pin   runtime.Pinner
+	req C.ph_request
+	res C.ph_result
+	pin runtime.Pinner
+	// inUse is set while Exec or Close runs, so that a call from another
+	// goroutine at the same time fails before it touches req or res.
+	inUse atomic.Bool
 	chdir C.int
-	end   chan chan bool // to the home thread: end the interpreter (the answer: was it ended)
 	// stream is the current request's Stream function, reached from C
 	// through streamHandle, made once per interpreter so that a request
 	// allocates no handle.
@@ -226,36 +230,20 @@ func (o InterpOptions) settings() string {
 
 // NewInterp creates a sub-interpreter and installs the warmcgi runtime in
 // it; with opts.Main it uses the main interpreter instead, installing the
-// runtime there the first time. The interpreter is made on a home thread
-// of its own, which then only waits to end it (Close): CPython's threading
-// module takes the thread that made an interpreter for its main thread and
-// wants it to be the one that ends it. Requests run on the threads of
-// their callers.
+// runtime there the first time. The calling goroutine must be locked to
+// its OS thread (runtime.LockOSThread) for the Interp's whole life: that
+// thread owns it, runs its requests and ends it (CPython's threading
+// module takes the thread that made an interpreter for its main thread
+// and wants it to be the one that ends it).
 func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	type made struct {
-		p   *C.ph_interp
-		err error
+	p, err := newInterp(opts)
+	if err != nil {
+		return nil, err
 	}
-	c := make(chan made)
-	ip := &Interp{end: make(chan chan bool)}
-	go func() {
-		runtime.LockOSThread() // never unlocked: the home thread ends with the interpreter
-		p, err := newInterp(opts)
-		c <- made{p, err}
-		if err != nil {
-			return
-		}
-		done := <-ip.end
-		done <- C.ph_interp_free(p) == C.PH_OK
-	}()
-	m := <-c
-	if m.err != nil {
-		return nil, m.err
-	}
-	ip.p = m.p
+	ip := &Interp{p: p}
 	if opts.Chdir {
 		ip.chdir = 1
 	}
@@ -294,9 +282,13 @@ func newInterp(opts InterpOptions) (*C.ph_interp, error) {
 }
 
 // Exec runs one request and fills res. It returns an error only when the
-// request could not be run (closed, a runtime failure);
-// whatever the script did is reported in res.
+// request could not be run (closed, called on a thread other than the
+// owner's, a runtime failure); whatever the script did is reported in res.
 func (ip *Interp) Exec(req *Request, res *Result) error {
+	if !ip.inUse.CompareAndSwap(false, true) {
+		return ErrWrongThread // another goroutine is in Exec or Close
+	}
+	defer ip.inUse.Store(false)
 	if ip.p == nil {
 		return ErrClosed
 	}
@@ -335,6 +327,8 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	r := &ip.res
 	switch st {
 	case C.PH_OK:
+	case C.PH_EWRONGTHREAD:
+		return ErrWrongThread
 	default:
 		return &RuntimeError{Msg: C.GoStringN(r.failure, C.int(r.failure_n))}
 	}
@@ -368,20 +362,30 @@ func (ip *Interp) view(p unsafe.Pointer, n int) C.ph_bytes {
 // called from any goroutine while Exec runs, never after Close.
 func (ip *Interp) Park() { C.ph_park(ip.p) }
 
-// Close ends the interpreter, on its home thread, and waits for that. It
-// returns ErrLeftRunning when a thread the interpreter started still ran:
-// the interpreter is then left as it is (and is closed all the same).
+// Close ends the interpreter. It must be called on the owner's thread,
+// with no Exec running (else ErrWrongThread, and the Interp stays open).
+// It returns ErrLeftRunning when a thread the interpreter started still
+// ran: the interpreter is then left as it is (and is closed all the same).
 func (ip *Interp) Close() error {
+	if !ip.inUse.CompareAndSwap(false, true) {
+		return ErrWrongThread
+	}
+	defer ip.inUse.Store(false)
 	if ip.p == nil {
 		return nil
 	}
-	done := make(chan bool)
-	ip.end <- done
-	ended := <-done
-	ip.streamHandle.Delete()
-	ip.p = nil
-	if !ended {
+	switch C.ph_interp_free(ip.p) {
+	case C.PH_EWRONGTHREAD:
+		return ErrWrongThread
+	case C.PH_ELEFT:
+		ip.close()
 		return ErrLeftRunning
 	}
+	ip.close()
 	return nil
+}
+
+func (ip *Interp) close() {
+	ip.streamHandle.Delete()
+	ip.p = nil
 }

@@ -93,6 +93,10 @@ var (
 	// interpreter under a running thread aborts the process. It keeps its
 	// memory until the process exits.
 	ErrLeftRunning = errors.New("pyhost: interpreter left running: a thread started in it still runs")
+	// ErrWrongThread means Exec or Close was called on an OS thread other
+	// than the one that created the Interp (or while another call on it
+	// ran): nothing was done. It is a bug of the caller.
+	ErrWrongThread = errors.New("pyhost: interp used from a thread other than its owner's")
 )
 
 // RuntimeError is a failure of the warmcgi runtime inside the interpreter
