@@ -426,14 +426,87 @@ ph_exception_text(void)
 	return out;
 }
 
+/* set_new stores obj, a new reference or NULL, as dict[name]. */
+static int
+set_new(PyObject *dict, const char *name, PyObject *obj)
+{
+	int rc;
+
+	if (obj == NULL)
+		return -1;
+	rc = PyDict_SetItemString(dict, name, obj);
+	Py_DECREF(obj);
+	return rc;
+}
+
+/* str_list parses "a\0b\0" into a list of str (UTF-8). */
+static PyObject *
+str_list(ph_bytes b)
+{
+	PyObject *l = PyList_New(0);
+	const char *p = b.p, *end = b.p + b.n;
+
+	while (l != NULL && p < end) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+		PyObject *w;
+
+		if (z == NULL)
+			z = end;
+		w = PyUnicode_DecodeUTF8(p, z - p, "strict");
+		if (w == NULL || PyList_Append(l, w) < 0)
+			Py_CLEAR(l);
+		Py_XDECREF(w);
+		p = z + 1;
+	}
+	return l;
+}
+
+/* str_dict makes a dict of the pairs of str_list(b): name, value, ... */
+static PyObject *
+str_dict(ph_bytes b)
+{
+	PyObject *l = str_list(b), *d = l ? PyDict_New() : NULL;
+	Py_ssize_t i;
+
+	for (i = 0; d != NULL && i + 1 < PyList_GET_SIZE(l); i += 2)
+		if (PyDict_SetItem(d, PyList_GET_ITEM(l, i), PyList_GET_ITEM(l, i + 1)) < 0)
+			Py_CLEAR(d);
+	Py_XDECREF(l);
+	return d;
+}
+
+/*
+ * set_settings stores the interpreter's settings as the runtime's globals
+ * (see runtime.py): _CHDIR, _MODULES, _GLOBALS, _TIMEOUT, _CGI_ESCAPE,
+ * _PRELOAD, _MAIN, _REAL_PROCESS and _PYLIB.
+ */
+static int
+set_settings(PyObject *dict, const ph_options *o, int in_main)
+{
+	PyObject *t = Py_True, *f = Py_False;
+
+	if (PyDict_SetItemString(dict, "_CHDIR", o->chdir ? t : f) < 0 ||
+	    set_new(dict, "_MODULES", PyUnicode_FromString(o->keep_modules ? "keep" : "purge")) < 0 ||
+	    set_new(dict, "_GLOBALS", PyUnicode_FromString(o->keep_globals ? "keep" : "fresh")) < 0 ||
+	    set_new(dict, "_TIMEOUT", PyFloat_FromDouble(o->timeout)) < 0 ||
+	    PyDict_SetItemString(dict, "_CGI_ESCAPE", o->cgi_escape ? t : f) < 0 ||
+	    set_new(dict, "_PRELOAD", str_list(o->preload)) < 0 ||
+	    PyDict_SetItemString(dict, "_MAIN", in_main ? t : f) < 0 ||
+	    PyDict_SetItemString(dict, "_REAL_PROCESS", o->real_process ? t : f) < 0 ||
+	    set_new(dict, "_PYLIB", str_dict(o->pylib)) < 0)
+		return -1;
+	return 0;
+}
+
 PyObject *
-ph_install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
+ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen)
 {
 	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
 
 	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
 	dict = mod ? PyModule_GetDict(mod) : NULL;
-	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
+	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0 &&
+	    set_settings(dict, o, in_main) == 0) {
 		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
 		PyObject *tf = PyCFunction_New(&thread_frame_def, NULL);
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
@@ -450,7 +523,7 @@ ph_install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errl
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
 		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
 		    PyDict_SetItemString(dict, "_parked", pk) == 0)
-			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
+			code = Py_CompileString(o->runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(tf);
 		Py_XDECREF(e);

@@ -236,7 +236,7 @@ new_subinterpreter(int own_gil, char *errbuf, size_t errlen)
 }
 
 int
-ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbuf, size_t errlen)
+ph_interp_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *mts, *ts;
 	PyObject *run;
@@ -246,7 +246,7 @@ ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbu
 		ph_set_error(errbuf, errlen, "python is not initialised");
 		return PH_EINIT;
 	}
-	if (own_gil && !PH_HAVE_OWN_GIL) {
+	if (o->own_gil && !PH_HAVE_OWN_GIL) {
 		ph_set_error(errbuf, errlen, "own-GIL interpreters need Python 3.13 or later");
 		return PH_ECREATE;
 	}
@@ -260,7 +260,7 @@ ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbu
 	pin_thread(0);
 	mts = pinned;
 	PyEval_RestoreThread(mts);
-	ts = new_subinterpreter(own_gil, errbuf, errlen);
+	ts = new_subinterpreter(o->own_gil, errbuf, errlen);
 	if (ts == NULL) {
 		PyEval_SaveThread();
 		free(ip);
@@ -268,7 +268,7 @@ ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbu
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
-	run = ph_install_runtime(runtime_src, &ip->park, errbuf, errlen);
+	run = ph_install_runtime(o, 0, &ip->park, errbuf, errlen);
 	if (run == NULL && PyThreadState_Next(PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts))) != NULL) {
 		/* The runtime failed after starting a thread of its own:
 		 * Py_EndInterpreter would abort the process, so the
@@ -304,7 +304,7 @@ ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbu
 }
 
 int
-ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errlen)
+ph_main_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *ts;
 	ph_interp *ip;
@@ -332,7 +332,7 @@ ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errle
 		char why[sizeof main_failed - 32];
 
 		PyEval_RestoreThread(ts);
-		main_run = ph_install_runtime(runtime_src, &main_park, why, sizeof why);
+		main_run = ph_install_runtime(o, 1, &main_park, why, sizeof why);
 		PyEval_SaveThread();
 		if (main_run == NULL) {
 			ph_set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);

@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/cgo"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,10 +45,10 @@ var (
 	// createMu serialises interpreter creation: own-GIL creation releases
 	// the main GIL part way through, and start-up is not a hot path.
 	createMu sync.Mutex
-	// mainSettings is the settings prelude of the runtime installed in the
-	// main interpreter by the first Main interp ("" before); guarded by
+	// mainSettings are the settings of the runtime installed in the main
+	// interpreter by the first Main interp (nil before); guarded by
 	// createMu.
-	mainSettings string
+	mainSettings *settings
 )
 
 // Init initialises the embedded Python once per process. It may be called
@@ -199,33 +198,35 @@ type InterpOptions struct {
 	RealProcess bool
 }
 
-// settings is the Python prelude that configures one interpreter's runtime.
-func (o InterpOptions) settings() string {
-	var b strings.Builder
-	pyBool := map[bool]string{true: "True", false: "False"}
-	fmt.Fprintf(&b, "_CHDIR = %s\n", pyBool[o.Chdir])
-	fmt.Fprintf(&b, "_MODULES = %q\n", map[bool]string{true: "keep", false: "purge"}[o.KeepModules])
-	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
-	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
-	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
-	b.WriteString("_PRELOAD = [")
+// settings is what of InterpOptions configures the runtime, comparable:
+// the main interpreter's runtime holds the first Main interp's settings,
+// and a later Main interp must ask for the same. OwnGIL is not one.
+type settings struct {
+	chdir, keepModules, keepGlobals, cgiEscape, realProcess bool
+	timeout                                                 time.Duration
+	preload                                                 string // "name\x00" repeated
+}
+
+func (o InterpOptions) settings() settings {
+	s := settings{chdir: o.Chdir, keepModules: o.KeepModules, keepGlobals: o.KeepGlobals,
+		cgiEscape: o.CGIEscape, realProcess: o.RealProcess, timeout: o.Timeout}
 	for _, m := range o.Preload {
-		fmt.Fprintf(&b, "%q, ", m)
+		s.preload += m + "\x00"
 	}
-	b.WriteString("]\n")
-	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
-	fmt.Fprintf(&b, "_REAL_PROCESS = %s\n", pyBool[o.RealProcess])
-	b.WriteString("_PYLIB = {")
+	return s
+}
+
+// pylibBlock is "name\x00source\x00" for each module in pylibModules.
+func pylibBlock() []byte {
+	var b []byte
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
 		if err != nil {
 			continue
 		}
-		// A Go-quoted string is a valid Python string literal.
-		fmt.Fprintf(&b, "%q: %s, ", name, strconv.Quote(string(src)))
+		b = append(append(append(append(b, name...), 0), src...), 0)
 	}
-	b.WriteString("}\n")
-	return b.String()
+	return b
 }
 
 // NewInterp creates a sub-interpreter and installs the warmcgi runtime in
@@ -252,33 +253,57 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 }
 
 func newInterp(opts InterpOptions) (*C.ph_interp, error) {
-	settings := opts.settings()
-	src := C.CString(settings + runtimeSource)
-	defer C.free(unsafe.Pointer(src))
-	var buf [1024]C.char
-	own := C.int(0)
-	if opts.OwnGIL {
-		own = 1
+	set := opts.settings()
+	o := C.ph_options{
+		runtime_src:  C.CString(runtimeSource),
+		own_gil:      cbool(opts.OwnGIL),
+		chdir:        cbool(set.chdir),
+		keep_modules: cbool(set.keepModules),
+		keep_globals: cbool(set.keepGlobals),
+		cgi_escape:   cbool(set.cgiEscape),
+		real_process: cbool(set.realProcess),
+		timeout:      C.double(set.timeout.Seconds()),
+		preload:      cblock([]byte(set.preload)),
+		pylib:        cblock(pylibBlock()),
 	}
+	defer C.free(unsafe.Pointer(o.runtime_src))
+	defer C.free(unsafe.Pointer(o.preload.p))
+	defer C.free(unsafe.Pointer(o.pylib.p))
+	var buf [1024]C.char
 	createMu.Lock()
 	defer createMu.Unlock()
 	var p *C.ph_interp
 	st := C.int(C.PH_OK)
 	switch {
 	case !opts.Main:
-		st = C.ph_interp_new(src, own, &p, &buf[0], C.size_t(len(buf)))
-	case mainSettings != "" && mainSettings != settings:
+		st = C.ph_interp_new(&o, &p, &buf[0], C.size_t(len(buf)))
+	case mainSettings != nil && *mainSettings != set:
 		return nil, fmt.Errorf("%w: the main interpreter already runs with other options (every main-mode worker needs the same ones)", ErrCreate)
 	default:
-		st = C.ph_main_new(src, &p, &buf[0], C.size_t(len(buf)))
-		if st == C.PH_OK {
-			mainSettings = settings
+		st = C.ph_main_new(&o, &p, &buf[0], C.size_t(len(buf)))
+		if st == C.PH_OK && mainSettings == nil {
+			mainSettings = &set
 		}
 	}
 	if st != C.PH_OK {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
 	return p, nil
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cblock copies b into C memory (freed by the caller), for a creation.
+func cblock(b []byte) C.ph_bytes {
+	if len(b) == 0 {
+		return C.ph_bytes{}
+	}
+	return C.ph_bytes{p: (*C.char)(C.CBytes(b)), n: C.size_t(len(b))}
 }
 
 // Exec runs one request and fills res. It returns an error only when the

@@ -65,7 +65,7 @@ const char *ph_library_path(void);
 /* ph_version returns Py_GetVersion(). Any thread, any time; the string is static. */
 const char *ph_version(void);
 
-/* ph_own_gil reports whether ph_interp_new(own_gil=1) is available in this build. Any thread, any time. */
+/* ph_own_gil reports whether ph_options.own_gil is available in this build. Any thread, any time. */
 int ph_own_gil(void);
 
 /*
@@ -80,32 +80,6 @@ int ph_own_gil(void);
  */
 int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen);
 
-/*
- * ph_interp_new creates a sub-interpreter on the calling thread, which
- * then owns it, and runs the warmcgi runtime source (NUL-terminated,
- * borrowed) in it. own_gil selects a per-interpreter GIL (only when
- * ph_own_gil() is true). Any thread after ph_init; the caller serialises
- * creations. On success *out is the new interp (the C layer's, until
- * ph_interp_free); on failure (PH_EINIT, PH_ECREATE, PH_ERUNTIME) errbuf
- * says why.
- */
-int ph_interp_new(const char *runtime_src, int own_gil, ph_interp **out, char *errbuf, size_t errlen);
-
-/*
- * ph_main_new makes an interp of the calling thread's own thread state of
- * the main interpreter instead of a sub-interpreter (main mode, for C
- * extensions that refuse sub-interpreters); the calling thread owns it, as
- * with ph_interp_new. The first successful call in the process runs the
- * warmcgi runtime source (NUL-terminated, borrowed) in the main
- * interpreter; later calls share that runtime and ignore runtime_src.
- * Main-mode interps share one runtime, so ph_exec runs their requests one
- * at a time (see ph_exec); sub-interpreters are not affected. After the
- * first call it neither takes the GIL nor waits for a running request. A
- * failed install is final: every later call fails with the same message.
- * On success *out is the new interp; on failure errbuf says why.
- */
-int ph_main_new(const char *runtime_src, ph_interp **out, char *errbuf, size_t errlen);
-
 /* ph_bytes is a borrowed view of length n (p may be NULL when n is 0). */
 typedef struct {
 	const char *p;
@@ -119,6 +93,51 @@ typedef struct {
 	uint64_t inode;
 	uint64_t dev;
 } ph_stamp;
+
+/*
+ * ph_options configure a new interp. runtime_src is the warmcgi runtime's
+ * Python source, NUL-terminated; the other fields become the runtime's
+ * settings, globals it reads as it is installed (_CHDIR, _MODULES,
+ * _GLOBALS, _TIMEOUT, _CGI_ESCAPE, _PRELOAD, _REAL_PROCESS, _PYLIB; _MAIN
+ * says whether it is the main interpreter). Borrowed for the call.
+ */
+typedef struct {
+	const char *runtime_src;
+	int own_gil;        /* a GIL of its own (only when ph_own_gil()); ignored by ph_main_new */
+	int chdir;          /* requests may start in their script's directory */
+	int keep_modules;   /* --modules keep (else purge) */
+	int keep_globals;   /* --globals keep (else fresh) */
+	int cgi_escape;     /* define cgi.escape as before Python 3.8 */
+	int real_process;   /* the interpreter owns its whole worker process */
+	double timeout;     /* seconds a request may run; 0: no limit */
+	ph_bytes preload;   /* modules imported at creation, "name\0" repeated (UTF-8) */
+	ph_bytes pylib;     /* modules warmcgi brings, "name\0source\0" repeated (UTF-8) */
+} ph_options;
+
+/*
+ * ph_interp_new creates a sub-interpreter on the calling thread, which
+ * then owns it, and installs the warmcgi runtime in it with o's settings
+ * (o borrowed for the call). Any thread after ph_init; the caller
+ * serialises creations. On success *out is the new interp (the C layer's, until
+ * ph_interp_free); on failure (PH_EINIT, PH_ECREATE, PH_ERUNTIME) errbuf
+ * says why.
+ */
+int ph_interp_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen);
+
+/*
+ * ph_main_new makes an interp of the calling thread's own thread state of
+ * the main interpreter instead of a sub-interpreter (main mode, for C
+ * extensions that refuse sub-interpreters); the calling thread owns it, as
+ * with ph_interp_new. The first successful call in the process installs
+ * the warmcgi runtime in the main interpreter with o's settings (o
+ * borrowed for the call); later calls share that runtime and ignore o.
+ * Main-mode interps share one runtime, so ph_exec runs their requests one
+ * at a time (see ph_exec); sub-interpreters are not affected. After the
+ * first call it neither takes the GIL nor waits for a running request. A
+ * failed install is final: every later call fails with the same message.
+ * On success *out is the new interp; on failure errbuf says why.
+ */
+int ph_main_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen);
 
 /*
  * ph_request is one CGI request. Every pointer in it is borrowed for the

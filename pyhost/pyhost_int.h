@@ -31,10 +31,11 @@ PyObject *ph_exception_text(void);
 
 /*
  * ph_install_runtime makes the current interpreter's _warmcgi module (its
- * C methods; park is the flag its _parked reads), runs the runtime source
- * in it and returns a new reference to its _run, or NULL with errbuf
- * filled. GIL held.
+ * C methods, park the flag its _parked reads, and o's settings as the
+ * runtime's globals; in_main says it is the main interpreter), runs the
+ * runtime source in it and returns a new reference to its _run, or NULL
+ * with errbuf filled. GIL held.
  */
-PyObject *ph_install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen);
+PyObject *ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen);
 
 #endif

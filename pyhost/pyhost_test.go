@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // onThread runs fn on a fresh goroutine locked to its own OS thread, as
@@ -512,4 +513,38 @@ func TestEnvironEachRequest(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSettings: the options reach the runtime as its settings: a module
+// named in Preload is imported when the interpreter is made (and one that
+// does not import fails the creation), and the timeout is a float.
+func TestSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.py")
+	src := "import sys, _warmcgi\nprint('Content-Type: text/plain')\nprint()\n" +
+		"print('colorsys' in sys.modules, _warmcgi._PRELOAD, _warmcgi._TIMEOUT, _warmcgi._MODULES, _warmcgi._GLOBALS, sorted(_warmcgi._PYLIB))\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onThread2(t, InterpOptions{Preload: []string{"colorsys"}, Timeout: 1500 * time.Millisecond, KeepGlobals: true}, func(ip *Interp) {
+		var res Result
+		if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
+			t.Fatal(err)
+		}
+		want := "Content-Type: text/plain\n\nTrue ['colorsys'] 1.5 purge keep ['cgi', 'cgitb']\n"
+		if string(res.Stdout) != want {
+			t.Errorf("stdout %q, want %q (stderr %q)", res.Stdout, want, res.Stderr)
+		}
+	})
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		ip, err := NewInterp(InterpOptions{Preload: []string{"no_such_module_here"}})
+		if err == nil {
+			ip.Close()
+		}
+		done <- err
+	}()
+	if err := <-done; !errors.Is(err, ErrCreate) || !strings.Contains(err.Error(), "no_such_module_here") {
+		t.Errorf("NewInterp preloading a missing module: %v, want ErrCreate naming it", err)
+	}
 }
