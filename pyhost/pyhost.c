@@ -452,6 +452,13 @@ word_list(const char *p, size_t n)
 	return l;
 }
 
+/*
+ * The failure text of a request the runtime's watchdog ended starts with
+ * this (runtime.py, _RequestTimeout.why): the one place it is parsed.
+ */
+#define PH_TIMEOUT "warmcgi-timeout:"
+#define PH_TIMEOUT_N (sizeof PH_TIMEOUT - 1)
+
 static int
 fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 {
@@ -481,6 +488,7 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	if (res->failure == NULL)
 		return -1;
 	res->failure_n = (size_t)fn;
+	res->timed_out = (size_t)fn >= PH_TIMEOUT_N && memcmp(res->failure, PH_TIMEOUT, PH_TIMEOUT_N) == 0;
 	res->late = PyByteArray_AS_STRING(late);
 	res->late_n = (size_t)PyByteArray_GET_SIZE(late);
 	ip->last = r;

@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/cgo"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +33,6 @@ var runtimeSource string
 var pylibFiles embed.FS
 
 var pylibModules = []string{"cgi", "cgitb"}
-
-// timeoutFailure starts the failure text of a request the runtime's
-// watchdog ended (runtime.py, _RequestTimeout).
-const timeoutFailure = "warmcgi-timeout:"
 
 var (
 	initOnce sync.Once
@@ -367,7 +362,7 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if r.failure_n > 0 {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))
 	}
-	res.TimedOut = strings.HasPrefix(res.Failure, timeoutFailure)
+	res.TimedOut = r.timed_out != 0
 	return nil
 }
 

@@ -54,6 +54,7 @@ typedef struct {
 	const char *late;       /* output written while no request was active */
 	size_t late_n;
 	int threads_left;       /* threads the script started still run */
+	int timed_out;          /* the runtime's watchdog ended the request (its time limit passed) */
 } ph_result;
 
 /*
