@@ -23,6 +23,7 @@
  * threading module takes the thread that made an interpreter for its main
  * thread and wants that thread to end it, which this rule gives.
  */
+
 /* Slots of an interpreter's environment cache (a power of two), and the
  * longest name and value kept there. */
 #define PH_ENVCACHE 128
@@ -324,8 +325,8 @@ ph_main_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 		ph_set_error(errbuf, errlen, "%s", main_failed);
 		goto fail;
 	}
-	/* The runtime is installed with this thread's pinned state of the
-	 * main interpreter; requests use the pinned state of their threads. */
+	/* The interp is this thread's pinned state of the main interpreter:
+	 * the runtime is installed with it, and its requests run on it. */
 	pin_thread(0);
 	ts = pinned;
 	if (main_run == NULL) {
