@@ -31,8 +31,8 @@ func TestDatetimeInSubinterpreters(t *testing.T) {
 	}
 	path := script(t, "dates.py")
 	const want = "Content-Type: text/plain\n\n2026-12-05 2461379\n"
-	// Requests run on this one locked thread; each interpreter is made
-	// and ended on a home thread of its own (NewInterp, Close).
+	// Every interpreter is made, runs its requests and is ended on this
+	// one locked thread, which owns them all.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	run := func(name string, ip *Interp) {

@@ -3,6 +3,7 @@
 package pyhost
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -210,11 +211,41 @@ func TestMainTimeout(t *testing.T) {
 		if !res.TimedOut || string(res.Stdout) != "Content-Type: text/plain\n\nlooping\n" {
 			t.Errorf("runaway script: timed out %v, stdout %q, failure %q", res.TimedOut, res.Stdout, res.Failure)
 		}
+		if err := res.Err(); !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("runaway script: Err() = %v, want one matching ErrTimeout and context.DeadlineExceeded", err)
+		}
 		if err := ip.Exec(&Request{Path: hello, Stamp: stampOf(t, hello), Env: envBlock("QUERY_STRING=after")}, &res); err != nil {
 			t.Fatal(err)
 		}
 		if want := "Content-Type: text/plain\n\nhello after [] __main__\n"; string(res.Stdout) != want || res.TimedOut {
 			t.Errorf("next request: stdout %q (timed out %v), want %q", res.Stdout, res.TimedOut, want)
+		}
+		if err := res.Err(); err != nil {
+			t.Errorf("next request: Err() = %v, want nil", err)
+		}
+	})
+}
+
+// TestTimeout: in a sub-interpreter too, the watchdog ends a runaway
+// request, and the result says so as a flag and a typed error; the next
+// request runs normally.
+func TestTimeout(t *testing.T) {
+	loop := script(t, "loop.py")
+	hello := script(t, "hello.py")
+	onThread2(t, InterpOptions{Timeout: 200 * time.Millisecond}, func(ip *Interp) {
+		var res Result
+		if err := ip.Exec(&Request{Path: loop, Stamp: stampOf(t, loop)}, &res); err != nil {
+			t.Fatal(err)
+		}
+		err := res.Err()
+		if !res.TimedOut || !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || err.Error() != res.Failure {
+			t.Errorf("runaway script: timed out %v, Err() %v, failure %q", res.TimedOut, err, res.Failure)
+		}
+		if err := ip.Exec(&Request{Path: hello, Stamp: stampOf(t, hello), Env: envBlock("QUERY_STRING=after")}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if want := "Content-Type: text/plain\n\nhello after [] __main__\n"; string(res.Stdout) != want || res.TimedOut || res.Err() != nil {
+			t.Errorf("next request: stdout %q (timed out %v, Err %v), want %q", res.Stdout, res.TimedOut, res.Err(), want)
 		}
 	})
 }

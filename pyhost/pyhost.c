@@ -1,68 +1,43 @@
 /*
- * pyhost.c: the C layer between Go and libpython. It owns every PyObject:
- * interpreters, the runtime module in each, and the last result of each
- * interpreter. The compatibility work (stdio proxies, environ, __main__,
- * the code cache) is Python in runtime.py; this file only moves bytes in
- * and out in one call per request.
+ * pyhost.c: the C layer between Go and libpython: initialisation, the
+ * interpreters' lifecycle (sub-interpreters and main mode) and ph_exec,
+ * which moves one request's bytes in and its result out. It owns every
+ * PyObject: interpreters, the runtime module in each (module.c) and the
+ * last result of each interpreter. The compatibility work (stdio proxies,
+ * environ, __main__, the code cache) is Python in runtime.py.
  */
-#define PY_SSIZE_T_CLEAN
-#define _GNU_SOURCE
-#include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000
-#include <structmember.h> /* T_OBJECT_EX and READONLY, in Python.h from 3.12 */
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#define Py_READONLY READONLY
-#endif
+#include "pyhost_int.h"
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <sched.h>
 #include <unistd.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "pyhost.h"
-#include "_cgo_export.h"
-
-/* Own-GIL sub-interpreters crash on 3.12 (DESIGN.md), so they need 3.13. */
-#if PY_VERSION_HEX >= 0x030D0000
-#define PH_HAVE_OWN_GIL 1
-#else
-#define PH_HAVE_OWN_GIL 0
-#endif
-
 /*
- * An interpreter runs requests on whichever OS thread calls ph_exec (the
- * Go goroutine that serves the request), one call at a time. CPython ties
- * a thread state to the OS thread that made it, so each interpreter keeps
- * one per thread it has run on, made on first use and reused after, as
- * mod_wsgi does for Apache's threads. Go runs goroutines on a small set of
- * threads (about GOMAXPROCS plus those blocked in calls), so the table
- * stays small; past PH_TSTATES a thread gets a thread state for the one
- * call only.
+ * One thread owns an interpreter: the one that created it (pthread_self()
+ * is recorded in owner). It runs every request on the thread state made
+ * with the interpreter and ends it; every entry point but ph_park checks
+ * the calling thread and refuses another with PH_EWRONGTHREAD. CPython's
+ * threading module takes the thread that made an interpreter for its main
+ * thread and wants that thread to end it, which this rule gives.
  */
-#define PH_TSTATES 64
+
 /* Slots of an interpreter's environment cache (a power of two), and the
  * longest name and value kept there. */
 #define PH_ENVCACHE 128
 #define PH_ENVKEY_MAX 128
 #define PH_ENVVAL_MAX 1024
 
-struct ph_tstate {
-	pthread_t thread;
-	PyThreadState *ts;
-};
-
 struct ph_interp {
 	PyInterpreterState *interp;
-	struct ph_tstate ts[PH_TSTATES];
-	int nts;
+	pthread_t owner;   /* the thread that created it: the only one that may use it */
+	PyThreadState *ts; /* the owner's thread state: the interpreter's own, or in main mode the owner's pinned one */
 	PyObject *run;     /* _warmcgi._run */
 	PyObject *last;    /* the previous result, kept alive for ph_result */
 	PyObject *errtext; /* bytes describing a runtime failure */
-	int in_main;       /* the main interpreter (ph_main_new): requests use each thread's pinned state */
+	int in_main;       /* the main interpreter (ph_main_new) */
 	int park;          /* set by ph_park, read by _parked; atomic */
 	/* The environment's bytes objects of earlier requests (env_dict),
 	 * by a hash of the name: most names and values are the same from
@@ -100,38 +75,11 @@ pin_thread(int want_fs)
 	return fs_private == 1;
 }
 
-/* thread_state finds or makes ip's thread state for the calling thread;
- * *temp says it is for this call only (the table is full). */
-static PyThreadState *
-thread_state(ph_interp *ip, int *temp)
+/* owned reports whether the calling thread is ip's owner. */
+static int
+owned(const ph_interp *ip)
 {
-	pthread_t self = pthread_self();
-	PyThreadState *ts;
-	int i;
-
-	*temp = 0;
-	for (i = 0; i < ip->nts; i++)
-		if (pthread_equal(ip->ts[i].thread, self))
-			return ip->ts[i].ts;
-	ts = PyThreadState_New(ip->interp);
-	if (ts == NULL)
-		return NULL;
-	if (ip->nts < PH_TSTATES) {
-		ip->ts[ip->nts].thread = self;
-		ip->ts[ip->nts].ts = ts;
-		ip->nts++;
-	} else {
-		*temp = 1;
-	}
-	return ts;
-}
-
-/* drop_temp ends a thread state made for one call; it is current. */
-static void
-drop_temp(PyThreadState *ts)
-{
-	PyThreadState_Clear(ts);
-	PyThreadState_DeleteCurrent();
+	return pthread_equal(ip->owner, pthread_self());
 }
 
 /*
@@ -150,428 +98,16 @@ static PyObject *main_run;       /* the main interpreter's _warmcgi._run, kept f
 static char main_failed[512];    /* why installing it failed, if it did */
 
 /*
- * _async_raise(thread_id, exc_type) raises exc_type in the given thread of
- * the calling interpreter the next time it runs bytecode; it returns how
- * many thread states were changed. The runtime uses it to deliver emulated
- * signals (signal.alarm) and timeouts.
- *
- * None clears a pending exception, and does nothing when none is pending:
- * PyThreadState_SetAsyncExc(id, NULL) flags the interpreter as having one
- * even so, and before 3.13 only raising one clears the flag. Left set, it
- * sends every later bytecode check down the slow path, and 3.11 loops
- * forever at the next function entry a profiler or tracer sees (cProfile,
- * pdb). After a real clear the runtime raises and catches one of its own.
- */
-static PyObject *
-async_raise(PyObject *self, PyObject *args)
-{
-	unsigned long id;
-	PyObject *exc;
-	PyThreadState *t;
-
-	(void)self;
-	if (!PyArg_ParseTuple(args, "kO:_async_raise", &id, &exc))
-		return NULL;
-	if (exc != Py_None)
-		return PyLong_FromLong(PyThreadState_SetAsyncExc(id, exc));
-	for (t = PyInterpreterState_ThreadHead(PyInterpreterState_Get()); t != NULL; t = PyThreadState_Next(t))
-		if (t->thread_id == id)
-			return PyLong_FromLong(t->async_exc == NULL ? 0 : PyThreadState_SetAsyncExc(id, NULL));
-	return PyLong_FromLong(0);
-}
-
-/*
- * _thread_frame(thread_id) returns the frame a thread of the calling
- * interpreter is running, or None. The emulated SIGALRM hands it to the
- * script's handler. sys._current_frames() would walk the threads of every
- * interpreter, making frame objects for threads that other own-GIL
- * interpreters are running at that moment: memory of theirs, made under
- * this interpreter (on 3.13 the process aborted with free(): invalid
- * pointer when the interpreter ended).
- */
-static PyObject *
-thread_frame(PyObject *self, PyObject *args)
-{
-	unsigned long id;
-	PyThreadState *t;
-
-	(void)self;
-	if (!PyArg_ParseTuple(args, "k:_thread_frame", &id))
-		return NULL;
-	for (t = PyInterpreterState_ThreadHead(PyInterpreterState_Get()); t != NULL; t = PyThreadState_Next(t)) {
-		if (t->thread_id == id) {
-			PyFrameObject *f = PyThreadState_GetFrame(t);
-
-			if (f != NULL)
-				return (PyObject *)f;
-			break;
-		}
-	}
-	Py_RETURN_NONE;
-}
-
-/*
- * _emit(stream, data) hands output a script flushed to Go while the script
- * still runs (go_pyhost_emit), without the GIL. Returns Go's answer:
- * 0 sent, 1 keep it and ask again, 2 keep it and stop asking, -1 the
- * client is gone.
- */
-static PyObject *
-emit(PyObject *self, PyObject *args)
-{
-	unsigned long long stream;
-	Py_buffer data;
-	int rc;
-
-	(void)self;
-	if (!PyArg_ParseTuple(args, "Ky*:_emit", &stream, &data))
-		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = go_pyhost_emit((uintptr_t)stream, (char *)data.buf, (size_t)data.len);
-	Py_END_ALLOW_THREADS
-	PyBuffer_Release(&data);
-	return PyLong_FromLong(rc);
-}
-
-/*
- * _read_body(handle, n) returns up to n bytes of the request body, read as
- * they arrive (b"" at the end); an OSError if the client left. The GIL is
- * released while Go waits for the client.
- */
-static PyObject *
-read_body(PyObject *self, PyObject *args)
-{
-	unsigned long long h;
-	Py_ssize_t n;
-	PyObject *b;
-	long got;
-
-	(void)self;
-	if (!PyArg_ParseTuple(args, "Kn:_read_body", &h, &n))
-		return NULL;
-	if (n < 0)
-		n = 0;
-	b = PyBytes_FromStringAndSize(NULL, n);
-	if (b == NULL)
-		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	got = go_pyhost_read((uintptr_t)h, PyBytes_AS_STRING(b), (size_t)n);
-	Py_END_ALLOW_THREADS
-	if (got < 0) {
-		Py_DECREF(b);
-		PyErr_SetString(PyExc_ConnectionResetError, "the client did not send the whole request body");
-		return NULL;
-	}
-	if (got != n && _PyBytes_Resize(&b, got) < 0)
-		return NULL;
-	return b;
-}
-
-/*
  * main_park is the park flag of the main interpreter: its runtime serves
  * every main-mode interp, one request at a time, so a request given up on
  * there parks its thread, and the main interpreter is not used again.
  */
 static int main_park;
 
-/*
- * _parked() reports whether the server has given up on this interpreter
- * (ph_park). Its self is a capsule of the interpreter's flag.
- */
-static PyObject *
-parked(PyObject *self, PyObject *unused)
-{
-	int *flag = PyCapsule_GetPointer(self, NULL);
-
-	(void)unused;
-	if (flag == NULL)
-		return NULL;
-	return PyBool_FromLong(__atomic_load_n(flag, __ATOMIC_RELAXED));
-}
-
-static PyMethodDef parked_def = {
-	"_parked", parked, METH_NOARGS, "Whether the server has given up on this interpreter."};
-
 void
 ph_park(ph_interp *ip)
 {
 	__atomic_store_n(ip->in_main ? &main_park : &ip->park, 1, __ATOMIC_RELAXED);
-}
-
-/*
- * The fast path of sys.stdout.write and sys.stderr.write (runtime.py,
- * _TextOut): a str written on the request's own thread to a sink that is
- * neither closed nor detached is encoded and appended to the sink's buffer
- * here; anything else goes to the Python method, _TextOut._write_py. A
- * print costs about half what the Python method cost.
- *
- * The stream's _fast slot holds what the method needs, in this order. The
- * slots of the stream and of its sink (runtime.py, _Sink) are read at
- * their offsets, which _text_write takes from the classes' member
- * descriptors: plain numbers, the same in every interpreter, since the
- * classes are made from the same source on the same base.
- */
-enum {
-	FAST_FD,        /* index of the sink in _cur */
-	FAST_CUR,       /* _cur: [stdin source, stdout sink, stderr sink] */
-	FAST_GLOBALS,   /* the runtime's globals, for _worker */
-	FAST_WORKER,    /* the name "_worker" */
-	FAST_STREAM_AT, /* a streamed sink is flushed from this size on */
-	FAST_FLUSHED,   /* _flushed(sink) */
-	FAST_SLOW,      /* _TextOut._write_py(self, text) */
-	FAST_SINK,      /* the class _Sink */
-	FAST_N
-};
-
-enum { OFF_FAST, OFF_OK, OFF_BUF, OFF_ENCODING, OFF_ERRORS, OFF_STREAM, OFF_N };
-static Py_ssize_t slot_off[OFF_N]; /* 0: not set; written once, by _text_write */
-
-static PyObject *
-slot(PyObject *o, int i)
-{
-	return *(PyObject **)((char *)o + __atomic_load_n(&slot_off[i], __ATOMIC_RELAXED));
-}
-
-static PyObject *
-textout_write(PyObject *self, PyObject *text)
-{
-	PyObject *fast, *worker, *cur, *sink, *buf, *enc, *errs, *stream, *bytes = NULL, *r = NULL;
-	const char *data;
-	Py_ssize_t n, size;
-	long fd;
-
-	fast = slot(self, OFF_FAST);
-	if (fast == NULL || !PyTuple_CheckExact(fast) || PyTuple_GET_SIZE(fast) != FAST_N) {
-		PyErr_SetString(PyExc_RuntimeError, "warmcgi: a stream without its _fast slot");
-		return NULL;
-	}
-	if (!PyUnicode_CheckExact(text))
-		goto slow;
-	worker = PyDict_GetItemWithError(PyTuple_GET_ITEM(fast, FAST_GLOBALS), PyTuple_GET_ITEM(fast, FAST_WORKER));
-	if (worker == NULL || !PyLong_CheckExact(worker)) {
-		if (PyErr_Occurred())
-			return NULL;
-		goto slow;
-	}
-	if (PyLong_AsUnsignedLong(worker) != PyThread_get_thread_ident()) {
-		PyErr_Clear();
-		goto slow;
-	}
-	fd = PyLong_AsLong(PyTuple_GET_ITEM(fast, FAST_FD));
-	cur = PyTuple_GET_ITEM(fast, FAST_CUR);
-	if (!PyList_CheckExact(cur) || fd < 0 || fd >= PyList_GET_SIZE(cur))
-		goto slow;
-	sink = PyList_GET_ITEM(cur, fd);
-	if ((PyObject *)Py_TYPE(sink) != PyTuple_GET_ITEM(fast, FAST_SINK))
-		goto slow; /* None between requests */
-	buf = slot(sink, OFF_BUF);
-	enc = slot(sink, OFF_ENCODING);
-	errs = slot(sink, OFF_ERRORS);
-	stream = slot(sink, OFF_STREAM);
-	if (slot(sink, OFF_OK) != Py_True || buf == NULL || !PyByteArray_CheckExact(buf) || enc == NULL ||
-	    !PyUnicode_CheckExact(enc) || errs == NULL || !PyUnicode_CheckExact(errs) || stream == NULL)
-		goto slow;
-	Py_INCREF(sink);
-	Py_INCREF(buf);
-	Py_INCREF(stream);
-	if (PyUnicode_IS_ASCII(text) && PyUnicode_CompareWithASCIIString(enc, "utf-8") == 0) {
-		/* ASCII is its own UTF-8, whatever the error handler. */
-		data = (const char *)PyUnicode_DATA(text);
-		n = PyUnicode_GET_LENGTH(text);
-	} else {
-		const char *e = PyUnicode_AsUTF8(enc), *es = PyUnicode_AsUTF8(errs);
-
-		bytes = e && es ? PyUnicode_AsEncodedString(text, e, es) : NULL;
-		if (bytes == NULL)
-			goto fail;
-		if (!PyBytes_Check(bytes)) {
-			PyErr_SetString(PyExc_TypeError, "the codec did not return bytes");
-			goto fail;
-		}
-		data = PyBytes_AS_STRING(bytes);
-		n = PyBytes_GET_SIZE(bytes);
-	}
-	size = PyByteArray_GET_SIZE(buf);
-	/* A BufferError when the buffer is exported, as from bytearray +=. */
-	if (PyByteArray_Resize(buf, size + n) < 0)
-		goto fail;
-	memcpy(PyByteArray_AS_STRING(buf) + size, data, (size_t)n);
-	if (stream != Py_False && PyObject_IsTrue(stream) &&
-	    PyByteArray_GET_SIZE(buf) >= PyLong_AsSsize_t(PyTuple_GET_ITEM(fast, FAST_STREAM_AT))) {
-		PyObject *f = PyObject_CallOneArg(PyTuple_GET_ITEM(fast, FAST_FLUSHED), sink);
-
-		if (f == NULL)
-			goto fail;
-		Py_DECREF(f);
-	}
-	r = PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
-fail:
-	Py_XDECREF(bytes);
-	Py_DECREF(stream);
-	Py_DECREF(buf);
-	Py_DECREF(sink);
-	return r;
-slow:
-	{
-		PyObject *args[2] = {self, text};
-
-		return PyObject_Vectorcall(PyTuple_GET_ITEM(fast, FAST_SLOW), args, 2, NULL);
-	}
-}
-
-static PyMethodDef textout_write_def = {
-	"write", textout_write, METH_O, "Write a str to the request's output."};
-
-/*
- * _text_write(cls, fast, ok, buf, encoding, errors, stream) makes the write
- * method of cls (runtime.py, _TextOut) as a C method, the same kind as
- * io.TextIOWrapper's own. The other arguments are the member descriptors
- * of cls._fast and of _Sink's slots.
- */
-static PyObject *
-text_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	Py_ssize_t off[OFF_N];
-	int i;
-
-	(void)self;
-	if (nargs != 1 + OFF_N || !PyType_Check(args[0]))
-		goto usage;
-	for (i = 0; i < OFF_N; i++) {
-		PyMemberDef *m;
-
-		if (!Py_IS_TYPE(args[1 + i], &PyMemberDescr_Type))
-			goto usage;
-		m = ((PyMemberDescrObject *)args[1 + i])->d_member;
-		if (m->type != Py_T_OBJECT_EX || (m->flags & Py_READONLY) || m->offset <= 0)
-			goto usage;
-		off[i] = m->offset;
-	}
-	for (i = 0; i < OFF_N; i++) {
-		Py_ssize_t was = 0;
-
-		/* Each interpreter's classes have the same layout. */
-		if (!__atomic_compare_exchange_n(&slot_off[i], &was, off[i], 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) &&
-		    was != off[i]) {
-			PyErr_SetString(PyExc_RuntimeError, "_text_write: the slots moved");
-			return NULL;
-		}
-	}
-	return PyDescr_NewMethod((PyTypeObject *)args[0], &textout_write_def);
-usage:
-	PyErr_SetString(PyExc_TypeError, "_text_write(cls, member descriptors of _fast, ok, buf, encoding, errors, stream)");
-	return NULL;
-}
-
-static PyMethodDef text_write_def = {
-	"_text_write", (PyCFunction)(void (*)(void))text_write, METH_FASTCALL,
-	"The C write method of the runtime's text streams."};
-
-/*
- * _same_items(d, items) reports whether dict d holds exactly the names and
- * objects of items, a flat tuple (name, object, name, object, ...) in the
- * dict's order, compared by identity: the runtime's check, after every
- * request, that a script left builtins alone. It never calls an object's
- * own __eq__, and costs two pointer comparisons per name instead of a
- * Python call per name (a few microseconds per request).
- */
-static PyObject *
-same_items(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	PyObject *d, *items, *k, *v;
-	Py_ssize_t pos = 0, i = 0;
-
-	(void)self;
-	if (nargs != 2 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
-		PyErr_SetString(PyExc_TypeError, "_same_items(dict, tuple)");
-		return NULL;
-	}
-	d = args[0];
-	items = args[1];
-	if (2 * PyDict_GET_SIZE(d) != PyTuple_GET_SIZE(items))
-		Py_RETURN_FALSE;
-	while (PyDict_Next(d, &pos, &k, &v)) {
-		if (PyTuple_GET_ITEM(items, i) != k || PyTuple_GET_ITEM(items, i + 1) != v)
-			Py_RETURN_FALSE;
-		i += 2;
-	}
-	Py_RETURN_TRUE;
-}
-
-/*
- * _dict_version(d) returns a number that changes whenever dict d changes
- * (PEP 509's ma_version_tag, which CPython keeps up to 3.13), or -1 where
- * there is none. The runtime compares builtins' items (_same_items) only
- * after a request that changed the dict: the check took about 1 µs of
- * every request.
- */
-static PyObject *
-dict_version(PyObject *self, PyObject *d)
-{
-	(void)self;
-#if PY_VERSION_HEX < 0x030E0000
-	if (PyDict_Check(d))
-		return PyLong_FromUnsignedLongLong(((PyDictObject *)d)->ma_version_tag);
-#else
-	(void)d;
-#endif
-	return PyLong_FromLong(-1);
-}
-
-static PyMethodDef dict_version_def = {
-	"_dict_version", dict_version, METH_O, "A number that changes whenever a dict changes, or -1."};
-
-static PyMethodDef same_items_def = {
-	"_same_items", (PyCFunction)(void (*)(void))same_items, METH_FASTCALL,
-	"Whether a dict holds, in order, the very names and objects of a flat tuple."};
-
-static PyMethodDef read_body_def = {
-	"_read_body", read_body, METH_VARARGS, "Read the request body as it arrives."};
-
-static PyMethodDef emit_def = {
-	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
-
-static PyMethodDef thread_frame_def = {
-	"_thread_frame", thread_frame, METH_VARARGS,
-	"The frame a thread of this interpreter is running, or None."};
-
-static PyMethodDef async_raise_def = {
-	"_async_raise", async_raise, METH_VARARGS,
-	"Raise an exception type asynchronously in a thread of this interpreter."};
-
-static void
-set_error(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || n == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-}
-
-/*
- * exception_text returns "Type: message" for the raised exception as a new
- * bytes object and clears it, or NULL if that fails too. GIL held.
- */
-static PyObject *
-exception_text(void)
-{
-	PyObject *type, *value, *tb, *s = NULL, *out = NULL;
-
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	if (value != NULL)
-		s = PyUnicode_FromFormat("%s: %S", Py_TYPE(value)->tp_name, value);
-	if (s != NULL)
-		out = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
-	Py_XDECREF(s);
-	Py_XDECREF(type);
-	Py_XDECREF(value);
-	Py_XDECREF(tb);
-	PyErr_Clear();
-	return out;
 }
 
 const char *
@@ -613,7 +149,7 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	pre.utf8_mode = 1;
 	st = Py_PreInitialize(&pre);
 	if (PyStatus_Exception(st)) {
-		set_error(errbuf, errlen, "preinitialize: %s", st.err_msg ? st.err_msg : "failed");
+		ph_set_error(errbuf, errlen, "preinitialize: %s", st.err_msg ? st.err_msg : "failed");
 		return PH_EINIT;
 	}
 
@@ -661,66 +197,9 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	return PH_OK;
 
 fail:
-	set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
+	ph_set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
 	PyConfig_Clear(&cfg);
 	return PH_EINIT;
-}
-
-/*
- * install_runtime runs the warmcgi runtime source in the current
- * interpreter's _warmcgi module and returns a new reference to its _run,
- * or NULL with errbuf filled. GIL held.
- */
-static PyObject *
-install_runtime(const char *runtime_src, int *park, char *errbuf, size_t errlen)
-{
-	PyObject *mod, *dict, *code = NULL, *r = NULL, *run;
-
-	mod = PyImport_AddModule("_warmcgi"); /* borrowed */
-	dict = mod ? PyModule_GetDict(mod) : NULL;
-	if (dict != NULL && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0) {
-		PyObject *f = PyCFunction_New(&async_raise_def, NULL);
-		PyObject *tf = PyCFunction_New(&thread_frame_def, NULL);
-		PyObject *e = PyCFunction_New(&emit_def, NULL);
-		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
-		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
-		PyObject *dv = PyCFunction_New(&dict_version_def, NULL);
-		PyObject *tw = PyCFunction_New(&text_write_def, NULL);
-		PyObject *cap = PyCapsule_New(park, NULL, NULL);
-		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
-
-		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && tw != NULL && pk != NULL &&
-		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
-		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
-		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
-		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
-		    PyDict_SetItemString(dict, "_parked", pk) == 0)
-			code = Py_CompileString(runtime_src, "<warmcgi runtime>", Py_file_input);
-		Py_XDECREF(f);
-		Py_XDECREF(tf);
-		Py_XDECREF(e);
-		Py_XDECREF(rb);
-		Py_XDECREF(sv);
-		Py_XDECREF(dv);
-		Py_XDECREF(tw);
-		Py_XDECREF(cap);
-		Py_XDECREF(pk);
-	}
-	if (code != NULL)
-		r = PyEval_EvalCode(code, dict, dict);
-	run = r ? PyDict_GetItemString(dict, "_run") : NULL; /* borrowed */
-	if (run == NULL) {
-		PyObject *t = PyErr_Occurred() ? exception_text() : NULL;
-
-		set_error(errbuf, errlen, "runtime install: %s",
-			  t ? PyBytes_AS_STRING(t) : "_run missing");
-		Py_XDECREF(t);
-	} else {
-		Py_INCREF(run);
-	}
-	Py_XDECREF(code);
-	Py_XDECREF(r);
-	return run;
 }
 
 /* new_subinterpreter creates the interpreter; the main GIL is held on entry. */
@@ -742,7 +221,7 @@ new_subinterpreter(int own_gil, char *errbuf, size_t errlen)
 	c.gil = own_gil ? PyInterpreterConfig_OWN_GIL : PyInterpreterConfig_SHARED_GIL;
 	st = Py_NewInterpreterFromConfig(&ts, &c);
 	if (PyStatus_Exception(st)) {
-		set_error(errbuf, errlen, "new interpreter: %s", st.err_msg ? st.err_msg : "failed");
+		ph_set_error(errbuf, errlen, "new interpreter: %s", st.err_msg ? st.err_msg : "failed");
 		return NULL;
 	}
 	return ts;
@@ -752,45 +231,45 @@ new_subinterpreter(int own_gil, char *errbuf, size_t errlen)
 	(void)own_gil;
 	ts = Py_NewInterpreter();
 	if (ts == NULL)
-		set_error(errbuf, errlen, "new interpreter: Py_NewInterpreter failed");
+		ph_set_error(errbuf, errlen, "new interpreter: Py_NewInterpreter failed");
 	return ts;
 #endif
 }
 
-ph_interp *
-ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
+int
+ph_interp_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *mts, *ts;
 	PyObject *run;
 	ph_interp *ip;
 
 	if (main_interp == NULL) {
-		set_error(errbuf, errlen, "python is not initialised");
-		return NULL;
+		ph_set_error(errbuf, errlen, "python is not initialised");
+		return PH_EINIT;
 	}
-	if (own_gil && !PH_HAVE_OWN_GIL) {
-		set_error(errbuf, errlen, "own-GIL interpreters need Python 3.13 or later");
-		return NULL;
+	if (o->own_gil && !PH_HAVE_OWN_GIL) {
+		ph_set_error(errbuf, errlen, "own-GIL interpreters need Python 3.13 or later");
+		return PH_ECREATE;
 	}
 	ip = calloc(1, sizeof *ip);
 	if (ip == NULL) {
-		set_error(errbuf, errlen, "out of memory");
-		return NULL;
+		ph_set_error(errbuf, errlen, "out of memory");
+		return PH_ECREATE;
 	}
 
 	/* Create from this thread's main-interpreter thread state. */
 	pin_thread(0);
 	mts = pinned;
 	PyEval_RestoreThread(mts);
-	ts = new_subinterpreter(own_gil, errbuf, errlen);
+	ts = new_subinterpreter(o->own_gil, errbuf, errlen);
 	if (ts == NULL) {
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ECREATE;
 	}
 
 	/* Now ts is current and holds its GIL: install the runtime. */
-	run = install_runtime(runtime_src, &ip->park, errbuf, errlen);
+	run = ph_install_runtime(o, 0, &ip->park, errbuf, errlen);
 	if (run == NULL && PyThreadState_Next(PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(ts))) != NULL) {
 		/* The runtime failed after starting a thread of its own:
 		 * Py_EndInterpreter would abort the process, so the
@@ -799,7 +278,7 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 		PyEval_RestoreThread(mts);
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ERUNTIME;
 	}
 	if (run == NULL) {
 		Py_EndInterpreter(ts);
@@ -810,55 +289,55 @@ ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen)
 #endif
 		PyEval_SaveThread();
 		free(ip);
-		return NULL;
+		return PH_ERUNTIME;
 	}
 	ip->run = run;
 	ip->interp = PyThreadState_GetInterpreter(ts);
-	ip->ts[0].thread = pthread_self();
-	ip->ts[0].ts = ts;
-	ip->nts = 1;
+	ip->owner = pthread_self();
+	ip->ts = ts;
 	PyEval_SaveThread();
 
 	/* Leave this thread's main-interpreter state detached, as it was. */
 	PyEval_RestoreThread(mts);
 	PyEval_SaveThread();
-	return ip;
+	*out = ip;
+	return PH_OK;
 }
 
-ph_interp *
-ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
+int
+ph_main_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 {
 	PyThreadState *ts;
 	ph_interp *ip;
 
 	if (main_interp == NULL) {
-		set_error(errbuf, errlen, "python is not initialised");
-		return NULL;
+		ph_set_error(errbuf, errlen, "python is not initialised");
+		return PH_EINIT;
 	}
 	ip = calloc(1, sizeof *ip);
 	if (ip == NULL) {
-		set_error(errbuf, errlen, "out of memory");
-		return NULL;
+		ph_set_error(errbuf, errlen, "out of memory");
+		return PH_ECREATE;
 	}
 	pthread_mutex_lock(&main_init_mu);
 	if (main_failed[0] != '\0') {
 		/* A half-installed runtime cannot be undone: never retry. */
-		set_error(errbuf, errlen, "%s", main_failed);
+		ph_set_error(errbuf, errlen, "%s", main_failed);
 		goto fail;
 	}
-	/* The runtime is installed with this thread's pinned state of the
-	 * main interpreter; requests use the pinned state of their threads. */
+	/* The interp is this thread's pinned state of the main interpreter:
+	 * the runtime is installed with it, and its requests run on it. */
 	pin_thread(0);
 	ts = pinned;
 	if (main_run == NULL) {
 		char why[sizeof main_failed - 32];
 
 		PyEval_RestoreThread(ts);
-		main_run = install_runtime(runtime_src, &main_park, why, sizeof why);
+		main_run = ph_install_runtime(o, 1, &main_park, why, sizeof why);
 		PyEval_SaveThread();
 		if (main_run == NULL) {
-			set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);
-			set_error(errbuf, errlen, "%s", main_failed);
+			ph_set_error(main_failed, sizeof main_failed, "main interpreter: %s", why);
+			ph_set_error(errbuf, errlen, "%s", main_failed);
 			goto fail;
 		}
 	}
@@ -866,12 +345,15 @@ ph_main_new(const char *runtime_src, char *errbuf, size_t errlen)
 	ip->run = main_run; /* borrowed: main_run lives as long as the process */
 	ip->in_main = 1;
 	ip->interp = main_interp;
-	return ip;
+	ip->owner = pthread_self();
+	ip->ts = pinned;
+	*out = ip;
+	return PH_OK;
 
 fail:
 	pthread_mutex_unlock(&main_init_mu);
 	free(ip);
-	return NULL;
+	return PH_ERUNTIME;
 }
 
 /* env_bytes returns a new reference to a bytes object of p[0:n]: cached,
@@ -971,6 +453,13 @@ word_list(const char *p, size_t n)
 	return l;
 }
 
+/*
+ * The failure text of a request the runtime's watchdog ended starts with
+ * this (runtime.py, _RequestTimeout.why): the one place it is parsed.
+ */
+#define PH_TIMEOUT "warmcgi-timeout:"
+#define PH_TIMEOUT_N (sizeof PH_TIMEOUT - 1)
+
 static int
 fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 {
@@ -1000,6 +489,7 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	if (res->failure == NULL)
 		return -1;
 	res->failure_n = (size_t)fn;
+	res->timed_out = (size_t)fn >= PH_TIMEOUT_N && memcmp(res->failure, PH_TIMEOUT, PH_TIMEOUT_N) == 0;
 	res->late = PyByteArray_AS_STRING(late);
 	res->late_n = (size_t)PyByteArray_GET_SIZE(late);
 	ip->last = r;
@@ -1007,103 +497,82 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 }
 
 int
-ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
-	const char *env, size_t env_n, const char *argv, size_t argv_n,
-	const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
-	int want_cwd, ph_result *res)
+ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 {
 	PyObject *args[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	PyObject *r = NULL;
-	PyThreadState *ts;
-	int i, temp, own_cwd;
+	int i, own_cwd, st = PH_OK;
+	long long flags;
 
+	if (!owned(ip))
+		return PH_EWRONGTHREAD; /* res is the owner's: untouched */
 	memset(res, 0, sizeof *res);
-	own_cwd = pin_thread(want_cwd);
-	if (ip->in_main) {
-		/* The thread's own, pinned, state of the main interpreter. */
-		temp = 0;
-		ts = pinned;
+	own_cwd = pin_thread(req->chdir);
+	if (ip->in_main)
 		pthread_mutex_lock(&main_mu);
-	} else {
-		ts = thread_state(ip, &temp);
-		if (ts == NULL) {
-			res->status = PH_ERUNTIME;
-			return PH_ERUNTIME;
-		}
-	}
-	PyEval_RestoreThread(ts);
+	PyEval_RestoreThread(ip->ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
 
-	args[0] = PyUnicode_DecodeFSDefaultAndSize(path, (Py_ssize_t)path_n);
-	args[1] = Py_BuildValue("(LLKKL)", (long long)stamp[0], (long long)stamp[1],
-				(unsigned long long)stamp[2], (unsigned long long)stamp[3],
-				(long long)stamp[4]);
-	args[2] = env_dict(ip, env, env_n);
-	args[3] = word_list(argv, argv_n);
-	args[4] = body_fd >= 0 ? PyLong_FromLong(body_fd) : PyBytes_FromStringAndSize(body, (Py_ssize_t)body_n);
-	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)stream);
+	/* The runtime's stamp: (mtime_ns, size, inode, dev, flags), flags bit
+	 * 0 python -u, bits 1-2 the -O level. */
+	flags = (long long)((req->optimize & 3) << 1) | (req->unbuffered ? 1 : 0);
+	args[0] = PyUnicode_DecodeFSDefaultAndSize(req->path.p, (Py_ssize_t)req->path.n);
+	args[1] = Py_BuildValue("(LLKKL)", (long long)req->stamp.mtime_ns, (long long)req->stamp.size,
+				(unsigned long long)req->stamp.inode, (unsigned long long)req->stamp.dev, flags);
+	args[2] = env_dict(ip, req->env.p, req->env.n);
+	args[3] = word_list(req->args.p, req->args.n);
+	args[4] = req->body_fd >= 0 ? PyLong_FromLong(req->body_fd)
+				    : PyBytes_FromStringAndSize(req->body.p, (Py_ssize_t)req->body.n);
+	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)req->stream);
 	args[6] = PyBool_FromLong(own_cwd);
-	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)reader);
+	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)req->reader);
 	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6] && args[7])
 		r = PyObject_Vectorcall(ip->run, args, 8, NULL);
 	for (i = 0; i < 8; i++)
 		Py_XDECREF(args[i]);
 
 	if (r == NULL || fill_result(ip, r, res) < 0) {
-		ip->errtext = PyErr_Occurred() ? exception_text() : PyBytes_FromString("bad result from _run");
+		ip->errtext = PyErr_Occurred() ? ph_exception_text() : PyBytes_FromString("bad result from _run");
 		Py_XDECREF(r);
 		memset(res, 0, sizeof *res);
-		res->status = PH_ERUNTIME;
+		st = PH_ERUNTIME;
 		if (ip->errtext != NULL) {
 			res->failure = PyBytes_AS_STRING(ip->errtext);
 			res->failure_n = (size_t)PyBytes_GET_SIZE(ip->errtext);
 		}
 	}
-	if (temp)
-		drop_temp(ts);
-	else
-		PyEval_SaveThread();
+	PyEval_SaveThread();
 	if (ip->in_main)
 		pthread_mutex_unlock(&main_mu);
 	/* The script ran in its own directory; the thread goes back to the
 	 * server's, for whatever Go runs on it next. */
 	if (own_cwd && server_cwd >= 0)
 		(void)fchdir(server_cwd);
-	return res->status;
+	return st;
 }
 
 int
 ph_interp_free(ph_interp *ip)
 {
 	PyObject *finish, *ok;
-	PyThreadState *ts;
-	int i, temp, safe;
+	int safe;
 
 	if (ip == NULL)
-		return 1;
-	if (ip->in_main) {
-		/* The main interpreter and its runtime stay for the other
-		 * main-mode interps and the thread states pinned to threads. */
-		pin_thread(0);
-		PyEval_RestoreThread(pinned);
-		env_cache_clear(ip);
-		Py_CLEAR(ip->last);
-		Py_CLEAR(ip->errtext);
-		PyEval_SaveThread();
-		free(ip);
-		return 1;
-	}
-	pin_thread(0);
-	ts = thread_state(ip, &temp);
-	if (ts == NULL) {
-		free(ip); /* the interpreter is leaked */
-		return 0;
-	}
-	PyEval_RestoreThread(ts);
+		return PH_OK;
+	if (!owned(ip))
+		return PH_EWRONGTHREAD; /* ip stays as it is, for its owner to free */
+	PyEval_RestoreThread(ip->ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
 	env_cache_clear(ip);
+	if (ip->in_main) {
+		/* The main interpreter and its runtime stay for the other
+		 * main-mode interps, and ip->ts is the thread's pinned state. */
+		PyEval_SaveThread();
+		free(ip);
+		return PH_OK;
+	}
 	/* Py_EndInterpreter aborts the process if another thread of the
 	 * interpreter still runs (a script's daemon thread): then the
 	 * interpreter is leaked instead. */
@@ -1116,22 +585,14 @@ ph_interp_free(ph_interp *ip)
 	if (!safe) {
 		PyEval_SaveThread();
 		free(ip);
-		return 0;
+		return PH_ELEFT;
 	}
-	/* The thread states other threads used are idle: end them first, as
-	 * Py_EndInterpreter wants to be the interpreter's last thread. */
-	for (i = 0; i < ip->nts; i++) {
-		if (ip->ts[i].ts == ts)
-			continue;
-		PyThreadState_Clear(ip->ts[i].ts);
-		PyThreadState_Delete(ip->ts[i].ts);
-	}
-	Py_EndInterpreter(ts);
+	Py_EndInterpreter(ip->ts);
 #if PY_VERSION_HEX < 0x030C0000
 	/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */
 	PyThreadState_Swap(pinned);
 	PyEval_SaveThread();
 #endif
 	free(ip);
-	return 1;
+	return PH_OK;
 }

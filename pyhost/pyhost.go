@@ -16,9 +16,8 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/cgo"
-	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -32,20 +31,16 @@ var pylibFiles embed.FS
 
 var pylibModules = []string{"cgi", "cgitb"}
 
-// timeoutFailure starts the failure text of a request the runtime's
-// watchdog ended (runtime.py, _RequestTimeout).
-const timeoutFailure = "warmcgi-timeout:"
-
 var (
 	initOnce sync.Once
 	initErr  error
 	// createMu serialises interpreter creation: own-GIL creation releases
 	// the main GIL part way through, and start-up is not a hot path.
 	createMu sync.Mutex
-	// mainSettings is the settings prelude of the runtime installed in the
-	// main interpreter by the first Main interp ("" before); guarded by
+	// mainSettings are the settings of the runtime installed in the main
+	// interpreter by the first Main interp (nil before); guarded by
 	// createMu.
-	mainSettings string
+	mainSettings *settings
 )
 
 // Init initialises the embedded Python once per process. It may be called
@@ -123,16 +118,24 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// Interp is one sub-interpreter (or, with InterpOptions.Main, the main
-// interpreter). Its methods may be called from any goroutine, on any OS
-// thread, but one at a time: an Interp runs one request at a time (the
-// caller's pool sees to that). Each request runs on the calling thread,
-// with no hand-off to another one.
+// Interp is one sub-interpreter (or, with InterpOptions.Main, a thread
+// state of the main interpreter). The OS thread that calls NewInterp owns
+// it: the caller locks its goroutine to its thread (runtime.LockOSThread,
+// never undone while the Interp lives) and calls Exec and Close from that
+// goroutine only, one at a time. Another thread gets ErrWrongThread. Park
+// alone may be called from any goroutine.
 type Interp struct {
-	p     *C.ph_interp
-	res   C.ph_result
+	p *C.ph_interp
+	// req and res are the C views of the running request and its result,
+	// refilled by each Exec; pin holds the request's Go memory for the
+	// call.
+	req C.ph_request
+	res C.ph_result
+	pin runtime.Pinner
+	// inUse is set while Exec or Close runs, so that a call from another
+	// goroutine at the same time fails before it touches req or res.
+	inUse atomic.Bool
 	chdir C.int
-	end   chan chan bool // to the home thread: end the interpreter (the answer: was it ended)
 	// stream is the current request's Stream function, reached from C
 	// through streamHandle, made once per interpreter so that a request
 	// allocates no handle.
@@ -187,67 +190,53 @@ type InterpOptions struct {
 	RealProcess bool
 }
 
-// settings is the Python prelude that configures one interpreter's runtime.
-func (o InterpOptions) settings() string {
-	var b strings.Builder
-	pyBool := map[bool]string{true: "True", false: "False"}
-	fmt.Fprintf(&b, "_CHDIR = %s\n", pyBool[o.Chdir])
-	fmt.Fprintf(&b, "_MODULES = %q\n", map[bool]string{true: "keep", false: "purge"}[o.KeepModules])
-	fmt.Fprintf(&b, "_GLOBALS = %q\n", map[bool]string{true: "keep", false: "fresh"}[o.KeepGlobals])
-	fmt.Fprintf(&b, "_TIMEOUT = %g\n", o.Timeout.Seconds())
-	fmt.Fprintf(&b, "_CGI_ESCAPE = %s\n", pyBool[o.CGIEscape])
-	b.WriteString("_PRELOAD = [")
+// settings is what of InterpOptions configures the runtime, comparable:
+// the main interpreter's runtime holds the first Main interp's settings,
+// and a later Main interp must ask for the same. OwnGIL is not one.
+type settings struct {
+	chdir, keepModules, keepGlobals, cgiEscape, realProcess bool
+	timeout                                                 time.Duration
+	preload                                                 string // "name\x00" repeated
+}
+
+func (o InterpOptions) settings() settings {
+	s := settings{chdir: o.Chdir, keepModules: o.KeepModules, keepGlobals: o.KeepGlobals,
+		cgiEscape: o.CGIEscape, realProcess: o.RealProcess, timeout: o.Timeout}
 	for _, m := range o.Preload {
-		fmt.Fprintf(&b, "%q, ", m)
+		s.preload += m + "\x00"
 	}
-	b.WriteString("]\n")
-	fmt.Fprintf(&b, "_MAIN = %s\n", pyBool[o.Main])
-	fmt.Fprintf(&b, "_REAL_PROCESS = %s\n", pyBool[o.RealProcess])
-	b.WriteString("_PYLIB = {")
+	return s
+}
+
+// pylibBlock is "name\x00source\x00" for each module in pylibModules.
+func pylibBlock() []byte {
+	var b []byte
 	for _, name := range pylibModules {
 		src, err := pylibFiles.ReadFile("pylib/" + name + ".py")
 		if err != nil {
 			continue
 		}
-		// A Go-quoted string is a valid Python string literal.
-		fmt.Fprintf(&b, "%q: %s, ", name, strconv.Quote(string(src)))
+		b = append(append(append(append(b, name...), 0), src...), 0)
 	}
-	b.WriteString("}\n")
-	return b.String()
+	return b
 }
 
 // NewInterp creates a sub-interpreter and installs the warmcgi runtime in
 // it; with opts.Main it uses the main interpreter instead, installing the
-// runtime there the first time. The interpreter is made on a home thread
-// of its own, which then only waits to end it (Close): CPython's threading
-// module takes the thread that made an interpreter for its main thread and
-// wants it to be the one that ends it. Requests run on the threads of
-// their callers.
+// runtime there the first time. The calling goroutine must be locked to
+// its OS thread (runtime.LockOSThread) for the Interp's whole life: that
+// thread owns it, runs its requests and ends it (CPython's threading
+// module takes the thread that made an interpreter for its main thread
+// and wants it to be the one that ends it).
 func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	type made struct {
-		p   *C.ph_interp
-		err error
+	p, err := newInterp(opts)
+	if err != nil {
+		return nil, err
 	}
-	c := make(chan made)
-	ip := &Interp{end: make(chan chan bool)}
-	go func() {
-		runtime.LockOSThread() // never unlocked: the home thread ends with the interpreter
-		p, err := newInterp(opts)
-		c <- made{p, err}
-		if err != nil {
-			return
-		}
-		done := <-ip.end
-		done <- C.ph_interp_free(p) != 0
-	}()
-	m := <-c
-	if m.err != nil {
-		return nil, m.err
-	}
-	ip.p = m.p
+	ip := &Interp{p: p}
 	if opts.Chdir {
 		ip.chdir = 1
 	}
@@ -256,77 +245,107 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 }
 
 func newInterp(opts InterpOptions) (*C.ph_interp, error) {
-	settings := opts.settings()
-	src := C.CString(settings + runtimeSource)
-	defer C.free(unsafe.Pointer(src))
-	var buf [1024]C.char
-	own := C.int(0)
-	if opts.OwnGIL {
-		own = 1
+	set := opts.settings()
+	o := C.ph_options{
+		runtime_src:  C.CString(runtimeSource),
+		own_gil:      cbool(opts.OwnGIL),
+		chdir:        cbool(set.chdir),
+		keep_modules: cbool(set.keepModules),
+		keep_globals: cbool(set.keepGlobals),
+		cgi_escape:   cbool(set.cgiEscape),
+		real_process: cbool(set.realProcess),
+		timeout:      C.double(set.timeout.Seconds()),
+		preload:      cblock([]byte(set.preload)),
+		pylib:        cblock(pylibBlock()),
 	}
+	defer C.free(unsafe.Pointer(o.runtime_src))
+	defer C.free(unsafe.Pointer(o.preload.p))
+	defer C.free(unsafe.Pointer(o.pylib.p))
+	var buf [1024]C.char
 	createMu.Lock()
 	defer createMu.Unlock()
 	var p *C.ph_interp
+	st := C.int(C.PH_OK)
 	switch {
 	case !opts.Main:
-		p = C.ph_interp_new(src, own, &buf[0], C.size_t(len(buf)))
-	case mainSettings != "" && mainSettings != settings:
+		st = C.ph_interp_new(&o, &p, &buf[0], C.size_t(len(buf)))
+	case mainSettings != nil && *mainSettings != set:
 		return nil, fmt.Errorf("%w: the main interpreter already runs with other options (every main-mode worker needs the same ones)", ErrCreate)
 	default:
-		p = C.ph_main_new(src, &buf[0], C.size_t(len(buf)))
-		if p != nil {
-			mainSettings = settings
+		st = C.ph_main_new(&o, &p, &buf[0], C.size_t(len(buf)))
+		if st == C.PH_OK && mainSettings == nil {
+			mainSettings = &set
 		}
 	}
-	if p == nil {
+	if st != C.PH_OK {
 		return nil, fmt.Errorf("%w: %s", ErrCreate, C.GoString(&buf[0]))
 	}
 	return p, nil
 }
 
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cblock copies b into C memory (freed by the caller), for a creation.
+func cblock(b []byte) C.ph_bytes {
+	if len(b) == 0 {
+		return C.ph_bytes{}
+	}
+	return C.ph_bytes{p: (*C.char)(C.CBytes(b)), n: C.size_t(len(b))}
+}
+
 // Exec runs one request and fills res. It returns an error only when the
-// request could not be run (closed, a runtime failure);
-// whatever the script did is reported in res.
+// request could not be run (closed, called on a thread other than the
+// owner's, a runtime failure); whatever the script did is reported in res.
 func (ip *Interp) Exec(req *Request, res *Result) error {
+	if !ip.inUse.CompareAndSwap(false, true) {
+		return ErrWrongThread // another goroutine is in Exec or Close
+	}
+	defer ip.inUse.Store(false)
 	if ip.p == nil {
 		return ErrClosed
 	}
-	flags := int64(req.Optimize&3) << 1
+	c := &ip.req
+	c.path = ip.view(unsafe.Pointer(unsafe.StringData(req.Path)), len(req.Path))
+	c.stamp = C.ph_stamp{mtime_ns: C.int64_t(req.Stamp[0]), size: C.int64_t(req.Stamp[1]),
+		inode: C.uint64_t(req.Stamp[2]), dev: C.uint64_t(req.Stamp[3])}
+	c.unbuffered = 0
 	if req.Unbuffered {
-		flags |= 1
+		c.unbuffered = 1
 	}
-	stamp := [5]C.int64_t{C.int64_t(req.Stamp[0]), C.int64_t(req.Stamp[1]), C.int64_t(req.Stamp[2]), C.int64_t(req.Stamp[3]), C.int64_t(flags)}
-	path := req.Path
-	bodyFD := -1
+	c.optimize = C.int(req.Optimize)
+	c.env = ip.view(unsafe.Pointer(unsafe.SliceData(req.Env)), len(req.Env))
+	c.args = ip.view(unsafe.Pointer(unsafe.SliceData(req.Args)), len(req.Args))
+	c.body = ip.view(unsafe.Pointer(unsafe.SliceData(req.Body)), len(req.Body))
+	c.body_fd = -1
 	if req.BodyFile != nil {
-		bodyFD = int(req.BodyFile.Fd())
+		c.body_fd = C.int(req.BodyFile.Fd())
 	}
-	var stream, reader cgo.Handle
+	c.stream, c.reader = 0, 0
 	if req.Stream != nil {
 		ip.stream.fn = req.Stream
-		stream = ip.streamHandle
+		c.stream = C.uintptr_t(ip.streamHandle)
 	}
 	if req.BodyReader != nil {
 		ip.stream.body = req.BodyReader
-		reader = ip.streamHandle
+		c.reader = C.uintptr_t(ip.streamHandle)
 	}
-	st := C.ph_exec(ip.p,
-		(*C.char)(unsafe.Pointer(unsafe.StringData(path))), C.size_t(len(path)),
-		&stamp[0],
-		cbytes(req.Env), C.size_t(len(req.Env)),
-		cbytes(req.Args), C.size_t(len(req.Args)),
-		cbytes(req.Body), C.size_t(len(req.Body)),
-		C.int(bodyFD),
-		C.uintptr_t(stream),
-		C.uintptr_t(reader),
-		ip.chdir,
-		&ip.res)
+	c.chdir = ip.chdir
+	st := C.ph_exec(ip.p, &ip.req, &ip.res) // &ip.req, not c: cgo then checks the field alone
+	ip.pin.Unpin()
+	*c = C.ph_request{}
 	ip.stream.fn = nil
 	ip.stream.body = nil
 	runtime.KeepAlive(req)
 	r := &ip.res
 	switch st {
 	case C.PH_OK:
+	case C.PH_EWRONGTHREAD:
+		return ErrWrongThread
 	default:
 		return &RuntimeError{Msg: C.GoStringN(r.failure, C.int(r.failure_n))}
 	}
@@ -340,15 +359,18 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 	if r.failure_n > 0 {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))
 	}
-	res.TimedOut = strings.HasPrefix(res.Failure, timeoutFailure)
+	res.TimedOut = r.timed_out != 0
 	return nil
 }
 
-func cbytes(b []byte) *C.char {
-	if len(b) == 0 {
-		return nil
+// view makes a ph_bytes of n bytes at p, pinned until the request ends:
+// C reads the request's memory through ip.req, which Go owns.
+func (ip *Interp) view(p unsafe.Pointer, n int) C.ph_bytes {
+	if n == 0 {
+		return C.ph_bytes{}
 	}
-	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
+	ip.pin.Pin(p)
+	return C.ph_bytes{p: (*C.char)(p), n: C.size_t(n)}
 }
 
 // Park tells the interpreter that the server has given up on the request
@@ -357,20 +379,30 @@ func cbytes(b []byte) *C.char {
 // called from any goroutine while Exec runs, never after Close.
 func (ip *Interp) Park() { C.ph_park(ip.p) }
 
-// Close ends the interpreter, on its home thread, and waits for that. It
-// returns ErrLeftRunning when a thread the interpreter started still ran:
-// the interpreter is then left as it is (and is closed all the same).
+// Close ends the interpreter. It must be called on the owner's thread,
+// with no Exec running (else ErrWrongThread, and the Interp stays open).
+// It returns ErrLeftRunning when a thread the interpreter started still
+// ran: the interpreter is then left as it is (and is closed all the same).
 func (ip *Interp) Close() error {
+	if !ip.inUse.CompareAndSwap(false, true) {
+		return ErrWrongThread
+	}
+	defer ip.inUse.Store(false)
 	if ip.p == nil {
 		return nil
 	}
-	done := make(chan bool)
-	ip.end <- done
-	ended := <-done
-	ip.streamHandle.Delete()
-	ip.p = nil
-	if !ended {
+	switch C.ph_interp_free(ip.p) {
+	case C.PH_EWRONGTHREAD:
+		return ErrWrongThread
+	case C.PH_ELEFT:
+		ip.close()
 		return ErrLeftRunning
 	}
+	ip.close()
 	return nil
+}
+
+func (ip *Interp) close() {
+	ip.streamHandle.Delete()
+	ip.p = nil
 }

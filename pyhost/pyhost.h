@@ -4,10 +4,19 @@
  * is plain bytes.
  *
  * Conventions:
- *   - Functions return 0 (PH_OK) on success and a negative PH_E* code on
- *     failure; where a message is useful it is written to errbuf.
- *   - Input pointers are borrowed for the duration of the call only: C
- *     copies what it keeps and never stores a Go pointer.
+ *   - Every function that can fail returns 0 (PH_OK) or a negative PH_E*
+ *     code; where a message is useful it is written to errbuf. The three
+ *     queries (ph_library_path, ph_version, ph_own_gil) cannot fail and
+ *     return their answer; ph_park returns nothing.
+ *   - Threads: the thread that creates an interp (ph_interp_new,
+ *     ph_main_new) owns it. ph_exec and ph_interp_free must be called on
+ *     that thread, one at a time; on any other they return
+ *     PH_EWRONGTHREAD and change nothing. Only ph_park may be called from
+ *     any thread.
+ *   - Ownership: input pointers are borrowed for the duration of the call
+ *     only: C copies what it keeps and never stores a caller's pointer.
+ *     Output pointers (ph_result, *out) point to C-owned memory, valid as
+ *     each declaration says.
  *   - No function is called with the GIL held, and none returns holding it.
  */
 #ifndef PYHOST_H
@@ -18,11 +27,14 @@
 
 enum {
 	PH_OK = 0,
-	PH_EINIT = -1,    /* Python could not be initialised */
-	PH_ERUNTIME = -3, /* the warmcgi runtime itself failed (a bug) */
-	PH_ECREATE = -4   /* a new interpreter could not be created */
+	PH_EINIT = -1,       /* Python could not be initialised */
+	PH_ERUNTIME = -3,    /* the warmcgi runtime itself failed (a bug) */
+	PH_ECREATE = -4,     /* a new interpreter could not be created */
+	PH_ELEFT = -5,       /* ph_interp_free left the interpreter as it was (a thread of its own still ran) */
+	PH_EWRONGTHREAD = -6 /* called on a thread other than the interp's owner: nothing was done */
 };
 
+/* ph_interp is one interpreter, owned by the C layer and by the thread that created it. */
 typedef struct ph_interp ph_interp;
 
 /*
@@ -31,18 +43,18 @@ typedef struct ph_interp ph_interp;
  * ph_exec or ph_interp_free; the caller copies what it needs at once.
  */
 typedef struct {
-	int status;             /* PH_OK or a PH_E* code */
 	int exit_code;          /* the script's exit status as CPython reports it */
 	int compiled;           /* 0: code cache hit, 1: first compile, 2: recompiled after a change */
 	const char *out;        /* stdout bytes (CGI headers, blank line, body) */
 	size_t out_n;
 	const char *err;        /* stderr bytes, tracebacks included */
 	size_t err_n;
-	const char *failure;    /* UTF-8; empty when the script completed */
+	const char *failure;    /* UTF-8; empty when the script completed; the runtime's failure on PH_ERUNTIME */
 	size_t failure_n;
 	const char *late;       /* output written while no request was active */
 	size_t late_n;
 	int threads_left;       /* threads the script started still run */
+	int timed_out;          /* the runtime's watchdog ended the request (its time limit passed) */
 } ph_result;
 
 /*
@@ -51,10 +63,10 @@ typedef struct {
  */
 const char *ph_library_path(void);
 
-/* ph_version returns Py_GetVersion(). Any thread, any time. */
+/* ph_version returns Py_GetVersion(). Any thread, any time; the string is static. */
 const char *ph_version(void);
 
-/* ph_own_gil reports whether ph_interp_new(own_gil=1) is available in this build. */
+/* ph_own_gil reports whether ph_options.own_gil is available in this build. Any thread, any time. */
 int ph_own_gil(void);
 
 /*
@@ -64,69 +76,115 @@ int ph_own_gil(void);
  * program_name: the python executable that belongs to the linked libpython
  * (so the matching standard library is found), or NULL.
  * pycache_prefix: where bytecode of imported modules is written, or NULL to
- * write none.
+ * write none. Both are borrowed (copied into Python's configuration);
+ * errbuf (errlen bytes) is the caller's.
  */
 int ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen);
 
-/*
- * ph_interp_new creates a sub-interpreter and runs the warmcgi runtime
- * source (NUL-terminated) in it. An interp is not tied to a thread: later
- * calls may come from any thread, one at a time (the caller serialises
- * them). own_gil selects a per-interpreter GIL (only when ph_own_gil() is
- * true). Returns NULL and fills errbuf on failure.
- */
-ph_interp *ph_interp_new(const char *runtime_src, int own_gil, char *errbuf, size_t errlen);
+/* ph_bytes is a borrowed view of length n (p may be NULL when n is 0). */
+typedef struct {
+	const char *p;
+	size_t n;
+} ph_bytes;
+
+/* ph_stamp identifies a script file's version: a change recompiles. */
+typedef struct {
+	int64_t mtime_ns;
+	int64_t size;
+	uint64_t inode;
+	uint64_t dev;
+} ph_stamp;
 
 /*
- * ph_main_new binds the calling OS thread to the main interpreter instead
- * of a sub-interpreter (main mode, for C extensions that refuse
- * sub-interpreters): it makes a thread state of the main interpreter for
- * this thread. The first successful call in the process runs the warmcgi
- * runtime source (NUL-terminated) in the main interpreter; later calls
- * share that runtime and ignore runtime_src. The calling thread must stay
- * the same for every later call on the interp. Main-mode interps share one
- * runtime, so ph_exec runs their requests one at a time (see ph_exec);
- * sub-interpreters are not affected. After the first call it neither
- * takes the GIL nor waits for a running request. A failed install is
- * final: every later call fails with the same message. Called without the
- * GIL, returns without it. Returns NULL and fills errbuf on failure.
+ * ph_options configure a new interp. runtime_src is the warmcgi runtime's
+ * Python source, NUL-terminated; the other fields become the runtime's
+ * settings, globals it reads as it is installed (_CHDIR, _MODULES,
+ * _GLOBALS, _TIMEOUT, _CGI_ESCAPE, _PRELOAD, _REAL_PROCESS, _PYLIB; _MAIN
+ * says whether it is the main interpreter). Borrowed for the call.
  */
-ph_interp *ph_main_new(const char *runtime_src, char *errbuf, size_t errlen);
+typedef struct {
+	const char *runtime_src;
+	int own_gil;        /* a GIL of its own (only when ph_own_gil()); ignored by ph_main_new */
+	int chdir;          /* requests may start in their script's directory */
+	int keep_modules;   /* --modules keep (else purge) */
+	int keep_globals;   /* --globals keep (else fresh) */
+	int cgi_escape;     /* define cgi.escape as before Python 3.8 */
+	int real_process;   /* the interpreter owns its whole worker process */
+	double timeout;     /* seconds a request may run; 0: no limit */
+	ph_bytes preload;   /* modules imported at creation, "name\0" repeated (UTF-8) */
+	ph_bytes pylib;     /* modules warmcgi brings, "name\0source\0" repeated (UTF-8) */
+} ph_options;
 
 /*
- * ph_exec runs one CGI request: the script at path (the code cache key)
- * with the given stamp {mtime_ns, size, ino, dev, flags} (flags: bit 0 is
- * python -u, bits 1-2 the -O level; part of the cache key), environment
- * block ("K=V\0" repeated), argv[1:] block ("word\0" repeated) and request
- * body (or, when body_fd >= 0, a seekable file holding it, read through a
- * duplicate of the descriptor). stream, when not 0, is the Go handle that
- * output the script flushes is sent to while it runs (go_pyhost_emit,
- * called on this thread without the GIL). reader, when not 0, is the Go
- * handle the body is read from as the script reads it (go_pyhost_read;
- * body and body_fd are then unused). want_cwd: start the script in
- * its directory, after giving the calling thread a working directory of
- * its own (unshare(CLONE_FS), once per thread); the thread is back in the
- * server's directory when ph_exec returns. Runs on the calling thread,
- * whichever it is, with a thread state the interp keeps for that thread.
- * The only call into C on the per-request path.
- * For a main-mode interp (ph_main_new) the call first waits, without the
- * GIL, until no other main-mode request runs, and uses the calling
- * thread's own thread state of the main interpreter.
+ * ph_interp_new creates a sub-interpreter on the calling thread, which
+ * then owns it, and installs the warmcgi runtime in it with o's settings
+ * (o borrowed for the call). Any thread after ph_init; the caller
+ * serialises creations. On success *out is the new interp (the C layer's, until
+ * ph_interp_free); on failure (PH_EINIT, PH_ECREATE, PH_ERUNTIME) errbuf
+ * says why.
  */
-int ph_exec(ph_interp *ip, const char *path, size_t path_n, const int64_t *stamp,
-	    const char *env, size_t env_n, const char *argv, size_t argv_n,
-	    const char *body, size_t body_n, int body_fd, uintptr_t stream, uintptr_t reader,
-	    int want_cwd, ph_result *res);
+int ph_interp_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen);
 
 /*
- * ph_interp_free ends the interpreter; call it on the thread that created
- * it (CPython's threading module takes that one for the interpreter's main
- * thread), with no ph_exec on it running. For a main-mode interp it only
- * frees the handle: the main interpreter and its runtime stay for the
- * other main-mode interps. Returns 0 when an interpreter had to be left
- * as it is (a thread of its own still ran: Py_EndInterpreter would abort
- * the process; or, out of memory, no thread state could be made to end
- * it), 1 otherwise.
+ * ph_main_new makes an interp of the calling thread's own thread state of
+ * the main interpreter instead of a sub-interpreter (main mode, for C
+ * extensions that refuse sub-interpreters); the calling thread owns it, as
+ * with ph_interp_new. The first successful call in the process installs
+ * the warmcgi runtime in the main interpreter with o's settings (o
+ * borrowed for the call); later calls share that runtime and ignore o.
+ * Main-mode interps share one runtime, so ph_exec runs their requests one
+ * at a time (see ph_exec); sub-interpreters are not affected. After the
+ * first call it neither takes the GIL nor waits for a running request. A
+ * failed install is final: every later call fails with the same message.
+ * On success *out is the new interp; on failure errbuf says why.
+ */
+int ph_main_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen);
+
+/*
+ * ph_request is one CGI request. Every pointer in it is borrowed for the
+ * ph_exec call only (Go pins the memory for the call).
+ */
+typedef struct {
+	ph_bytes path;        /* absolute script path (file-system encoding); the code cache key */
+	ph_stamp stamp;       /* with unbuffered and optimize, the code cache key */
+	int unbuffered;       /* python -u */
+	int optimize;         /* python -O level: 0, 1 or 2 */
+	ph_bytes env;         /* "K=V\0" repeated */
+	ph_bytes args;        /* argv[1:], "word\0" repeated */
+	ph_bytes body;        /* the request body, unless body_fd or reader */
+	int body_fd;          /* >= 0: a seekable file holding the body, read through a dup */
+	uintptr_t stream;     /* not 0: Go handle flushed output goes to (go_pyhost_emit) */
+	uintptr_t reader;     /* not 0: Go handle the body is read from (go_pyhost_read) */
+	int chdir;            /* start the script in its directory */
+} ph_request;
+
+/*
+ * ph_exec runs one CGI request: the script at req->path with its stamp,
+ * environment block, argv[1:] block and body. When req->stream is not 0,
+ * output the script flushes is sent to that Go handle while it runs
+ * (go_pyhost_emit, called on this thread without the GIL). When
+ * req->reader is not 0 the body is read from that Go handle as the script
+ * reads it (go_pyhost_read; body and body_fd are then unused). When
+ * req->chdir is set the script starts in its directory, after the calling
+ * thread is given a working directory of its own (unshare(CLONE_FS), once
+ * per thread); the thread is back in the server's directory when ph_exec
+ * returns. The owner thread only (else PH_EWRONGTHREAD, res untouched);
+ * req is borrowed for the call, res is the caller's and is filled as
+ * ph_result says. Returns PH_OK when the script ran, whatever it did, or
+ * PH_ERUNTIME with the runtime's failure in res->failure. The only call
+ * into C on the per-request path. For a main-mode interp the call first
+ * waits, without the GIL, until no other main-mode request runs.
+ */
+int ph_exec(ph_interp *ip, const ph_request *req, ph_result *res);
+
+/*
+ * ph_interp_free ends the interpreter and frees ip. The owner thread only
+ * (else PH_EWRONGTHREAD, and ip stays as it is), with no ph_exec on it
+ * running. For a main-mode interp it only frees the handle: the main
+ * interpreter and its runtime stay for the other main-mode interps.
+ * Returns PH_ELEFT when the interpreter had to be left as it is (a thread
+ * of its own still ran: Py_EndInterpreter would abort the process), PH_OK
+ * otherwise; either way ip is freed. NULL is PH_OK.
  */
 int ph_interp_free(ph_interp *ip);
 
@@ -134,8 +192,8 @@ int ph_interp_free(ph_interp *ip);
  * ph_park tells the interpreter that the server has given up on the
  * request it runs (it overran its time limit and did not stop) and will
  * never use it again: the runtime's watchdog then parks the request's
- * thread for good, asleep. Any thread, any time, no GIL; only an
- * atomic store.
+ * thread for good, asleep. Any thread, any time before ph_interp_free,
+ * no GIL; only an atomic store.
  */
 void ph_park(ph_interp *ip);
 

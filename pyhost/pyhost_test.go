@@ -3,6 +3,7 @@
 package pyhost
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // onThread runs fn on a fresh goroutine locked to its own OS thread, as
@@ -266,59 +268,71 @@ func TestReloadOnChange(t *testing.T) {
 	})
 }
 
-// TestAnyThread: an interp runs each request on the calling thread, whichever
-// it is, starts it in the script's directory and gives the thread back in
-// the server's; it is closed from yet another thread.
-func TestAnyThread(t *testing.T) {
+// TestOwnerThread: an interp runs its requests on the thread that created
+// it, starts each in the script's directory and gives the thread back in
+// the server's. Exec and Close from any other thread fail with
+// ErrWrongThread, loudly and without touching the result, and the interp
+// goes on serving its owner; the owner closes it. Main-mode interps follow
+// the same rule.
+func TestOwnerThread(t *testing.T) {
 	path := script(t, "where.py")
 	serverDir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported(), Chdir: true})
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range []struct {
+		name string
+		opts InterpOptions
+	}{{"subinterp", InterpOptions{Chdir: true}}, {"main", mainOptions}} {
+		t.Run(mode.name, func(t *testing.T) {
+			onThread2(t, mode.opts, func(ip *Interp) {
+				owner := ""
+				run := func(what string) {
+					var res Result
+					if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+					lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
+					if len(lines) != 4 {
+						t.Fatalf("%s printed %q", what, res.Stdout)
+					}
+					if mode.opts.Chdir && lines[2] != filepath.Dir(path) {
+						t.Errorf("%s ran in %s; want the script's directory %s", what, lines[2], filepath.Dir(path))
+					}
+					if owner != "" && lines[3] != owner {
+						t.Errorf("%s ran on thread %s, the owner is %s", what, lines[3], owner)
+					}
+					owner = lines[3]
+					if cwd, _ := os.Getwd(); cwd != serverDir {
+						t.Errorf("%s left its thread in %s, want %s", what, cwd, serverDir)
+					}
+				}
+				run("the first request")
+				for i := 0; i < 4; i++ {
+					c := make(chan string)
+					go func() {
+						runtime.LockOSThread() // a thread of its own, which ends with the goroutine
+						res := Result{Stdout: []byte("untouched")}
+						var bad []string
+						if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); !errors.Is(err, ErrWrongThread) {
+							bad = append(bad, fmt.Sprintf("Exec: %v, want ErrWrongThread", err))
+						}
+						if string(res.Stdout) != "untouched" || res.ExitCode != 0 {
+							bad = append(bad, fmt.Sprintf("Exec changed the result: stdout %q", res.Stdout))
+						}
+						if err := ip.Close(); !errors.Is(err, ErrWrongThread) {
+							bad = append(bad, fmt.Sprintf("Close: %v, want ErrWrongThread", err))
+						}
+						c <- strings.Join(bad, "; ")
+					}()
+					if msg := <-c; msg != "" {
+						t.Errorf("from another thread (%d): %s", i, msg)
+					}
+				}
+				run("a request after the refused calls")
+			})
+		})
 	}
-	threads := map[string]bool{}
-	hold := make(chan struct{}) // keeps the four threads alive, so they are four
-	defer close(hold)
-	for i := 0; i < 4; i++ {
-		type answer struct {
-			out, cwdAfter string
-			err           error
-		}
-		c := make(chan answer)
-		go func() {
-			runtime.LockOSThread() // a thread of its own, which ends with the goroutine
-			var res Result
-			err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res)
-			cwd, _ := os.Getwd()
-			c <- answer{string(res.Stdout), cwd, err}
-			<-hold
-		}()
-		a := <-c
-		if a.err != nil {
-			t.Fatal(a.err)
-		}
-		lines := strings.Split(strings.TrimSpace(a.out), "\n")
-		if len(lines) != 4 || lines[2] != filepath.Dir(path) {
-			t.Fatalf("request %d printed %q; want the script's directory %s", i, a.out, filepath.Dir(path))
-		}
-		threads[lines[3]] = true
-		if a.cwdAfter != serverDir {
-			t.Errorf("request %d left its thread in %s, want %s", i, a.cwdAfter, serverDir)
-		}
-	}
-	if len(threads) != 4 {
-		t.Errorf("4 requests from 4 threads ran on %d threads: %v", len(threads), threads)
-	}
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		ip.Close()
-		close(done)
-	}()
-	<-done
 }
 
 func TestMain(m *testing.M) {
@@ -499,4 +513,38 @@ func TestEnvironEachRequest(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSettings: the options reach the runtime as its settings: a module
+// named in Preload is imported when the interpreter is made (and one that
+// does not import fails the creation), and the timeout is a float.
+func TestSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.py")
+	src := "import sys, _warmcgi\nprint('Content-Type: text/plain')\nprint()\n" +
+		"print('colorsys' in sys.modules, _warmcgi._PRELOAD, _warmcgi._TIMEOUT, _warmcgi._MODULES, _warmcgi._GLOBALS, sorted(_warmcgi._PYLIB))\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onThread2(t, InterpOptions{Preload: []string{"colorsys"}, Timeout: 1500 * time.Millisecond, KeepGlobals: true}, func(ip *Interp) {
+		var res Result
+		if err := ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res); err != nil {
+			t.Fatal(err)
+		}
+		want := "Content-Type: text/plain\n\nTrue ['colorsys'] 1.5 purge keep ['cgi', 'cgitb']\n"
+		if string(res.Stdout) != want {
+			t.Errorf("stdout %q, want %q (stderr %q)", res.Stdout, want, res.Stderr)
+		}
+	})
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		ip, err := NewInterp(InterpOptions{Preload: []string{"no_such_module_here"}})
+		if err == nil {
+			ip.Close()
+		}
+		done <- err
+	}()
+	if err := <-done; !errors.Is(err, ErrCreate) || !strings.Contains(err.Error(), "no_such_module_here") {
+		t.Errorf("NewInterp preloading a missing module: %v, want ErrCreate naming it", err)
+	}
 }

@@ -1,6 +1,7 @@
 package pyhost
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -60,7 +61,7 @@ type Result struct {
 	Late     []byte // written between requests (late threads, finalizers)
 	ExitCode int
 	Failure  string // "" when the script completed normally
-	TimedOut bool   // the request ran past InterpOptions.Timeout
+	TimedOut bool   // the request ran past InterpOptions.Timeout (Err then matches ErrTimeout)
 	// Compiled says whether this run compiled the script: CompileNone
 	// (the interpreter's code cache had it), CompileFirst (first run in
 	// this interpreter) or CompileReload (the file changed).
@@ -69,6 +70,28 @@ type Result struct {
 	// running when the request ended (daemon threads, or threads past
 	// the join bound): they go on in the interpreter.
 	ThreadsLeft bool
+}
+
+// Err returns nil, or for a request that ran past its time limit
+// (TimedOut) a *TimeoutError, which matches ErrTimeout and
+// context.DeadlineExceeded with errors.Is.
+func (r *Result) Err() error {
+	if !r.TimedOut {
+		return nil
+	}
+	return &TimeoutError{Failure: r.Failure}
+}
+
+// TimeoutError is Result.Err of a request that ran past its time limit.
+type TimeoutError struct {
+	Failure string // the runtime's failure text
+}
+
+func (e *TimeoutError) Error() string { return e.Failure }
+
+// Is makes a TimeoutError match ErrTimeout and context.DeadlineExceeded.
+func (e *TimeoutError) Is(target error) bool {
+	return target == ErrTimeout || target == context.DeadlineExceeded
 }
 
 // Compile is Result.Compiled.
@@ -93,6 +116,13 @@ var (
 	// interpreter under a running thread aborts the process. It keeps its
 	// memory until the process exits.
 	ErrLeftRunning = errors.New("pyhost: interpreter left running: a thread started in it still runs")
+	// ErrTimeout matches Result.Err of a request the runtime's watchdog
+	// ended because it ran past InterpOptions.Timeout.
+	ErrTimeout = errors.New("pyhost: the request ran past its time limit")
+	// ErrWrongThread means Exec or Close was called on an OS thread other
+	// than the one that created the Interp (or while another call on it
+	// ran): nothing was done. It is a bug of the caller.
+	ErrWrongThread = errors.New("pyhost: interp used from a thread other than its owner's")
 )
 
 // RuntimeError is a failure of the warmcgi runtime inside the interpreter

@@ -1,0 +1,41 @@
+/*
+ * pyhost_int.h: what pyhost.c (lifecycle, exec) and module.c (the
+ * _warmcgi module the runtime runs in) share. Not seen by Go.
+ */
+#ifndef PYHOST_INT_H
+#define PYHOST_INT_H
+
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <Python.h>
+
+#include "pyhost.h"
+
+/* Own-GIL sub-interpreters crash on 3.12 (DESIGN.md), so they need 3.13. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define PH_HAVE_OWN_GIL 1
+#else
+#define PH_HAVE_OWN_GIL 0
+#endif
+
+/* ph_set_error formats a message into buf (n bytes), if there is one. */
+void ph_set_error(char *buf, size_t n, const char *fmt, ...);
+
+/*
+ * ph_exception_text returns "Type: message" for the raised exception as
+ * a new bytes object and clears it, or NULL if that fails too. GIL held.
+ */
+PyObject *ph_exception_text(void);
+
+/*
+ * ph_install_runtime makes the current interpreter's _warmcgi module (its
+ * C methods, park the flag its _parked reads, and o's settings as the
+ * runtime's globals; in_main says it is the main interpreter), runs the
+ * runtime source in it and returns a new reference to its _run, or NULL
+ * with errbuf filled. GIL held.
+ */
+PyObject *ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen);
+
+#endif
