@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warmcgi/warmcgi/cgienv"
 )
 
 // onThread runs fn on a fresh goroutine locked to its own OS thread, as
@@ -404,18 +406,18 @@ func TestStream(t *testing.T) {
 	path := script(t, "progress.py")
 	tests := []struct {
 		name    string
-		answers []StreamAnswer // one per call, the last repeats
+		answers []cgienv.StreamAnswer // one per call, the last repeats
 		chunks  []string
 		stdout  string
 		stderr  string
 	}{
-		{"sent", []StreamAnswer{StreamSent},
+		{"sent", []cgienv.StreamAnswer{cgienv.StreamSent},
 			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "tail\n", ""},
-		{"kept until headers are wanted", []StreamAnswer{StreamKeep, StreamSent},
+		{"kept until headers are wanted", []cgienv.StreamAnswer{cgienv.StreamKeep, cgienv.StreamSent},
 			[]string{"Content-Type: text/plain\n\nstep 1\n", "Content-Type: text/plain\n\nstep 1\nstep 2\n", "step 3\n"}, "tail\n", ""},
-		{"declined", []StreamAnswer{StreamDecline},
+		{"declined", []cgienv.StreamAnswer{cgienv.StreamDecline},
 			[]string{"Content-Type: text/plain\n\nstep 1\n"}, "Content-Type: text/plain\n\nstep 1\nstep 2\nstep 3\ntail\n", ""},
-		{"client gone", []StreamAnswer{StreamSent, StreamSent, StreamGone},
+		{"client gone", []cgienv.StreamAnswer{cgienv.StreamSent, cgienv.StreamSent, cgienv.StreamGone},
 			[]string{"Content-Type: text/plain\n\nstep 1\n", "step 2\n", "step 3\n"}, "", "client gone\n"},
 	}
 	for _, mode := range isolationModes {
@@ -427,12 +429,12 @@ func TestStream(t *testing.T) {
 	}
 }
 
-func testStream(t *testing.T, opts InterpOptions, path string, answers []StreamAnswer, wantChunks []string, stdout, stderr string) {
+func testStream(t *testing.T, opts InterpOptions, path string, answers []cgienv.StreamAnswer, wantChunks []string, stdout, stderr string) {
 	var chunks []string
 	var res Result
 	var err error
 	onThread2(t, opts, func(ip *Interp) {
-		stream := func(b []byte) StreamAnswer {
+		stream := func(b []byte) cgienv.StreamAnswer {
 			chunks = append(chunks, string(b))
 			return answers[min(len(chunks), len(answers))-1]
 		}

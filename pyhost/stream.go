@@ -10,6 +10,8 @@ import (
 	"io"
 	"runtime/cgo"
 	"unsafe"
+
+	"github.com/warmcgi/warmcgi/cgienv"
 )
 
 // go_pyhost_emit passes output a script flushed to its request's Stream
@@ -20,7 +22,7 @@ import (
 func go_pyhost_emit(h C.uintptr_t, p *C.char, n C.size_t) C.int {
 	slot, ok := cgo.Handle(h).Value().(*streamSlot)
 	if !ok || slot.fn == nil {
-		return C.int(StreamDecline)
+		return C.int(cgienv.StreamDecline)
 	}
 	return C.int(slot.fn(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
 }
@@ -55,6 +57,6 @@ func go_pyhost_read(h C.uintptr_t, buf *C.char, n C.size_t) C.long {
 // streamSlot holds an interpreter's current Stream function and, for a
 // body read while it arrives, its reader.
 type streamSlot struct {
-	fn   func([]byte) StreamAnswer
+	fn   func([]byte) cgienv.StreamAnswer
 	body io.Reader
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+
+	"github.com/warmcgi/warmcgi/cgienv"
 )
 
 // Config is the process-wide Python configuration given to Init.
@@ -35,24 +37,13 @@ type Request struct {
 	Unbuffered bool
 	Optimize   int
 	// Stream, when set, receives the output the script flushes while it
-	// runs (called on the interpreter's thread). It answers StreamSent
+	// runs (called on the interpreter's thread). It answers cgienv.StreamSent
 	// (the output was sent: it is not in Result.Stdout), StreamKeep (keep
 	// it, ask again at the next flush), StreamDecline (keep everything,
 	// do not ask again) or StreamGone (the client left: the script gets
 	// BrokenPipeError).
-	Stream func(chunk []byte) StreamAnswer
+	Stream func(chunk []byte) cgienv.StreamAnswer
 }
-
-// StreamAnswer is a Stream function's answer.
-type StreamAnswer int
-
-// The answers a Stream function gives (see Request.Stream).
-const (
-	StreamGone    StreamAnswer = -1
-	StreamSent    StreamAnswer = 0
-	StreamKeep    StreamAnswer = 1
-	StreamDecline StreamAnswer = 2
-)
 
 // Result is what a script produced. Exec reuses its slices.
 type Result struct {

@@ -25,10 +25,6 @@ type embeddedInterp struct {
 	log  *slog.Logger
 	env  []byte
 	args []byte
-	// cur is the running request's Stream; stream, bound once, passes
-	// its chunks on, so a request allocates no adapter.
-	cur    func([]byte) cgienv.StreamAnswer
-	stream func([]byte) pyhost.StreamAnswer
 	// req is the running request, for abandonJob on the pool's watch
 	// goroutine.
 	req atomic.Pointer[cgienv.Request]
@@ -38,7 +34,6 @@ var _ interp.Interpreter = (*embeddedInterp)(nil)
 
 func newEmbeddedInterp(ip *pyhost.Interp, id int, logger *slog.Logger) *embeddedInterp {
 	w := &embeddedInterp{ip: ip, id: id, log: logger}
-	w.stream = func(b []byte) pyhost.StreamAnswer { return pyhost.StreamAnswer(w.cur(b)) }
 	return w
 }
 
@@ -93,11 +88,6 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 		}
 		w.env = procmode.AppendBlock(w.env[:0], req.Env)
 		w.args = procmode.AppendBlock(w.args[:0], req.Args)
-		var stream func([]byte) pyhost.StreamAnswer
-		if req.Stream != nil {
-			w.cur, stream = req.Stream, w.stream
-			defer func() { w.cur = nil }()
-		}
 		w.req.Store(req)
 		defer w.req.Store(nil)
 		execErr = w.ip.Exec(&pyhost.Request{
@@ -113,7 +103,7 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 
 			Unbuffered: fl.unbuffered,
 			Optimize:   fl.optimize,
-			Stream:     stream,
+			Stream:     req.Stream,
 		}, &res)
 	})
 	switch {
@@ -127,9 +117,7 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	if r.rec != nil && res.Compiled != pyhost.CompileNone {
 		r.rec.Compiled(req.Script, res.Compiled == pyhost.CompileReload)
 	}
-	// TODO(merge): pyhost's typed timeout replaces Result.TimedOut (and its
-	// "warmcgi-timeout:" prefix); map it to ErrTimeout here.
-	if res.TimedOut {
+	if res.TimedOut { // set by pyhost's C layer (ph_result.timed_out)
 		// The handler logs the stderr line by line, as for any script.
 		return &cgienv.Output{Stderr: res.Stderr}, timedOut(req.Script, res.Failure)
 	}
