@@ -155,14 +155,14 @@ static PyMethodDef parked_def = {
 	"_parked", parked, METH_NOARGS, "Whether the server has given up on this interpreter."};
 
 /*
- * The fast path of sys.stdout.write and sys.stderr.write (runtime.py,
+ * The fast path of sys.stdout.write and sys.stderr.write (runtime/stdio.py,
  * _TextOut): a str written on the request's own thread to a sink that is
  * neither closed nor detached is encoded and appended to the sink's buffer
  * here; anything else goes to the Python method, _TextOut._write_py. A
  * print costs about half what the Python method cost.
  *
  * The stream's _fast slot holds what the method needs, in this order. The
- * slots of the stream and of its sink (runtime.py, _Sink) are read at
+ * slots of the stream and of its sink (runtime/sinks.py, _Sink) are read at
  * their offsets, which _text_write takes from the classes' member
  * descriptors: plain numbers, the same in every interpreter, since the
  * classes are made from the same source on the same base.
@@ -280,7 +280,7 @@ static PyMethodDef textout_write_def = {
 
 /*
  * _text_write(cls, fast, ok, buf, encoding, errors, stream) makes the write
- * method of cls (runtime.py, _TextOut) as a C method, the same kind as
+ * method of cls (runtime/stdio.py, _TextOut) as a C method, the same kind as
  * io.TextIOWrapper's own. The other arguments are the member descriptors
  * of cls._fast and of _Sink's slots.
  */
@@ -477,7 +477,7 @@ str_dict(ph_bytes b)
 
 /*
  * set_settings stores the interpreter's settings as the runtime's globals
- * (see runtime.py): _CHDIR, _MODULES, _GLOBALS, _TIMEOUT, _CGI_ESCAPE,
+ * (see runtime/sinks.py): _CHDIR, _MODULES, _GLOBALS, _TIMEOUT, _CGI_ESCAPE,
  * _PRELOAD, _MAIN, _REAL_PROCESS and _PYLIB.
  */
 static int

@@ -4,7 +4,7 @@
  * which moves one request's bytes in and its result out. It owns every
  * PyObject: interpreters, the runtime module in each (module.c) and the
  * last result of each interpreter. The compatibility work (stdio proxies,
- * environ, __main__, the code cache) is Python in runtime.py.
+ * environ, __main__, the code cache) is Python in runtime/*.py.
  */
 #include "pyhost_int.h"
 #include <dlfcn.h>
@@ -455,7 +455,7 @@ word_list(const char *p, size_t n)
 
 /*
  * The failure text of a request the runtime's watchdog ended starts with
- * this (runtime.py, _RequestTimeout.why): the one place it is parsed.
+ * this (runtime/signals.py, _RequestTimeout.why): the one place it is parsed.
  */
 #define PH_TIMEOUT "warmcgi-timeout:"
 #define PH_TIMEOUT_N (sizeof PH_TIMEOUT - 1)

@@ -375,7 +375,7 @@ func (ip *Interp) view(p unsafe.Pointer, n int) C.ph_bytes {
 
 // Park tells the interpreter that the server has given up on the request
 // it runs and will not use it again: the script's thread is then parked
-// for good, asleep, within a second (runtime.py, _Parked). It may be
+// for good, asleep, within a second (runtime/signals.py, _Parked). It may be
 // called from any goroutine while Exec runs, never after Close.
 func (ip *Interp) Park() { C.ph_park(ip.p) }
 

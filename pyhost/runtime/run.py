@@ -136,7 +136,8 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     argv, path, working directory and __main__."""
     global _gen, _worker
     _gen += 1
-    # Requests run on whichever thread the server calls from: the
+    # Requests run on the thread that owns the interpreter (in main mode,
+    # each worker's own thread state of the main interpreter): the
     # watchdog, emulated signals and the stdio routing follow this one,
     # and threads the script starts inherit daemon=False from it, as from
     # the main thread of a CGI process (73).

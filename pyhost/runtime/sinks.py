@@ -14,7 +14,8 @@
 # sys.stdout, sys.stderr, their .buffer, and os.environ. What must be per
 # request is behind them: the request's sinks in _cur and the environ dict.
 #
-# pyhost prepends the interpreter's settings: _CHDIR (bool), _MODULES
+# pyhost's C layer sets the interpreter's settings as globals before this
+# source runs: _CHDIR (bool), _MODULES
 # ("purge" or "keep"), _GLOBALS ("fresh" or "keep"), _TIMEOUT (seconds,
 # 0 for none), _CGI_ESCAPE (bool), _PRELOAD (module names), _MAIN (bool:
 # the main interpreter, not a sub-interpreter), _REAL_PROCESS (bool: the
