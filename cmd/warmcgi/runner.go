@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/observe"
 	"github.com/warmcgi/warmcgi/interp"
 	"github.com/warmcgi/warmcgi/pyhost"
 )
@@ -75,7 +76,7 @@ var _ interp.Interpreter = (*worker)(nil)
 type pyRunner struct {
 	pool   *interp.Pool[*worker]
 	logger *slog.Logger
-	stats  *serverStats // nil without --status
+	stats  *observe.Tracker // nil without --status
 }
 
 var _ cgienv.Runner = (*pyRunner)(nil)
@@ -90,8 +91,8 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	var execErr error
 	err := r.pool.Do(ctx, func(w *worker) {
 		if r.stats != nil {
-			r.stats.busy(w.id, r.stats.script(req.Script))
-			defer r.stats.idle(w.id)
+			r.stats.Busy(w.id, req.Script)
+			defer r.stats.Idle(w.id)
 		}
 		w.env = appendBlock(w.env[:0], req.Env)
 		w.args = appendBlock(w.args[:0], req.Args)
@@ -127,7 +128,7 @@ func (r *pyRunner) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 		return nil, execErr
 	}
 	if r.stats != nil && res.Compiled != pyhost.CompileNone {
-		r.stats.compiled(req.Script, res.Compiled == pyhost.CompileReload)
+		r.stats.Compiled(req.Script, res.Compiled == pyhost.CompileReload)
 	}
 	if res.TimedOut {
 		// The handler logs the stderr line by line, as for any script.

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/observe"
 	"github.com/warmcgi/warmcgi/interp"
 	"github.com/warmcgi/warmcgi/pyhost"
 )
@@ -183,7 +184,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	c.security.configureHandler(h)
 	// Opened before privileges are dropped, as Apache opens its logs.
-	alog, err := openAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
+	alog, err := observe.OpenAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
@@ -200,11 +201,11 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	if alog != nil {
 		defer alog.Close()
 	}
-	var stats *serverStats
+	var stats *observe.Metrics
 	if c.status != "" {
-		stats = newServerStats(h.Root, h.Prefix, c.workers)
+		stats = observe.NewMetrics(h.Root, h.Prefix)
 	}
-	h.Observe = observer(alog, stats)
+	h.Observe = observe.Hook(alog, stats)
 	if alog != nil {
 		// The access log records every request: the log's own record of
 		// each is then Debug (--log-level debug shows it).
@@ -239,9 +240,9 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	var statusLn net.Listener
 	if c.status != "" {
-		if statusLn, err = listenStatus(c.status, c.statusPublic); err != nil {
+		if statusLn, err = observe.ListenStatus(c.status, c.statusPublic); err != nil {
 			closeListeners()
-			if errors.Is(err, errStatusNotLoopback) {
+			if errors.Is(err, observe.ErrStatusNotLoopback) {
 				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 				return exitUsage
 			}
@@ -306,7 +307,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			closeProcs()
 			return exitStartup
 		}
-		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats}
+		backends[modeSubinterp] = &pyRunner{pool: pool, logger: logger, stats: stats.AddSource("subinterp", pool, c.workers)}
 	}
 	if iso.used[modeMain] {
 		// The main interpreter runs one request at a time, whatever the
@@ -318,10 +319,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 			closePool(pool, c.shutdownTimeout, logger)
 			return exitStartup
 		}
-		backends[modeMain] = &pyRunner{pool: mainPool, logger: logger}
-		if pool == nil && stats != nil {
-			stats.pool = mainPool
-		}
+		backends[modeMain] = &pyRunner{pool: mainPool, logger: logger, stats: stats.AddSource("main", mainPool, 1)}
 	}
 	// SIGHUP replaces every worker, each after its current request, one
 	// at a time, so requests keep being served (new code in the
@@ -356,13 +354,15 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	var handler http.Handler = h
 	var statusSrv *http.Server
 	if stats != nil {
-		handler = stats.countInFlight(h)
-		stats.pool = pool
+		handler = stats.CountInFlight(h)
+		if procs != nil {
+			stats.AddSource("process", procs.pool, c.workers)
+		}
 		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
 			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
-		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(pyhost.Version()), mode: mode, workers: c.workers}, logger)
-		go statusSrv.Serve(statusLn) // ends with shutdownStatus
-		defer shutdownStatus(statusSrv)
+		statusSrv = observe.NewStatusServer(stats, observe.StatusInfo{Python: oneLine(pyhost.Version()), Mode: mode}, logger)
+		go statusSrv.Serve(statusLn) // ends with ShutdownStatus
+		defer observe.ShutdownStatus(statusSrv)
 	}
 	srv := &http.Server{
 		Handler:  handler,
@@ -389,7 +389,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	if stats != nil {
 		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
-		stats.ready.Store(true)
+		stats.SetReady(true)
 	}
 	select {
 	case err := <-errc:
@@ -405,7 +405,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		release() // a second signal now ends the process at once
 	}
 	if stats != nil {
-		stats.ready.Store(false) // /readyz answers 503 while in-flight requests drain
+		stats.SetReady(false) // /readyz answers 503 while in-flight requests drain
 	}
 	logger.Info("shutting down", "timeout", c.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -596,23 +596,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// observer returns the Handler's Observe hook feeding the access log and
-// the status counters, either of which may be off (nil); nil when both are.
-func observer(alog *accessLog, stats *serverStats) func(*http.Request, *cgienv.RequestInfo) {
-	switch {
-	case alog != nil && stats != nil:
-		return func(r *http.Request, info *cgienv.RequestInfo) {
-			stats.observe(info)
-			alog.log(r, info)
-		}
-	case alog != nil:
-		return alog.log
-	case stats != nil:
-		return func(_ *http.Request, info *cgienv.RequestInfo) { stats.observe(info) }
-	}
-	return nil
 }
 
 // parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).
