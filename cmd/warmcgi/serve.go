@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/frontend"
 	"github.com/warmcgi/warmcgi/internal/observe"
 	"github.com/warmcgi/warmcgi/interp"
 	"github.com/warmcgi/warmcgi/pyhost"
@@ -222,19 +223,19 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		}
 	}
 	if c.listen != noListen {
-		if ln, err = listenOn(c.listen, sock, logger); err != nil {
+		if ln, err = frontend.Listen(c.listen, sock, logger); err != nil {
 			logger.Error("listen", "err", err)
 			return exitStartup
 		}
 		ln = c.security.listen(ln, logger)
 	}
 	if c.fastcgi != "" {
-		if fln, err = listenOn(c.fastcgi, sock, logger); err != nil {
+		if fln, err = frontend.Listen(c.fastcgi, sock, logger); err != nil {
 			logger.Error("listen", "fastcgi", c.fastcgi, "err", err)
 			closeListeners()
 			return exitStartup
 		}
-		warnOpenFastCGI(c.fastcgi, logger)
+		frontend.WarnOpenFastCGI(c.fastcgi, logger)
 		// Each listener has its own --max-connections.
 		fln = c.security.listen(fln, logger)
 	}
@@ -375,14 +376,14 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
 	errc := make(chan error, 2)
 	if ln != nil {
-		if path := socketPath(c.listen); path != "" {
+		if path := frontend.SocketPath(c.listen); path != "" {
 			logger.Info("listening", "socket", path)
 		} else {
 			logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
 		}
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	fsrv := newFastCGIServer(fastcgiFront{next: handler, passUser: c.fastcgiUser}, logger)
+	fsrv := frontend.NewFastCGIServer(handler, c.fastcgiUser, logger)
 	if fln != nil {
 		logger.Info("fastcgi listening", "addr", fln.Addr().String())
 		go func() { errc <- fsrv.Serve(fln) }()
