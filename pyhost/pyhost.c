@@ -4,7 +4,7 @@
  * which moves one request's bytes in and its result out. It owns every
  * PyObject: interpreters, the runtime module in each (module.c) and the
  * last result of each interpreter. The compatibility work (stdio proxies,
- * environ, __main__, the code cache) is Python in runtime/*.py.
+ * environ, __main__, the code cache) is Python in the runtime/ files.
  */
 #include "pyhost_int.h"
 #include <dlfcn.h>

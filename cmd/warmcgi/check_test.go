@@ -9,18 +9,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/warmcgi/warmcgi/internal/backend"
+	"github.com/warmcgi/warmcgi/internal/check"
 )
 
-func runCheck(t *testing.T, args ...string) map[string]checkResult {
+func runCheck(t *testing.T, args ...string) map[string]check.Result {
 	t.Helper()
 	out, err := exec.Command(warmcgiBin, append([]string{"check", "--json"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("warmcgi check %q: %v\n%s", args, err, out)
 	}
-	got := map[string]checkResult{}
+	got := map[string]check.Result{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		var r checkResult
+		var r check.Result
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -40,7 +43,7 @@ func TestCheckTestdata(t *testing.T) {
 		"config.ini": "not-run", "mylib.py": "not-run", "a/config.py": "not-run", "a/show.py": "embedded",
 	}
 	for name, mode := range want {
-		if got[name].Mode != mode {
+		if got[name].Mode != check.Mode(mode) {
 			t.Errorf("%s: %+v, want mode %s", name, got[name], mode)
 		}
 	}
@@ -56,7 +59,7 @@ func TestCheckTestdata(t *testing.T) {
 			return nil
 		}
 		fi, _ := d.Info()
-		_, py3 := python3Script(path)
+		py3 := backend.Python3Script(path)
 		switch {
 		case fi.Mode()&0o111 == 0 && r.Mode != "not-run":
 			t.Errorf("%s: not executable, reported %s", rel, r.Mode)
@@ -103,7 +106,7 @@ func TestCheckFindings(t *testing.T) {
 		t.Errorf("forker.py constructs %+v, want os.fork (49), signal.alarm (76), os._exit (46)", got["forker.py"].Constructs)
 	}
 	for name, mode := range map[string]string{"forced.py": "plain-cgi", "old.py~": "not-run", ".env": "not-run", "flagged.py": "plain-cgi"} {
-		if got[name].Mode != mode {
+		if got[name].Mode != check.Mode(mode) {
 			t.Errorf("%s: %+v, want %s", name, got[name], mode)
 		}
 	}

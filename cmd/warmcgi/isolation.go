@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/internal/backend"
+	"github.com/warmcgi/warmcgi/internal/observe"
 )
 
 // isolationConfig is what the isolation flags set.
@@ -75,7 +76,7 @@ func reloadOnHUP(ctx context.Context, logger *slog.Logger, reloads ...func()) {
 }
 
 // backendConfig is what the serve flags give the backends.
-func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemory int64, stats *serverStats, logger *slog.Logger) backend.Config {
+func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemory int64, stats *observe.Metrics, logger *slog.Logger) backend.Config {
 	bc := backend.Config{
 		Root:            root,
 		Isolation:       iso,
@@ -97,16 +98,9 @@ func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemor
 		Logger:          logger,
 	}
 	if stats != nil {
-		bc.Recorder = statsRecorder{stats}
+		bc.Observe = func(mode string, pool backend.PoolStats, size int) backend.Recorder {
+			return stats.AddSource(mode, pool, size)
+		}
 	}
 	return bc
-}
-
-// statsRecorder feeds the sub-interpreters' activity to the status page.
-type statsRecorder struct{ st *serverStats }
-
-func (r statsRecorder) Busy(worker int, script string) { r.st.busy(worker, r.st.script(script)) }
-func (r statsRecorder) Idle(worker int)                { r.st.idle(worker) }
-func (r statsRecorder) Compiled(script string, reload bool) {
-	r.st.compiled(script, reload)
 }

@@ -2,9 +2,10 @@ package main
 
 // The serve flags that defend the server against hostile clients and keep
 // scripts from running with more privilege than they need, and the code
-// behind them: the connection limit, the HTTP server's limits and
-// timeouts, the checks on DIR and the switch to an unprivileged user
-// (README "Security"; shared/SECURITY.md has the threats).
+// behind them: the HTTP server's limits and timeouts, the checks on DIR
+// and the switch to an unprivileged user (README "Security";
+// shared/SECURITY.md has the threats). The connection limit itself is
+// frontend.LimitListener.
 
 import (
 	"errors"
@@ -17,14 +18,13 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/frontend"
 )
 
 // securityConfig is what the security flags set, plus what prepare
@@ -196,7 +196,7 @@ func (s *securityConfig) listen(ln net.Listener, logger *slog.Logger) net.Listen
 	if s.maxConnections == 0 {
 		return ln
 	}
-	return newLimitListener(ln, s.maxConnections, logger)
+	return frontend.LimitListener(ln, s.maxConnections, logger)
 }
 
 // dropPrivileges switches the whole process (every thread: Go applies
@@ -305,79 +305,6 @@ func privateDir(dir string, uid int) error {
 		return fmt.Errorf("%s belongs to uid %d, not %d", dir, st.Uid, uid)
 	case st.Mode&0o022 != 0:
 		return fmt.Errorf("%s is writable by its group or others (mode %#o)", dir, st.Mode&0o777)
-	}
-	return nil
-}
-
-// limitListener accepts at most cap(slots) connections at a time. When
-// all slots are taken, Accept waits for a connection to close, and new
-// clients wait in the kernel's accept queue, as under Apache's
-// MaxRequestWorkers: nothing is refused, and nothing is read from a
-// connection before it has a slot.
-type limitListener struct {
-	net.Listener
-	slots     chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	logger    *slog.Logger
-	lastWarn  atomic.Int64 // unix seconds of the last "limit reached" warning
-}
-
-func newLimitListener(ln net.Listener, n int, logger *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), logger: logger}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		l.warnFull()
-		select {
-		case l.slots <- struct{}{}:
-		case <-l.done:
-			return nil, net.ErrClosed
-		}
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &limitConn{Conn: c, l: l}, nil
-}
-
-// warnFull logs that the limit was reached, at most once a minute.
-func (l *limitListener) warnFull() {
-	now := time.Now().Unix()
-	if last := l.lastWarn.Load(); now-last >= 60 && l.lastWarn.CompareAndSwap(last, now) {
-		l.logger.Warn("connection limit reached: new connections wait", "max_connections", cap(l.slots))
-	}
-}
-
-func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-// limitConn gives its slot back when it is closed, once, however often
-// Close is called (net/http and hijacking handlers may both close it).
-type limitConn struct {
-	net.Conn
-	l    *limitListener
-	once sync.Once
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { <-c.l.slots })
-	return err
-}
-
-// CloseWrite lets net/http half-close the connection as it would a bare
-// TCP connection, for a clean end of a response it will not read past.
-func (c *limitConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/warmcgi/warmcgi/cgienv"
 	"github.com/warmcgi/warmcgi/internal/backend"
+	"github.com/warmcgi/warmcgi/internal/frontend"
+	"github.com/warmcgi/warmcgi/internal/observe"
 )
 
 const serveUsage = `Usage: warmcgi serve [flags] DIR
@@ -181,7 +183,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	}
 	c.security.configureHandler(h)
 	// Opened before privileges are dropped, as Apache opens its logs.
-	alog, err := openAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
+	alog, err := observe.OpenAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
@@ -198,11 +200,11 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	if alog != nil {
 		defer alog.Close()
 	}
-	var stats *serverStats
+	var stats *observe.Metrics
 	if c.status != "" {
-		stats = newServerStats(h.Root, h.Prefix, c.workers)
+		stats = observe.NewMetrics(h.Root, h.Prefix)
 	}
-	h.Observe = observer(alog, stats)
+	h.Observe = observe.Hook(alog, stats)
 	if alog != nil {
 		// The access log records every request: the log's own record of
 		// each is then Debug (--log-level debug shows it).
@@ -219,27 +221,27 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		}
 	}
 	if c.listen != noListen {
-		if ln, err = listenOn(c.listen, sock, logger); err != nil {
+		if ln, err = frontend.Listen(c.listen, sock, logger); err != nil {
 			logger.Error("listen", "err", err)
 			return exitStartup
 		}
 		ln = c.security.listen(ln, logger)
 	}
 	if c.fastcgi != "" {
-		if fln, err = listenOn(c.fastcgi, sock, logger); err != nil {
+		if fln, err = frontend.Listen(c.fastcgi, sock, logger); err != nil {
 			logger.Error("listen", "fastcgi", c.fastcgi, "err", err)
 			closeListeners()
 			return exitStartup
 		}
-		warnOpenFastCGI(c.fastcgi, logger)
+		frontend.WarnOpenFastCGI(c.fastcgi, logger)
 		// Each listener has its own --max-connections.
 		fln = c.security.listen(fln, logger)
 	}
 	var statusLn net.Listener
 	if c.status != "" {
-		if statusLn, err = listenStatus(c.status, c.statusPublic); err != nil {
+		if statusLn, err = observe.ListenStatus(c.status, c.statusPublic); err != nil {
 			closeListeners()
-			if errors.Is(err, errStatusNotLoopback) {
+			if errors.Is(err, observe.ErrStatusNotLoopback) {
 				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 				return exitUsage
 			}
@@ -274,13 +276,12 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 	var handler http.Handler = h
 	var statusSrv *http.Server
 	if stats != nil {
-		handler = stats.countInFlight(h)
-		stats.pool = backends.Pool()
+		handler = stats.CountInFlight(h)
 		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
 			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
-		statusSrv = newStatusServer(stats, statusInfo{python: oneLine(backend.PythonVersion()), mode: mode, workers: c.workers}, logger)
-		go statusSrv.Serve(statusLn) // ends with shutdownStatus
-		defer shutdownStatus(statusSrv)
+		statusSrv = observe.NewStatusServer(stats, observe.StatusInfo{Python: oneLine(backend.PythonVersion()), Mode: mode}, logger)
+		go statusSrv.Serve(statusLn) // ends with ShutdownStatus
+		defer observe.ShutdownStatus(statusSrv)
 	}
 	srv := &http.Server{
 		Handler:  handler,
@@ -293,21 +294,21 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
 	errc := make(chan error, 2)
 	if ln != nil {
-		if path := socketPath(c.listen); path != "" {
+		if path := frontend.SocketPath(c.listen); path != "" {
 			logger.Info("listening", "socket", path)
 		} else {
 			logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
 		}
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	fsrv := newFastCGIServer(fastcgiFront{next: handler, passUser: c.fastcgiUser}, logger)
+	fsrv := frontend.NewFastCGIServer(handler, c.fastcgiUser, logger)
 	if fln != nil {
 		logger.Info("fastcgi listening", "addr", fln.Addr().String())
 		go func() { errc <- fsrv.Serve(fln) }()
 	}
 	if stats != nil {
 		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
-		stats.ready.Store(true)
+		stats.SetReady(true)
 	}
 	select {
 	case err := <-errc:
@@ -321,7 +322,7 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		release() // a second signal now ends the process at once
 	}
 	if stats != nil {
-		stats.ready.Store(false) // /readyz answers 503 while in-flight requests drain
+		stats.SetReady(false) // /readyz answers 503 while in-flight requests drain
 	}
 	logger.Info("shutting down", "timeout", c.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
@@ -418,23 +419,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// observer returns the Handler's Observe hook feeding the access log and
-// the status counters, either of which may be off (nil); nil when both are.
-func observer(alog *accessLog, stats *serverStats) func(*http.Request, *cgienv.RequestInfo) {
-	switch {
-	case alog != nil && stats != nil:
-		return func(r *http.Request, info *cgienv.RequestInfo) {
-			stats.observe(info)
-			alog.log(r, info)
-		}
-	case alog != nil:
-		return alog.log
-	case stats != nil:
-		return func(_ *http.Request, info *cgienv.RequestInfo) { stats.observe(info) }
-	}
-	return nil
 }
 
 // parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).

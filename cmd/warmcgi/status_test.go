@@ -16,8 +16,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/warmcgi/warmcgi/cgienv"
 )
 
 var statusLine = regexp.MustCompile(`msg="status page" url=(\S+)`)
@@ -309,41 +307,5 @@ func TestStatusLoopbackOnly(t *testing.T) {
 	status := strings.Replace(statusURL(t, p.stderr.String), "0.0.0.0", "127.0.0.1", 1)
 	if code, _, _ := get(t, status+"healthz"); code != 200 {
 		t.Errorf("--status-public: /healthz %d", code)
-	}
-}
-
-// TestScriptLabelCap: scripts beyond maxScriptLabels share the "other"
-// entry, so a huge DIR cannot make unbounded metric series; requests that
-// named no script have their own entry.
-func TestScriptLabelCap(t *testing.T) {
-	st := newServerStats("/srv/cgi", "/cgi-bin/", 1)
-	for i := range maxScriptLabels + 5 {
-		st.observe(&cgienv.RequestInfo{Script: fmt.Sprintf("/srv/cgi/s%d.py", i), Status: 200, Duration: time.Millisecond})
-	}
-	st.observe(&cgienv.RequestInfo{Script: "/srv/cgi/s0.py", Status: 502, Duration: time.Second})
-	st.observe(&cgienv.RequestInfo{Status: 404})
-	byName := map[string]scriptSnapshot{}
-	for _, ss := range st.scriptSnapshots() {
-		byName[ss.name] = ss
-	}
-	if len(byName) != maxScriptLabels+2 {
-		t.Errorf("%d entries, want %d scripts, other and -", len(byName), maxScriptLabels)
-	}
-	if o := byName[otherScripts]; o.requests != 5 {
-		t.Errorf("other has %d requests, want 5", o.requests)
-	}
-	if n := byName[noScript]; n.requests != 1 || n.byClass[4] != 1 {
-		t.Errorf("- has %+v, want one 4xx", n)
-	}
-	s0 := byName["/cgi-bin/s0.py"]
-	if s0.requests != 2 || s0.byClass[2] != 1 || s0.byClass[5] != 1 || s0.total != time.Second+time.Millisecond {
-		t.Errorf("/cgi-bin/s0.py: %+v", s0)
-	}
-	// p99 of two requests is the slower one's bucket; p50 the faster's.
-	if q := s0.quantile(0.99); q != 1 {
-		t.Errorf("p99 = %v, want the 1s bucket", q)
-	}
-	if q := s0.quantile(0.5); q != 0.001 {
-		t.Errorf("p50 = %v, want the 1ms bucket", q)
 	}
 }

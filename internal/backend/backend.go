@@ -34,12 +34,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// User is the --user account, named in the hint when Python cannot
 	// start.
-	User     string
-	Logger   *slog.Logger
-	Recorder Recorder // the sub-interpreters' activity, for the status page; nil: none
+	User   string
+	Logger *slog.Logger
+	// Observe, when set, is told of each worker pool as it starts (its
+	// isolation mode's name, its figures and its size) and gives back the
+	// Recorder that pool's requests report to; nil: nothing is recorded.
+	Observe func(mode string, pool PoolStats, size int) Recorder
 }
 
-// Recorder follows what the embedded workers do, for the status page.
+// Recorder follows what a pool's workers do, for the status page.
 type Recorder interface {
 	Busy(worker int, script string) // worker started running script
 	Idle(worker int)                // worker finished its request
@@ -84,6 +87,7 @@ func New(c Config) (*Dispatcher, error) {
 			c.Logger.Error("starting worker processes", "err", err)
 			return nil, err
 		}
+		b.procs.rec = c.observe("process", b.procs.pool, c.Workers)
 		b.d.backends[modeProcess] = b.procs
 	}
 	if c.Isolation.uses(modeSubinterp) || c.Isolation.uses(modeMain) {
@@ -106,7 +110,7 @@ func New(c Config) (*Dispatcher, error) {
 			b.Close()
 			return nil, err
 		}
-		b.d.backends[modeSubinterp] = &embedded{pool: b.pool, logger: c.Logger, rec: c.Recorder}
+		b.d.backends[modeSubinterp] = &embedded{pool: b.pool, logger: c.Logger, rec: c.observe("subinterp", b.pool, c.Workers)}
 	}
 	if c.Isolation.uses(modeMain) {
 		// The main interpreter runs one request at a time, whatever the
@@ -116,18 +120,18 @@ func New(c Config) (*Dispatcher, error) {
 			b.Close()
 			return nil, err
 		}
-		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger}
+		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger, rec: c.observe("main", b.mainPool, 1)}
 	}
 	return b, nil
 }
 
-// Pool is the sub-interpreter pool's figures for the status page; nil
-// without one (the main interpreter and worker processes are not shown).
-func (b *Dispatcher) Pool() PoolStats {
-	if b.pool == nil {
+// observe registers a pool with c.Observe and returns its Recorder (nil
+// without one).
+func (c *Config) observe(mode string, pool PoolStats, size int) Recorder {
+	if c.Observe == nil {
 		return nil
 	}
-	return b.pool
+	return c.Observe(mode, pool, size)
 }
 
 // Reload replaces every worker (SIGHUP), each after its current request,
@@ -182,13 +186,12 @@ func PythonVersion() (v string) {
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
 // Backend is what the server needs of its backends: run each request
-// (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown,
-// and the figures of the status page. Dispatcher is the server's.
+// (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown.
+// Dispatcher is the server's.
 type Backend interface {
 	cgienv.Runner
 	Reload(ctx context.Context)
 	Close()
-	Pool() PoolStats
 }
 
 var _ Backend = (*Dispatcher)(nil)

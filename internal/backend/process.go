@@ -18,6 +18,7 @@ var _ interp.Interpreter = (*procmode.Slot)(nil)
 type process struct {
 	pool  *interp.Pool[*procmode.Slot]
 	limit timeLimit
+	rec   Recorder // nil: none
 	mu    sync.Mutex
 	slots []*procmode.Slot // every slot the pool made, for reload
 }
@@ -45,8 +46,8 @@ func newProcess(c *Config) (*process, error) {
 		QueueSize:    c.Queue,
 		QueueTimeout: c.QueueTimeout,
 		Logger:       c.Logger,
-	}, func(int) (*procmode.Slot, error) {
-		s, err := pp.NewSlot()
+	}, func(id int) (*procmode.Slot, error) {
+		s, err := pp.NewSlot(id)
 		if err == nil {
 			r.mu.Lock()
 			r.slots = append(r.slots, s)
@@ -84,6 +85,10 @@ func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags)
 	var out *procmode.Output
 	var runErr error
 	err := r.pool.Do(ctx, func(s *procmode.Slot) {
+		if r.rec != nil {
+			r.rec.Busy(s.ID(), req.Script)
+			defer r.rec.Idle(s.ID())
+		}
 		out, runErr = s.Run(ctx, job)
 	})
 	switch {

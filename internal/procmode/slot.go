@@ -14,6 +14,7 @@ const retireGrace = 5 * time.Second
 // one worker process, restarted when it dies. It satisfies
 // interp.Interpreter (Close).
 type Slot struct {
+	id      int // the pool's worker number, for the status page
 	pc      *parent
 	mu      sync.Mutex // held while a request runs, so Reload waits for it
 	cur     *Child
@@ -45,13 +46,16 @@ func NewPool(c Config) (*Pool, error) {
 }
 
 // NewSlot starts a worker process and returns its slot once it is ready.
-func (p *Pool) NewSlot() (*Slot, error) {
+func (p *Pool) NewSlot(id int) (*Slot, error) {
 	c, err := p.pc.start()
 	if err != nil {
 		return nil, err
 	}
-	return &Slot{pc: p.pc, cur: c}, nil
+	return &Slot{id: id, pc: p.pc, cur: c}, nil
 }
+
+// ID is the worker number the slot was made with.
+func (w *Slot) ID() int { return w.id }
 
 // Close stops the worker process after its current request.
 func (w *Slot) Close() error {

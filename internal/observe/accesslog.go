@@ -1,4 +1,4 @@
-package main
+package observe
 
 // The access log (--access-log, --access-log-format): one line per
 // request, in Apache's Combined Log Format or as a JSON object.
@@ -18,11 +18,11 @@ import (
 	"github.com/warmcgi/warmcgi/cgienv"
 )
 
-// accessLog writes the access log. Each line is formatted into a pooled
+// AccessLog writes the access log. Each line is formatted into a pooled
 // buffer and written with one write call, unbuffered, as Apache does by
 // default (BufferedLogs Off): a line is in the file when the request is
 // over, and nothing is lost when the process is killed.
-type accessLog struct {
+type AccessLog struct {
 	mu     sync.Mutex // one line at a time, even on a pipe
 	w      io.Writer
 	close  func() error
@@ -31,14 +31,14 @@ type accessLog struct {
 	failed bool // a write failed; logged once
 }
 
-// openAccessLog opens the access log dest: "" for none (nil is
+// OpenAccessLog opens the access log dest: "" for none (nil is
 // returned), "-" for the server's standard output, or a file, opened
 // for appending (created with mode 0640: the log holds clients'
 // addresses and query strings). It runs before privileges are dropped,
-// as Apache opens its logs as root, and before quietStdio points fd 1
+// as Apache opens its logs as root, and before the server points fd 1
 // at /dev/null, so "-" gets a duplicate of the original fd 1.
-func openAccessLog(dest, format string, stdout io.Writer, logger *slog.Logger) (*accessLog, error) {
-	a := &accessLog{logger: logger}
+func OpenAccessLog(dest, format string, stdout io.Writer, logger *slog.Logger) (*AccessLog, error) {
+	a := &AccessLog{logger: logger}
 	switch format {
 	case "combined":
 	case "json":
@@ -73,7 +73,7 @@ func openAccessLog(dest, format string, stdout io.Writer, logger *slog.Logger) (
 }
 
 // Close closes the log's file (not a caller's writer).
-func (a *accessLog) Close() error {
+func (a *AccessLog) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.close()
@@ -81,8 +81,8 @@ func (a *accessLog) Close() error {
 
 var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// log writes the line for one request.
-func (a *accessLog) log(r *http.Request, info *cgienv.RequestInfo) {
+// Log writes the line for one request.
+func (a *AccessLog) Log(r *http.Request, info *cgienv.RequestInfo) {
 	bp := lineBuffers.Get().(*[]byte)
 	var b []byte
 	if a.json {

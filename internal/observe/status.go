@@ -1,4 +1,4 @@
-package main
+package observe
 
 // The status listener (--status ADDR): a page for people at /, Prometheus
 // metrics at /metrics, and /healthz and /readyz for supervisors and load
@@ -22,34 +22,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/warmcgi/warmcgi/interp"
 )
 
-// errStatusNotLoopback refuses a --status address that is not loopback.
-var errStatusNotLoopback = errors.New("not a loopback address; the status page and metrics tell anyone who can reach them what runs here and how loaded it is (pass --status-public to serve them there anyway)")
+// ErrStatusNotLoopback refuses a --status address that is not loopback.
+var ErrStatusNotLoopback = errors.New("not a loopback address; the status page and metrics tell anyone who can reach them what runs here and how loaded it is (pass --status-public to serve them there anyway)")
 
-// listenStatus binds the status address. It is bound before it is
+// ListenStatus binds the status address. It is bound before it is
 // checked, so that a host name is judged by the address it gave.
-func listenStatus(addr string, public bool) (net.Listener, error) {
+func ListenStatus(addr string, public bool) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--status: %w", err)
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && !public {
 		ln.Close()
-		return nil, fmt.Errorf("--status %s: %w", addr, errStatusNotLoopback)
+		return nil, fmt.Errorf("--status %s: %w", addr, ErrStatusNotLoopback)
 	}
 	return ln, nil
 }
 
-// statusInfo is the fixed part of the status page.
-type statusInfo struct {
-	python  string
-	mode    string
-	workers int
+// StatusInfo is the fixed part of the status page.
+type StatusInfo struct {
+	Python string // the Python version, one line
+	Mode   string // the settings that shape how scripts run
 }
 
-// newStatusServer builds the status listener's server.
-func newStatusServer(st *serverStats, info statusInfo, logger *slog.Logger) *http.Server {
+// NewStatusServer builds the status listener's server.
+func NewStatusServer(st *Metrics, info StatusInfo, logger *slog.Logger) *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(st,
 		collectors.NewGoCollector(),
@@ -84,9 +85,9 @@ func newStatusServer(st *serverStats, info statusInfo, logger *slog.Logger) *htt
 	}
 }
 
-// shutdownStatus stops the status server once the main one has drained:
+// ShutdownStatus stops the status server once the main one has drained:
 // until then /readyz keeps answering 503, as a load balancer expects.
-func shutdownStatus(srv *http.Server) {
+func ShutdownStatus(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if srv.Shutdown(ctx) != nil {
@@ -95,44 +96,36 @@ func shutdownStatus(srv *http.Server) {
 }
 
 // writeStatusPage writes the plain-text status page.
-func writeStatusPage(w io.Writer, st *serverStats, info statusInfo, now time.Time) {
+func writeStatusPage(w io.Writer, st *Metrics, info StatusInfo, now time.Time) {
 	ps := st.poolStats()
+	sources := st.sourceList()
+	size := 0
+	for _, s := range sources {
+		size += len(s.slots)
+	}
 	_, why := st.readiness()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "warmcgi\t\n")
 	fmt.Fprintf(tw, "uptime\t%s (since %s)\n", now.Sub(st.start).Round(time.Second), st.start.Format(time.RFC3339))
-	fmt.Fprintf(tw, "python\t%s\n", info.python)
-	fmt.Fprintf(tw, "mode\t%s\n", info.mode)
+	fmt.Fprintf(tw, "python\t%s\n", info.Python)
+	fmt.Fprintf(tw, "mode\t%s\n", info.Mode)
 	fmt.Fprintf(tw, "state\t%s\n", why)
 	fmt.Fprintf(tw, "in flight\t%d\n", st.inFlight.Load())
 	fmt.Fprintf(tw, "queue\t%d waiting, %d rejected (503)\n", ps.Queued, ps.Rejected)
-	fmt.Fprintf(tw, "workers\t%d of %d running, %d busy, %d replaced\n", ps.Workers, info.workers, ps.Busy, ps.Replaced)
+	fmt.Fprintf(tw, "workers\t%d of %d running, %d busy, %d replaced\n", ps.Workers, size, ps.Busy, ps.Replaced)
 	if ps.Abandoned > 0 {
 		fmt.Fprintf(tw, "abandoned\t%d scripts overran --timeout and did not stop; %d still hold an interpreter\n", ps.Abandoned, ps.Stuck)
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nWorkers\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "id\tstate\tserved\treplaced\tfor\tscript\n")
-	for _, ws := range st.poolWorkers() {
-		state, script, since := "idle", "", ""
-		switch {
-		case !ws.Live:
-			state = "down"
-		case ws.Busy:
-			state = "busy"
-			slot := &st.workers[ws.ID]
-			if p := slot.script.Load(); p != nil {
-				script = *p
-			}
-			if t := slot.since.Load(); t != 0 {
-				since = now.Sub(time.Unix(0, t)).Round(time.Millisecond).String()
-			}
+	for _, s := range sources {
+		if len(sources) == 1 {
+			fmt.Fprintf(w, "\nWorkers\n")
+		} else {
+			fmt.Fprintf(w, "\nWorkers (%s)\n", s.name)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", ws.ID, state, ws.Served, ws.Replaced, orDash(since), orDash(script))
+		writeWorkers(w, s, now)
 	}
-	tw.Flush()
 
 	fmt.Fprintf(w, "\nScripts (latency: mean, and p99 as the bucket bound it falls under)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -147,6 +140,33 @@ func writeStatusPage(w io.Writer, st *serverStats, info statusInfo, now time.Tim
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%d\n", ss.name, ss.requests,
 			ss.byClass[2], ss.byClass[3], ss.byClass[4], ss.byClass[5], ss.timeouts,
 			mean, formatBound(ss.quantile(0.99)), ss.compiles, ss.reloads)
+	}
+	tw.Flush()
+}
+
+// writeWorkers writes the table of one source's workers.
+func writeWorkers(w io.Writer, s *source, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "id\tstate\tserved\treplaced\tfor\tscript\n")
+	for _, ws := range s.src.Workers(make([]interp.WorkerStats, 0, len(s.slots))) {
+		state, script, since := "idle", "", ""
+		switch {
+		case !ws.Live:
+			state = "down"
+		case ws.Busy:
+			state = "busy"
+			if ws.ID < 0 || ws.ID >= len(s.slots) {
+				break
+			}
+			slot := &s.slots[ws.ID]
+			if p := slot.script.Load(); p != nil {
+				script = *p
+			}
+			if t := slot.since.Load(); t != 0 {
+				since = now.Sub(time.Unix(0, t)).Round(time.Millisecond).String()
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", ws.ID, state, ws.Served, ws.Replaced, orDash(since), orDash(script))
 	}
 	tw.Flush()
 }

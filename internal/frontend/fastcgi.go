@@ -1,7 +1,6 @@
-package main
+package frontend
 
-// The FastCGI front end (--fastcgi) and the Unix sockets both listeners
-// may use. nginx (fastcgi_pass) or Apache (mod_proxy_fcgi) talks FastCGI
+// The FastCGI front end (--fastcgi). nginx (fastcgi_pass) or Apache (mod_proxy_fcgi) talks FastCGI
 // to warmcgi as it would to fcgiwrap; net/http/fcgi decodes the protocol
 // and fastcgiFront turns its requests into the ones the HTTP listener
 // hands to cgienv.Handler, so a script sees the same environment either
@@ -10,207 +9,23 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/fcgi"
-	"os"
-	"os/user"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 )
 
-// noListen is the --listen value that turns the HTTP listener off.
-const noListen = "none"
-
-// defaultSocketMode is the mode of the Unix sockets warmcgi creates:
-// owner and group may connect, others may not. Whoever can connect to the
-// FastCGI socket can claim any client address, HTTPS and REMOTE_USER, so
-// the socket must not be open to every local user; a front end running as
-// another user is let in through the group (--socket-group, or the --user
-// account's group), as with php-fpm's listen.mode 0660.
-const defaultSocketMode = "0660"
-
-// socketOptions says how a Unix socket file is created.
-type socketOptions struct {
-	mode     os.FileMode
-	uid, gid int // -1: leave as created
-}
-
-// socketOptionsFor reads --socket-mode and --socket-group. The socket
-// belongs to the --user account when there is one, so that the server
-// can still remove it after switching users (given a directory it may
-// write to), and to its group unless --socket-group names another.
-func socketOptionsFor(c *serveConfig) (socketOptions, error) {
-	o := socketOptions{uid: -1, gid: -1}
-	m, err := strconv.ParseUint(c.socketMode, 8, 32)
-	if err != nil || m > 0o777 {
-		return o, fmt.Errorf("--socket-mode %q: want an octal mode such as 0660", c.socketMode)
-	}
-	o.mode = os.FileMode(m)
-	if t := c.security.target; t != nil {
-		o.uid, o.gid = t.uid, t.gid
-	}
-	if c.socketGroup != "" {
-		g, err := user.LookupGroup(c.socketGroup)
-		if err != nil {
-			g, err = user.LookupGroupId(c.socketGroup)
-		}
-		if err != nil {
-			return o, fmt.Errorf("--socket-group %q: %v", c.socketGroup, err)
-		}
-		if o.gid, err = strconv.Atoi(g.Gid); err != nil {
-			return o, fmt.Errorf("--socket-group %q: gid %q: %v", c.socketGroup, g.Gid, err)
-		}
-	}
-	return o, nil
-}
-
-// listenOn binds addr: "unix:PATH" or a TCP "host:port".
-func listenOn(addr string, o socketOptions, logger *slog.Logger) (net.Listener, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return net.Listen("tcp", addr)
-	}
-	if path == "" {
-		return nil, errors.New("unix: needs a socket path")
-	}
-	if path[0] == '@' {
-		// Linux's abstract sockets have no file, so no permissions: any
-		// local user could connect.
-		return nil, fmt.Errorf("unix:%s: abstract sockets cannot be restricted to a user or group; give a file path", path)
-	}
-	if err := removeStaleSocket(path); err != nil {
-		return nil, err
-	}
-	// Create the socket with no access for anyone but the owner, then
-	// open it up to o.mode: with the process's umask there would be a
-	// moment in which anyone may connect. Nothing else in the process
-	// creates files at this point of the startup.
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chown(path, o.uid, o.gid); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, o.mode); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("socket %s: %w", path, err)
-	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	// Close removes the file itself, and only if it is still this one.
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	return &unixListener{Listener: ln, path: path, file: fi, logger: logger}, nil
-}
-
-// removeStaleSocket removes a socket left at path by a server that did
-// not stop cleanly, so that a restart does not fail with "address in use".
-// A socket someone still answers on, or anything that is not a socket,
-// is left alone and reported.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%s exists and is not a socket; not replacing it", path)
-	}
-	conn, err := net.DialTimeout("unix", path, time.Second)
-	if err == nil {
-		conn.Close()
-		return fmt.Errorf("%s: another server is listening on this socket", path)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("%s: cannot tell whether the socket is in use: %w", path, err)
-	}
-	return os.Remove(path)
-}
-
-// unixListener is a listener on a Unix socket. Its peers are processes
-// on this machine, which Go reports as "@" (an unnamed socket); they are
-// presented as 127.0.0.1 without a port instead, so that REMOTE_ADDR is
-// an address scripts can parse and --trusted-proxy 127.0.0.1 trusts a
-// reverse proxy in front of the socket as it would one on loopback TCP.
-type unixListener struct {
-	net.Listener
-	path      string
-	file      os.FileInfo // the socket file as created
-	logger    *slog.Logger
-	closeOnce sync.Once
-}
-
-// Close closes the listener and removes its socket file, unless another
-// server has replaced it since. After --user the server may lack the
-// right to remove it (a directory it cannot write to); it says so, and
-// the next start replaces the stale socket.
-func (l *unixListener) Close() error {
-	err := l.Listener.Close()
-	l.closeOnce.Do(func() {
-		if fi, err := os.Lstat(l.path); err != nil || !os.SameFile(fi, l.file) {
-			return
-		}
-		if err := os.Remove(l.path); err != nil {
-			l.logger.Warn("cannot remove the socket; the next start replaces it", "socket", l.path, "err", err)
-		}
-	})
-	return err
-}
-
-func (l *unixListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &unixConn{c}, nil
-}
-
-type unixConn struct{ net.Conn }
-
-var localPeer = &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)}
-
-func (c *unixConn) RemoteAddr() net.Addr { return localPeer }
-
-// CloseWrite keeps the half-close net/http uses on plain connections.
-func (c *unixConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
-
-// socketPath returns the file of a "unix:PATH" address, or "".
-func socketPath(addr string) string {
-	path, _ := strings.CutPrefix(addr, "unix:")
-	if path == addr {
-		return ""
-	}
-	return path
-}
-
-// fastcgiServer serves FastCGI connections and, unlike fcgi.Serve alone,
+// FastCGIServer serves FastCGI connections and, unlike fcgi.Serve alone,
 // can be shut down gracefully: stop accepting, let the requests in
 // progress finish, then close the connections the front end keeps open.
-type fastcgiServer struct {
+type FastCGIServer struct {
 	handler http.Handler
 	logger  *slog.Logger
 
@@ -222,12 +37,16 @@ type fastcgiServer struct {
 	draining bool
 }
 
-func newFastCGIServer(h http.Handler, logger *slog.Logger) *fastcgiServer {
-	return &fastcgiServer{handler: h, logger: logger, conns: map[net.Conn]struct{}{}}
+// NewFastCGIServer returns a server handing h the requests a front end
+// sends, turned into the ones the HTTP listener would hand it (see
+// fastcgiFront). passUser passes the front end's REMOTE_USER and
+// AUTH_TYPE on (--fastcgi-remote-user).
+func NewFastCGIServer(h http.Handler, passUser bool, logger *slog.Logger) *FastCGIServer {
+	return &FastCGIServer{handler: fastcgiFront{next: h, passUser: passUser}, logger: logger, conns: map[net.Conn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown; then it returns nil.
-func (s *fastcgiServer) Serve(ln net.Listener) error {
+func (s *FastCGIServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
@@ -240,7 +59,7 @@ func (s *fastcgiServer) Serve(ln net.Listener) error {
 	return err
 }
 
-func (s *fastcgiServer) serveRequest(w http.ResponseWriter, r *http.Request) {
+func (s *FastCGIServer) serveRequest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -265,7 +84,7 @@ func (s *fastcgiServer) serveRequest(w http.ResponseWriter, r *http.Request) {
 
 // Shutdown stops accepting, waits for the requests in progress (until ctx
 // ends) and closes every connection.
-func (s *fastcgiServer) Shutdown(ctx context.Context) error {
+func (s *FastCGIServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
 	s.idle = make(chan struct{})
@@ -318,7 +137,7 @@ func (s *fastcgiServer) Shutdown(ctx context.Context) error {
 // trackingListener records the open connections for Shutdown.
 type trackingListener struct {
 	net.Listener
-	s *fastcgiServer
+	s *FastCGIServer
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -335,7 +154,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 
 type trackedConn struct {
 	net.Conn
-	s    *fastcgiServer
+	s    *FastCGIServer
 	once sync.Once
 }
 
@@ -467,11 +286,11 @@ func (w *fastcgiWriter) FlushError() error {
 
 func (w *fastcgiWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// warnOpenFastCGI warns when FastCGI is served on a TCP address other
+// WarnOpenFastCGI warns when FastCGI is served on a TCP address other
 // hosts may reach: the protocol has no authentication, and whoever
 // connects says what the client's address, scheme and user are.
-func warnOpenFastCGI(addr string, logger *slog.Logger) {
-	if socketPath(addr) != "" {
+func WarnOpenFastCGI(addr string, logger *slog.Logger) {
+	if SocketPath(addr) != "" {
 		return
 	}
 	host, _, err := net.SplitHostPort(addr)

@@ -1,4 +1,4 @@
-package main
+package observe
 
 // What the server counts about its requests and workers, for the status
 // page and /metrics (status.go). The counters are plain atomics updated
@@ -113,16 +113,31 @@ func (ss *scriptSnapshot) quantile(q float64) float64 {
 	return math.Inf(1)
 }
 
-// workerSlot is what the status page shows of a worker beyond the pool's
-// own counters: the script it runs and since when. The worker's thread
-// writes it; the status page reads it.
+// Source is a backend's worker pool as the status page and /metrics see
+// it. *interp.Pool satisfies it, whatever runs in its workers.
+type Source interface {
+	Stats() interp.Stats
+	Workers(buf []interp.WorkerStats) []interp.WorkerStats
+}
+
+// source is a registered Source with what the page shows of its workers
+// beyond the pool's own counters.
+type source struct {
+	name  string
+	src   Source
+	slots []workerSlot // by worker number
+}
+
+// workerSlot is the script a worker runs and since when. The worker's
+// thread writes it; the status page reads it.
 type workerSlot struct {
 	script atomic.Pointer[string]
 	since  atomic.Int64 // UnixNano; 0 when idle
 }
 
-// serverStats is everything the status page and /metrics report.
-type serverStats struct {
+// Metrics is everything the status page and /metrics report: counters
+// per script, requests in flight, readiness, and the registered sources.
+type Metrics struct {
 	start  time.Time
 	root   string // the served directory, cleaned and absolute
 	prefix string
@@ -134,27 +149,25 @@ type serverStats struct {
 	scripts map[string]*scriptStats // by script file
 	none    *scriptStats
 	other   *scriptStats
-
-	// Set once the pool runs (before the status server starts).
-	pool    workerPool // the sub-interpreters' pool (backend.Dispatcher.Pool), or nil
-	workers []workerSlot
+	sources []*source
 }
 
-func newServerStats(root, prefix string, workers int) *serverStats {
-	return &serverStats{
+// NewMetrics returns the counters of a server serving root under the URL
+// path prefix.
+func NewMetrics(root, prefix string) *Metrics {
+	return &Metrics{
 		start:   time.Now(),
 		root:    root,
 		prefix:  prefix,
 		scripts: make(map[string]*scriptStats),
 		none:    &scriptStats{name: noScript},
 		other:   &scriptStats{name: otherScripts},
-		workers: make([]workerSlot, workers),
 	}
 }
 
 // script returns the counters of a script file, creating them on first
 // use while there are fewer than maxScriptLabels.
-func (st *serverStats) script(file string) *scriptStats {
+func (st *Metrics) script(file string) *scriptStats {
 	if file == "" {
 		return st.none
 	}
@@ -185,13 +198,30 @@ func (st *serverStats) script(file string) *scriptStats {
 	return s
 }
 
-// observe is the Handler's Observe hook (with the access log's).
-func (st *serverStats) observe(info *cgienv.RequestInfo) {
+// Observe counts a finished request (cgienv.Handler's Observe hook).
+func (st *Metrics) Observe(info *cgienv.RequestInfo) {
 	st.script(info.Script).observe(info)
 }
 
-// countInFlight wraps the handler to count the requests it is answering.
-func (st *serverStats) countInFlight(h http.Handler) http.Handler {
+// Hook returns cgienv.Handler's Observe hook feeding the access log and
+// the counters, either of which may be off (nil); nil when both are.
+func Hook(alog *AccessLog, st *Metrics) func(*http.Request, *cgienv.RequestInfo) {
+	switch {
+	case alog != nil && st != nil:
+		return func(r *http.Request, info *cgienv.RequestInfo) {
+			st.Observe(info)
+			alog.Log(r, info)
+		}
+	case alog != nil:
+		return alog.Log
+	case st != nil:
+		return func(_ *http.Request, info *cgienv.RequestInfo) { st.Observe(info) }
+	}
+	return nil
+}
+
+// CountInFlight wraps the handler to count the requests it is answering.
+func (st *Metrics) CountInFlight(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st.inFlight.Add(1)
 		defer st.inFlight.Add(-1)
@@ -199,10 +229,57 @@ func (st *serverStats) countInFlight(h http.Handler) http.Handler {
 	})
 }
 
-// compiled records that a worker compiled a script: for the first time
-// in its interpreter, or again because the file changed.
-func (st *serverStats) compiled(file string, reload bool) {
-	s := st.script(file)
+// SetReady says whether the server takes requests: true once its workers
+// run, false again while it drains (/readyz answers 503).
+func (st *Metrics) SetReady(ready bool) { st.ready.Store(ready) }
+
+// AddSource registers a backend's pool of size workers under name (its
+// isolation mode). The Tracker it returns is for the backend's runner. A
+// nil Metrics (no --status) registers nothing and returns nil.
+func (st *Metrics) AddSource(name string, src Source, size int) *Tracker {
+	if st == nil {
+		return nil
+	}
+	s := &source{name: name, src: src, slots: make([]workerSlot, size)}
+	st.mu.Lock()
+	st.sources = append(st.sources, s)
+	st.mu.Unlock()
+	return &Tracker{m: st, s: s}
+}
+
+// Tracker is what a backend's runner reports about its workers: which
+// script each runs, and compiles. A nil Tracker ignores every call.
+type Tracker struct {
+	m *Metrics
+	s *source
+}
+
+// Busy records that a worker (numbered as the pool numbers it) started
+// running a script file.
+func (t *Tracker) Busy(worker int, file string) {
+	if t == nil || worker < 0 || worker >= len(t.s.slots) {
+		return
+	}
+	w := &t.s.slots[worker]
+	w.script.Store(&t.m.script(file).name)
+	w.since.Store(time.Now().UnixNano())
+}
+
+// Idle records that a worker finished its request.
+func (t *Tracker) Idle(worker int) {
+	if t == nil || worker < 0 || worker >= len(t.s.slots) {
+		return
+	}
+	t.s.slots[worker].since.Store(0)
+}
+
+// Compiled records that a worker compiled a script file: for the first
+// time in its interpreter, or again (reload) because the file changed.
+func (t *Tracker) Compiled(file string, reload bool) {
+	if t == nil {
+		return
+	}
+	s := t.m.script(file)
 	if reload {
 		s.reloads.Add(1)
 	} else {
@@ -210,27 +287,9 @@ func (st *serverStats) compiled(file string, reload bool) {
 	}
 }
 
-// busy and idle track a worker's current script (worker numbers are
-// those the pool gives its factory).
-func (st *serverStats) busy(worker int, s *scriptStats) {
-	if worker < 0 || worker >= len(st.workers) {
-		return
-	}
-	w := &st.workers[worker]
-	w.script.Store(&s.name)
-	w.since.Store(time.Now().UnixNano())
-}
-
-func (st *serverStats) idle(worker int) {
-	if worker < 0 || worker >= len(st.workers) {
-		return
-	}
-	st.workers[worker].since.Store(0)
-}
-
 // scriptSnapshots copies every script's counters, the "-" and "other"
 // entries last when they have requests.
-func (st *serverStats) scriptSnapshots() []scriptSnapshot {
+func (st *Metrics) scriptSnapshots() []scriptSnapshot {
 	st.mu.RLock()
 	out := make([]scriptSnapshot, 0, len(st.scripts)+2)
 	for _, s := range st.scripts {
@@ -243,6 +302,13 @@ func (st *serverStats) scriptSnapshots() []scriptSnapshot {
 		}
 	}
 	return out
+}
+
+// sourceList returns the registered sources, in registration order.
+func (st *Metrics) sourceList() []*source {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.sources
 }
 
 // Prometheus metric descriptions.
@@ -285,7 +351,7 @@ var (
 var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Describe implements prometheus.Collector.
-func (st *serverStats) Describe(ch chan<- *prometheus.Desc) {
+func (st *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descTimeouts, descCompiles,
 		descReloads, descInFlight, descQueue, descRejected, descWorkers, descBusy, descReplaced,
 		descAbandoned, descStuck, descReady} {
@@ -294,7 +360,7 @@ func (st *serverStats) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
+func (st *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
@@ -337,35 +403,35 @@ func (st *serverStats) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReady, ready)
 }
 
-// workerPool is a worker pool's figures (backend.PoolStats).
-type workerPool interface {
-	Stats() interp.Stats
-	Workers(buf []interp.WorkerStats) []interp.WorkerStats
-}
-
-// poolStats are the in-process workers' figures; none when only process
-// mode is in use (its worker processes are not in the pool).
-func (st *serverStats) poolStats() interp.Stats {
-	if st.pool == nil {
-		return interp.Stats{}
+// poolStats adds up the figures of every source's pool.
+func (st *Metrics) poolStats() interp.Stats {
+	var sum interp.Stats
+	for _, s := range st.sourceList() {
+		ps := s.src.Stats()
+		sum.Workers += ps.Workers
+		sum.Busy += ps.Busy
+		sum.Queued += ps.Queued
+		sum.Served += ps.Served
+		sum.Rejected += ps.Rejected
+		sum.Canceled += ps.Canceled
+		sum.Panics += ps.Panics
+		sum.Replaced += ps.Replaced
+		sum.Abandoned += ps.Abandoned
+		sum.Stuck += ps.Stuck
 	}
-	return st.pool.Stats()
+	return sum
 }
 
-func (st *serverStats) poolWorkers() []interp.WorkerStats {
-	if st.pool == nil {
-		return nil
-	}
-	return st.pool.Workers(make([]interp.WorkerStats, 0, len(st.workers)))
-}
-
-// readiness reports whether the server takes requests, and why not.
-func (st *serverStats) readiness() (bool, string) {
-	switch {
-	case !st.ready.Load():
+// readiness reports whether the server takes requests, and why not: not
+// while starting or draining, nor while a source has no live worker.
+func (st *Metrics) readiness() (bool, string) {
+	if !st.ready.Load() {
 		return false, "not accepting requests (starting or draining)"
-	case st.pool != nil && st.pool.Stats().Workers == 0:
-		return false, "no live workers"
+	}
+	for _, s := range st.sourceList() {
+		if s.src.Stats().Workers == 0 {
+			return false, "no live workers"
+		}
 	}
 	return true, "ready"
 }
