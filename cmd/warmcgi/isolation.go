@@ -6,17 +6,12 @@ package main
 // workers.
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/internal/backend"
-	"github.com/warmcgi/warmcgi/internal/observe"
+	"github.com/warmcgi/warmcgi/internal/server"
 )
 
 // isolationConfig is what the isolation flags set.
@@ -53,32 +48,20 @@ func (c *isolationConfig) parse(root string) (*backend.Isolation, error) {
 	return iso, nil
 }
 
-// reloadOnHUP restarts the process-mode workers on SIGHUP, without
-// dropping requests: each new worker process starts before the old one
-// is retired after its current request.
-func reloadOnHUP(ctx context.Context, logger *slog.Logger, reloads ...func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				logger.Info("SIGHUP: restarting workers")
-				for _, reload := range reloads {
-					reload()
-				}
-			}
+// backendConfig is what the serve flags give the backends (internal/server
+// adds what it decides: the pycache after --user, the status page's hooks).
+func backendConfig(c *serveConfig, root string) (backend.Config, error) {
+	iso, err := c.iso.parse(root)
+	if err != nil {
+		return backend.Config{}, err
+	}
+	var maxMemory int64
+	if c.iso.maxMemory != "" {
+		if maxMemory, err = server.ParseSize(c.iso.maxMemory); err != nil || maxMemory == 0 {
+			return backend.Config{}, fmt.Errorf("--max-memory %q: want a size such as 512M", c.iso.maxMemory)
 		}
-	}()
-}
-
-// backendConfig is what the serve flags give the backends.
-func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemory int64, stats *observe.Metrics, logger *slog.Logger) backend.Config {
-	bc := backend.Config{
-		Root:            root,
+	}
+	return backend.Config{
 		Isolation:       iso,
 		CGI:             c.plainCGI,
 		Workers:         c.workers,
@@ -90,17 +73,8 @@ func backendConfig(c *serveConfig, root string, iso *backend.Isolation, maxMemor
 		KeepGlobals:     c.globals == "keep",
 		CGIEscape:       c.cgiEscape,
 		Preload:         c.preload,
-		PycacheDir:      c.pycacheDir,
 		MaxMemory:       maxMemory,
 		MaxProcs:        c.iso.maxProcs,
 		ShutdownTimeout: c.shutdownTimeout,
-		User:            c.security.user,
-		Logger:          logger,
-	}
-	if stats != nil {
-		bc.Observe = func(mode string, pool backend.PoolStats, size int) backend.Recorder {
-			return stats.AddSource(mode, pool, size)
-		}
-	}
-	return bc
+	}, nil
 }

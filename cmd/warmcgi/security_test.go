@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -682,7 +683,7 @@ func runWarmcgi(t *testing.T, args ...string) (int, string) {
 func TestSecurityUser(t *testing.T) {
 	requireRoot(t)
 	requirePythonReachable(t)
-	nobody, err := lookupUser("nobody")
+	nobody, err := testUser("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
 	}
@@ -744,7 +745,7 @@ func TestSecurityUser(t *testing.T) {
 func TestSecurityUserUnsafeCache(t *testing.T) {
 	requireRoot(t)
 	requirePythonReachable(t)
-	nobody, err := lookupUser("nobody")
+	nobody, err := testUser("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
 	}
@@ -898,4 +899,32 @@ func TestPycacheFallback(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "bytecode cache moved to") {
 		t.Errorf("the log does not say where the cache went:\n%s", p.stderr.String())
 	}
+}
+
+// account is a user's ids as the tests expect the server to take them on.
+type account struct {
+	uid, gid int
+	groups   []int // the primary group first, then the supplementary ones
+}
+
+// testUser looks a user up with os/user, independently of the server.
+func testUser(name string) (account, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return account{}, err
+	}
+	var a account
+	a.uid, _ = strconv.Atoi(u.Uid)
+	a.gid, _ = strconv.Atoi(u.Gid)
+	ids, err := u.GroupIds()
+	if err != nil {
+		return account{}, err
+	}
+	a.groups = []int{a.gid}
+	for _, id := range ids {
+		if g, _ := strconv.Atoi(id); g != a.gid {
+			a.groups = append(a.groups, g)
+		}
+	}
+	return a, nil
 }

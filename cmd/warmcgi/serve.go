@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,9 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
-	"github.com/warmcgi/warmcgi/internal/backend"
-	"github.com/warmcgi/warmcgi/internal/frontend"
-	"github.com/warmcgi/warmcgi/internal/observe"
+	"github.com/warmcgi/warmcgi/internal/server"
 )
 
 const serveUsage = `Usage: warmcgi serve [flags] DIR
@@ -66,7 +62,7 @@ type serveConfig struct {
 	accessLogFormat string
 	status          string
 	statusPublic    bool
-	security        securityConfig  // security.go
+	security        server.Security // security.go
 	iso             isolationConfig // isolation.go
 }
 
@@ -147,205 +143,78 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		return exitUsage
 	}
 	c.dir = fs.Arg(0)
-	if c.modules != "purge" && c.modules != "keep" {
-		fmt.Fprintf(stderr, "warmcgi serve: --modules %q: want purge or keep\n", c.modules)
+	cfg, err := serverConfig(&c, fs, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
-	if c.globals != "fresh" && c.globals != "keep" {
-		fmt.Fprintf(stderr, "warmcgi serve: --globals %q: want fresh or keep\n", c.globals)
+	srv, err := server.New(cfg)
+	var ue *server.UsageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "warmcgi serve: %v\n", ue.Err)
 		return exitUsage
+	case err != nil:
+		return exitStartup // logged by server.New
+	}
+	if release != nil {
+		context.AfterFunc(ctx, release) // a second signal then ends the process at once
+	}
+	if srv.Serve(ctx) != nil {
+		return exitStartup
+	}
+	return exitOK
+}
+
+// serverConfig checks the flags' syntax and turns them into the server's
+// configuration.
+func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (server.Config, error) {
+	if c.modules != "purge" && c.modules != "keep" {
+		return server.Config{}, fmt.Errorf("--modules %q: want purge or keep", c.modules)
+	}
+	if c.globals != "fresh" && c.globals != "keep" {
+		return server.Config{}, fmt.Errorf("--globals %q: want fresh or keep", c.globals)
 	}
 	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
+		return server.Config{}, err
 	}
-	h, err := newHandler(&c, logger)
+	h, err := newHandler(c, logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
+		return server.Config{}, err
 	}
-	iso, err := c.iso.parse(h.Root)
+	bc, err := backendConfig(c, h.Root)
 	if err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
+		return server.Config{}, err
 	}
-	var maxMemory int64
-	if c.iso.maxMemory != "" {
-		if maxMemory, err = parseSize(c.iso.maxMemory); err != nil || maxMemory == 0 {
-			fmt.Fprintf(stderr, "warmcgi serve: --max-memory %q: want a size such as 512M\n", c.iso.maxMemory)
-			return exitUsage
-		}
-	}
-	if err := c.security.prepare(h.Root); err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
-	}
-	c.security.configureHandler(h)
-	// Opened before privileges are dropped, as Apache opens its logs.
-	alog, err := observe.OpenAccessLog(c.accessLog, c.accessLogFormat, stdout, logger)
+	mode, err := socketMode(c.socketMode)
 	if err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
+		return server.Config{}, err
 	}
-	if c.listen == noListen && c.fastcgi == "" {
-		fmt.Fprintln(stderr, "warmcgi serve: --listen none needs --fastcgi: there would be nothing to serve")
-		return exitUsage
+	listen := c.listen
+	if listen == noListen {
+		listen = ""
 	}
-	sock, err := socketOptionsFor(&c)
-	if err != nil {
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-		return exitUsage
-	}
-	if alog != nil {
-		defer alog.Close()
-	}
-	var stats *observe.Metrics
-	if c.status != "" {
-		stats = observe.NewMetrics(h.Root, h.Prefix)
-	}
-	h.Observe = observe.Hook(alog, stats)
-	if alog != nil {
-		// The access log records every request: the log's own record of
-		// each is then Debug (--log-level debug shows it).
-		h.RequestLogLevel = slog.LevelDebug
-	}
-
-	// Bind first, then give up root (--user), then start Python.
-	var ln, fln net.Listener // HTTP, FastCGI; nil when off
-	closeListeners := func() {
-		for _, l := range []net.Listener{ln, fln} {
-			if l != nil {
-				l.Close()
-			}
-		}
-	}
-	if c.listen != noListen {
-		if ln, err = frontend.Listen(c.listen, sock, logger); err != nil {
-			logger.Error("listen", "err", err)
-			return exitStartup
-		}
-		ln = c.security.listen(ln, logger)
-	}
-	if c.fastcgi != "" {
-		if fln, err = frontend.Listen(c.fastcgi, sock, logger); err != nil {
-			logger.Error("listen", "fastcgi", c.fastcgi, "err", err)
-			closeListeners()
-			return exitStartup
-		}
-		frontend.WarnOpenFastCGI(c.fastcgi, logger)
-		// Each listener has its own --max-connections.
-		fln = c.security.listen(fln, logger)
-	}
-	var statusLn net.Listener
-	if c.status != "" {
-		if statusLn, err = observe.ListenStatus(c.status, c.statusPublic); err != nil {
-			closeListeners()
-			if errors.Is(err, observe.ErrStatusNotLoopback) {
-				fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
-				return exitUsage
-			}
-			logger.Error("status", "err", err)
-			return exitStartup
-		}
-		defer statusLn.Close()
-	}
-	if err := c.security.dropPrivileges(h.Root, logger); err != nil {
-		logger.Error("dropping privileges", "err", err)
-		closeListeners()
-		return exitStartup
-	}
-	if c.pycacheDir, err = c.security.pycacheDir(c.pycacheDir, fs.Changed("pycache-dir"), logger); err != nil {
-		logger.Error("bytecode cache", "err", err)
-		closeListeners()
-		return exitStartup
-	}
-
-	// Worker processes start after the privilege drop, so they run as
-	// --user too.
-	backends, err := backend.New(backendConfig(&c, h.Root, iso, maxMemory, stats, logger))
-	if err != nil {
-		closeListeners()
-		return exitStartup
-	}
-	// SIGHUP replaces every worker, each after its current request.
-	reloadOnHUP(ctx, logger, func() { backends.Reload(ctx) })
-	h.Runner = backends
-	ownGIL := backend.OwnGIL()
-
-	var handler http.Handler = h
-	var statusSrv *http.Server
-	if stats != nil {
-		handler = stats.CountInFlight(h)
-		mode := fmt.Sprintf("gil=%s modules=%s globals=%s timeout=%s max-requests=%d",
-			map[bool]string{true: "own", false: "shared"}[ownGIL], c.modules, c.globals, c.timeout, c.maxRequests)
-		statusSrv = observe.NewStatusServer(stats, observe.StatusInfo{Python: oneLine(backend.PythonVersion()), Mode: mode}, logger)
-		go statusSrv.Serve(statusLn) // ends with ShutdownStatus
-		defer observe.ShutdownStatus(statusSrv)
-	}
-	srv := &http.Server{
-		Handler:  handler,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	// Slow clients must not hold connections (and workers) forever:
-	// header timeout, idle timeout and header size limit, from the flags.
-	c.security.configureServer(srv)
-	logger.Info("warmcgi started", "python", oneLine(backend.PythonVersion()), "workers", c.workers,
-		"gil", map[bool]string{true: "own", false: "shared"}[ownGIL], "isolation", c.iso.mode, "dir", h.Root)
-	errc := make(chan error, 2)
-	if ln != nil {
-		if path := frontend.SocketPath(c.listen); path != "" {
-			logger.Info("listening", "socket", path)
-		} else {
-			logger.Info("listening", "url", "http://"+ln.Addr().String()+"/")
-		}
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	fsrv := frontend.NewFastCGIServer(handler, c.fastcgiUser, logger)
-	if fln != nil {
-		logger.Info("fastcgi listening", "addr", fln.Addr().String())
-		go func() { errc <- fsrv.Serve(fln) }()
-	}
-	if stats != nil {
-		logger.Info("status page", "url", "http://"+statusLn.Addr().String()+"/")
-		stats.SetReady(true)
-	}
-	select {
-	case err := <-errc:
-		logger.Error("serve", "err", err)
-		closeListeners()
-		backends.Close()
-		return exitStartup
-	case <-ctx.Done():
-	}
-	if release != nil {
-		release() // a second signal now ends the process at once
-	}
-	if stats != nil {
-		stats.SetReady(false) // /readyz answers 503 while in-flight requests drain
-	}
-	logger.Info("shutting down", "timeout", c.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
-	defer cancel()
-	// Both listeners stop accepting at once, then drain.
-	shutdowns := make(chan error, 2)
-	if ln != nil {
-		go func() { shutdowns <- srv.Shutdown(sctx) }()
-	}
-	if fln != nil {
-		go func() { shutdowns <- fsrv.Shutdown(sctx) }()
-	}
-	for _, l := range []net.Listener{ln, fln} {
-		if l == nil {
-			continue
-		}
-		if err := <-shutdowns; err != nil {
-			logger.Warn("in-flight requests did not finish in time", "err", err)
-		}
-	}
-	backends.Close()
-	logger.Info("stopped")
-	return exitOK
+	return server.Config{
+		Handler:           h,
+		Backend:           bc,
+		Isolation:         c.iso.mode,
+		Listen:            listen,
+		FastCGI:           c.fastcgi,
+		FastCGIRemoteUser: c.fastcgiUser,
+		SocketMode:        mode,
+		SocketGroup:       c.socketGroup,
+		AccessLog:         c.accessLog,
+		AccessLogFormat:   c.accessLogFormat,
+		Stdout:            stdout,
+		Status:            c.status,
+		StatusPublic:      c.statusPublic,
+		PycacheDir:        c.pycacheDir,
+		PycacheExplicit:   fs.Changed("pycache-dir"),
+		Security:          c.security,
+		ShutdownTimeout:   c.shutdownTimeout,
+		Logger:            logger,
+	}, nil
 }
 
 // serveGCPercent is the Go garbage collector's target (GOGC) of a server
@@ -368,14 +237,7 @@ func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	maxBody, err := parseSize(c.maxBody)
+	maxBody, err := server.ParseSize(c.maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("--max-body: %w", err)
 	}
@@ -419,28 +281,4 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-// parseSize reads "1048576", "64K", "10MiB", "1G" (binary multiples).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'G':
-			mult, t = 1<<30, t[:n-1]
-		case 'T':
-			mult, t = 1<<40, t[:n-1]
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscan(t, &n); err != nil || n < 0 || fmt.Sprint(n) != t {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
 }
