@@ -55,7 +55,7 @@ run: build ## build and serve examples/cgi-bin on http://127.0.0.1:8080/cgi-bin/
 test: deps test-nocgo test-go test-pythons test-fuzz ## the whole test suite (what .ci/run calls)
 
 test-nocgo: ## the packages that need no Python, built without cgo
-	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp ./internal/observe ./internal/frontend
+	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp ./internal/procmode ./internal/observe ./internal/frontend
 
 test-go: ## vet, then every package against the default Python, with the race detector
 	$(CGO_RPATH) $(GO) vet ./...
