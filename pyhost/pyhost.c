@@ -453,12 +453,18 @@ word_list(const char *p, size_t n)
 	return l;
 }
 
-/*
- * The failure text of a request the runtime's watchdog ended starts with
- * this (runtime/signals.py, _RequestTimeout.why): the one place it is parsed.
- */
-#define PH_TIMEOUT "warmcgi-timeout:"
-#define PH_TIMEOUT_N (sizeof PH_TIMEOUT - 1)
+/* The items of the runtime's result tuple (runtime/run.py, _run). */
+enum {
+	RES_EXIT_CODE,
+	RES_STDOUT,
+	RES_STDERR,
+	RES_FAILURE,
+	RES_LATE,
+	RES_COMPILED,
+	RES_THREADS_LEFT,
+	RES_TIMED_OUT,
+	RES_N
+};
 
 static int
 fill_result(ph_interp *ip, PyObject *r, ph_result *res)
@@ -467,20 +473,21 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	Py_ssize_t fn;
 	long code, compiled;
 
-	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 7)
+	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != RES_N)
 		return -1;
-	code = PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
-	compiled = PyLong_AsLong(PyTuple_GET_ITEM(r, 5));
-	out = PyTuple_GET_ITEM(r, 1);
-	err = PyTuple_GET_ITEM(r, 2);
-	failure = PyTuple_GET_ITEM(r, 3);
-	late = PyTuple_GET_ITEM(r, 4);
+	code = PyLong_AsLong(PyTuple_GET_ITEM(r, RES_EXIT_CODE));
+	compiled = PyLong_AsLong(PyTuple_GET_ITEM(r, RES_COMPILED));
+	out = PyTuple_GET_ITEM(r, RES_STDOUT);
+	err = PyTuple_GET_ITEM(r, RES_STDERR);
+	failure = PyTuple_GET_ITEM(r, RES_FAILURE);
+	late = PyTuple_GET_ITEM(r, RES_LATE);
 	if ((code == -1 && PyErr_Occurred()) || (compiled == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
 	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late))
 		return -1;
 	res->exit_code = (int)code;
 	res->compiled = (int)compiled;
-	res->threads_left = PyObject_IsTrue(PyTuple_GET_ITEM(r, 6)) == 1;
+	res->threads_left = PyObject_IsTrue(PyTuple_GET_ITEM(r, RES_THREADS_LEFT)) == 1;
+	res->timed_out = PyObject_IsTrue(PyTuple_GET_ITEM(r, RES_TIMED_OUT)) == 1;
 	res->out = PyByteArray_AS_STRING(out);
 	res->out_n = (size_t)PyByteArray_GET_SIZE(out);
 	res->err = PyByteArray_AS_STRING(err);
@@ -489,7 +496,6 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	if (res->failure == NULL)
 		return -1;
 	res->failure_n = (size_t)fn;
-	res->timed_out = (size_t)fn >= PH_TIMEOUT_N && memcmp(res->failure, PH_TIMEOUT, PH_TIMEOUT_N) == 0;
 	res->late = PyByteArray_AS_STRING(late);
 	res->late_n = (size_t)PyByteArray_GET_SIZE(late);
 	ip->last = r;

@@ -26,6 +26,7 @@ class _EndRequest(BaseException):
 
     code = 1
     why = "request ended"
+    timed_out = False  # the request ran past --timeout (ph_result.timed_out)
 
     def __init__(self, code=None, why=None):
         BaseException.__init__(self, why or self.why)

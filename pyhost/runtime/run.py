@@ -255,10 +255,12 @@ def _end(out, err, src, marker, g):
 
 def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     """Run one request (pyhost.c, ph_exec): the result is (exit status,
-    stdout, stderr, failure text, late output, compiled, threads left)."""
+    stdout, stderr, failure text, late output, compiled, threads left,
+    timed out), in the order of pyhost.c's RES_* indices."""
     entry, compiled, out, err, src, marker, g = _begin(path, stamp, env, args, body, stream, own_cwd, reader)
     exit_code = 0
     failure = ""
+    timed_out = False
     try:
         code = entry[1]
         if code is None:
@@ -285,7 +287,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
             except SystemExit as e:
                 exit_code, failure = _exit_status(e, err)
             except _EndRequest as e:
-                exit_code, failure = e.code, e.why
+                exit_code, failure, timed_out = e.code, e.why, e.timed_out
             except BaseException as e:
                 exit_code = 1
                 failure = "%s: %s" % (type(e).__name__, e)
@@ -296,11 +298,11 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         try:
             _reset_state(err)
         except _EndRequest as e:
-            exit_code, failure = e.code, e.why
+            exit_code, failure, timed_out = e.code, e.why, e.timed_out
     finally:
         late = _end(out, err, src, marker, g)
     left, _threads_left[0] = _threads_left[0], False
-    return (exit_code, out.buf, err.buf, failure, late, compiled, left)
+    return (exit_code, out.buf, err.buf, failure, late, compiled, left, timed_out)
 
 
 def _finish():

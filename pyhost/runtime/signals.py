@@ -28,6 +28,7 @@ class _RequestTimeout(_EndRequest):
 
     code = 124
     why = "warmcgi-timeout: the request ran past its time limit"
+    timed_out = True
 
 
 class _Parked(BaseException):
