@@ -397,8 +397,12 @@ func (f *flight) run(s *Script, env []string, rawQuery string, in *requestBody, 
 			w.Write(out.Stdout) // a write error means the client left
 		}
 		if err != nil {
+			// As Apache does: the connection is closed before the end of
+			// the body (no last chunk), so the client and any proxy see
+			// a cut response, not a complete one.
 			st.logger.LogAttrs(ctx, slog.LevelError, "streamed response cut short",
 				slog.String(keyScript, s.Filename), slog.String(keyErr, err.Error()))
+			f.cut()
 		}
 		return nil, sm.status, true
 	}

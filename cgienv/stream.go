@@ -99,6 +99,23 @@ func (r *Request) Abandon() bool {
 	return r.flight.abandon()
 }
 
+// cut ends a response whose headers went out by closing its connection
+// after what was written is sent: the client sees no end of the body.
+func (f *flight) cut() { cutConn(http.NewResponseController(f.w)) }
+
+// cutConn flushes the response and closes its connection, where the
+// writer lets the connection be taken (HTTP/1; not FastCGI's); it reports
+// whether it could.
+func cutConn(rc *http.ResponseController) bool {
+	_ = rc.Flush()
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
 func (f *flight) abandon() bool {
 	rc := http.NewResponseController(f.w)
 	// A script waiting for more of a streamed body returns from the read
@@ -116,12 +133,10 @@ func (f *flight) abandon() bool {
 		if f.cw != nil {
 			bytes = f.cw.sent()
 		}
-		conn, _, err := rc.Hijack()
-		if err != nil {
+		if !cutConn(rc) {
 			_ = rc.SetReadDeadline(time.Time{})
 			return false
 		}
-		conn.Close()
 		info.Status = f.sm.status
 	} else {
 		body := st.page(http.StatusGatewayTimeout, errorTexts[http.StatusGatewayTimeout])
