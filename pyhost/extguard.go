@@ -84,9 +84,14 @@ const probeTimeout = 20 * time.Second
 // error (matching ErrProbe when the probe ran) says the module could not
 // be loaded there.
 func ProbeExtension(ctx context.Context, module, path string) (ExtKind, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return ExtKind{}, fmt.Errorf("pyhost: probe: %w", err)
+	// /proc/self/exe reaches this binary even where the --user account
+	// could not (a directory only root may search), as for the worker
+	// processes of process mode.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return ExtKind{}, fmt.Errorf("pyhost: probe: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()

@@ -244,6 +244,8 @@ def _end(out, err, src, marker, g):
         _close_raw_fds()
     sys.argv = _orig_argv
     sys.path[:] = _base_path
+    if _import_failed:
+        _drop_broken(marker)
     if _MODULES == "purge":
         _purge_modules(marker)
     _restore_interpreter()
