@@ -37,7 +37,7 @@ func parseMode(s string) (mode, error) {
 			return mode(m), nil
 		}
 	}
-	return 0, fmt.Errorf("%q: want subinterp, main, process or auto", s)
+	return 0, fmt.Errorf("%q: want subinterp, main or process", s) // auto is accepted, not yet listed (opt-in until it is the default)
 }
 
 // pyBackend runs embedded Python requests in one isolation mode.
