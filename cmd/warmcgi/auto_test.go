@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/warmcgi/warmcgi/pyhost"
 )
 
 // buildTestExtensions compiles testdata/ext/*.c (swiglike, multiphase)
@@ -208,4 +210,60 @@ func TestAutoSignalWatchdog(t *testing.T) {
 			t.Errorf("request %d: %q in %v, want the sleep interrupted at 0.3 s", i+1, bodies[i], d)
 		}
 	}
+}
+
+// TestSinglePhaseInitInServer: where a single-phase module's init runs
+// when a sub-interpreter imports it (sysflag.py, in main mode, reads the
+// mark the init leaves in the sys of the interpreter active while it ran).
+// With an explicit subinterp it runs in the server: in the importing
+// sub-interpreter on 3.11, and on 3.13's own-GIL ones with the main
+// interpreter active, just before CPython's check refuses the module
+// (Python/import.c, import_run_extension: the init, then
+// _PyImport_CheckSubinterpIncompatibleExtensionAllowed). Under auto it
+// never runs in the server: the guard refuses it first and the request is
+// answered by a process-mode worker, where it loads.
+func TestSinglePhaseInitInServer(t *testing.T) {
+	ext := buildTestExtensions(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(base, script string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, base+"cgi-bin/ext/"+script)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", script, code, err, body)
+		}
+		return body
+	}
+	t.Run("subinterp", func(t *testing.T) {
+		base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "subinterp", "-w", "1",
+			"--isolation-for", "sysflag.py=main", "--set-env", "SWIGLIKE_DIR="+ext)
+		if got := get(base, "sysflag.py"); got != "init ran here: False\n" {
+			t.Fatalf("before: %q", got)
+		}
+		got := get(base, "swiglike_init.py")
+		if pyhost.OwnGILSupported() {
+			if want := "ImportError: module swiglike does not support loading in subinterpreters\ninit ran here: False\n"; got != want {
+				t.Errorf("own-GIL sub-interpreter: %q, want %q", got, want)
+			}
+			if got := get(base, "sysflag.py"); got != "init ran here: True\n" {
+				t.Errorf("main interpreter after the refused import: %q: the init did not run there", got)
+			}
+		} else if got != "imported\ninit ran here: True\n" {
+			t.Errorf("legacy sub-interpreter: %q", got)
+		}
+	})
+	t.Run("auto", func(t *testing.T) {
+		base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1",
+			"--isolation-for", "sysflag.py=main", "--set-env", "SWIGLIKE_DIR="+ext)
+		for range 2 {
+			if got := get(base, "swiglike_init.py"); got != "imported\ninit ran here: True\n" {
+				t.Errorf("auto: %q, want it imported in its process-mode worker", got)
+			}
+		}
+		if got := get(base, "sysflag.py"); got != "init ran here: False\n" {
+			t.Errorf("main interpreter: %q: the init ran in the server", got)
+		}
+		if !strings.Contains(logs(), `reason="imports swiglike (single-phase init)"`) {
+			t.Errorf("no decision in the log:\n%s", logs())
+		}
+	})
 }

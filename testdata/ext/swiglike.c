@@ -67,8 +67,11 @@ PyInit_swiglike(void)
 	handle_type = t;
 	registry = PyList_New(0);
 	owner_modules = PyImport_GetModuleDict();
-	/* A trace of the init having run, for the tests: "swiglike-init" in
-	 * the environment of the process. */
-	setenv("SWIGLIKE_INIT_RAN", "1", 1);
+	/* A trace of the init having run in the interpreter that ran it, for
+	 * the tests: sys.swiglike_init_ran. */
+	if (PySys_SetObject("swiglike_init_ran", Py_True) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
 	return m;
 }
