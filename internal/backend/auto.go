@@ -16,6 +16,9 @@ import (
 // fork, once that mode exists).
 const autoTarget = modeProcess
 
+// AutoTarget names the mode --isolation auto moves scripts to.
+func AutoTarget() string { return autoTarget.String() }
+
 // AutoDecision is one script --isolation auto moved out of subinterp.
 type AutoDecision struct {
 	Script string    // the script's path
