@@ -324,3 +324,27 @@ repos.fs_commit_txn(r, txn)`, repo)
 	}
 	t.Logf("%d requests of svnrepo.py answered right", n)
 }
+
+// TestCheckAuto: warmcgi check says, per embedded script, which mode
+// --isolation auto would run it in and why (the same static scan of calls
+// and the same extension judgement as serve's auto); its exit status stays
+// 0, as for every report so far.
+func TestCheckAuto(t *testing.T) {
+	out, err := exec.Command(warmcgiBin, "check", filepath.Join(testdataCGIBin(t), "ext")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("warmcgi check: %v\n%s", err, out)
+	}
+	text := string(out)
+	want := []string{"embedded   alarm_watchdog.py\n", "           auto → process: calls signal.setitimer (line 17)\n"}
+	if debianPythonVersion(t) == pythonMajorMinor() && exec.Command("/usr/bin/python3", "-c", "import svn.fs").Run() == nil {
+		want = append(want, "           auto → process: imports svn.fs (single-phase init)\n")
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("no %q in:\n%s", w, text)
+		}
+	}
+	if i := strings.Index(text, "multiphase.py"); i < 0 || strings.HasPrefix(text[i+len("multiphase.py\n"):], "           auto") {
+		t.Errorf("multiphase.py should stay in subinterp:\n%s", text)
+	}
+}

@@ -71,8 +71,8 @@ func autoMode(r *Result) string {
 	target := backend.AutoTarget()
 	if len(r.RefusedImports) > 0 {
 		m := r.RefusedImports[0]
-		why := m.Error
-		if sub := guardReason.FindStringSubmatch(why); sub != nil {
+		why := "it refuses sub-interpreters"
+		if sub := guardReason.FindStringSubmatch(m.Error); sub != nil {
 			why = sub[1]
 		}
 		return target + ": imports " + m.Module + " (" + why + ")"
