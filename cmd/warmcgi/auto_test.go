@@ -348,3 +348,29 @@ func TestCheckAuto(t *testing.T) {
 		t.Errorf("multiphase.py should stay in subinterp:\n%s", text)
 	}
 }
+
+// TestAutoAfterStreaming: a request that streamed part of its page before
+// showing it needs another mode is not run again (the client has that
+// part): it finishes in its sub-interpreter, in the server's process, and
+// the script's next request runs in auto's target mode, another process.
+func TestAutoAfterStreaming(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	var pids []string
+	for i := range 2 {
+		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/stream_then_alarm.py")
+		pid, ok := strings.CutPrefix(body, "part one\npart two, pid ")
+		if err != nil || code != 200 || !ok {
+			t.Fatalf("request %d: %d %v %q", i+1, code, err, body)
+		}
+		pids = append(pids, strings.TrimSpace(pid))
+	}
+	server := fmt.Sprint(p.cmd.Process.Pid)
+	if pids[0] != server || pids[1] == server {
+		t.Errorf("ran in pids %q, want the server's (%s) then a worker's", pids, server)
+	}
+	if logs := p.stderr.String(); strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
+		!strings.Contains(logs, `reason="calls signal.alarm`) {
+		t.Errorf("want one decision for stream_then_alarm.py (signal.alarm):\n%s", logs)
+	}
+}
