@@ -35,11 +35,17 @@ type AutoDecision struct {
 // client yet and its body can be read again; otherwise it is answered as
 // it ran and the next request is routed.
 type autoBackend struct {
-	sub    *embedded
+	sub    resultRunner
 	target pyBackend
 	logger *slog.Logger
 	mu     sync.Mutex
 	routed map[string]AutoDecision // by script path
+}
+
+// resultRunner runs a request and says why its script needs another mode
+// (*embedded in sub-interpreters).
+type resultRunner interface {
+	runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, string, error)
 }
 
 func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
