@@ -374,3 +374,23 @@ func TestAutoAfterStreaming(t *testing.T) {
 		t.Errorf("want one decision for stream_then_alarm.py (signal.alarm):\n%s", logs)
 	}
 }
+
+// TestAutoTZ: TZ + time.tzset() answers as under Apache (JST) under
+// --isolation auto, from the first request on: the sub-interpreter run
+// shows the need (the server's zone would be used there), and the request
+// is run again in auto's target mode.
+func TestAutoTZ(t *testing.T) {
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err != nil {
+		t.Skip("no tzdata: apt-get install tzdata")
+	}
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range 2 {
+		if code, body, err := fetch(t, client, base+"cgi-bin/ext/tz.py"); err != nil || code != 200 || body != "zone JST\n" {
+			t.Errorf("request %d: %d %v %q, want zone JST", i+1, code, err, body)
+		}
+	}
+	if !strings.Contains(logs(), `reason="calls time.tzset with TZ=Asia/Tokyo`) {
+		t.Errorf("no decision for tz.py:\n%s", logs())
+	}
+}
