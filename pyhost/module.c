@@ -102,6 +102,38 @@ emit(PyObject *self, PyObject *args)
 }
 
 /*
+ * _ext_verdict(guard, name, path) asks the Go judge behind the interp's
+ * handle guard (go_pyhost_ext_verdict) whether extension module name, from
+ * the file path, may load in this sub-interpreter, without the GIL (the
+ * first time, Go runs a probe process). Returns None (it may) or the
+ * reason it may not, a str.
+ */
+static PyObject *
+ext_verdict(PyObject *self, PyObject *args)
+{
+	unsigned long long guard;
+	const char *name;
+	Py_ssize_t nn;
+	PyObject *path;
+	char why[512];
+	int rc;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "Ks#O&:_ext_verdict", &guard, &name, &nn, PyUnicode_FSConverter, &path))
+		return NULL;
+	why[0] = '\0';
+	Py_BEGIN_ALLOW_THREADS
+	rc = go_pyhost_ext_verdict((uintptr_t)guard, (char *)name, (size_t)nn, PyBytes_AS_STRING(path),
+				   (size_t)PyBytes_GET_SIZE(path), why, sizeof why);
+	Py_END_ALLOW_THREADS
+	Py_DECREF(path);
+	if (rc <= 0)
+		Py_RETURN_NONE;
+	why[sizeof why - 1] = '\0';
+	return PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace");
+}
+
+/*
  * _read_body(handle, n) returns up to n bytes of the request body, read as
  * they arrive (b"" at the end); an OSError if the client left. The GIL is
  * released while Go waits for the client.
@@ -384,6 +416,9 @@ static PyMethodDef same_items_def = {
 static PyMethodDef read_body_def = {
 	"_read_body", read_body, METH_VARARGS, "Read the request body as it arrives."};
 
+static PyMethodDef ext_verdict_def = {
+	"_ext_verdict", ext_verdict, METH_VARARGS, "Whether an extension module may load in this sub-interpreter."};
+
 static PyMethodDef emit_def = {
 	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
 
@@ -478,7 +513,7 @@ str_dict(ph_bytes b)
 /*
  * set_settings stores the interpreter's settings as the runtime's globals
  * (see runtime/sinks.py): _CHDIR, _MODULES, _GLOBALS, _TIMEOUT, _CGI_ESCAPE,
- * _PRELOAD, _MAIN, _REAL_PROCESS and _PYLIB.
+ * _PRELOAD, _MAIN, _REAL_PROCESS, _PYLIB and _EXT_GUARD.
  */
 static int
 set_settings(PyObject *dict, const ph_options *o, int in_main)
@@ -493,7 +528,8 @@ set_settings(PyObject *dict, const ph_options *o, int in_main)
 	    set_new(dict, "_PRELOAD", str_list(o->preload)) < 0 ||
 	    PyDict_SetItemString(dict, "_MAIN", in_main ? t : f) < 0 ||
 	    PyDict_SetItemString(dict, "_REAL_PROCESS", o->real_process ? t : f) < 0 ||
-	    set_new(dict, "_PYLIB", str_dict(o->pylib)) < 0)
+	    set_new(dict, "_PYLIB", str_dict(o->pylib)) < 0 ||
+	    set_new(dict, "_EXT_GUARD", PyLong_FromUnsignedLongLong((unsigned long long)o->ext_guard)) < 0)
 		return -1;
 	return 0;
 }
@@ -516,13 +552,14 @@ ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, si
 		PyObject *tw = PyCFunction_New(&text_write_def, NULL);
 		PyObject *cap = PyCapsule_New(park, NULL, NULL);
 		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
+		PyObject *ev = PyCFunction_New(&ext_verdict_def, NULL);
 
-		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && tw != NULL && pk != NULL &&
+		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && tw != NULL && pk != NULL && ev != NULL &&
 		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
 		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
 		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
-		    PyDict_SetItemString(dict, "_parked", pk) == 0)
+		    PyDict_SetItemString(dict, "_parked", pk) == 0 && PyDict_SetItemString(dict, "_ext_verdict", ev) == 0)
 			code = Py_CompileString(o->runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(tf);
@@ -533,6 +570,7 @@ ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, si
 		Py_XDECREF(tw);
 		Py_XDECREF(cap);
 		Py_XDECREF(pk);
+		Py_XDECREF(ev);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);

@@ -463,14 +463,15 @@ enum {
 	RES_COMPILED,
 	RES_THREADS_LEFT,
 	RES_TIMED_OUT,
+	RES_NEEDS_MODE,
 	RES_N
 };
 
 static int
 fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 {
-	PyObject *out, *err, *failure, *late;
-	Py_ssize_t fn;
+	PyObject *out, *err, *failure, *late, *needs;
+	Py_ssize_t fn, nn;
 	long code, compiled;
 
 	if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != RES_N)
@@ -481,8 +482,9 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	err = PyTuple_GET_ITEM(r, RES_STDERR);
 	failure = PyTuple_GET_ITEM(r, RES_FAILURE);
 	late = PyTuple_GET_ITEM(r, RES_LATE);
+	needs = PyTuple_GET_ITEM(r, RES_NEEDS_MODE);
 	if ((code == -1 && PyErr_Occurred()) || (compiled == -1 && PyErr_Occurred()) || !PyByteArray_Check(out) ||
-	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late))
+	    !PyByteArray_Check(err) || !PyUnicode_Check(failure) || !PyByteArray_Check(late) || !PyUnicode_Check(needs))
 		return -1;
 	res->exit_code = (int)code;
 	res->compiled = (int)compiled;
@@ -496,6 +498,10 @@ fill_result(ph_interp *ip, PyObject *r, ph_result *res)
 	if (res->failure == NULL)
 		return -1;
 	res->failure_n = (size_t)fn;
+	res->needs_mode = PyUnicode_AsUTF8AndSize(needs, &nn);
+	if (res->needs_mode == NULL)
+		return -1;
+	res->needs_mode_n = (size_t)nn;
 	res->late = PyByteArray_AS_STRING(late);
 	res->late_n = (size_t)PyByteArray_GET_SIZE(late);
 	ip->last = r;

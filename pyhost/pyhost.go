@@ -141,6 +141,8 @@ type Interp struct {
 	// allocates no handle.
 	stream       streamSlot
 	streamHandle cgo.Handle
+	// guardHandle reaches InterpOptions.ExtGuard from C (0: none).
+	guardHandle cgo.Handle
 }
 
 // InterpOptions choose how an interpreter behaves.
@@ -188,6 +190,13 @@ type InterpOptions struct {
 	// needs. The caller points fds 0-2 at the request's pipes before
 	// Exec; Body and BodyFile are then ignored.
 	RealProcess bool
+	// ExtGuard, when set, judges every extension module a script of this
+	// sub-interpreter imports (the first time in the interpreter), before
+	// its init runs: a reason not "" refuses it with an ImportError and
+	// the request's Result.NeedsMode says so. It is called without the
+	// GIL, on the interpreter's thread, and may block (a probe process).
+	// Ignored with Main.
+	ExtGuard func(module, path string) (reason string)
 }
 
 // settings is what of InterpOptions configures the runtime, comparable:
@@ -232,11 +241,18 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	if err := Init(Config{}); err != nil {
 		return nil, err
 	}
-	p, err := newInterp(opts)
+	var guard cgo.Handle
+	if opts.ExtGuard != nil && !opts.Main {
+		guard = cgo.NewHandle(opts.ExtGuard)
+	}
+	p, err := newInterp(opts, guard)
 	if err != nil {
+		if guard != 0 {
+			guard.Delete()
+		}
 		return nil, err
 	}
-	ip := &Interp{p: p}
+	ip := &Interp{p: p, guardHandle: guard}
 	if opts.Chdir {
 		ip.chdir = 1
 	}
@@ -244,7 +260,7 @@ func NewInterp(opts InterpOptions) (*Interp, error) {
 	return ip, nil
 }
 
-func newInterp(opts InterpOptions) (*C.ph_interp, error) {
+func newInterp(opts InterpOptions, guard cgo.Handle) (*C.ph_interp, error) {
 	set := opts.settings()
 	o := C.ph_options{
 		runtime_src:  C.CString(runtimeSource),
@@ -257,6 +273,7 @@ func newInterp(opts InterpOptions) (*C.ph_interp, error) {
 		timeout:      C.double(set.timeout.Seconds()),
 		preload:      cblock([]byte(set.preload)),
 		pylib:        cblock(pylibBlock()),
+		ext_guard:    C.uintptr_t(guard),
 	}
 	defer C.free(unsafe.Pointer(o.runtime_src))
 	defer C.free(unsafe.Pointer(o.preload.p))
@@ -360,6 +377,10 @@ func (ip *Interp) Exec(req *Request, res *Result) error {
 		res.Failure = C.GoStringN(r.failure, C.int(r.failure_n))
 	}
 	res.TimedOut = r.timed_out != 0
+	res.NeedsMode = ""
+	if r.needs_mode_n > 0 {
+		res.NeedsMode = C.GoStringN(r.needs_mode, C.int(r.needs_mode_n))
+	}
 	return nil
 }
 
@@ -404,5 +425,8 @@ func (ip *Interp) Close() error {
 
 func (ip *Interp) close() {
 	ip.streamHandle.Delete()
+	if ip.guardHandle != 0 {
+		ip.guardHandle.Delete()
+	}
 	ip.p = nil
 }

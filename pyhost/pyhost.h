@@ -55,6 +55,8 @@ typedef struct {
 	size_t late_n;
 	int threads_left;       /* threads the script started still run */
 	int timed_out;          /* the runtime's watchdog ended the request (its time limit passed) */
+	const char *needs_mode; /* UTF-8; why the script needs another mode than this one, or empty */
+	size_t needs_mode_n;
 } ph_result;
 
 /*
@@ -99,7 +101,7 @@ typedef struct {
  * ph_options configure a new interp. runtime_src is the warmcgi runtime's
  * Python source, NUL-terminated; the other fields become the runtime's
  * settings, globals it reads as it is installed (_CHDIR, _MODULES,
- * _GLOBALS, _TIMEOUT, _CGI_ESCAPE, _PRELOAD, _REAL_PROCESS, _PYLIB; _MAIN
+ * _GLOBALS, _TIMEOUT, _CGI_ESCAPE, _PRELOAD, _REAL_PROCESS, _PYLIB, _EXT_GUARD; _MAIN
  * says whether it is the main interpreter). Borrowed for the call.
  */
 typedef struct {
@@ -113,6 +115,7 @@ typedef struct {
 	double timeout;     /* seconds a request may run; 0: no limit */
 	ph_bytes preload;   /* modules imported at creation, "name\0" repeated (UTF-8) */
 	ph_bytes pylib;     /* modules warmcgi brings, "name\0source\0" repeated (UTF-8) */
+	uintptr_t ext_guard; /* not 0: Go handle judging extension modules (go_pyhost_ext_verdict); sub-interpreters only */
 } ph_options;
 
 /*

@@ -61,6 +61,12 @@ type Result struct {
 	// running when the request ended (daemon threads, or threads past
 	// the join bound): they go on in the interpreter.
 	ThreadsLeft bool
+	// NeedsMode, when not "", says why the script needs another isolation
+	// mode than the one it ran in: it imported an extension module the
+	// interpreter refused (InterpOptions.ExtGuard), or used something a
+	// shared process only emulates (SIGALRM timers, time.tzset with
+	// another TZ, os.fork, resource.setrlimit). The first reason only.
+	NeedsMode string
 }
 
 // Err returns nil, or for a request that ran past its time limit

@@ -66,6 +66,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		for _, m := range r.RefusedImports {
 			fmt.Fprintf(stdout, "           import %s refuses sub-interpreters: %s\n", m.Module, m.Error)
 		}
+		if r.Auto != "" && r.Auto != "subinterp" {
+			fmt.Fprintf(stdout, "           auto → %s\n", r.Auto)
+		}
 	}
 	return exitOK
 }

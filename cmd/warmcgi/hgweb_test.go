@@ -401,3 +401,8 @@ func chownTree(t *testing.T, dir, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestHgwebAuto serves hgweb under --isolation auto: Mercurial's C
+// extensions are single-phase, so the script is moved to auto's target
+// mode at its first request, which is answered there.
+func TestHgwebAuto(t *testing.T) { hgwebTest(t, "--isolation", "auto", "--queue", "64") }

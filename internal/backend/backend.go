@@ -65,6 +65,7 @@ type Dispatcher struct {
 	pool     *interp.Pool[*embeddedInterp] // subinterp, or nil
 	mainPool *interp.Pool[*embeddedInterp] // main, or nil
 	procs    *process                      // process, or nil
+	auto     *autoBackend                  // auto, or nil
 	shutdown time.Duration
 }
 
@@ -105,7 +106,13 @@ func New(c Config) (*Dispatcher, error) {
 		quietStdio(c.Logger)
 	}
 	if c.Isolation.uses(modeSubinterp) {
-		if b.pool, err = newEmbeddedPool(&c, c.Workers, false); err != nil {
+		// Only auto judges extension modules: an explicit subinterp
+		// loads them as before.
+		var guard func(module, path string) string
+		if c.Isolation.uses(modeAuto) {
+			guard = newExtJudge(pyhost.OwnGILSupported()).reason
+		}
+		if b.pool, err = newEmbeddedPool(&c, c.Workers, false, guard); err != nil {
 			c.Logger.Error("starting workers", "err", err)
 			b.Close()
 			return nil, err
@@ -115,14 +122,28 @@ func New(c Config) (*Dispatcher, error) {
 	if c.Isolation.uses(modeMain) {
 		// The main interpreter runs one request at a time, whatever the
 		// number of workers, so main mode has one (README: modes).
-		if b.mainPool, err = newEmbeddedPool(&c, 1, true); err != nil {
+		if b.mainPool, err = newEmbeddedPool(&c, 1, true, nil); err != nil {
 			c.Logger.Error("starting the main-interpreter worker", "err", err)
 			b.Close()
 			return nil, err
 		}
 		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger, rec: c.observe("main", b.mainPool, 1)}
 	}
+	if c.Isolation.uses(modeAuto) {
+		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), target: b.d.backends[autoTarget], logger: c.Logger}
+		b.d.backends[modeAuto] = b.auto
+	}
 	return b, nil
+}
+
+// AutoDecisions returns the scripts --isolation auto has moved out of
+// subinterp, with the mode each runs in and why, by path (none without
+// auto). For the status page.
+func (b *Dispatcher) AutoDecisions() []AutoDecision {
+	if b.auto == nil {
+		return nil
+	}
+	return b.auto.decisions()
 }
 
 // observe registers a pool with c.Observe and returns its Recorder (nil

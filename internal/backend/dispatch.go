@@ -23,10 +23,11 @@ const (
 	modeSubinterp mode = iota // a sub-interpreter per worker thread
 	modeMain                  // the main interpreter (C extensions that refuse sub-interpreters)
 	modeProcess               // a worker process per worker (full fidelity, crash containment)
+	modeAuto                  // subinterp until a script shows it needs more, then autoTarget (auto.go)
 	numModes
 )
 
-var modeNames = [numModes]string{"subinterp", "main", "process"}
+var modeNames = [numModes]string{"subinterp", "main", "process", "auto"}
 
 func (m mode) String() string { return modeNames[m] }
 
@@ -36,7 +37,7 @@ func parseMode(s string) (mode, error) {
 			return mode(m), nil
 		}
 	}
-	return 0, fmt.Errorf("%q: want subinterp, main or process", s)
+	return 0, fmt.Errorf("%q: want subinterp, main or process", s) // auto is accepted, not yet listed (opt-in until it is the default)
 }
 
 // pyBackend runs embedded Python requests in one isolation mode.
@@ -68,7 +69,7 @@ func ParseIsolation(def string, rules []string, root string) (*Isolation, error)
 		return nil, fmt.Errorf("--isolation %w", err)
 	}
 	iso := &Isolation{root: root, def: m}
-	iso.used[m] = true
+	iso.use(m)
 	for _, r := range rules {
 		glob, name, ok := strings.Cut(r, "=")
 		if !ok || glob == "" {
@@ -82,9 +83,18 @@ func ParseIsolation(def string, rules []string, root string) (*Isolation, error)
 			return nil, fmt.Errorf("--isolation-for %q: mode %w", r, err)
 		}
 		iso.rules = append(iso.rules, isolationRule{glob, m})
-		iso.used[m] = true
+		iso.use(m)
 	}
 	return iso, nil
+}
+
+// use marks m as in use, with the modes auto runs scripts in.
+func (iso *Isolation) use(m mode) {
+	iso.used[m] = true
+	if m == modeAuto {
+		iso.used[modeSubinterp] = true
+		iso.used[autoTarget] = true
+	}
 }
 
 // UsesProcess reports whether some script may run in process mode.

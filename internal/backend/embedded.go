@@ -79,6 +79,13 @@ func stampOf(s cgienv.Stamp) [4]int64 {
 
 // run runs a request with the script's shebang flags (-u, -O).
 func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+	out, _, err := r.runResult(ctx, req, fl)
+	return out, err
+}
+
+// runResult is run that also returns why the script needs another mode
+// (pyhost's Result.NeedsMode), for --isolation auto.
+func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, string, error) {
 	var res pyhost.Result
 	var execErr error
 	err := r.pool.Do(ctx, func(w *embeddedInterp) {
@@ -108,18 +115,18 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	})
 	switch {
 	case errors.Is(err, interp.ErrQueueFull):
-		return nil, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
+		return nil, "", fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
 	case err != nil:
-		return nil, err
+		return nil, "", err
 	case execErr != nil:
-		return nil, execErr
+		return nil, "", execErr
 	}
 	if r.rec != nil && res.Compiled != pyhost.CompileNone {
 		r.rec.Compiled(req.Script, res.Compiled == pyhost.CompileReload)
 	}
 	if res.TimedOut { // set by pyhost's C layer (ph_result.timed_out)
 		// The handler logs the stderr line by line, as for any script.
-		return &cgienv.Output{Stderr: res.Stderr}, timedOut(req.Script, res.Failure)
+		return &cgienv.Output{Stderr: res.Stderr}, res.NeedsMode, timedOut(req.Script, res.Failure)
 	}
 	if len(res.Late) > 0 {
 		r.logger.Warn("output written outside any request (a thread or finalizer of an earlier request)",
@@ -130,7 +137,7 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 		Stderr:   res.Stderr,
 		ExitCode: res.ExitCode,
 		Failure:  res.Failure,
-	}, nil
+	}, res.NeedsMode, nil
 }
 
 // spillAfter is how long a request waits for a busy worker before it goes
@@ -138,8 +145,9 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 const spillAfter = 2 * time.Millisecond
 
 // newEmbeddedPool starts n workers with an interpreter each:
-// sub-interpreters, or the main interpreter when main is set.
-func newEmbeddedPool(c *Config, n int, main bool) (*interp.Pool[*embeddedInterp], error) {
+// sub-interpreters, or the main interpreter when main is set; guard, when
+// not nil, judges the extension modules sub-interpreters import.
+func newEmbeddedPool(c *Config, n int, main bool, guard func(module, path string) string) (*interp.Pool[*embeddedInterp], error) {
 	ownGIL := pyhost.OwnGILSupported()
 	// Sub-interpreters that share one GIL (Python before 3.13) gain
 	// nothing from running short requests at once: two threads only
@@ -196,7 +204,7 @@ func newEmbeddedPool(c *Config, n int, main bool) (*interp.Pool[*embeddedInterp]
 		}
 		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: ownGIL, Chdir: chdir, Main: main,
 			KeepModules: c.KeepModules, KeepGlobals: c.KeepGlobals, Timeout: limit.interp(),
-			CGIEscape: c.CGIEscape, Preload: c.Preload})
+			CGIEscape: c.CGIEscape, Preload: c.Preload, ExtGuard: guard})
 		if err != nil {
 			return nil, err
 		}

@@ -20,7 +20,11 @@ func RunScript(path string, args []string) ([]byte, error) {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the interpreter
-		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: pyhost.OwnGILSupported()})
+		// The checker imports the scripts' installed modules: judged as
+		// --isolation auto judges them, an unsafe extension is refused
+		// before its init runs (and reported), as serve would.
+		ip, err := pyhost.NewInterp(pyhost.InterpOptions{OwnGIL: pyhost.OwnGILSupported(),
+			ExtGuard: newExtJudge(pyhost.OwnGILSupported()).reason})
 		if err != nil {
 			errc <- err
 			return

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/warmcgi/warmcgi/cgienv"
@@ -48,6 +49,40 @@ type Result struct {
 	CompileError   string      `json:"compile_error,omitempty"`
 	Constructs     []Construct `json:"constructs,omitempty"`
 	RefusedImports []Import    `json:"refused_imports,omitempty"`
+	// Auto is the mode --isolation auto would run an embedded script in
+	// and why ("process: imports swiglike (...)"); "subinterp" when it
+	// would stay in a sub-interpreter (as far as the static scan sees).
+	Auto string `json:"auto,omitempty"`
+}
+
+// autoCalls are the calls after which --isolation auto moves a script out
+// of subinterp (the runtime reports them in pyhost's Result.NeedsMode).
+var autoCalls = map[string]bool{
+	"signal.alarm": true, "signal.setitimer": true, "os.fork": true,
+	"os.forkpty": true, "pty.fork": true, "resource.setrlimit": true, "time.tzset": true,
+}
+
+// guardReason finds the reason in the runtime's refusal of an unsafe
+// extension module (pyhost/runtime/extguard.py).
+var guardReason = regexp.MustCompile(`is not safe in sub-interpreters \(([^)]*)\)`)
+
+// autoMode is Result.Auto for an embedded script that compiles.
+func autoMode(r *Result) string {
+	target := backend.AutoTarget()
+	if len(r.RefusedImports) > 0 {
+		m := r.RefusedImports[0]
+		why := "it refuses sub-interpreters"
+		if sub := guardReason.FindStringSubmatch(m.Error); sub != nil {
+			why = sub[1]
+		}
+		return target + ": imports " + m.Module + " (" + why + ")"
+	}
+	for _, c := range r.Constructs {
+		if autoCalls[c.Call] {
+			return fmt.Sprintf("%s: calls %s (line %d)", target, c.Call, c.Line)
+		}
+	}
+	return "subinterp"
 }
 
 // Construct is a call that behaves differently, or needs a mode, under
@@ -147,6 +182,9 @@ func Dir(dir string, b Backend) ([]Result, error) {
 			r.Mode, r.Why = Fails, "does not compile: "+r.CompileError+" (500, as under Apache)"
 		case len(r.RefusedImports) > 0:
 			r.Why = "an import refuses sub-interpreters: needs --isolation-for GLOB=main (or =process)"
+		}
+		if r.Mode == Embedded {
+			r.Auto = autoMode(r)
 		}
 	}
 	return results, nil

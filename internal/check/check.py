@@ -98,6 +98,8 @@ def check(path):
             imports.append(node.module)
             for a in node.names:
                 aliases[a.asname or a.name] = node.module + "." + a.name
+                if a.name != "*":
+                    imports.append(node.module + "." + a.name)  # a submodule, if it is one
     seen = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):

@@ -9,6 +9,7 @@ def _install():
     _install_stdio()
     _install_environ()
     _install_modules()
+    _install_extguard()
     _install_process()
     _install_signals()
     _install_fds()

@@ -63,6 +63,89 @@ def _purge_modules(marker):
             _close_connections(vars(m))
 
 
+# Imports that failed (3): a package whose __init__ raised leaves the
+# submodules it had imported, and a lazy importer (importlib.util's
+# LazyLoader, Mercurial's demandimport) its half-loaded and never-loaded
+# modules, whose first attribute access raises: the next script's
+# inspect.getmodule (cgitb) trips over them, and the failed script's next
+# run sees "cannot import name" instead of its real error. Loads that
+# raise are recorded (_load_unlocked, and a lazy module's load), and at
+# the end of the request _drop_broken removes from sys.modules, in every
+# tree: each module whose load raised and its submodules; the modules
+# added during the request under a top-level package that was itself
+# added then and holds a failed one (a package half imported for the
+# first time goes whole); and added modules whose parent package is gone.
+# Modules that were loaded before the request and did not fail stay.
+_import_failed = []  # names whose load raised during the request
+
+
+def _watch_load(orig):
+    def _load_unlocked(spec):
+        try:
+            return orig(spec)
+        except BaseException:
+            if _cur[1] is not None:
+                _import_failed.append(spec.name)
+            raise
+    return _load_unlocked
+
+
+def _watch_lazy(orig):
+    def __getattribute__(self, attr):
+        try:
+            return orig(self, attr)
+        except BaseException:
+            if _cur[1] is not None:
+                try:
+                    _import_failed.append(object.__getattribute__(self, "__spec__").name)
+                except Exception:
+                    pass
+            raise
+    return __getattribute__
+
+
+def _install_import_watch():
+    bootstrap = sys.modules.get("_frozen_importlib")
+    if bootstrap is not None and hasattr(bootstrap, "_load_unlocked"):
+        bootstrap._load_unlocked = _watch_load(bootstrap._load_unlocked)
+    import importlib.util  # its _LazyModule is the lazy importers' base
+    lazy = getattr(importlib.util, "_LazyModule", None)
+    if lazy is not None:
+        lazy.__getattribute__ = _watch_lazy(lazy.__getattribute__)
+
+
+def _drop_broken(marker):
+    """Remove what the request's failed imports left half made (3)."""
+    failed = set(_import_failed)
+    _import_failed.clear()
+    added = []
+    for name in reversed(sys.modules):
+        if name == marker:
+            break
+        added.append(name)
+    added.reverse()
+    added_set = set(added)
+    fresh_tops = {f.partition(".")[0] for f in failed} & added_set
+    drop = [n for n in list(sys.modules) if n in failed or any(n.startswith(f + ".") for f in failed)
+            or (n in added_set and n.partition(".")[0] in fresh_tops)]
+    for name in drop:
+        _unbind(name, sys.modules.pop(name, None))
+    for name in sorted(added_set, key=lambda n: n.count(".")):
+        parent = name.rpartition(".")[0]
+        if parent and name in sys.modules and parent not in sys.modules:
+            _unbind(name, sys.modules.pop(name))
+
+
+def _unbind(name, m):
+    """A dropped submodule goes from its parent package's namespace too, so
+    that `from package import name` imports it again."""
+    parent, _, child = name.rpartition(".")
+    p = sys.modules.get(parent) if parent else None
+    d = getattr(p, "__dict__", None) if p is not None else None
+    if type(d) is dict and m is not None and d.get(child) is m:
+        del d[child]
+
+
 def _close_connections(namespace):
     """Close the sqlite3 connections a dropped module or script kept in its
     globals (70): their process would have ended, rolling back what they
@@ -129,6 +212,7 @@ class _MainOnlyFinder:
 
     @staticmethod
     def create_module(spec):
+        _need_mode("imports %s (it does not support sub-interpreters)" % spec.name)
         raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing it "
                           "would crash the server), so it is not loaded in one" % spec.name,
                           name=spec.name, path=spec.origin)
@@ -140,6 +224,7 @@ class _MainOnlyFinder:
 
 def _install_modules():
     _SourceFileLoader.get_code = _get_code
+    _install_import_watch()
     sys.meta_path.append(_PylibFinder)
     if not _MAIN:
         sys.meta_path.insert(0, _MainOnlyFinder)

@@ -5,6 +5,7 @@ import errno
 import os
 import signal
 import sys
+import time
 try:
     import resource
 except ImportError:  # not on every platform
@@ -90,9 +91,20 @@ _PROCESS_HINT = "it would change the whole server; run this script in process mo
 
 
 def _fork():
+    _need_mode("calls os.fork (refused in a shared process)")
     raise RuntimeError("warmcgi: os.fork() is not available to scripts in subinterp mode "
                        "(the server is a multi-threaded Go process); use subprocess, or "
                        "run this script as plain CGI (--cgi GLOB)")
+
+
+_tzset_orig = time.tzset
+_server_tz = os.environ.get("TZ")
+
+
+def _tzset():
+    if os.environ.get("TZ") != _server_tz:
+        _need_mode("calls time.tzset with TZ=%s (the server's time zone is the process's)" % os.environ.get("TZ"))
+    return _tzset_orig()
 
 
 def _install_process():
@@ -108,4 +120,12 @@ def _install_process():
         if hasattr(os, name):
             setattr(os, name, _refuse("os." + name + "()", _PROCESS_HINT))
     if resource is not None:
-        resource.setrlimit = _refuse("resource.setrlimit()", _PROCESS_HINT)
+        refused = _refuse("resource.setrlimit()", _PROCESS_HINT)
+
+        def setrlimit(*args, **kwargs):
+            _need_mode("calls resource.setrlimit (refused in a shared process)")
+            return refused(*args, **kwargs)
+        resource.setrlimit = setrlimit
+    # time.tzset works on the process's C environment, which requests do not
+    # change here: one with another TZ than the server's needs its own process.
+    time.tzset = _tzset

@@ -95,6 +95,7 @@ def _subinterp_hint(e, path, err):
         if f.f_code.co_filename != path and not f.f_code.co_filename.startswith("<"):
             name = f.f_globals.get("__name__")
         tb = tb.tb_next
+    _need_mode("imports %s (it does not support sub-interpreters)" % (name or "?"))
     err.buf += ("warmcgi: module %r cannot load in a sub-interpreter; serve this script with "
                 "--isolation-for '%s=main' (or --isolation process)\n"
                 % ((name or "?").partition(".")[0], os.path.basename(path))).encode("utf-8", "backslashreplace")
@@ -153,6 +154,7 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
         _cache[path] = entry
         _kept_main.pop(path, None)
 
+    _needs[0] = ""
     _unbuffered[0] = bool(stamp[4] & 1)
     out = _Sink("surrogateescape")
     out.stream = stream
@@ -242,6 +244,8 @@ def _end(out, err, src, marker, g):
         _close_raw_fds()
     sys.argv = _orig_argv
     sys.path[:] = _base_path
+    if _import_failed:
+        _drop_broken(marker)
     if _MODULES == "purge":
         _purge_modules(marker)
     _restore_interpreter()
@@ -256,7 +260,7 @@ def _end(out, err, src, marker, g):
 def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     """Run one request (pyhost.c, ph_exec): the result is (exit status,
     stdout, stderr, failure text, late output, compiled, threads left,
-    timed out), in the order of pyhost.c's RES_* indices."""
+    timed out, needs another mode), in the order of pyhost.c's RES_* indices."""
     entry, compiled, out, err, src, marker, g = _begin(path, stamp, env, args, body, stream, own_cwd, reader)
     exit_code = 0
     failure = ""
@@ -302,7 +306,7 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
     finally:
         late = _end(out, err, src, marker, g)
     left, _threads_left[0] = _threads_left[0], False
-    return (exit_code, out.buf, err.buf, failure, late, compiled, left, timed_out)
+    return (exit_code, out.buf, err.buf, failure, late, compiled, left, timed_out, _needs[0])
 
 
 def _finish():

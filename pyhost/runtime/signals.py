@@ -83,6 +83,8 @@ def _signal(signum, handler):
         raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
     old = _signals.get(signum, signal.SIG_DFL)
     _signals[signum] = handler
+    if signum == signal.SIGALRM and callable(handler):
+        _need_mode("sets a SIGALRM handler (a shared process only emulates SIGALRM)")
     return old
 
 
@@ -141,12 +143,16 @@ def _set_alarm(seconds):
 
 
 def _alarm_fn(seconds):
+    if seconds:
+        _need_mode("calls signal.alarm (it cannot interrupt a blocking call in a shared process)")
     return _set_alarm(int(seconds))
 
 
 def _setitimer(which, seconds, interval=0.0):
     if which != signal.ITIMER_REAL:
         raise OSError(errno.EINVAL, "warmcgi: only ITIMER_REAL is emulated")
+    if seconds:
+        _need_mode("calls signal.setitimer (it cannot interrupt a blocking call in a shared process)")
     left = 0.0
     if _alarm is not None:
         left = max(0.0, _alarm[1] - time.monotonic())

@@ -1,0 +1,396 @@
+package main
+
+// --isolation auto (internal/backend/auto.go): scripts run in a
+// sub-interpreter until they show they need more, then in auto's target
+// mode; extension modules unsafe in sub-interpreters are refused there
+// before their init runs (pyhost/runtime/extguard.py, pyhost/early.c).
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warmcgi/warmcgi/pyhost"
+)
+
+// buildTestExtensions compiles testdata/ext/*.c (swiglike, multiphase)
+// against the Python the binary links (pkg-config python3-embed) into a
+// new directory the worker user can read, and returns it: the scripts
+// under testdata/cgi-bin/ext find it in $SWIGLIKE_DIR.
+func buildTestExtensions(t testing.TB) string {
+	t.Helper()
+	cflags, err := exec.Command("pkg-config", "--cflags", "python3-embed").Output()
+	if err != nil {
+		t.Fatalf("pkg-config --cflags python3-embed: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "warmcgi-ext-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := filepath.Abs(filepath.Join("..", "..", "testdata", "ext"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"swiglike", "multiphase"} {
+		args := append([]string{"-shared", "-fPIC", "-o", filepath.Join(dir, name+".so")}, strings.Fields(string(cflags))...)
+		args = append(args, filepath.Join(src, name+".c"))
+		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
+	}
+	return dir
+}
+
+// hammer sends path from clients×perClient goroutines for d and returns
+// how many answers there were and the first few wrong ones (want: 200 and
+// a body containing want).
+func hammer(t testing.TB, base, path, want string, clients, perClient int, d time.Duration) (int, []string) {
+	var mu sync.Mutex
+	var wrong []string
+	n := 0
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		client := &http.Client{Timeout: 60 * time.Second}
+		for range perClient {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(stop) {
+					code, body, err := fetch(t, client, base+path)
+					mu.Lock()
+					n++
+					if (err != nil || code != 200 || !strings.Contains(body, want)) && len(wrong) < 5 {
+						wrong = append(wrong, fmt.Sprintf("%d %v %q", code, err, body))
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return n, wrong
+}
+
+// TestAutoUnsafeExtension is the fault bar for an extension module that is
+// unsafe in sub-interpreters (testdata/ext/swiglike.c, built like SWIG
+// bindings): under --isolation auto, 16 concurrent requests from 4 clients,
+// with interpreters replaced every 5 requests (which is what turns the
+// corruption into a SIGSEGV without auto: TestSubinterpUnsafeExtension),
+// are all answered right and the server lives; the script is moved to
+// process mode once, with its reason in the log, and a multi-phase module
+// stays in its sub-interpreter.
+func TestAutoUnsafeExtension(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of load; skipped with -short")
+	}
+	ext := buildTestExtensions(t)
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "4", "--max-requests", "5",
+		"--set-env", "SWIGLIKE_DIR="+ext)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for range 3 {
+		if code, body, err := fetch(t, client, p.url+"cgi-bin/ext/multiphase.py"); err != nil || code != 200 || body != "multiphase 42\n" {
+			t.Fatalf("multiphase.py: %d %v %q", code, err, body)
+		}
+	}
+	n, wrong := hammer(t, p.url, "cgi-bin/ext/swiglike.py", "swiglike ok\n", 4, 4, 4*time.Second)
+	select {
+	case <-p.exited:
+		t.Fatalf("the server died under the load: %v", p.err)
+	default:
+	}
+	if len(wrong) > 0 {
+		t.Errorf("%d answers, some wrong: %q", n, wrong)
+	}
+	if n < 32 {
+		t.Errorf("only %d answers in 4 s", n)
+	}
+	logs := p.stderr.String()
+	moved := strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`)
+	if moved != 1 || !strings.Contains(logs, `script=`+filepath.Join(testdataCGIBin(t), "ext", "swiglike.py")+` mode=process reason="imports swiglike (single-phase init)"`) {
+		t.Errorf("want one decision for swiglike.py (single-phase init), got %d:\n%s", moved, logs)
+	}
+	if code, body, err := fetch(t, client, p.url+"cgi-bin/ext/multiphase.py"); err != nil || code != 200 || body != "multiphase 42\n" {
+		t.Errorf("multiphase.py after the load: %d %v %q", code, err, body)
+	}
+	t.Logf("%d requests of swiglike.py answered right", n)
+}
+
+// TestSubinterpUnsafeExtension shows what TestAutoUnsafeExtension guards
+// against, in an explicit --isolation subinterp (which loads extension
+// modules as before). On 3.11 the module's second interpreter uses the
+// first's objects (its sys.modules), which answers wrong, and once the
+// first interpreter is replaced, reads freed memory, which kills the
+// server (measured: SIGSEGV within the first 30 requests). On 3.13 every
+// request fails with CPython's ImportError (after the init ran in the
+// server: TestSinglePhaseInitInServer).
+func TestSubinterpUnsafeExtension(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of load; skipped with -short")
+	}
+	ext := buildTestExtensions(t)
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "subinterp", "-w", "4", "--max-requests", "5",
+		"--set-env", "SWIGLIKE_DIR="+ext)
+	n, wrong := hammer(t, p.url, "cgi-bin/ext/swiglike.py", "swiglike ok\n", 4, 2, 3*time.Second)
+	died := false
+	select {
+	case <-p.exited:
+		died = true
+	case <-time.After(200 * time.Millisecond):
+	}
+	if !died && len(wrong) == 0 {
+		t.Fatalf("%d answers, all right, and the server lives: swiglike no longer shows the danger", n)
+	}
+	t.Logf("without auto: %d answers, wrong ones e.g. %q; server died: %v", n, wrong, died)
+}
+
+// TestHalfImportDropped: a script whose package import fails half way
+// (testdata/cgi-bin/halfimport/halfpkg: lazy submodules, a helper, a
+// failing one) leaves nothing behind, even where modules are kept
+// (--modules keep): the next script's cgitb page in the same interpreter
+// is whole (its inspect.getmodule would trip over a never-loaded lazy
+// module whose load fails), and the first script gets its same error again.
+func TestHalfImportDropped(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "-w", "1", "--modules", "keep")
+	client := &http.Client{Timeout: 30 * time.Second}
+	const wantErr = "ImportError: halfpkg.cext: the C part of halfpkg cannot load here\n"
+	for i := range 2 {
+		if code, body, err := fetch(t, client, base+"cgi-bin/halfimport/importer.py"); err != nil || code != 200 || body != wantErr {
+			t.Fatalf("importer.py (run %d): %d %v %q, want %q", i+1, code, err, body, wantErr)
+		}
+		code, body, err := fetch(t, client, base+"cgi-bin/halfimport/cgitb_page.py")
+		if err != nil || code != 200 {
+			t.Fatalf("cgitb_page.py: %d %v", code, err)
+		}
+		if !strings.Contains(body, "<p>modules: 0 halfpkg</p>") || !strings.Contains(body, "A problem occurred in a Python script") ||
+			!strings.Contains(body, "cgitb page wanted") {
+			t.Errorf("cgitb_page.py after a failed import (run %d): not cgitb's whole page:\n%s", i+1, body)
+		}
+	}
+}
+
+// TestAutoSignalWatchdog: a SIGALRM watchdog moves its script out of
+// subinterp (which only emulates SIGALRM) under --isolation auto, once,
+// with the reason logged, and its first request is answered by the
+// target mode. Whether the target interrupts the sleep at 0.3 s as Apache
+// does is measured: process mode does not (a worker's signal emulation),
+// which is what the fork mode is for.
+func TestAutoSignalWatchdog(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "2")
+	client := &http.Client{Timeout: 30 * time.Second}
+	var took []time.Duration
+	var bodies []string
+	for range 2 {
+		start := time.Now()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/alarm_watchdog.py")
+		if err != nil || code != 200 {
+			t.Fatalf("alarm_watchdog.py: %d %v %q", code, err, body)
+		}
+		took = append(took, time.Since(start))
+		bodies = append(bodies, body)
+	}
+	logs := p.stderr.String()
+	if strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
+		!strings.Contains(logs, `reason="sets a SIGALRM handler`) {
+		t.Errorf("want one decision for alarm_watchdog.py (SIGALRM handler):\n%s", logs)
+	}
+	for i, d := range took {
+		if d > 1500*time.Millisecond {
+			t.Skipf("request %d took %v (%q): the target mode (%s) does not interrupt time.sleep with SIGALRM; "+
+				"that needs --isolation fork (for the lead to switch auto's target)", i+1, d.Round(time.Millisecond), bodies[i], "process")
+		}
+		if !strings.HasPrefix(bodies[i], "interrupted after 0.3 s") {
+			t.Errorf("request %d: %q in %v, want the sleep interrupted at 0.3 s", i+1, bodies[i], d)
+		}
+	}
+}
+
+// TestSinglePhaseInitInServer: where a single-phase module's init runs
+// when a sub-interpreter imports it (sysflag.py, in main mode, reads the
+// mark the init leaves in the sys of the interpreter active while it ran).
+// With an explicit subinterp it runs in the server: in the importing
+// sub-interpreter on 3.11, and on 3.13's own-GIL ones with the main
+// interpreter active, just before CPython's check refuses the module
+// (Python/import.c, import_run_extension: the init, then
+// _PyImport_CheckSubinterpIncompatibleExtensionAllowed). Under auto it
+// never runs in the server: the guard refuses it first and the request is
+// answered by a process-mode worker, where it loads.
+func TestSinglePhaseInitInServer(t *testing.T) {
+	ext := buildTestExtensions(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(base, script string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, base+"cgi-bin/ext/"+script)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", script, code, err, body)
+		}
+		return body
+	}
+	t.Run("subinterp", func(t *testing.T) {
+		base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "subinterp", "-w", "1",
+			"--isolation-for", "sysflag.py=main", "--set-env", "SWIGLIKE_DIR="+ext)
+		if got := get(base, "sysflag.py"); got != "init ran here: False\n" {
+			t.Fatalf("before: %q", got)
+		}
+		got := get(base, "swiglike_init.py")
+		if pyhost.OwnGILSupported() {
+			if want := "ImportError: module swiglike does not support loading in subinterpreters\ninit ran here: False\n"; got != want {
+				t.Errorf("own-GIL sub-interpreter: %q, want %q", got, want)
+			}
+			if got := get(base, "sysflag.py"); got != "init ran here: True\n" {
+				t.Errorf("main interpreter after the refused import: %q: the init did not run there", got)
+			}
+		} else if got != "imported\ninit ran here: True\n" {
+			t.Errorf("legacy sub-interpreter: %q", got)
+		}
+	})
+	t.Run("auto", func(t *testing.T) {
+		base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1",
+			"--isolation-for", "sysflag.py=main", "--set-env", "SWIGLIKE_DIR="+ext)
+		for range 2 {
+			if got := get(base, "swiglike_init.py"); got != "imported\ninit ran here: True\n" {
+				t.Errorf("auto: %q, want it imported in its process-mode worker", got)
+			}
+		}
+		if got := get(base, "sysflag.py"); got != "init ran here: False\n" {
+			t.Errorf("main interpreter: %q: the init ran in the server", got)
+		}
+		if !strings.Contains(logs(), `reason="imports swiglike (single-phase init)"`) {
+			t.Errorf("no decision in the log:\n%s", logs())
+		}
+	})
+}
+
+// TestAutoSubversion is the fault bar with a real SWIG binding, Debian's
+// python3-subversion (the issue's crash: SIGSEGV in libsvn_swig_py under
+// concurrent requests in sub-interpreters; measured here: the server dies
+// within its first 8 requests with --isolation subinterp -w 4
+// --max-requests 5). Under --isolation auto, 16 concurrent requests from
+// 4 clients are all answered right, the server lives, and the script is
+// moved once, for libsvn's single-phase init.
+func TestAutoSubversion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of load; skipped with -short")
+	}
+	if v := debianPythonVersion(t); v != pythonMajorMinor() {
+		t.Skipf("Debian's python3-subversion is built for Python %s, the binary links %s", v, pythonMajorMinor())
+	}
+	repo := filepath.Join(t.TempDir(), "repo")
+	create := exec.Command("/usr/bin/python3", "-c", `import sys
+from svn import fs, repos
+r = repos.create(sys.argv[1], None, None, None, None)
+txn = repos.fs_begin_txn_for_commit(r, 0, "test", "init")
+root = fs.txn_root(txn)
+fs.make_dir(root, "trunk")
+fs.make_file(root, "README")
+repos.fs_commit_txn(r, txn)`, repo)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Skipf("python3-subversion is needed (apt-get install python3-subversion): %v\n%s", err, out)
+	}
+	for _, d := range []string{filepath.Dir(filepath.Dir(repo)), filepath.Dir(repo)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := exec.Command("chmod", "-R", "a+rwX", repo).Run(); err != nil {
+		t.Fatal(err)
+	}
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "4", "--max-requests", "5",
+		"--set-env", "SVN_REPO="+repo)
+	n, wrong := hammer(t, p.url, "cgi-bin/ext/svnrepo.py", "svn youngest 1 entries [b'README', b'trunk']\n", 4, 4, 3*time.Second)
+	select {
+	case <-p.exited:
+		t.Fatalf("the server died under the load: %v", p.err)
+	default:
+	}
+	if len(wrong) > 0 || n < 16 {
+		t.Errorf("%d answers, wrong ones: %q", n, wrong)
+	}
+	logs := p.stderr.String()
+	if strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
+		!regexp.MustCompile(`svnrepo\.py mode=process reason="imports libsvn\.\w+ \(single-phase init\)"`).MatchString(logs) {
+		t.Errorf("want one decision for svnrepo.py (libsvn, single-phase init):\n%s", logs)
+	}
+	t.Logf("%d requests of svnrepo.py answered right", n)
+}
+
+// TestCheckAuto: warmcgi check says, per embedded script, which mode
+// --isolation auto would run it in and why (the same static scan of calls
+// and the same extension judgement as serve's auto); its exit status stays
+// 0, as for every report so far.
+func TestCheckAuto(t *testing.T) {
+	out, err := exec.Command(warmcgiBin, "check", filepath.Join(testdataCGIBin(t), "ext")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("warmcgi check: %v\n%s", err, out)
+	}
+	text := string(out)
+	want := []string{"embedded   alarm_watchdog.py\n", "           auto → process: calls signal.setitimer (line 17)\n"}
+	if debianPythonVersion(t) == pythonMajorMinor() && exec.Command("/usr/bin/python3", "-c", "import svn.fs").Run() == nil {
+		want = append(want, "           auto → process: imports svn.fs (single-phase init)\n")
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("no %q in:\n%s", w, text)
+		}
+	}
+	if i := strings.Index(text, "multiphase.py"); i < 0 || strings.HasPrefix(text[i+len("multiphase.py\n"):], "           auto") {
+		t.Errorf("multiphase.py should stay in subinterp:\n%s", text)
+	}
+}
+
+// TestAutoAfterStreaming: a request that streamed part of its page before
+// showing it needs another mode is not run again (the client has that
+// part): it finishes in its sub-interpreter, in the server's process, and
+// the script's next request runs in auto's target mode, another process.
+func TestAutoAfterStreaming(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	var pids []string
+	for i := range 2 {
+		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/stream_then_alarm.py")
+		pid, ok := strings.CutPrefix(body, "part one\npart two, pid ")
+		if err != nil || code != 200 || !ok {
+			t.Fatalf("request %d: %d %v %q", i+1, code, err, body)
+		}
+		pids = append(pids, strings.TrimSpace(pid))
+	}
+	server := fmt.Sprint(p.cmd.Process.Pid)
+	if pids[0] != server || pids[1] == server {
+		t.Errorf("ran in pids %q, want the server's (%s) then a worker's", pids, server)
+	}
+	if logs := p.stderr.String(); strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
+		!strings.Contains(logs, `reason="calls signal.alarm`) {
+		t.Errorf("want one decision for stream_then_alarm.py (signal.alarm):\n%s", logs)
+	}
+}
+
+// TestAutoTZ: TZ + time.tzset() answers as under Apache (JST) under
+// --isolation auto, from the first request on: the sub-interpreter run
+// shows the need (the server's zone would be used there), and the request
+// is run again in auto's target mode.
+func TestAutoTZ(t *testing.T) {
+	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err != nil {
+		t.Skip("no tzdata: apt-get install tzdata")
+	}
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "auto", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range 2 {
+		if code, body, err := fetch(t, client, base+"cgi-bin/ext/tz.py"); err != nil || code != 200 || body != "zone JST\n" {
+			t.Errorf("request %d: %d %v %q, want zone JST", i+1, code, err, body)
+		}
+	}
+	if !strings.Contains(logs(), `reason="calls time.tzset with TZ=Asia/Tokyo`) {
+		t.Errorf("no decision for tz.py:\n%s", logs())
+	}
+}

@@ -1,0 +1,83 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/warmcgi/warmcgi/cgienv"
+)
+
+// fakeSub is a sub-interpreter backend whose script needs another mode
+// (needs), after streaming a chunk when stream is set.
+type fakeSub struct {
+	needs  string
+	stream bool
+	runs   int
+}
+
+func (f *fakeSub) runResult(_ context.Context, req *cgienv.Request, _ shebangFlags) (*cgienv.Output, string, error) {
+	f.runs++
+	if f.stream && req.Stream != nil {
+		req.Stream([]byte("Content-Type: text/plain\n\npart"))
+	}
+	return &cgienv.Output{Stdout: []byte("sub")}, f.needs, nil
+}
+
+type fakeTarget struct{ runs int }
+
+func (f *fakeTarget) run(context.Context, *cgienv.Request, shebangFlags) (*cgienv.Output, error) {
+	f.runs++
+	return &cgienv.Output{Stdout: []byte("target")}, nil
+}
+
+func TestAutoBackend(t *testing.T) {
+	sent := func([]byte) cgienv.StreamAnswer { return cgienv.StreamSent }
+	keep := func([]byte) cgienv.StreamAnswer { return cgienv.StreamKeep }
+	tests := []struct {
+		name       string
+		sub        fakeSub
+		req        cgienv.Request
+		first      string // who answers the first request
+		targetRuns int    // after two requests
+	}{
+		{"stays", fakeSub{}, cgienv.Request{}, "sub", 0},
+		{"rerun", fakeSub{needs: "imports x (single-phase init)"}, cgienv.Request{}, "target", 2},
+		{"kept output is not sent", fakeSub{needs: "why", stream: true}, cgienv.Request{Stream: keep}, "target", 2},
+		{"streamed", fakeSub{needs: "why", stream: true}, cgienv.Request{Stream: sent}, "sub", 1},
+		{"body read as it came", fakeSub{needs: "why"}, cgienv.Request{StdinStream: strings.NewReader("body")}, "sub", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			sub, target := tc.sub, &fakeTarget{}
+			a := &autoBackend{sub: &sub, target: target, logger: slog.New(slog.NewTextHandler(&log, nil))}
+			for i := range 2 {
+				req := tc.req
+				req.Script = "/cgi-bin/s.py"
+				out, err := a.run(context.Background(), &req, shebangFlags{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 && string(out.Stdout) != tc.first {
+					t.Errorf("first request answered by %s, want %s", out.Stdout, tc.first)
+				}
+			}
+			if target.runs != tc.targetRuns {
+				t.Errorf("target ran %d times, want %d", target.runs, tc.targetRuns)
+			}
+			d := a.decisions()
+			if moved := tc.sub.needs != ""; moved != (len(d) == 1) || strings.Count(log.String(), "moved out of subinterp") != len(d) {
+				t.Errorf("decisions %+v, log %q", d, log.String())
+			}
+			if len(d) == 1 && (d[0].Script != "/cgi-bin/s.py" || d[0].Mode != AutoTarget() || d[0].Reason != tc.sub.needs) {
+				t.Errorf("decision %+v", d[0])
+			}
+			if sub.runs != 1 && tc.sub.needs != "" {
+				t.Errorf("the sub-interpreter ran %d times, want once", sub.runs)
+			}
+		})
+	}
+}

@@ -1,0 +1,1 @@
+raise ImportError("halfpkg.cext: the C part of halfpkg cannot load here")

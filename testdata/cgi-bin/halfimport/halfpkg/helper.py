@@ -1,0 +1,1 @@
+HELPER = "halfpkg.helper"

@@ -1,0 +1,3 @@
+from halfpkg import cext  # fails as halfpkg does
+
+FORMAT = cext.VERSION
