@@ -25,7 +25,8 @@ type isolationConfig struct {
 func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
 	fs.StringVar(&c.mode, "isolation", "subinterp", "how Python scripts run: subinterp (a sub-interpreter per worker thread), "+
 		"main (the main interpreter, for C extensions that refuse sub-interpreters; one request at a time) or process (a worker process per worker: "+
-		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request)")
+		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request) or fork (a fresh fork of a warm template process per request: "+
+		"exact CGI semantics, real signals, TZ, rlimits and pristine modules; at most -w at once)")
 	fs.StringArrayVar(&c.rules, "isolation-for", nil, "GLOB=MODE: run scripts matching GLOB (path under DIR, or base name) in MODE; "+
 		"the first matching rule wins (repeatable)")
 	fs.StringVar(&c.maxMemory, "max-memory", "", "process mode only: a script may allocate at most SIZE beyond what its worker "+

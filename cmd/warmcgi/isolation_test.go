@@ -41,31 +41,33 @@ type faultCase struct {
 // In main mode every request runs in the one main interpreter, one at a
 // time, so what holds a subinterp worker for good holds the whole mode.
 var faultCases = []faultCase{
-	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504}},
+	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504, "fork": 504}},
 	// In subinterp mode these two are given up on 2 s after the limit:
 	// the client gets its 504 and a new interpreter takes the place of
 	// the one the script keeps (it spins, or sleeps, on in its thread).
-	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504},
+	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504, "fork": 504},
 		skip: map[string]string{
 			"main": "a script that swallows the injected timeout exception keeps the main interpreter, of which there is no second: its client gets a 504 (TestAbandonedMainMode), later main-mode requests a 503"}},
-	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504},
+	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504, "fork": 504},
 		skip: map[string]string{
 			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests a 503"}},
-	{script: "segv.py", status: map[string]int{"process": 502},
+	{script: "segv.py", status: map[string]int{"process": 502, "fork": 502},
 		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
-	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500}},
-	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200}, body: "sent before os._exit\n"},
+	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "fork": 500}},
+	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200, "fork": 200}, body: "sent before os._exit\n"},
 	// subinterp and main emulate os.abort: the request ends with no output
 	// (500); in process mode the worker really dies by SIGABRT (502).
-	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502}},
+	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502, "fork": 502}},
 	{script: "bigalloc.py", status: map[string]int{"process": 500},
 		skip: map[string]string{
 			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
-			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
+			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
+			"fork":      "--max-memory is process-mode only: the fork would allocate its 2 GiB (or the kernel's OOM killer end it)"}},
 	{script: "forkbomb.py", status: map[string]int{"process": 504},
 		skip: map[string]string{
 			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
-			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
+			"main":      "children of main-mode scripts are the server's own, with no process limit",
+			"fork":      "--max-procs is process-mode only: fork-mode children have the server's process limit"}},
 }
 
 // TestIsolationFaults sends each misbehaving script while four clients
@@ -77,7 +79,7 @@ func TestIsolationFaults(t *testing.T) {
 	}
 	dir := testdataCGIBin(t)
 	asRoot := os.Geteuid() == 0
-	for _, mode := range []string{"subinterp", "main", "process"} {
+	for _, mode := range []string{"subinterp", "main", "process", "fork"} {
 		t.Run(mode, func(t *testing.T) {
 			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
 			if mode == "process" {
@@ -241,7 +243,7 @@ func TestIsolationFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main or process`},
+		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main, process or fork`},
 		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
 		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
 		{[]string{"--max-memory", "1G"}, "--max-memory applies to process mode only"},

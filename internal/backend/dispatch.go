@@ -23,10 +23,11 @@ const (
 	modeSubinterp mode = iota // a sub-interpreter per worker thread
 	modeMain                  // the main interpreter (C extensions that refuse sub-interpreters)
 	modeProcess               // a worker process per worker (full fidelity, crash containment)
+	modeFork                  // a fork of a template process per request (exact CGI semantics)
 	numModes
 )
 
-var modeNames = [numModes]string{"subinterp", "main", "process"}
+var modeNames = [numModes]string{"subinterp", "main", "process", "fork"}
 
 func (m mode) String() string { return modeNames[m] }
 
@@ -36,7 +37,7 @@ func parseMode(s string) (mode, error) {
 			return mode(m), nil
 		}
 	}
-	return 0, fmt.Errorf("%q: want subinterp, main or process", s)
+	return 0, fmt.Errorf("%q: want subinterp, main, process or fork", s)
 }
 
 // pyBackend runs embedded Python requests in one isolation mode.
@@ -201,6 +202,7 @@ var python3Shebang = regexp.MustCompile(`^#!\s*(?:(?:\S*/)?env\s+python3(?:\.\d+
 type shebangFlags struct {
 	unbuffered bool
 	optimize   int
+	noBytecode bool // -B: only fork mode has a process whose flag it can set
 }
 
 // Python3Script reports whether the file's first line makes it a Python
@@ -234,6 +236,7 @@ func python3Script(path string) (shebangFlags, bool) {
 	}
 	fl.unbuffered = bytes.IndexByte(m[1], 'u') >= 0
 	fl.optimize = min(bytes.Count(m[1], []byte("O")), 2)
+	fl.noBytecode = bytes.IndexByte(m[1], 'B') >= 0
 	return fl, true
 }
 

@@ -1,0 +1,136 @@
+package main
+
+// Fork mode (--isolation fork): each request runs in a fresh fork of a
+// single-threaded template process. These are what only a real process
+// per request gives; subinterp, main and process mode each get at least
+// one of them wrong.
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestForkSignals: a SIGALRM watchdog interrupts time.sleep at 0.3 s, as
+// under mod_cgi (embedded, the sleep runs its whole 3 s).
+func TestForkSignals(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for run := range 2 {
+		start := time.Now()
+		code, body, err := fetch(t, client, base+"cgi-bin/forkmode/alarm.py")
+		took := time.Since(start)
+		if err != nil || code != 200 || body != "watchdog fired after the sleep was interrupted\n" {
+			t.Errorf("run %d: %d %v %q", run, code, err, body)
+		}
+		if took > 1500*time.Millisecond {
+			t.Errorf("run %d took %v: the alarm did not interrupt the 3 s sleep", run, took)
+		}
+	}
+}
+
+// TestForkTimezone: TZ + time.tzset changes the script's local time zone,
+// and the next request, forked from the same template, has the server's
+// again.
+func TestForkTimezone(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	out, err := exec.Command("python3", "-c", "import time; print(time.timezone)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverZone := "timezone " + strings.TrimSpace(string(out)) + " "
+	if strings.HasPrefix(serverZone, "timezone -32400 ") {
+		t.Skip("this machine's zone is Tokyo's already")
+	}
+	for run := range 2 {
+		code, body, err := fetch(t, client, base+"cgi-bin/forkmode/tz.py?set")
+		if err != nil || code != 200 || body != "timezone -32400 tm_gmtoff 32400 tzname JST\n" {
+			t.Errorf("run %d, with TZ set: %d %v %q", run, code, err, body)
+		}
+		code, body, err = fetch(t, client, base+"cgi-bin/forkmode/tz.py")
+		if err != nil || code != 200 || !strings.HasPrefix(body, serverZone) {
+			t.Errorf("run %d, the next request: %d %v %q, want the server's zone (%q)", run, code, err, body, serverZone)
+		}
+	}
+}
+
+// TestForkFaults: os.fork works; os._exit, a segfault and a 200 MiB leak
+// cost only their own request; the next request is answered from a
+// pristine fork.
+func TestForkFaults(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	cases := []struct {
+		path string
+		code int
+		body string
+	}{
+		{"proc/fork.py", 200, "child is another process: True\nparent saw exit 7\n"},
+		{"forkmode/exit3.py", 500, ""},
+		{"faults/segv.py", 502, ""},
+		{"forkmode/leak.py", 200, "leaks seen 1\n"},
+		{"forkmode/leak.py", 200, "leaks seen 1\n"},
+	}
+	for _, c := range cases {
+		code, body, err := fetch(t, client, base+"cgi-bin/"+c.path)
+		if err != nil || code != c.code || (c.body != "" && body != c.body) {
+			t.Errorf("%s: %d %v %q, want %d %q", c.path, code, err, body, c.code, c.body)
+		}
+		code, body, err = fetch(t, client, base+"cgi-bin/hello.py")
+		if err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Errorf("after %s: hello.py %d %v %q", c.path, code, err, body)
+		}
+	}
+	if !strings.Contains(logs(), "SIGSEGV") {
+		t.Errorf("the segfault was not logged:\n%s", logs())
+	}
+}
+
+// TestForkTimeoutKillsGroup: at --timeout the script's whole process
+// group goes, the child it started included.
+func TestForkTimeoutKillsGroup(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777) // the server may run as --user www-data
+	pidFile := filepath.Join(dir, "pid")
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1", "--timeout", "1s")
+	client := &http.Client{Timeout: 30 * time.Second}
+	start := time.Now()
+	code, body, err := fetch(t, client, base+"cgi-bin/forkmode/sleeper.py?"+pidFile)
+	if err != nil || code != 504 {
+		t.Fatalf("sleeper.py: %d %v %q, want 504", code, err, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the timeout took %v", took)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Gone, or a zombie waiting for init.
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the script's child (pid %d, sleep 1000) outlived the timeout: %s", pid, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+		t.Errorf("after the timeout: hello.py %d %v %q", code, err, body)
+	}
+}

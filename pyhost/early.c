@@ -1,0 +1,129 @@
+/*
+ * early.c: modes of this binary that must start before the Go runtime,
+ * while the process still has one thread. A constructor dispatches on an
+ * environment variable; without one it returns and Go starts as usual.
+ *
+ * The fork template (--isolation fork, PH_FORK_TEMPLATE_ENV): Python is
+ * initialised in the main interpreter with the server's configuration but
+ * CPython's own signal handlers (its children are plain Python
+ * processes), the template's Python source is read as the first frame
+ * from the socket the server passed (Go's embedded files are out of reach
+ * before Go starts), run, and the process ends without returning into Go.
+ */
+#include "pyhost_int.h"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *
+ph_fork_template_env(void)
+{
+	return PH_FORK_TEMPLATE_ENV;
+}
+
+/* read_full reads n bytes from fd; -1 on EOF or error. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	char *b = p;
+
+	while (n > 0) {
+		ssize_t r = read(fd, b, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* env_copy returns a copy of the variable's value (NULL when unset or empty) and unsets it. */
+static char *
+env_copy(const char *name)
+{
+	const char *v = getenv(name);
+	char *c = (v != NULL && *v != '\0') ? strdup(v) : NULL;
+
+	unsetenv(name);
+	return c;
+}
+
+/*
+ * read_source reads the template's source, the first frame on fd: 'S', a
+ * little-endian u32 length, the bytes (procmode's framing). NULL on error.
+ */
+static char *
+read_source(int fd)
+{
+	unsigned char hdr[5];
+	uint32_t n;
+	char *src;
+
+	if (read_full(fd, hdr, sizeof hdr) < 0 || hdr[0] != 'S')
+		return NULL;
+	n = (uint32_t)hdr[1] | (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3] << 16 | (uint32_t)hdr[4] << 24;
+	if (n > (64u << 20) || (src = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	if (read_full(fd, src, n) < 0) {
+		free(src);
+		return NULL;
+	}
+	src[n] = '\0';
+	return src;
+}
+
+/*
+ * fork_template is the whole life of a fork template: it never returns.
+ * The source runs in a module of its own (not __main__, which each child
+ * makes fresh) with _SOCK_FD set; it ends the process itself.
+ */
+static void
+fork_template(const char *fdtext)
+{
+	char errbuf[512];
+	int fd = atoi(fdtext);
+	char *prog = env_copy(PH_FORK_PROGRAM_ENV);
+	char *cache = env_copy(PH_FORK_PYCACHE_ENV);
+	char *src;
+	PyObject *mod, *dict, *res;
+
+	unsetenv(PH_FORK_TEMPLATE_ENV);
+	src = read_source(fd);
+	if (src == NULL) {
+		fprintf(stderr, "warmcgi fork template: no source on fd %d\n", fd);
+		_exit(70);
+	}
+	if (ph_start_python(prog, cache, 1, errbuf, sizeof errbuf) != PH_OK) {
+		fprintf(stderr, "warmcgi fork template: python: %s\n", errbuf);
+		_exit(70);
+	}
+	mod = PyModule_New("_warmcgi_fork");
+	dict = mod ? PyModule_GetDict(mod) : NULL;
+	if (dict == NULL || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0 ||
+	    PyDict_SetItemString(dict, "_SOCK_FD", PyLong_FromLong(fd)) < 0) {
+		PyErr_Print();
+		_exit(70);
+	}
+	res = PyRun_String(src, Py_file_input, dict, dict);
+	if (res == NULL) {
+		PyErr_Print();
+		fflush(stderr);
+		_exit(70);
+	}
+	_exit(0);
+}
+
+__attribute__((constructor)) static void
+ph_early(void)
+{
+	const char *v = getenv(PH_FORK_TEMPLATE_ENV);
+
+	if (v != NULL)
+		fork_template(v);
+}
