@@ -263,6 +263,12 @@ func conformance(t *testing.T, mode ...string) {
 	var cases []conformanceCase
 	sys, linked := debianPythonVersion(t), pythonMajorMinor()
 	for _, c := range conformanceCases() {
+		if exact && c.want != "" {
+			// A stricter contract than Apache's answer (029: the order of
+			// the calls kept) is the embedded runtime's; a real process
+			// writes what mod_cgi gets, so fork mode is held to Apache.
+			c.want = ""
+		}
 		if c.versioned && sys != linked {
 			t.Logf("%s: not compared: its answer depends on the Python version (Apache's scripts run %s, warmcgi embeds %s)", c.name, sys, linked)
 			continue

@@ -96,8 +96,13 @@ func TestForkFaults(t *testing.T) {
 // TestForkTimeoutKillsGroup: at --timeout the script's whole process
 // group goes, the child it started included.
 func TestForkTimeoutKillsGroup(t *testing.T) {
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777) // the server may run as --user www-data
+	// The server may run as --user www-data: a directory it can write.
+	dir, err := os.MkdirTemp("", "warmcgi-fork-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
 	pidFile := filepath.Join(dir, "pid")
 	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1", "--timeout", "1s")
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -370,6 +370,7 @@ def _report(e):
     """An uncaught exception, through sys.excepthook as PyErr_Print does."""
     tb = e.__traceback__
     tb = tb.tb_next if tb is not None else None  # the script's frame first
+    e.__traceback__ = tb
     sys.last_type, sys.last_value, sys.last_traceback = type(e), e, tb
     hook = sys.excepthook
     try:
