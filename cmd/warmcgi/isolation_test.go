@@ -58,16 +58,14 @@ var faultCases = []faultCase{
 	// subinterp and main emulate os.abort: the request ends with no output
 	// (500); in process mode the worker really dies by SIGABRT (502).
 	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502, "fork": 502}},
-	{script: "bigalloc.py", status: map[string]int{"process": 500},
+	{script: "bigalloc.py", status: map[string]int{"process": 500, "fork": 500},
 		skip: map[string]string{
 			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
-			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
-			"fork":      "--max-memory is process-mode only: the fork would allocate its 2 GiB (or the kernel's OOM killer end it)"}},
-	{script: "forkbomb.py", status: map[string]int{"process": 504},
+			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
+	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504},
 		skip: map[string]string{
 			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
-			"main":      "children of main-mode scripts are the server's own, with no process limit",
-			"fork":      "--max-procs is process-mode only: fork-mode children have the server's process limit"}},
+			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
 }
 
 // TestIsolationFaults sends each misbehaving script while four clients
@@ -82,7 +80,7 @@ func TestIsolationFaults(t *testing.T) {
 	for _, mode := range []string{"subinterp", "main", "process", "fork"} {
 		t.Run(mode, func(t *testing.T) {
 			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
-			if mode == "process" {
+			if mode == "process" || mode == "fork" {
 				flags = append(flags, "--max-memory", "256M", "--max-procs", "300")
 			}
 			base, logs := startWarmcgi(t, dir, flags...)
@@ -99,7 +97,7 @@ func TestIsolationFaults(t *testing.T) {
 					runFault(t, base, fc, mode)
 				})
 			}
-			if mode == "process" && limited {
+			if (mode == "process" || mode == "fork") && limited {
 				if !strings.Contains(logs(), "Cannot fork") {
 					t.Errorf("the fork bomb never hit the process limit; log:\n%s", logs())
 				}

@@ -91,6 +91,9 @@ func ParseIsolation(def string, rules []string, root string) (*Isolation, error)
 // UsesProcess reports whether some script may run in process mode.
 func (iso *Isolation) UsesProcess() bool { return iso.uses(modeProcess) }
 
+// UsesFork reports whether some script may run in fork mode.
+func (iso *Isolation) UsesFork() bool { return iso.uses(modeFork) }
+
 func (iso *Isolation) uses(m mode) bool {
 	if iso == nil {
 		return m == modeSubinterp

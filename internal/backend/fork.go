@@ -34,7 +34,7 @@ func newFork(c *Config) (*fork, error) {
 		}
 	}
 	fs, err := procmode.NewForkServer(procmode.ForkConfig{Source: ft.Source, Pylib: ft.Pylib,
-		Program: ft.Program, PycacheDir: ft.PycacheDir, Logger: c.Logger})
+		Program: ft.Program, PycacheDir: ft.PycacheDir, MaxMemory: c.MaxMemory, MaxProcs: c.MaxProcs, Logger: c.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ package procmode
 //
 //	server -> template  'S' the template's source (read by early.c)
 //	                    'L' the modules warmcgi brings, "name\x00source\x00"
+//	                    'C' limits: --max-memory u64, --max-procs u64 (0: none)
 //	                    'Q' request: id u64, then encodeRequest's payload
 //	                        (flags bit 1: python -B); fds 0, 1, 2 with the header
 //	template -> server  'R' ready, after the standard library is imported
@@ -42,6 +43,7 @@ const (
 const (
 	msgSource  = 'S'
 	msgPylib   = 'L'
+	msgLimits  = 'C'
 	msgStarted = 'P'
 	msgExited  = 'X'
 )
@@ -52,7 +54,13 @@ type ForkConfig struct {
 	Pylib      []byte // the modules warmcgi brings
 	Program    string // Python's program name ("": Python's own default)
 	PycacheDir string // --pycache-dir ("": no bytecode written)
-	Logger     *slog.Logger
+	// MaxMemory is what each script may allocate beyond what its fork
+	// started with (RLIMIT_DATA; 0: no limit); MaxProcs each script's
+	// RLIMIT_NPROC (0: unchanged; the template keeps the server's, so it
+	// can fork while a fork bomb holds the limit).
+	MaxMemory int64
+	MaxProcs  uint64
+	Logger    *slog.Logger
 }
 
 // ForkServer runs requests in forks of a template process, which it
@@ -159,6 +167,10 @@ func (fs *ForkServer) start() (*template, error) {
 	err = writeFrame(t.conn, msgSource, fs.cfg.Source)
 	if err == nil {
 		err = writeFrame(t.conn, msgPylib, fs.cfg.Pylib)
+	}
+	if err == nil {
+		lim := binary.LittleEndian.AppendUint64(nil, uint64(max(fs.cfg.MaxMemory, 0)))
+		err = writeFrame(t.conn, msgLimits, binary.LittleEndian.AppendUint64(lim, fs.cfg.MaxProcs))
 	}
 	if err == nil {
 		select {

@@ -261,6 +261,12 @@ def _child(flags, path, env, argv, fds, entry, wake):
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setpgid(0, 0)
+    if _max_memory:
+        _limit_memory()
+    if _max_procs:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (_max_procs, _max_procs))
     for i, f in enumerate(fds[:3]):
         os.dup2(f, i)
     os.close(wake[0])
@@ -298,6 +304,20 @@ def _child(flags, path, env, argv, fds, entry, wake):
         _report(e)
         status = 1
     return _finalize(status)
+
+
+def _limit_memory():
+    """RLIMIT_DATA: what the fork holds now plus --max-memory, as process
+    mode limits its workers (more raises MemoryError, like RLimitMEM)."""
+    import resource
+
+    data = 0
+    with open("/proc/self/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmData:"):
+                data = int(line.split()[1]) * 1024
+    lim = data + _max_memory
+    resource.setrlimit(resource.RLIMIT_DATA, (lim, lim))
 
 
 def _set_environ(env):
@@ -412,12 +432,28 @@ def _finalize(status):
     return status
 
 
+# --max-memory: each child's RLIMIT_DATA above its size at the fork;
+# --max-procs: each child's RLIMIT_NPROC. The kernel checks a fork against
+# the forking process's own limit, so a fork bomb in one child stops at
+# the limit while the template (with the server's limit) still forks.
+_max_memory = 0
+_max_procs = 0
+
+
+def _set_limits(block):
+    global _max_memory, _max_procs
+    _max_memory, _max_procs = struct.unpack("<QQ", block)
+
+
 def _main():
-    typ, block, fds = _read_frame()
-    for f in fds:
-        os.close(f)
-    if typ == ord("L"):
-        _install_pylib(block)
+    for _ in range(2):
+        typ, block, fds = _read_frame()
+        for f in fds:
+            os.close(f)
+        if typ == ord("L"):
+            _install_pylib(block)
+        elif typ == ord("C"):
+            _set_limits(block)
     _preload()
     gc.collect()
     gc.freeze()  # the template's objects: never collected, so forks share their pages
