@@ -26,22 +26,22 @@ from importlib.machinery import SourceFileLoader
 _sock = socket.socket(fileno=_SOCK_FD)  # noqa: F821 (set by early.c)
 
 
-def _read_exact(n):
+def _read_exact(sock, n):
     buf = bytearray()
     while len(buf) < n:
-        b = _sock.recv(n - len(buf))
+        b = sock.recv(n - len(buf))
         if not b:
             raise EOFError
         buf += b
     return bytes(buf)
 
 
-def _read_frame():
+def _read_frame(sock):
     """One frame, and the fds that came with its header."""
     hdr = b""
     fds = []
     while len(hdr) < 5:
-        msg, anc, _flags, _addr = _sock.recvmsg(5 - len(hdr), socket.CMSG_SPACE(16 * 4), socket.MSG_CMSG_CLOEXEC)
+        msg, anc, _flags, _addr = sock.recvmsg(5 - len(hdr), socket.CMSG_SPACE(16 * 4), socket.MSG_CMSG_CLOEXEC)
         if not msg:
             raise EOFError
         hdr += msg
@@ -49,7 +49,7 @@ def _read_frame():
             if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
                 fds.extend(array("i", data[: len(data) - len(data) % 4]))
     (n,) = struct.unpack("<I", hdr[1:])
-    return hdr[0], _read_exact(n), fds
+    return hdr[0], _read_exact(sock, n), fds
 
 
 def _send(typ, payload):
@@ -192,6 +192,11 @@ def _serve():
     poll.register(_sock.fileno(), select.POLLIN)
     poll.register(wake_r, select.POLLIN)
     _send(ord("R"), b"")
+    global _spare
+    try:
+        _spare = _fork_spare((wake_r, wake_w))
+    except OSError:
+        pass  # the first request tries again
     while True:
         for fd, _ev in poll.poll():
             if fd == wake_r:
@@ -203,7 +208,7 @@ def _serve():
                 _reap()
                 continue
             try:
-                typ, payload, fds = _read_frame()
+                typ, payload, fds = _read_frame(_sock)
             except (EOFError, ConnectionError):
                 os._exit(0)  # the server is gone, or retired this template
             if typ == ord("Q"):
@@ -214,7 +219,7 @@ def _serve():
 
 
 def _reap():
-    while _running:
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
@@ -226,38 +231,66 @@ def _reap():
             _send(ord("X"), struct.pack("<Qi", rid, status))
 
 
-def _start(payload, fds, wake):
-    rid, flags, opt, stamp, path, env, argv = _decode(payload)
-    entry = _compiled(path, stamp, opt)
-    try:
-        pid = os.fork()
-    except OSError as e:
-        for f in fds:
-            os.close(f)
-        _send(ord("P"), struct.pack("<Qi", rid, 0) + str(e).encode())
-        return
+# A spare child is forked ahead of its request, and has done what every
+# child does (signals, process group, limits, the template's fds) by the
+# time its request comes: the fork's cost is off the request's path.
+_spare = None  # (pid, socket to it), or None
+
+
+def _fork_spare(wake):
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
     if pid == 0:
         status = 70
         try:
-            status = _child(flags, path, env, argv, fds, entry, wake)
+            ours.detach()
+            status = _child(theirs, wake)
         finally:
             os._exit(status)
+    theirs.close()
     try:
         # Here too, so the group exists before the server may kill it.
         os.setpgid(pid, pid)
     except OSError:
         pass
-    _running[pid] = rid
+    return pid, ours
+
+
+def _start(payload, fds, wake):
+    global _spare
+    rid, _flags, opt, stamp, path, _env, _argv = _decode(payload)
+    _compiled(path, stamp, opt)  # for the spares forked from now on
+    pid = 0
+    for _ in range(2):  # a spare that died meanwhile is replaced once
+        try:
+            if _spare is None:
+                _spare = _fork_spare(wake)
+            pid, s = _spare
+            _spare = None
+            socket.send_fds(s, [struct.pack("<BI", ord("Q"), len(payload)) + payload], fds[:3])
+            s.close()
+            break
+        except OSError as e:
+            err = str(e).encode()
+            pid = 0
     for f in fds:
         os.close(f)
+    if pid == 0:
+        _send(ord("P"), struct.pack("<Qi", rid, 0) + err)
+        return
+    _running[pid] = rid
     _send(ord("P"), struct.pack("<Qi", rid, pid))
+    try:
+        _spare = _fork_spare(wake)
+    except OSError:
+        pass  # the next request tries again
 
 
 # ---------------------------------------------------------------------
 # The child.
 
 
-def _child(flags, path, env, argv, fds, entry, wake):
+def _child(sock, wake):
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setpgid(0, 0)
@@ -267,12 +300,22 @@ def _child(flags, path, env, argv, fds, entry, wake):
         import resource
 
         resource.setrlimit(resource.RLIMIT_NPROC, (_max_procs, _max_procs))
-    for i, f in enumerate(fds[:3]):
-        os.dup2(f, i)
     os.close(wake[0])
     os.close(wake[1])
     _sock.detach()
-    os.closerange(3, 1 << 20)  # the socket, the request's copies, anything else inherited
+    own = sock.fileno()
+    os.closerange(3, own)  # the template's socket and anything else inherited
+    os.closerange(own + 1, 1 << 20)
+    try:
+        typ, payload, fds = _read_frame(sock)
+    except (EOFError, ConnectionError):
+        return 0  # the template is gone: no request will come
+    rid, flags, opt, stamp, path, env, argv = _decode(payload)
+    entry = _compiled(path, stamp, opt)
+    for i, f in enumerate(fds[:3]):
+        os.dup2(f, i)
+    sock.detach()
+    os.closerange(3, 1 << 20)  # the request's copies, the socket
     _set_environ(env)
     unbuffered = bool(flags & 1)
     _set_stdio(unbuffered)
@@ -334,12 +377,14 @@ def _set_environ(env):
             d[b"LC_CTYPE"] = b"C.UTF-8"
     os.environb.clear()
     os.environb.update(d)
-    import locale
+    if (d.get(b"LC_ALL") or d.get(b"LC_CTYPE") or d.get(b"LANG")) != b"C.UTF-8":
+        # The template's LC_CTYPE is C.UTF-8 already (early.c).
+        import locale
 
-    try:
-        locale.setlocale(locale.LC_CTYPE, "")
-    except locale.Error:
-        pass
+        try:
+            locale.setlocale(locale.LC_CTYPE, "")
+        except locale.Error:
+            pass
     if b"TZ" in d:
         import time
 
@@ -447,7 +492,7 @@ def _set_limits(block):
 
 def _main():
     for _ in range(2):
-        typ, block, fds = _read_frame()
+        typ, block, fds = _read_frame(_sock)
         for f in fds:
             os.close(f)
         if typ == ord("L"):
