@@ -139,3 +139,58 @@ func TestForkTimeoutKillsGroup(t *testing.T) {
 		t.Errorf("after the timeout: hello.py %d %v %q", code, err, body)
 	}
 }
+
+// TestForkTemplateLife: SIGHUP replaces the template (a script's parent)
+// while requests go on, and a template that dies is replaced at the next
+// request.
+func TestForkTemplateLife(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "2")
+	client := &http.Client{Timeout: 30 * time.Second}
+	parent := func() int {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/ppid.py")
+		pid, perr := strconv.Atoi(strings.TrimSpace(body))
+		if err != nil || code != 200 || perr != nil {
+			t.Fatalf("ppid.py: %d %v %q", code, err, body)
+		}
+		return pid
+	}
+	first := parent()
+	if again := parent(); again != first {
+		t.Fatalf("two requests forked from %d and %d: want one template", first, again)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	second := parent()
+	for second == first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		second = parent()
+	}
+	if second == first {
+		t.Fatalf("after SIGHUP requests still fork from template %d", first)
+	}
+	// The old template goes once its children are done.
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(first)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaced template %d is still running", first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A template that dies is replaced; the requests after it are answered.
+	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	third := parent()
+	if third == second {
+		t.Fatalf("the killed template %d still answers", second)
+	}
+	if !strings.Contains(p.stderr.String(), "fork template died") {
+		t.Errorf("the template's death was not logged:\n%s", p.stderr.String())
+	}
+}
