@@ -79,6 +79,44 @@ read_source(int fd)
 }
 
 /*
+ * run_job runs a child's script when the template's code has returned in
+ * a child (its _JOB set): here, so that the script's frame is the
+ * outermost one, as under `python3 script.py` (tracebacks, stacks); the
+ * template's _finish then ends it as CPython's main would. Never returns.
+ */
+static void
+run_job(PyObject *dict)
+{
+	PyObject *job = PyDict_GetItemString(dict, "_JOB");
+	PyObject *finish = PyDict_GetItemString(dict, "_finish");
+	PyObject *res, *t = NULL, *v = NULL, *tb = NULL, *st;
+	long status = 1;
+
+	if (job == NULL || !PyTuple_Check(job) || PyTuple_GET_SIZE(job) != 2 || finish == NULL)
+		_exit(0); /* the template itself: its code returned */
+	res = PyEval_EvalCode(PyTuple_GET_ITEM(job, 0), PyTuple_GET_ITEM(job, 1), PyTuple_GET_ITEM(job, 1));
+	if (res == NULL) {
+		PyErr_Fetch(&t, &v, &tb);
+		PyErr_NormalizeException(&t, &v, &tb);
+		if (v != NULL && tb != NULL)
+			PyException_SetTraceback(v, tb);
+	} else {
+		Py_DECREF(res);
+	}
+	st = PyObject_CallFunctionObjArgs(finish, v != NULL ? v : Py_None, NULL);
+	if (st != NULL) {
+		status = PyLong_AsLong(st);
+	}
+	if (st == NULL || PyErr_Occurred()) {
+		PyErr_Print();
+		status = 1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	_exit((int)(status & 0xff));
+}
+
+/*
  * fork_template is the whole life of a fork template: it never returns.
  * The source runs in a module of its own (not __main__, which each child
  * makes fresh) with _SOCK_FD set; it ends the process itself.
@@ -91,7 +129,7 @@ fork_template(const char *fdtext)
 	char *prog = env_copy(PH_FORK_PROGRAM_ENV);
 	char *cache = env_copy(PH_FORK_PYCACHE_ENV);
 	char *src;
-	PyObject *mod, *dict, *res;
+	PyObject *mod, *dict, *code, *res;
 
 	unsetenv(PH_FORK_TEMPLATE_ENV);
 	src = read_source(fd);
@@ -110,12 +148,15 @@ fork_template(const char *fdtext)
 		PyErr_Print();
 		_exit(70);
 	}
-	res = PyRun_String(src, Py_file_input, dict, dict);
+	/* Named, so a stack a script prints says whose frames lie below its own. */
+	code = Py_CompileString(src, "<warmcgi fork template>", Py_file_input);
+	res = code ? PyEval_EvalCode(code, dict, dict) : NULL;
 	if (res == NULL) {
 		PyErr_Print();
 		fflush(stderr);
 		_exit(70);
 	}
+	run_job(dict);
 	_exit(0);
 }
 

@@ -237,6 +237,15 @@ def _reap():
 _spare = None  # (pid, socket to it), or None
 
 
+class _Unwind(BaseException):
+    """Raised in a child that has its request: it leaves every template
+    frame, so that early.c runs the script's code as the outermost frame,
+    as `python3 script.py` does (_JOB says what to run)."""
+
+
+_JOB = None  # in a child: (code, globals) for early.c to run, then _finish
+
+
 def _fork_spare(wake):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
@@ -245,8 +254,13 @@ def _fork_spare(wake):
         try:
             ours.detach()
             status = _child(theirs, wake)
-        finally:
-            os._exit(status)
+        except _Unwind:
+            raise
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        os._exit(status)
     theirs.close()
     try:
         # Here too, so the group exists before the server may kill it.
@@ -338,12 +352,19 @@ def _child(sock, wake):
     sys.modules["__main__"] = main
     if entry[1] is None:
         return _startup_error(path, entry[2])
-    try:
-        exec(entry[1], g)
+    global _JOB
+    _JOB = (entry[1], g)
+    raise _Unwind
+
+
+def _finish(e):
+    """After early.c ran the script: e is what it raised (None: nothing).
+    Returns the exit status, as CPython's main ends a script."""
+    if e is None:
         status = 0
-    except SystemExit as e:
+    elif isinstance(e, SystemExit):
         status = _exit_status(e)
-    except BaseException as e:
+    else:
         _report(e)
         status = 1
     return _finalize(status)
@@ -434,8 +455,6 @@ def _exit_status(e):
 def _report(e):
     """An uncaught exception, through sys.excepthook as PyErr_Print does."""
     tb = e.__traceback__
-    tb = tb.tb_next if tb is not None else None  # the script's frame first
-    e.__traceback__ = tb
     sys.last_type, sys.last_value, sys.last_traceback = type(e), e, tb
     hook = sys.excepthook
     try:
@@ -504,8 +523,9 @@ def _main():
     gc.freeze()  # the template's objects: never collected, so forks share their pages
     try:
         _serve()
-    finally:
-        os._exit(1)
+    except _Unwind:
+        return  # a child, back at the top: early.c runs its script
+    os._exit(1)
 
 
 _main()
