@@ -194,3 +194,39 @@ func TestForkTemplateLife(t *testing.T) {
 		t.Errorf("the template's death was not logged:\n%s", p.stderr.String())
 	}
 }
+
+// TestForkLearnedImports: a library module a script imports is imported
+// by the template after that script's first request, so later forks have
+// it; what was learned outlives the template (SIGHUP).
+func TestForkLearnedImports(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", path, code, err, body)
+		}
+		return body
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: False True\n" {
+		t.Fatalf("first request: %q, want a process without xmlrpc", b)
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
+		t.Fatalf("second request: %q, want the module learned by the template", b)
+	}
+	before := get("forkmode/ppid.py")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for get("forkmode/ppid.py") == before {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not replace the template")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
+		t.Errorf("after SIGHUP: %q, want the new template to have imported what the old one learned", b)
+	}
+}

@@ -8,7 +8,8 @@ package procmode
 //
 //	server -> template  'S' the template's source (read by early.c)
 //	                    'L' the modules warmcgi brings, "name\x00source\x00"
-//	                    'C' limits: --max-memory u64, --max-procs u64 (0: none)
+//	                    'C' limits: --max-memory u64, --max-procs u64 (0: none),
+//	                        then the directory of the learned imports
 //	                    'Q' request: id u64, then encodeRequest's payload
 //	                        (flags bit 1: python -B); fds 0, 1, 2 with the header
 //	template -> server  'R' ready, after the standard library is imported
@@ -69,11 +70,14 @@ type ForkServer struct {
 	cfg       ForkConfig
 	exe       string
 	startWait time.Duration
-	mu        sync.Mutex
-	cur       *template // nil: start one at the next request
-	backoff   time.Duration
-	lastFail  time.Time
-	closed    bool
+	// learnDir keeps what the templates learned (the library modules the
+	// scripts import) across templates: SIGHUP's, and those that died.
+	learnDir string
+	mu       sync.Mutex
+	cur      *template // nil: start one at the next request
+	backoff  time.Duration
+	lastFail time.Time
+	closed   bool
 }
 
 // template is one running template process.
@@ -111,9 +115,14 @@ func NewForkServer(c ForkConfig) (*ForkServer, error) {
 			return nil, fmt.Errorf("--isolation fork: cannot find this binary to start the template: %w", err)
 		}
 	}
-	fs := &ForkServer{cfg: c, exe: exe, startWait: 60 * time.Second}
+	dir, err := os.MkdirTemp("", "warmcgi-fork-")
+	if err != nil {
+		return nil, err
+	}
+	fs := &ForkServer{cfg: c, exe: exe, startWait: 60 * time.Second, learnDir: dir}
 	t, err := fs.start()
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	fs.cur = t
@@ -170,7 +179,8 @@ func (fs *ForkServer) start() (*template, error) {
 	}
 	if err == nil {
 		lim := binary.LittleEndian.AppendUint64(nil, uint64(max(fs.cfg.MaxMemory, 0)))
-		err = writeFrame(t.conn, msgLimits, binary.LittleEndian.AppendUint64(lim, fs.cfg.MaxProcs))
+		lim = binary.LittleEndian.AppendUint64(lim, fs.cfg.MaxProcs)
+		err = writeFrame(t.conn, msgLimits, append(lim, fs.learnDir...))
 	}
 	if err == nil {
 		select {
@@ -343,4 +353,5 @@ func (fs *ForkServer) Close() {
 	if t != nil {
 		t.retire()
 	}
+	os.RemoveAll(fs.learnDir)
 }

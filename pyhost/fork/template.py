@@ -70,7 +70,7 @@ _PRELOAD = (
     "gettext glob gzip hashlib heapq hmac html html.entities html.parser http http.client http.cookiejar "
     "http.cookies http.server inspect io ipaddress itertools json keyword linecache locale logging "
     "logging.handlers mimetypes numbers operator optparse pathlib pickle platform pprint pydoc queue quopri "
-    "random re secrets selectors shlex shutil signal socket sqlite3 ssl stat string struct subprocess "
+    "random re resource secrets selectors shlex shutil signal socket sqlite3 ssl stat string struct subprocess "
     "tempfile textwrap threading time tokenize traceback types typing unicodedata urllib urllib.error "
     "urllib.parse urllib.request urllib.response uuid warnings weakref xml.dom.minidom xml.etree.ElementTree "
     "xml.sax xml.sax.saxutils zipfile zlib"
@@ -206,6 +206,7 @@ def _serve():
                 except BlockingIOError:
                     pass
                 _reap()
+                _learn(False)
                 continue
             try:
                 typ, payload, fds = _read_frame(_sock)
@@ -243,6 +244,7 @@ class _Unwind(BaseException):
     as `python3 script.py` does (_JOB says what to run)."""
 
 
+_template_modules = frozenset()  # in a child: the modules it was forked with
 _JOB = None  # in a child: (code, globals) for early.c to run, then _finish
 
 
@@ -253,6 +255,8 @@ def _fork_spare(wake):
         status = 70
         try:
             ours.detach()
+            global _template_modules
+            _template_modules = frozenset(sys.modules)
             status = _child(theirs, wake)
         except _Unwind:
             raise
@@ -367,7 +371,9 @@ def _finish(e):
     else:
         _report(e)
         status = 1
-    return _finalize(status)
+    status = _finalize(status)
+    _learn_report()
+    return status
 
 
 def _limit_memory():
@@ -505,8 +511,132 @@ _max_procs = 0
 
 
 def _set_limits(block):
-    global _max_memory, _max_procs
-    _max_memory, _max_procs = struct.unpack("<QQ", block)
+    global _max_memory, _max_procs, _learn_dir
+    _max_memory, _max_procs = struct.unpack_from("<QQ", block)
+    _learn_dir = os.fsdecode(block[16:])
+
+
+# ---------------------------------------------------------------------
+# Learned imports: a child reports the library modules (standard library
+# and installed packages, not the scripts' own) its script imported that
+# the template lacks; the template imports them between requests, so
+# later forks have them. State lives in a directory the server keeps
+# across templates (SIGHUP, a death): "learned" (one name a line, appended
+# by children), "deny" (never again) and "importing" (the import under
+# way: a template that dies there denies it at the next start). A module
+# that starts a thread (a template must stay single-threaded), fails or
+# warns when imported is denied; one that starts a thread ends the
+# template, which the server replaces.
+_learn_dir = ""
+_learn_seen = 0  # bytes of "learned" read so far
+_lib_dirs = tuple(os.path.join(p, "") for p in sys.path if p)
+
+
+def _learn_file(name):
+    return os.path.join(_learn_dir, name)
+
+
+def _learn_names(name):
+    try:
+        with open(_learn_file(name), "rb") as f:
+            return [n.decode() for n in f.read().split()]
+    except OSError:
+        return []
+
+
+def _learn_deny(name):
+    with open(_learn_file("deny"), "ab") as f:
+        f.write(name.encode() + b"\n")
+
+
+def _learn_import(name):
+    """Import a learned module into the template; False if denied."""
+    import importlib
+    import threading
+
+    with open(_learn_file("importing"), "wb") as f:
+        f.write(name.encode())
+    ok = True
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            ok = False
+    if seen:
+        ok = False
+        sys.modules.pop(name, None)  # its warning is the script's to see
+    os.unlink(_learn_file("importing"))
+    if not ok:
+        _learn_deny(name)
+    if threading.active_count() > 1 or len(os.listdir("/proc/self/task")) > 1:
+        _learn_deny(name)
+        print("warmcgi fork template: importing %s started a thread; a new template is made without it" % name,
+              file=sys.stderr)
+        os._exit(75)
+    return ok
+
+
+def _learn(start):
+    """Import what children learned since the last call (all at start)."""
+    global _learn_seen, _spare
+    if not _learn_dir:
+        return
+    path = _learn_file("learned")
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return
+    if size == _learn_seen and not start:
+        return
+    with open(path, "rb") as f:
+        f.seek(0 if start else _learn_seen)
+        new = f.read(size - (0 if start else _learn_seen))
+    _learn_seen = size
+    deny = set(_learn_names("deny"))
+    names = [n.decode() for n in new.split()]
+    learned = [n for n in dict.fromkeys(names) if n not in deny and n not in sys.modules and _learn_import(n)]
+    if learned:
+        gc.freeze()
+    if learned and _spare is not None:
+        # The spare lacks them: a new one is forked from the template now.
+        pid, s = _spare
+        _spare = None
+        s.close()  # it exits at EOF; _reap collects it
+
+
+def _learn_start():
+    if not _learn_dir:
+        return
+    left = _learn_names("importing")
+    if left:
+        # The last template died importing it.
+        _learn_deny(left[0])
+        os.unlink(_learn_file("importing"))
+    _learn(True)
+
+
+def _learn_report():
+    """In a child, after its script: the library modules it imported that
+    the template lacks, for the template to import."""
+    if not _learn_dir:
+        return
+    names = []
+    for name, m in list(sys.modules.items()):
+        if "." in name or name in _template_modules or name == "__main__":
+            continue
+        f = getattr(m, "__file__", None)
+        if isinstance(f, str) and f.startswith(_lib_dirs):
+            names.append(name)
+    if names:
+        try:
+            fd = os.open(_learn_file("learned"), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, ("\n".join(names) + "\n").encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def _main():
@@ -519,6 +649,7 @@ def _main():
         elif typ == ord("C"):
             _set_limits(block)
     _preload()
+    _learn_start()
     gc.collect()
     gc.freeze()  # the template's objects: never collected, so forks share their pages
     try:
