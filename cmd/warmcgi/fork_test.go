@@ -230,3 +230,36 @@ func TestForkLearnedImports(t *testing.T) {
 		t.Errorf("after SIGHUP: %q, want the new template to have imported what the old one learned", b)
 	}
 }
+
+// TestForkLearnedImportStartsThread: a learned module that starts a
+// thread when imported ends the template that imported it (a template
+// forks with one thread only); the next template leaves it to the
+// scripts, which keep being answered.
+func TestForkLearnedImportStartsThread(t *testing.T) {
+	if pythonMajorMinor() != debianPythonVersion(t) {
+		t.Skip("installs a module in Debian's python3's /usr/local dist-packages")
+	}
+	lib := "/usr/local/lib/python" + pythonMajorMinor() + "/dist-packages"
+	mod := filepath.Join(lib, "warmcgi_test_thread_at_import.py")
+	src := "import threading, time\nthreading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\nstarted = True\n"
+	if err := os.WriteFile(mod, []byte(src), 0o644); err != nil {
+		t.Skipf("cannot install a module in %s: %v", lib, err)
+	}
+	t.Cleanup(func() { os.Remove(mod) })
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for run := range 4 {
+		code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/threaded_import.py")
+		if err != nil || code != 200 || body != "thread started: True\n" {
+			t.Errorf("run %d: %d %v %q", run, code, err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "importing warmcgi_test_thread_at_import started a thread") {
+		t.Errorf("the template did not refuse the module:\n%s", logs)
+	}
+	if n := strings.Count(logs, "started a thread"); n != 1 {
+		t.Errorf("the module was imported into %d templates, want 1 (then denied)", n)
+	}
+}
