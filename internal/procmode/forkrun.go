@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"time"
 )
+
+// errRetired is send's error on a template that SIGHUP replaced.
+var errRetired = errors.New("fork template retired")
 
 // Run runs one request in a fresh fork of the template: the script gets
 // the request's pipes (or spooled body) as fds 0-2. Past job.Timeout the
@@ -29,6 +33,12 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 		deadline = tm.C
 	}
 	r, outR, errR, err := t.send(job)
+	if errors.Is(err, errRetired) {
+		// SIGHUP swapped the template in the meantime: use the new one.
+		if t, err = fs.template(); err == nil {
+			r, outR, errR, err = t.send(job)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -120,13 +130,15 @@ func (t *template) send(job *Job) (r *forkRun, outR, errR *os.File, err error) {
 	outR, errR = pollable(p[0], "stdout"), pollable(p[2], "stderr")
 	r = &forkRun{id: t.nextID.Add(1), started: make(chan startedMsg, 1), exited: make(chan int, 1)}
 	t.mu.Lock()
-	dead := t.dead
-	if !dead {
+	dead, retired := t.dead, t.retired
+	if !dead && !retired {
 		t.runs[r.id] = r
 	}
 	t.mu.Unlock()
 	if dead {
 		err = fmt.Errorf("fork template died")
+	} else if retired {
+		err = errRetired
 	} else {
 		err = t.write(r.id, job, [3]int{int(stdin.Fd()), p[1], p[3]})
 	}
@@ -146,6 +158,9 @@ func (t *template) send(job *Job) (r *forkRun, outR, errR *os.File, err error) {
 		t.mu.Unlock()
 		outR.Close()
 		errR.Close()
+		if err == errRetired {
+			return nil, nil, nil, err
+		}
 		return nil, nil, nil, fmt.Errorf("fork template: sending request: %w", err)
 	}
 	return r, outR, errR, nil
