@@ -133,7 +133,7 @@ ph_own_gil(void)
 }
 
 int
-ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen)
+ph_start_python(const char *program_name, const char *pycache_prefix, int install_signals, char *errbuf, size_t errlen)
 {
 	PyPreConfig pre;
 	PyConfig cfg;
@@ -154,7 +154,7 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	}
 
 	PyConfig_InitIsolatedConfig(&cfg);
-	cfg.install_signal_handlers = 0; /* Go owns signals */
+	cfg.install_signal_handlers = install_signals;
 	cfg.site_import = 1;             /* Debian's dist-packages come from site */
 	cfg.write_bytecode = pycache_prefix != NULL;
 	if (program_name != NULL) {
@@ -171,7 +171,21 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	if (PyStatus_Exception(st))
 		goto fail;
 	PyConfig_Clear(&cfg);
+	return PH_OK;
 
+fail:
+	ph_set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
+	PyConfig_Clear(&cfg);
+	return PH_EINIT;
+}
+
+int
+ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size_t errlen)
+{
+	int rc = ph_start_python(program_name, pycache_prefix, 0 /* Go owns signals */, errbuf, errlen);
+
+	if (rc != PH_OK)
+		return rc;
 	main_interp = PyInterpreterState_Main();
 	server_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 #if PH_HAVE_OWN_GIL
@@ -195,11 +209,6 @@ ph_init(const char *program_name, const char *pycache_prefix, char *errbuf, size
 	 * Its first thread state stays this thread's pinned one. */
 	pinned = PyEval_SaveThread();
 	return PH_OK;
-
-fail:
-	ph_set_error(errbuf, errlen, "initialize: %s", st.err_msg ? st.err_msg : "failed");
-	PyConfig_Clear(&cfg);
-	return PH_EINIT;
 }
 
 /* new_subinterpreter creates the interpreter; the main GIL is held on entry. */

@@ -72,6 +72,22 @@ const char *ph_version(void);
 int ph_own_gil(void);
 
 /*
+ * PH_FORK_TEMPLATE_ENV names the environment variable that makes this
+ * binary a fork template (--isolation fork): when it is set, a constructor
+ * (early.c) runs before the Go runtime starts, becomes the template and
+ * never returns into Go. Its value is the number of the fd of the
+ * template's socket. internal/procmode.TemplateEnv is the same name.
+ * PH_FORK_PROGRAM_ENV and PH_FORK_PYCACHE_ENV carry the program name and
+ * the bytecode cache that ph_init would be given.
+ */
+#define PH_FORK_TEMPLATE_ENV "WARMCGI_FORK_TEMPLATE"
+#define PH_FORK_PROGRAM_ENV "WARMCGI_FORK_PROGRAM"
+#define PH_FORK_PYCACHE_ENV "WARMCGI_FORK_PYCACHE"
+
+/* ph_fork_template_env returns PH_FORK_TEMPLATE_ENV (for a test that Go's name is the same). */
+const char *ph_fork_template_env(void);
+
+/*
  * ph_init initialises the main interpreter with an isolated configuration
  * (PYTHON* environment variables ignored, UTF-8 mode, no signal handlers)
  * and releases the GIL. Call once per process, from any thread.

@@ -38,4 +38,17 @@ PyObject *ph_exception_text(void);
  */
 PyObject *ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen);
 
+/*
+ * ph_start_python initialises the main interpreter with the server's
+ * isolated configuration (program name, bytecode cache, UTF-8 mode, site);
+ * install_signals is CPython's install_signal_handlers: 0 in the server
+ * (Go owns signals), 1 in a fork template (its children are Python
+ * processes). The caller holds the GIL afterwards.
+ */
+int ph_start_python(const char *program_name, const char *pycache_prefix, int install_signals, char *errbuf, size_t errlen);
+
+/* The early modes (early.c): each ends the process, never returning. */
+void ph_fork_template(const char *fdtext);
+void ph_probe_ext(const char *path);
+
 #endif

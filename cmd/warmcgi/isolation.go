@@ -25,15 +25,16 @@ type isolationConfig struct {
 func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
 	fs.StringVar(&c.mode, "isolation", "subinterp", "how Python scripts run: subinterp (a sub-interpreter per worker thread), "+
 		"main (the main interpreter, for C extensions that refuse sub-interpreters; one request at a time) or process (a worker process per worker: "+
-		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request)")
+		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request) or fork (a fresh fork of a warm template process per request: "+
+		"exact CGI semantics, real signals, TZ, rlimits and pristine modules; at most -w at once)")
 	fs.StringArrayVar(&c.rules, "isolation-for", nil, "GLOB=MODE: run scripts matching GLOB (path under DIR, or base name) in MODE; "+
 		"the first matching rule wins (repeatable)")
-	fs.StringVar(&c.maxMemory, "max-memory", "", "process mode only: a script may allocate at most SIZE beyond what its worker "+
+	fs.StringVar(&c.maxMemory, "max-memory", "", "process and fork mode: a script may allocate at most SIZE beyond what its worker "+
 		"process needed to start (more raises MemoryError, like Apache's RLimitMEM), and a worker whose resident memory is "+
-		"above SIZE after a request is replaced")
+		"above SIZE after a request is replaced; fork mode: each script's RLIMIT_DATA)")
 	fs.Uint64Var(&c.maxProcs, "max-procs", 1024, "process mode: RLIMIT_NPROC of the worker processes, a fork-bomb guard: "+
 		"the --user account may then have at most this many processes and threads in all, the server's own included "+
-		"(the kernel exempts root; 0: no limit)")
+		"(the kernel exempts root; 0: no limit); fork mode: each script's, the template keeping the server's)")
 }
 
 func (c *isolationConfig) parse(root string) (*backend.Isolation, error) {
@@ -41,8 +42,8 @@ func (c *isolationConfig) parse(root string) (*backend.Isolation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.maxMemory != "" && !iso.UsesProcess() {
-		return nil, fmt.Errorf("--max-memory applies to process mode only (--isolation process or --isolation-for GLOB=process): " +
+	if c.maxMemory != "" && !iso.UsesProcess() && !iso.UsesFork() {
+		return nil, fmt.Errorf("--max-memory applies to process mode only (--isolation process or --isolation-for GLOB=process; fork mode too): " +
 			"threads of one process cannot have memory limits of their own")
 	}
 	return iso, nil

@@ -43,32 +43,32 @@ type faultCase struct {
 // In main mode every request runs in the one main interpreter, one at a
 // time, so what holds a subinterp worker for good holds the whole mode.
 var faultCases = []faultCase{
-	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504, "auto": 504}},
+	{script: "loop.py", status: map[string]int{"subinterp": 504, "main": 504, "process": 504, "fork": 504, "auto": 504}},
 	// In subinterp mode these two are given up on 2 s after the limit:
 	// the client gets its 504 and a new interpreter takes the place of
 	// the one the script keeps (it spins, or sleeps, on in its thread).
-	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504, "auto": 504},
+	{script: "loop_swallow.py", status: map[string]int{"subinterp": 504, "process": 504, "fork": 504, "auto": 504},
 		skip: map[string]string{
 			"main": "a script that swallows the injected timeout exception keeps the main interpreter, of which there is no second: its client gets a 504 (TestAbandonedMainMode), later main-mode requests a 503"}},
-	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504, "auto": 504},
+	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504, "fork": 504, "auto": 504},
 		skip: map[string]string{
 			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests a 503"}},
-	// auto: ctypes is single-phase on 3.11, so segv.py is moved to process
-	// mode before its C code runs; where _ctypes is multi-phase (3.12+) it
-	// is believed safe and would run in the server (skipped below).
-	{script: "segv.py", status: map[string]int{"process": 502, "auto": 502},
+	// auto: ctypes is single-phase on 3.11, so segv.py is moved out of
+	// subinterp before its C code runs; where _ctypes is multi-phase (3.12+)
+	// it is believed safe and would run in the server (skipped below).
+	{script: "segv.py", status: map[string]int{"process": 502, "fork": 502, "auto": 502},
 		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
-	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "auto": 500}},
-	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200, "auto": 200}, body: "sent before os._exit\n"},
+	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "fork": 500, "auto": 500}},
+	{script: "exit_after.py", status: map[string]int{"subinterp": 200, "main": 200, "process": 200, "fork": 200, "auto": 200}, body: "sent before os._exit\n"},
 	// subinterp and main emulate os.abort: the request ends with no output
-	// (500); in process mode the worker really dies by SIGABRT (502).
-	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502, "auto": 500}},
-	{script: "bigalloc.py", status: map[string]int{"process": 500},
+	// (500); in process and fork mode the process really dies by SIGABRT (502).
+	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502, "fork": 502, "auto": 500}},
+	{script: "bigalloc.py", status: map[string]int{"process": 500, "fork": 500},
 		skip: map[string]string{
 			"auto":      "auto runs it in a sub-interpreter, where threads of one process have no memory limit of their own: the 2 GiB would be allocated",
 			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
 			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
-	{script: "forkbomb.py", status: map[string]int{"process": 504},
+	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504},
 		skip: map[string]string{
 			"auto":      "os.system is not among what auto moves out of subinterp: its children are the server's own, with no process limit",
 			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
@@ -84,10 +84,10 @@ func TestIsolationFaults(t *testing.T) {
 	}
 	dir := testdataCGIBin(t)
 	asRoot := os.Geteuid() == 0
-	for _, mode := range []string{"subinterp", "main", "process", "auto"} {
+	for _, mode := range []string{"subinterp", "main", "process", "fork", "auto"} {
 		t.Run(mode, func(t *testing.T) {
 			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
-			if mode == "process" {
+			if mode == "process" || mode == "fork" {
 				flags = append(flags, "--max-memory", "256M", "--max-procs", "300")
 			}
 			base, logs := startWarmcgi(t, dir, flags...)
@@ -107,7 +107,7 @@ func TestIsolationFaults(t *testing.T) {
 					runFault(t, base, fc, mode)
 				})
 			}
-			if mode == "process" && limited {
+			if (mode == "process" || mode == "fork") && limited {
 				if !strings.Contains(logs(), "Cannot fork") {
 					t.Errorf("the fork bomb never hit the process limit; log:\n%s", logs())
 				}
@@ -251,7 +251,7 @@ func TestIsolationFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main or process`},
+		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main, process, fork or auto`},
 		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
 		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
 		{[]string{"--max-memory", "1G"}, "--max-memory applies to process mode only"},

@@ -65,6 +65,7 @@ type Dispatcher struct {
 	pool     *interp.Pool[*embeddedInterp] // subinterp, or nil
 	mainPool *interp.Pool[*embeddedInterp] // main, or nil
 	procs    *process                      // process, or nil
+	forks    *fork                         // fork, or nil
 	auto     *autoBackend                  // auto, or nil
 	shutdown time.Duration
 }
@@ -90,6 +91,15 @@ func New(c Config) (*Dispatcher, error) {
 		}
 		b.procs.rec = c.observe("process", b.procs.pool, c.Workers)
 		b.d.backends[modeProcess] = b.procs
+	}
+	if c.Isolation.uses(modeFork) {
+		if b.forks, err = newFork(&c); err != nil {
+			c.Logger.Error("starting the fork template", "err", err)
+			b.Close()
+			return nil, err
+		}
+		b.forks.rec = c.observe("fork", b.forks.pool, c.Workers)
+		b.d.backends[modeFork] = b.forks
 	}
 	if c.Isolation.uses(modeSubinterp) || c.Isolation.uses(modeMain) {
 		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.PycacheDir}); err != nil {
@@ -164,6 +174,9 @@ func (b *Dispatcher) Reload(ctx context.Context) {
 	if b.procs != nil {
 		b.procs.reload()
 	}
+	if b.forks != nil {
+		go b.forks.fs.Reload()
+	}
 	if pl := b.pool; pl != nil {
 		go func() {
 			if err := pl.Restart(ctx); err != nil && !errors.Is(err, interp.ErrClosed) && ctx.Err() == nil {
@@ -191,6 +204,13 @@ func (b *Dispatcher) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		if err := b.procs.close(ctx); err != nil {
 			b.logger.Warn("worker processes did not stop in time", "err", err)
+		}
+		cancel()
+	}
+	if b.forks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := b.forks.close(ctx); err != nil {
+			b.logger.Warn("fork-mode requests did not end in time", "err", err)
 		}
 		cancel()
 	}

@@ -23,11 +23,12 @@ const (
 	modeSubinterp mode = iota // a sub-interpreter per worker thread
 	modeMain                  // the main interpreter (C extensions that refuse sub-interpreters)
 	modeProcess               // a worker process per worker (full fidelity, crash containment)
+	modeFork                  // a fork of a template process per request (exact CGI semantics)
 	modeAuto                  // subinterp until a script shows it needs more, then autoTarget (auto.go)
 	numModes
 )
 
-var modeNames = [numModes]string{"subinterp", "main", "process", "auto"}
+var modeNames = [numModes]string{"subinterp", "main", "process", "fork", "auto"}
 
 func (m mode) String() string { return modeNames[m] }
 
@@ -37,7 +38,7 @@ func parseMode(s string) (mode, error) {
 			return mode(m), nil
 		}
 	}
-	return 0, fmt.Errorf("%q: want subinterp, main or process", s) // auto is accepted, not yet listed (opt-in until it is the default)
+	return 0, fmt.Errorf("%q: want subinterp, main, process, fork or auto", s)
 }
 
 // pyBackend runs embedded Python requests in one isolation mode.
@@ -99,6 +100,9 @@ func (iso *Isolation) use(m mode) {
 
 // UsesProcess reports whether some script may run in process mode.
 func (iso *Isolation) UsesProcess() bool { return iso.uses(modeProcess) }
+
+// UsesFork reports whether some script may run in fork mode.
+func (iso *Isolation) UsesFork() bool { return iso.uses(modeFork) }
 
 func (iso *Isolation) uses(m mode) bool {
 	if iso == nil {
@@ -211,6 +215,7 @@ var python3Shebang = regexp.MustCompile(`^#!\s*(?:(?:\S*/)?env\s+python3(?:\.\d+
 type shebangFlags struct {
 	unbuffered bool
 	optimize   int
+	noBytecode bool // -B: only fork mode has a process whose flag it can set
 }
 
 // Python3Script reports whether the file's first line makes it a Python
@@ -244,6 +249,7 @@ func python3Script(path string) (shebangFlags, bool) {
 	}
 	fl.unbuffered = bytes.IndexByte(m[1], 'u') >= 0
 	fl.optimize = min(bytes.Count(m[1], []byte("O")), 2)
+	fl.noBytecode = bytes.IndexByte(m[1], 'B') >= 0
 	return fl, true
 }
 

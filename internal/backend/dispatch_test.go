@@ -21,7 +21,7 @@ func TestPython3Script(t *testing.T) {
 		{"-u", "#!/usr/bin/python3 -u", true, shebangFlags{unbuffered: true}},
 		{"-O", "#!/usr/bin/python3 -O", true, shebangFlags{optimize: 1}},
 		{"-OO", "#!/usr/bin/python3 -OO", true, shebangFlags{optimize: 2}},
-		{"-uOB", "#!/usr/bin/python3 -uOB", true, shebangFlags{unbuffered: true, optimize: 1}},
+		{"-uOB", "#!/usr/bin/python3 -uOB", true, shebangFlags{unbuffered: true, optimize: 1, noBytecode: true}},
 		{"-S needs its own process", "#!/usr/bin/python3 -S", false, shebangFlags{}},
 		{"two flag words", "#!/usr/bin/python3 -u -O", false, shebangFlags{}},
 		{"env with a flag", "#!/usr/bin/env python3 -u", false, shebangFlags{}},

@@ -62,20 +62,11 @@ func newProcess(c *Config) (*process, error) {
 }
 
 func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
-	if req.StdinStream != nil {
-		// A worker process gets its body as a file: read it whole first
-		// (a pipe fed while the script runs would need a reader of the
-		// client's body that outlives the request when the script stops
-		// reading early).
-		f, err := cgienv.SpoolBody(req.StdinStream)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r2 := *req
-		r2.StdinStream, r2.StdinFile = nil, f
-		req = &r2
+	req, done, err := spooled(req)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	job := &procmode.Job{
 		Script: req.Script, Stamp: stampOf(req.Stamp),
 		Unbuffered: fl.unbuffered, Optimize: fl.optimize,
@@ -84,20 +75,44 @@ func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags)
 	}
 	var out *procmode.Output
 	var runErr error
-	err := r.pool.Do(ctx, func(s *procmode.Slot) {
+	err = r.pool.Do(ctx, func(s *procmode.Slot) {
 		if r.rec != nil {
 			r.rec.Busy(s.ID(), req.Script)
 			defer r.rec.Idle(s.ID())
 		}
 		out, runErr = s.Run(ctx, job)
 	})
+	return processOutput(req.Script, "worker process", r.limit, out, err, runErr)
+}
+
+// spooled returns req with a streamed body read whole into a file first,
+// and what closes that file: a process gets its body as a file (a pipe
+// fed while the script runs would need a reader of the client's body
+// that outlives the request when the script stops reading early).
+func spooled(req *cgienv.Request) (*cgienv.Request, func(), error) {
+	if req.StdinStream == nil {
+		return req, func() {}, nil
+	}
+	f, err := cgienv.SpoolBody(req.StdinStream)
+	if err != nil {
+		return nil, nil, err
+	}
+	r2 := *req
+	r2.StdinStream, r2.StdinFile = nil, f
+	return &r2, func() { f.Close() }, nil
+}
+
+// processOutput turns what a request in a process (a worker process, or a
+// fork: who names it) ended with into the backend's answer: err is the
+// pool's, runErr the run's.
+func processOutput(script, who string, limit timeLimit, out *procmode.Output, err, runErr error) (*cgienv.Output, error) {
 	switch {
 	case errors.Is(err, interp.ErrQueueFull):
 		return nil, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
 	case err != nil:
 		return nil, err
 	case errors.Is(runErr, procmode.ErrDeadline):
-		return nil, timedOut(req.Script, fmt.Sprintf("worker process killed after %v", r.limit.process()))
+		return nil, timedOut(script, fmt.Sprintf("%s killed after %v", who, limit.process()))
 	case runErr != nil:
 		return nil, runErr
 	}

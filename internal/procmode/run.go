@@ -20,6 +20,7 @@ type Job struct {
 	Stamp      [4]int64 // see Request
 	Unbuffered bool
 	Optimize   int
+	NoBytecode bool // python3 -B (fork mode: sys.dont_write_bytecode)
 	Env, Args  []string
 	Stdin      []byte   // the body, fed through a pipe, unless
 	StdinFile  *os.File // the spooled body, which the script reads directly

@@ -1,0 +1,265 @@
+package main
+
+// Fork mode (--isolation fork): each request runs in a fresh fork of a
+// single-threaded template process. These are what only a real process
+// per request gives; subinterp, main and process mode each get at least
+// one of them wrong.
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestForkSignals: a SIGALRM watchdog interrupts time.sleep at 0.3 s, as
+// under mod_cgi (embedded, the sleep runs its whole 3 s).
+func TestForkSignals(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for run := range 2 {
+		start := time.Now()
+		code, body, err := fetch(t, client, base+"cgi-bin/forkmode/alarm.py")
+		took := time.Since(start)
+		if err != nil || code != 200 || body != "watchdog fired after the sleep was interrupted\n" {
+			t.Errorf("run %d: %d %v %q", run, code, err, body)
+		}
+		if took > 1500*time.Millisecond {
+			t.Errorf("run %d took %v: the alarm did not interrupt the 3 s sleep", run, took)
+		}
+	}
+}
+
+// TestForkTimezone: TZ + time.tzset changes the script's local time zone,
+// and the next request, forked from the same template, has the server's
+// again.
+func TestForkTimezone(t *testing.T) {
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	out, err := exec.Command("python3", "-c", "import time; print(time.timezone)").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverZone := "timezone " + strings.TrimSpace(string(out)) + " "
+	if strings.HasPrefix(serverZone, "timezone -32400 ") {
+		t.Skip("this machine's zone is Tokyo's already")
+	}
+	for run := range 2 {
+		code, body, err := fetch(t, client, base+"cgi-bin/forkmode/tz.py?set")
+		if err != nil || code != 200 || body != "timezone -32400 tm_gmtoff 32400 tzname JST\n" {
+			t.Errorf("run %d, with TZ set: %d %v %q", run, code, err, body)
+		}
+		code, body, err = fetch(t, client, base+"cgi-bin/forkmode/tz.py")
+		if err != nil || code != 200 || !strings.HasPrefix(body, serverZone) {
+			t.Errorf("run %d, the next request: %d %v %q, want the server's zone (%q)", run, code, err, body, serverZone)
+		}
+	}
+}
+
+// TestForkFaults: os.fork works; os._exit, a segfault and a 200 MiB leak
+// cost only their own request; the next request is answered from a
+// pristine fork.
+func TestForkFaults(t *testing.T) {
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	cases := []struct {
+		path string
+		code int
+		body string
+	}{
+		{"proc/fork.py", 200, "child is another process: True\nparent saw exit 7\n"},
+		{"forkmode/exit3.py", 500, ""},
+		{"faults/segv.py", 502, ""},
+		{"forkmode/leak.py", 200, "leaks seen 1\n"},
+		{"forkmode/leak.py", 200, "leaks seen 1\n"},
+	}
+	for _, c := range cases {
+		code, body, err := fetch(t, client, base+"cgi-bin/"+c.path)
+		if err != nil || code != c.code || (c.body != "" && body != c.body) {
+			t.Errorf("%s: %d %v %q, want %d %q", c.path, code, err, body, c.code, c.body)
+		}
+		code, body, err = fetch(t, client, base+"cgi-bin/hello.py")
+		if err != nil || code != 200 || body != "Hello, world!\n" {
+			t.Errorf("after %s: hello.py %d %v %q", c.path, code, err, body)
+		}
+	}
+	if !strings.Contains(logs(), "SIGSEGV") {
+		t.Errorf("the segfault was not logged:\n%s", logs())
+	}
+}
+
+// TestForkTimeoutKillsGroup: at --timeout the script's whole process
+// group goes, the child it started included.
+func TestForkTimeoutKillsGroup(t *testing.T) {
+	// The server may run as --user www-data: a directory it can write.
+	dir, err := os.MkdirTemp("", "warmcgi-fork-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	pidFile := filepath.Join(dir, "pid")
+	base, _ := startWarmcgi(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1", "--timeout", "1s")
+	client := &http.Client{Timeout: 30 * time.Second}
+	start := time.Now()
+	code, body, err := fetch(t, client, base+"cgi-bin/forkmode/sleeper.py?"+pidFile)
+	if err != nil || code != 504 {
+		t.Fatalf("sleeper.py: %d %v %q, want 504", code, err, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the timeout took %v", took)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Gone, or a zombie waiting for init.
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the script's child (pid %d, sleep 1000) outlived the timeout: %s", pid, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
+		t.Errorf("after the timeout: hello.py %d %v %q", code, err, body)
+	}
+}
+
+// TestForkTemplateLife: SIGHUP replaces the template (a script's parent)
+// while requests go on, and a template that dies is replaced at the next
+// request.
+func TestForkTemplateLife(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "2")
+	client := &http.Client{Timeout: 30 * time.Second}
+	parent := func() int {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/ppid.py")
+		pid, perr := strconv.Atoi(strings.TrimSpace(body))
+		if err != nil || code != 200 || perr != nil {
+			t.Fatalf("ppid.py: %d %v %q", code, err, body)
+		}
+		return pid
+	}
+	first := parent()
+	if again := parent(); again != first {
+		t.Fatalf("two requests forked from %d and %d: want one template", first, again)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	second := parent()
+	for second == first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		second = parent()
+	}
+	if second == first {
+		t.Fatalf("after SIGHUP requests still fork from template %d", first)
+	}
+	// The old template goes once its children are done.
+	for {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(first)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaced template %d is still running", first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A template that dies is replaced; the requests after it are answered.
+	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	third := parent()
+	if third == second {
+		t.Fatalf("the killed template %d still answers", second)
+	}
+	if !strings.Contains(p.stderr.String(), "fork template died") {
+		t.Errorf("the template's death was not logged:\n%s", p.stderr.String())
+	}
+}
+
+// TestForkLearnedImports: a library module a script imports is imported
+// by the template after that script's first request, so later forks have
+// it; what was learned outlives the template (SIGHUP).
+func TestForkLearnedImports(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", path, code, err, body)
+		}
+		return body
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: False True\n" {
+		t.Fatalf("first request: %q, want a process without xmlrpc", b)
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
+		t.Fatalf("second request: %q, want the module learned by the template", b)
+	}
+	before := get("forkmode/ppid.py")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for get("forkmode/ppid.py") == before {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not replace the template")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
+		t.Errorf("after SIGHUP: %q, want the new template to have imported what the old one learned", b)
+	}
+}
+
+// TestForkLearnedImportStartsThread: a learned module that starts a
+// thread when imported ends the template that imported it (a template
+// forks with one thread only); the next template leaves it to the
+// scripts, which keep being answered.
+func TestForkLearnedImportStartsThread(t *testing.T) {
+	if pythonMajorMinor() != debianPythonVersion(t) {
+		t.Skip("installs a module in Debian's python3's /usr/local dist-packages")
+	}
+	lib := "/usr/local/lib/python" + pythonMajorMinor() + "/dist-packages"
+	mod := filepath.Join(lib, "warmcgi_test_thread_at_import.py")
+	src := "import threading, time\nthreading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\nstarted = True\n"
+	if err := os.WriteFile(mod, []byte(src), 0o644); err != nil {
+		t.Skipf("cannot install a module in %s: %v", lib, err)
+	}
+	t.Cleanup(func() { os.Remove(mod) })
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	client := &http.Client{Timeout: 30 * time.Second}
+	for run := range 4 {
+		code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/threaded_import.py")
+		if err != nil || code != 200 || body != "thread started: True\n" {
+			t.Errorf("run %d: %d %v %q", run, code, err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "importing warmcgi_test_thread_at_import started a thread") {
+		t.Errorf("the template did not refuse the module:\n%s", logs)
+	}
+	if n := strings.Count(logs, "started a thread"); n != 1 {
+		t.Errorf("the module was imported into %d templates, want 1 (then denied)", n)
+	}
+}

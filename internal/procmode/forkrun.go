@@ -1,0 +1,187 @@
+package procmode
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// errRetired is send's error on a template that SIGHUP replaced.
+var errRetired = errors.New("fork template retired")
+
+// Run runs one request in a fresh fork of the template: the script gets
+// the request's pipes (or spooled body) as fds 0-2. Past job.Timeout the
+// child's process group is killed and Run returns ErrDeadline. A child
+// killed by a signal sets Output.Signal.
+func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
+	t, err := fs.template()
+	if err != nil {
+		return nil, err
+	}
+	var deadline <-chan time.Time
+	if job.Timeout > 0 {
+		tm := time.NewTimer(job.Timeout)
+		defer tm.Stop()
+		deadline = tm.C
+	}
+	r, outR, errR, err := t.send(job)
+	if errors.Is(err, errRetired) {
+		// SIGHUP swapped the template in the meantime: use the new one.
+		if t, err = fs.template(); err == nil {
+			r, outR, errR, err = t.send(job)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { io.Copy(&stdout, outR); copies.Done() }()
+	go func() { io.Copy(&stderr, errR); copies.Done() }()
+	eof := make(chan struct{})
+	go func() { copies.Wait(); close(eof) }()
+
+	st := <-r.started
+	if st.err != nil {
+		outR.Close()
+		errR.Close()
+		<-eof
+		return nil, st.err
+	}
+	status, ok := awaitChild(r, deadline, eof)
+	if !ok {
+		// The whole group: the script and every child it started. Twice:
+		// a fork racing the first kill puts a new process in the group.
+		syscall.Kill(-st.pid, syscall.SIGKILL)
+		syscall.Kill(-st.pid, syscall.SIGKILL)
+		outR.Close()
+		errR.Close()
+		<-eof
+		if stderr.Len() > 0 {
+			fs.cfg.Logger.Warn("script stderr", "script", job.Script, "stderr", string(stderr.Bytes()[:min(stderr.Len(), 16<<10)]))
+		}
+		return nil, ErrDeadline
+	}
+	out := &Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	ws := syscall.WaitStatus(status)
+	switch {
+	case status < 0:
+		out.ExitCode = -1
+		out.Failure = "fork template died: exit status unknown"
+	case ws.Signaled():
+		out.Signal = ws.Signal()
+		out.ExitCode = 128 + int(out.Signal)
+		out.Failure = "killed by " + signalName(out.Signal)
+		fs.cfg.Logger.Error("script process died", "script", job.Script, "signal", signalName(out.Signal), "pid", st.pid)
+	default:
+		out.ExitCode = ws.ExitStatus()
+		if out.ExitCode != 0 {
+			out.Failure = "exit status " + strconv.Itoa(out.ExitCode)
+		}
+	}
+	return out, nil
+}
+
+// awaitChild waits for the child's exit, then, as mod_cgi does, for every
+// holder of its stdout and stderr to close them. ok is false when the
+// deadline came first.
+func awaitChild(r *forkRun, deadline <-chan time.Time, eof <-chan struct{}) (status int, ok bool) {
+	select {
+	case status = <-r.exited:
+	case <-deadline:
+		return 0, false
+	}
+	select {
+	case <-eof:
+	case <-deadline:
+		return 0, false
+	}
+	return status, true
+}
+
+// send registers a request with the template and gives it the request's
+// frame and the descriptors the script will have as fds 0-2. It returns
+// the server's ends of stdout and stderr.
+func (t *template) send(job *Job) (r *forkRun, outR, errR *os.File, err error) {
+	stdin, feed, err := stdinFor(job)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var p [4]int
+	if err := syscall.Pipe2(p[0:2], syscall.O_CLOEXEC); err != nil {
+		closeStdin(stdin, feed)
+		return nil, nil, nil, err
+	}
+	if err := syscall.Pipe2(p[2:4], syscall.O_CLOEXEC); err != nil {
+		closeStdin(stdin, feed)
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, nil, nil, err
+	}
+	outR, errR = pollable(p[0], "stdout"), pollable(p[2], "stderr")
+	r = &forkRun{id: t.nextID.Add(1), started: make(chan startedMsg, 1), exited: make(chan int, 1)}
+	t.mu.Lock()
+	dead, retired := t.dead, t.retired
+	if !dead && !retired {
+		t.runs[r.id] = r
+	}
+	t.mu.Unlock()
+	if dead {
+		err = fmt.Errorf("fork template died")
+	} else if retired {
+		err = errRetired
+	} else {
+		err = t.write(r.id, job, [3]int{int(stdin.Fd()), p[1], p[3]})
+	}
+	// The template has its copies now; the script's ends of the pipes
+	// must be closed here, or the server would never see EOF.
+	syscall.Close(p[1])
+	syscall.Close(p[3])
+	stdin.Close()
+	if feed != nil {
+		go feed()
+	}
+	if err != nil {
+		t.mu.Lock()
+		if t.runs != nil {
+			delete(t.runs, r.id)
+		}
+		t.mu.Unlock()
+		outR.Close()
+		errR.Close()
+		if err == errRetired {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, fmt.Errorf("fork template: sending request: %w", err)
+	}
+	return r, outR, errR, nil
+}
+
+// write sends one request frame, its header carrying the three fds.
+func (t *template) write(id uint64, job *Job, fds [3]int) error {
+	b := binary.LittleEndian.AppendUint64(nil, id)
+	env := AppendBlock(nil, job.Env)
+	args := AppendBlock(nil, job.Args)
+	b = encodeRequest(b, &Request{Path: job.Script, Stamp: job.Stamp,
+		Unbuffered: job.Unbuffered, Optimize: job.Optimize, Env: env, Args: args})
+	if job.NoBytecode {
+		b[8] |= 2
+	}
+	hdr := frameHeader(msgRequest, len(b))
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	_, _, err := t.conn.WriteMsgUnix(hdr[:], syscall.UnixRights(fds[0], fds[1], fds[2]), nil)
+	if err == nil {
+		_, err = t.conn.Write(b)
+	}
+	return err
+}
