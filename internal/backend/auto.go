@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,13 +12,32 @@ import (
 	"github.com/warmcgi/warmcgi/cgienv"
 )
 
-// autoTarget is the mode --isolation auto moves a script to once it shows
-// it needs more than a sub-interpreter. The one place to change it (to
-// fork, once that mode exists).
-const autoTarget = modeProcess
+// The modes --isolation auto moves a script to once it shows it needs more
+// than a sub-interpreter. An extension module that is unsafe in several
+// interpreters needs only an interpreter of its own, and a warm worker
+// process keeps it loaded (fork pays a fresh process per request: on this
+// project's 2-core VM hello.py took 54 ms in fork mode, under 1 ms in a
+// worker process). What the process as a whole must give exactly (a real
+// SIGALRM, the time zone, fork, rlimits) needs a fresh one: fork.
+const (
+	autoExtTarget   = modeProcess
+	autoExactTarget = modeFork
+)
 
-// AutoTarget names the mode --isolation auto moves scripts to.
-func AutoTarget() string { return autoTarget.String() }
+// autoTargetFor is the mode for a reason the runtime gave: its reasons for
+// extension modules are the ones that begin "imports " (runtime/extguard.py,
+// modules.py, run.py); every other reason is about the process's state.
+func autoTargetFor(reason string) mode {
+	if strings.HasPrefix(reason, "imports ") {
+		return autoExtTarget
+	}
+	return autoExactTarget
+}
+
+// AutoTargetFor names the mode --isolation auto moves a script to for a
+// reason such as "imports svn.fs (single-phase init)" or "calls
+// signal.setitimer".
+func AutoTargetFor(reason string) string { return autoTargetFor(reason).String() }
 
 // AutoDecision is one script --isolation auto moved out of subinterp.
 type AutoDecision struct {
@@ -25,6 +45,7 @@ type AutoDecision struct {
 	Mode   string    // the mode it runs in from then on
 	Reason string    // why (the runtime's words: "imports swiglike (single-phase init)")
 	Since  time.Time // when its first request showed it
+	mode   mode
 }
 
 // autoBackend runs --isolation auto: each script in a sub-interpreter
@@ -35,11 +56,11 @@ type AutoDecision struct {
 // client yet and its body can be read again; otherwise it is answered as
 // it ran and the next request is routed.
 type autoBackend struct {
-	sub    resultRunner
-	target pyBackend
-	logger *slog.Logger
-	mu     sync.Mutex
-	routed map[string]AutoDecision // by script path
+	sub     resultRunner
+	targets [numModes]pyBackend // autoExtTarget's and autoExactTarget's
+	logger  *slog.Logger
+	mu      sync.Mutex
+	routed  map[string]AutoDecision // by script path
 }
 
 // resultRunner runs a request and says why its script needs another mode
@@ -49,8 +70,8 @@ type resultRunner interface {
 }
 
 func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
-	if a.routedTo(req.Script) {
-		return a.target.run(ctx, req, fl)
+	if m, ok := a.routedTo(req.Script); ok {
+		return a.targets[m].run(ctx, req, fl)
 	}
 	var sent atomic.Bool
 	orig := req.Stream
@@ -68,7 +89,7 @@ func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFl
 	if needs == "" {
 		return out, err
 	}
-	a.route(req.Script, needs)
+	m := a.route(req.Script, needs)
 	if err != nil || sent.Load() || req.StdinStream != nil {
 		// Something reached the client, or the body cannot be read
 		// again: this request stays as it ran; the next one is routed.
@@ -79,30 +100,33 @@ func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFl
 			return out, nil
 		}
 	}
-	return a.target.run(ctx, req, fl)
+	return a.targets[m].run(ctx, req, fl)
 }
 
-func (a *autoBackend) routedTo(script string) bool {
+// routedTo is the mode script was moved to, if it was.
+func (a *autoBackend) routedTo(script string) (mode, bool) {
 	a.mu.Lock()
-	_, ok := a.routed[script]
+	d, ok := a.routed[script]
 	a.mu.Unlock()
-	return ok
+	return d.mode, ok
 }
 
-// route records that script runs in the target mode from now on, and
-// logs it the first time.
-func (a *autoBackend) route(script, reason string) {
+// route records that script runs in the mode its reason needs from now
+// on, logs it the first time, and returns the mode.
+func (a *autoBackend) route(script, reason string) mode {
 	a.mu.Lock()
-	if _, ok := a.routed[script]; ok {
+	if d, ok := a.routed[script]; ok {
 		a.mu.Unlock()
-		return
+		return d.mode
 	}
 	if a.routed == nil {
 		a.routed = make(map[string]AutoDecision)
 	}
-	a.routed[script] = AutoDecision{Script: script, Mode: autoTarget.String(), Reason: reason, Since: time.Now()}
+	m := autoTargetFor(reason)
+	a.routed[script] = AutoDecision{Script: script, Mode: m.String(), Reason: reason, Since: time.Now(), mode: m}
 	a.mu.Unlock()
-	a.logger.Info("isolation auto: script moved out of subinterp", "script", script, "mode", autoTarget.String(), "reason", reason)
+	a.logger.Info("isolation auto: script moved out of subinterp", "script", script, "mode", m.String(), "reason", reason)
+	return m
 }
 
 // decisions returns the scripts moved so far, by path.

@@ -53,7 +53,8 @@ func TestAutoBackend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var log bytes.Buffer
 			sub, target := tc.sub, &fakeTarget{}
-			a := &autoBackend{sub: &sub, target: target, logger: slog.New(slog.NewTextHandler(&log, nil))}
+			a := &autoBackend{sub: &sub, logger: slog.New(slog.NewTextHandler(&log, nil))}
+			a.targets[autoExtTarget], a.targets[autoExactTarget] = target, target
 			for i := range 2 {
 				req := tc.req
 				req.Script = "/cgi-bin/s.py"
@@ -72,12 +73,27 @@ func TestAutoBackend(t *testing.T) {
 			if moved := tc.sub.needs != ""; moved != (len(d) == 1) || strings.Count(log.String(), "moved out of subinterp") != len(d) {
 				t.Errorf("decisions %+v, log %q", d, log.String())
 			}
-			if len(d) == 1 && (d[0].Script != "/cgi-bin/s.py" || d[0].Mode != AutoTarget() || d[0].Reason != tc.sub.needs) {
+			if len(d) == 1 && (d[0].Script != "/cgi-bin/s.py" || d[0].Mode != AutoTargetFor(tc.sub.needs) || d[0].Reason != tc.sub.needs) {
 				t.Errorf("decision %+v", d[0])
 			}
 			if sub.runs != 1 && tc.sub.needs != "" {
 				t.Errorf("the sub-interpreter ran %d times, want once", sub.runs)
 			}
 		})
+	}
+}
+
+func TestAutoTargetFor(t *testing.T) {
+	for reason, want := range map[string]string{
+		"imports swiglike (single-phase init)":                                             "process",
+		"imports numpy (it does not support sub-interpreters)":                             "process",
+		"calls signal.setitimer (it cannot interrupt a blocking call in a shared process)": "fork",
+		"sets a SIGALRM handler (a shared process only emulates SIGALRM)":                  "fork",
+		"calls time.tzset with TZ=Asia/Tokyo (the server's time zone is the process's)":    "fork",
+		"calls os.fork (refused in a shared process)":                                      "fork",
+	} {
+		if got := AutoTargetFor(reason); got != want {
+			t.Errorf("AutoTargetFor(%q) = %s, want %s", reason, got, want)
+		}
 	}
 }

@@ -140,7 +140,10 @@ func New(c Config) (*Dispatcher, error) {
 		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger, rec: c.observe("main", b.mainPool, 1)}
 	}
 	if c.Isolation.uses(modeAuto) {
-		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), target: b.d.backends[autoTarget], logger: c.Logger}
+		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), logger: c.Logger}
+		for _, m := range []mode{autoExtTarget, autoExactTarget} {
+			b.auto.targets[m] = b.d.backends[m]
+		}
 		b.d.backends[modeAuto] = b.auto
 	}
 	return b, nil

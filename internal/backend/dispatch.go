@@ -94,7 +94,8 @@ func (iso *Isolation) use(m mode) {
 	iso.used[m] = true
 	if m == modeAuto {
 		iso.used[modeSubinterp] = true
-		iso.used[autoTarget] = true
+		iso.used[autoExtTarget] = true
+		iso.used[autoExactTarget] = true
 	}
 }
 

@@ -68,18 +68,19 @@ var guardReason = regexp.MustCompile(`is not safe in sub-interpreters \(([^)]*)\
 
 // autoMode is Result.Auto for an embedded script that compiles.
 func autoMode(r *Result) string {
-	target := backend.AutoTarget()
 	if len(r.RefusedImports) > 0 {
 		m := r.RefusedImports[0]
 		why := "it refuses sub-interpreters"
 		if sub := guardReason.FindStringSubmatch(m.Error); sub != nil {
 			why = sub[1]
 		}
-		return target + ": imports " + m.Module + " (" + why + ")"
+		reason := "imports " + m.Module + " (" + why + ")"
+		return backend.AutoTargetFor(reason) + ": " + reason
 	}
 	for _, c := range r.Constructs {
 		if autoCalls[c.Call] {
-			return fmt.Sprintf("%s: calls %s (line %d)", target, c.Call, c.Line)
+			reason := fmt.Sprintf("calls %s (line %d)", c.Call, c.Line)
+			return backend.AutoTargetFor(reason) + ": " + reason
 		}
 	}
 	return "subinterp"
