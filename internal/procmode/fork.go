@@ -17,7 +17,6 @@ package procmode
 //	                    'X' exited: id u64, wait status i32
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,7 +26,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -131,42 +129,12 @@ func NewForkServer(c ForkConfig) (*ForkServer, error) {
 
 // start starts a template process and waits for its ready frame.
 func (fs *ForkServer) start() (*template, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	env := []string{TemplateEnv + "=3", templateProgramEnv + "=" + fs.cfg.Program, templatePycacheEnv + "=" + fs.cfg.PycacheDir}
+	cmd, conn, err := spawn(fs.exe, []string{"fork-template"}, env, fs.cfg.Logger, "fork template")
 	if err != nil {
 		return nil, err
 	}
-	mine := os.NewFile(uintptr(fds[0]), "warmcgi-template")
-	theirs := os.NewFile(uintptr(fds[1]), "warmcgi-template")
-	defer theirs.Close()
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		mine.Close()
-		return nil, err
-	}
-	cmd := exec.Command(fs.exe, "fork-template")
-	cmd.ExtraFiles = []*os.File{theirs} // fd 3
-	// Nothing of the server's environment: each request brings its own.
-	cmd.Env = []string{TemplateEnv + "=3", templateProgramEnv + "=" + fs.cfg.Program, templatePycacheEnv + "=" + fs.cfg.PycacheDir}
-	cmd.Stderr = logW
-	// Its own process group: a terminal's ^C reaches the server, which
-	// then shuts down in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	logW.Close()
-	if err != nil {
-		mine.Close()
-		logR.Close()
-		return nil, err
-	}
-	go relayLines(fs.cfg.Logger, logR, cmd.Process.Pid)
-	nc, err := net.FileConn(mine)
-	mine.Close()
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
-	}
-	t := &template{cmd: cmd, conn: nc.(*net.UnixConn), logger: fs.cfg.Logger, runs: make(map[uint64]*forkRun),
+	t := &template{cmd: cmd, conn: conn, logger: fs.cfg.Logger, runs: make(map[uint64]*forkRun),
 		ready: make(chan error, 1), exited: make(chan struct{})}
 	go func() {
 		cmd.Wait()
@@ -194,15 +162,6 @@ func (fs *ForkServer) start() (*template, error) {
 		return nil, fmt.Errorf("fork template: %w", err)
 	}
 	return t, nil
-}
-
-// relayLines logs what a template writes to its stderr, line by line.
-func relayLines(logger *slog.Logger, r *os.File, pid int) {
-	defer r.Close()
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		logger.Warn("fork template", "pid", pid, "stderr", sc.Text())
-	}
 }
 
 // read dispatches the template's frames to the requests they answer; at

@@ -1,15 +1,12 @@
 package procmode
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -42,13 +39,7 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
-	var copies sync.WaitGroup
-	copies.Add(2)
-	go func() { io.Copy(&stdout, outR); copies.Done() }()
-	go func() { io.Copy(&stderr, errR); copies.Done() }()
-	eof := make(chan struct{})
-	go func() { copies.Wait(); close(eof) }()
+	stdout, stderr, eof := collect(outR, errR)
 
 	st := <-r.started
 	if st.err != nil {

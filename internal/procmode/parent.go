@@ -3,12 +3,10 @@ package procmode
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -73,42 +71,11 @@ type Child struct {
 
 // start starts a worker process and waits until its Python is ready.
 func (pc *parent) start() (*Child, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	cmd, conn, err := spawn(pc.exe, []string{"worker", pc.arg}, []string{}, pc.logger, "worker process")
 	if err != nil {
 		return nil, err
 	}
-	mine := os.NewFile(uintptr(fds[0]), "warmcgi-worker")
-	theirs := os.NewFile(uintptr(fds[1]), "warmcgi-worker")
-	defer theirs.Close()
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		mine.Close()
-		return nil, err
-	}
-	cmd := exec.Command(pc.exe, "worker", pc.arg)
-	cmd.ExtraFiles = []*os.File{theirs}
-	// Nothing of the server's environment: each request brings its own.
-	cmd.Env = []string{}
-	cmd.Stderr = logW
-	// Its own process group, with the script's children in it, so that a
-	// timeout ends them all.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	logW.Close()
-	if err != nil {
-		mine.Close()
-		logR.Close()
-		return nil, err
-	}
-	go pc.relayLog(logR, cmd.Process.Pid)
-	nc, err := net.FileConn(mine)
-	mine.Close()
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
-	}
-	c := &Child{cmd: cmd, conn: nc.(*net.UnixConn), frames: make(chan frame, 1), exited: make(chan struct{})}
+	c := &Child{cmd: cmd, conn: conn, frames: make(chan frame, 1), exited: make(chan struct{})}
 	go c.readFrames()
 	go func() {
 		cmd.Wait()
@@ -141,18 +108,6 @@ func (c *Child) awaitReady(wait time.Duration) error {
 	}
 	c.kill()
 	return err
-}
-
-// relayLog logs what a worker process writes to its own stderr before its
-// first request (a Python that cannot start says why there).
-func (pc *parent) relayLog(r *os.File, pid int) {
-	defer r.Close()
-	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
-	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if line != "" {
-			pc.logger.Warn("worker process", "pid", pid, "stderr", line)
-		}
-	}
 }
 
 func (c *Child) readFrames() {

@@ -1,15 +1,12 @@
 package procmode
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -72,13 +69,7 @@ func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
-	var copies sync.WaitGroup
-	copies.Add(2)
-	go func() { io.Copy(&stdout, outR); copies.Done() }()
-	go func() { io.Copy(&stderr, errR); copies.Done() }()
-	eof := make(chan struct{})
-	go func() { copies.Wait(); close(eof) }()
+	stdout, stderr, eof := collect(outR, errR)
 
 	rep, died, ok := awaitEnd(c, deadline, eof)
 	if !ok {
