@@ -58,12 +58,7 @@ func (r *fork) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*
 		return nil, err
 	}
 	defer done()
-	job := &procmode.Job{
-		Script: req.Script, Stamp: stampOf(req.Stamp),
-		Unbuffered: fl.unbuffered, Optimize: fl.optimize, NoBytecode: fl.noBytecode,
-		Env: req.Env, Args: req.Args, Stdin: req.Stdin, StdinFile: req.StdinFile,
-		Timeout: r.limit.process(),
-	}
+	job := jobOf(req, fl, r.limit.process())
 	var out *procmode.Output
 	var runErr error
 	err = r.pool.Do(ctx, func(s forkSlot) {

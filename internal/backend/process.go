@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 	"github.com/warmcgi/warmcgi/internal/procmode"
@@ -67,12 +68,7 @@ func (r *process) run(ctx context.Context, req *cgienv.Request, fl shebangFlags)
 		return nil, err
 	}
 	defer done()
-	job := &procmode.Job{
-		Script: req.Script, Stamp: stampOf(req.Stamp),
-		Unbuffered: fl.unbuffered, Optimize: fl.optimize,
-		Env: req.Env, Args: req.Args, Stdin: req.Stdin, StdinFile: req.StdinFile,
-		Timeout: r.limit.process(),
-	}
+	job := jobOf(req, fl, r.limit.process())
 	var out *procmode.Output
 	var runErr error
 	err = r.pool.Do(ctx, func(s *procmode.Slot) {
@@ -143,3 +139,14 @@ const badGatewayResponse = "Status: 502 Bad Gateway\r\nContent-Type: text/html; 
 	"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>502 Bad Gateway</title>\n" +
 	"</head><body>\n<h1>Bad Gateway</h1>\n<p>The script's worker process died before it sent a response.</p>\n" +
 	"</body></html>\n"
+
+// jobOf is the job of a request in a process of its own (process and fork
+// mode).
+func jobOf(req *cgienv.Request, fl shebangFlags, timeout time.Duration) *procmode.Job {
+	return &procmode.Job{
+		Script: req.Script, Stamp: stampOf(req.Stamp),
+		Unbuffered: fl.unbuffered, Optimize: fl.optimize, NoBytecode: fl.noBytecode,
+		Env: req.Env, Args: req.Args, Stdin: req.Stdin, StdinFile: req.StdinFile,
+		Timeout: timeout,
+	}
+}
