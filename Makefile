@@ -59,7 +59,7 @@ test-nocgo: ## the packages that need no Python, built without cgo
 
 test-go: ## vet, then every package against the default Python, with the race detector
 	$(CGO_RPATH) $(GO) vet ./...
-	$(CGO_RPATH) $(GO) test -count=1 -race ./...
+	$(CGO_RPATH) $(GO) test -count=1 -race -timeout 30m ./...
 
 test-pythons: ## the pyhost and server tests against each Python in EXTRA_PYTHONS
 	@if [ -z "$(strip $(EXTRA_PYTHONS))" ]; then \
@@ -68,7 +68,7 @@ test-pythons: ## the pyhost and server tests against each Python in EXTRA_PYTHON
 	@set -e; for pc in $(EXTRA_PYTHONS); do \
 	  lib=$$(PKG_CONFIG_PATH=$$pc pkg-config --variable=libdir python3-embed); \
 	  echo "== pyhost against $$(PKG_CONFIG_PATH=$$pc pkg-config --modversion python3-embed) ($$pc)"; \
-	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 ./pyhost ./cmd/warmcgi; \
+	  PKG_CONFIG_PATH=$$pc CGO_LDFLAGS="-Wl,-rpath,$$lib" $(GO) test -count=1 -timeout 30m ./pyhost ./cmd/warmcgi; \
 	done
 
 test-fuzz: ## each cgienv fuzz target for FUZZTIME (20s); crashers land in cgienv/testdata/fuzz
