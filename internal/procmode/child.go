@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -59,15 +60,21 @@ func RunChild(args []string, start func(WorkerConfig) (Executor, error)) error {
 	// python3's would (segfault, abort, SIGTERM... kill it), not as Go's
 	// runtime would handle them for a Go program.
 	defaultSignals()
+
+	// One OS thread runs Python for the worker's life.
+	runtime.LockOSThread()
 	if cfg.MaxProcs > 0 {
+		// RLIMIT_NPROC counts every thread of the user: a fork bomb in
+		// one worker would leave another worker's Go runtime without the
+		// thread it asks for (pthread_create fails: that worker aborts,
+		// its request lost). The runtime keeps the threads it has made
+		// and reuses them; it gets all it needs before the limit holds.
+		spareThreads(runtime.GOMAXPROCS(0) + 4)
 		lim := syscall.Rlimit{Cur: cfg.MaxProcs, Max: cfg.MaxProcs}
 		if err := syscall.Setrlimit(unix.RLIMIT_NPROC, &lim); err != nil {
 			return fail(sock, fmt.Sprintf("setrlimit(RLIMIT_NPROC): %v", err))
 		}
 	}
-
-	// One OS thread runs Python for the worker's life.
-	runtime.LockOSThread()
 	ex, err := start(cfg)
 	if err != nil {
 		return fail(sock, err.Error())
@@ -140,6 +147,29 @@ func serveRequests(sock, null *os.File, ex Executor) error {
 			return nil
 		}
 	}
+}
+
+// spareThreads has the Go runtime start n OS threads, which it then keeps
+// idle for later use: each of n goroutines locks itself to a thread of its
+// own and waits, so the runtime must make a thread per goroutine; once
+// they unlock and end, the threads go back to the runtime's idle list.
+func spareThreads(n int) {
+	release := make(chan struct{})
+	var locked, ended sync.WaitGroup
+	for range n {
+		locked.Add(1)
+		ended.Add(1)
+		go func() {
+			defer ended.Done()
+			runtime.LockOSThread()
+			locked.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	close(release)
+	ended.Wait()
 }
 
 // fail reports a startup or protocol failure to the server, which logs
