@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,7 +330,8 @@ repos.fs_commit_txn(r, txn)`, repo)
 // TestCheckAuto: warmcgi check says, per embedded script, which mode
 // --isolation auto would run it in and why (the same static scan of calls
 // and the same extension judgement as serve's auto); its exit status stays
-// 0, as for every report so far.
+// 0: nothing there needs attention (TestCheckTestdata: 3 for a script that
+// does not compile).
 func TestCheckAuto(t *testing.T) {
 	out, err := exec.Command(warmcgiBin, "check", filepath.Join(testdataCGIBin(t), "ext")).CombinedOutput()
 	if err != nil {
@@ -393,5 +395,64 @@ func TestAutoTZ(t *testing.T) {
 	}
 	if !strings.Contains(logs(), `reason="calls time.tzset with TZ=Asia/Tokyo`) {
 		t.Errorf("no decision for tz.py:\n%s", logs())
+	}
+}
+
+// TestAutoMovesOnce: the request that shows a need (a SIGALRM handler) is
+// stopped where it asks and run again in fork mode, so what the script
+// does after that point happens once per request, as under CGI; the
+// decision is on the status page and in /metrics, and a SIGHUP keeps it.
+func TestAutoMovesOnce(t *testing.T) {
+	dir, err := os.MkdirTemp("", "warmcgi-mark-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777) // the server may run as --user
+	mark := filepath.Join(dir, "mark")
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "-w", "2", "--status", "127.0.0.1:0", "--set-env", "MARK="+mark)
+	status := statusURL(t, p.stderr.String)
+	client := &http.Client{Timeout: 30 * time.Second}
+	lines := func() []string {
+		b, _ := os.ReadFile(mark)
+		return strings.Fields(string(b))
+	}
+	get := func(n int) {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/alarm_once.py")
+		if err != nil || code != 200 || body != "marked\n" {
+			t.Fatalf("alarm_once.py: %d %v %q\n%s", code, err, body, p.stderr.String())
+		}
+		if got := lines(); len(got) != n {
+			t.Fatalf("after %d requests $MARK has %d lines %q: want one per request", n, len(got), got)
+		}
+	}
+	get(1)
+	page := func() string {
+		t.Helper()
+		_, body, err := fetch(t, client, status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	moved := regexp.MustCompile(`(?m)^/cgi-bin/ext/alarm_once\.py +fork +\S+ +sets a SIGALRM handler`)
+	if body := page(); !strings.Contains(body, "Moved by --isolation auto") || !moved.MatchString(body) {
+		t.Errorf("the status page does not show the move:\n%s", body)
+	}
+	labels := map[string]string{"script": "/cgi-bin/ext/alarm_once.py", "mode": "fork"}
+	if v, ok := metricValue(scrape(t, status), "warmcgi_script_isolation_moved", labels); !ok || v != 1 {
+		t.Errorf("warmcgi_script_isolation_moved%v = %v (%v), want 1", labels, v, ok)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	get(2)
+	get(3)
+	if body := page(); !moved.MatchString(body) {
+		t.Errorf("after SIGHUP the status page lost the move:\n%s", body)
+	}
+	if n := strings.Count(p.stderr.String(), `msg="isolation auto: script moved out of subinterp"`); n != 1 {
+		t.Errorf("%d decisions logged, want 1 (kept across SIGHUP):\n%s", n, p.stderr.String())
 	}
 }

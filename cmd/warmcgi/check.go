@@ -16,7 +16,11 @@ const checkUsage = `Usage: warmcgi check [flags] DIR
 
 Reports, for every file in DIR, how warmcgi would run it: embedded, as plain
 CGI (and why), not at all (and why), whether it compiles, which constructs
-need a specific mode, and which installed imports refuse sub-interpreters.
+need a specific mode, which installed imports refuse sub-interpreters, and
+the mode --isolation auto (the default) runs each embedded script in, and why.
+Exit status: 0 when every script can be served, 3 when one needs attention
+(a Python script that does not compile answers 500), 1 when the check itself
+failed, 2 for a bad command line.
 
 Flags:
 `
@@ -47,12 +51,18 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "warmcgi check: %v\n", err)
 		return exitStartup
 	}
+	status := exitOK
+	for _, r := range results {
+		if r.Mode == check.Fails {
+			status = exitAttention
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, r := range results {
 			enc.Encode(r)
 		}
-		return exitOK
+		return status
 	}
 	for _, r := range results {
 		fmt.Fprintf(stdout, "%-9s  %s", r.Mode, r.Path)
@@ -70,7 +80,7 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "           auto → %s\n", r.Auto)
 		}
 	}
-	return exitOK
+	return status
 }
 
 // checkDir runs the report with serve's dispatch rules (--cgi globs,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +15,20 @@ import (
 	"github.com/warmcgi/warmcgi/internal/check"
 )
 
-func runCheck(t *testing.T, args ...string) map[string]check.Result {
+// runCheck runs warmcgi check --json and returns its report by path; the
+// check's exit status must be wantStatus (0: all fine, 3: a script needs
+// attention).
+func runCheck(t *testing.T, wantStatus int, args ...string) map[string]check.Result {
 	t.Helper()
 	out, err := exec.Command(warmcgiBin, append([]string{"check", "--json"}, args...)...).Output()
-	if err != nil {
+	status := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
 		t.Fatalf("warmcgi check %q: %v\n%s", args, err, out)
+	}
+	if status != wantStatus {
+		t.Fatalf("warmcgi check %q: exit status %d, want %d\n%s", args, status, wantStatus, out)
 	}
 	got := map[string]check.Result{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -36,7 +46,7 @@ func runCheck(t *testing.T, args ...string) map[string]check.Result {
 // serve runs it.
 func TestCheckTestdata(t *testing.T) {
 	dir := testdataCGIBin(t)
-	got := runCheck(t, dir)
+	got := runCheck(t, 3, dir) // 3: compat/013-syntax-error.py does not compile
 	want := map[string]string{
 		"hello.py": "embedded", "form.py": "embedded", "optimized.py": "embedded", "unbuffered.py": "embedded",
 		"hello.sh": "plain-cgi", "hello.pl": "plain-cgi", "py2.py": "plain-cgi", "noshebang.py": "plain-cgi",
@@ -94,7 +104,7 @@ func TestCheckFindings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := runCheck(t, dir, "--cgi", "forced.py")
+	got := runCheck(t, 3, dir, "--cgi", "forced.py") // 3: broken.py
 	if r := got["broken.py"]; r.Mode != "fails" || !strings.Contains(r.CompileError, "SyntaxError") {
 		t.Errorf("broken.py: %+v", r)
 	}

@@ -23,11 +23,12 @@ type isolationConfig struct {
 }
 
 func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
-	fs.StringVar(&c.mode, "isolation", "subinterp", "how Python scripts run: subinterp (a sub-interpreter per worker thread), "+
+	fs.StringVar(&c.mode, "isolation", "auto", "how Python scripts run: auto (each script in a sub-interpreter until it shows it needs more: "+
+		"an extension module unsafe in sub-interpreters, ctypes or starting processes move it to process mode, SIGALRM, TZ, fork or setrlimit to fork; "+
+		"process and fork start on first use), subinterp (a sub-interpreter per worker thread), "+
 		"main (the main interpreter, for C extensions that refuse sub-interpreters; one request at a time), process (a worker process per worker: "+
 		"real fds 0-2, chdir, environment, fork and exec, and a crash costs only its request), fork (a fresh fork of a warm template process per request: "+
-		"exact CGI semantics, real signals, TZ, rlimits and pristine modules; at most -w at once) or auto (subinterp until a script shows it needs more: "+
-		"an extension unsafe in sub-interpreters moves it to process, SIGALRM, TZ, fork or setrlimit to fork)")
+		"exact CGI semantics, real signals, TZ, rlimits and pristine modules; at most -w at once)")
 	fs.StringArrayVar(&c.rules, "isolation-for", nil, "GLOB=MODE: run scripts matching GLOB (path under DIR, or base name) in MODE; "+
 		"the first matching rule wins (repeatable)")
 	fs.StringVar(&c.maxMemory, "max-memory", "", "process and fork mode: a script may allocate at most SIZE beyond what its worker "+

@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/warmcgi/warmcgi/pyhost"
 )
 
 // fetch fetches base+path and returns the status and body.
@@ -53,9 +51,8 @@ var faultCases = []faultCase{
 	{script: "sleep.py", status: map[string]int{"subinterp": 504, "process": 504, "fork": 504, "auto": 504},
 		skip: map[string]string{
 			"main": "the timeout exception fires only when bytecode runs, not during a 600 s time.sleep, and there is no second main interpreter: its client gets a 504, later main-mode requests a 503"}},
-	// auto: ctypes is single-phase on 3.11, so segv.py is moved out of
-	// subinterp before its C code runs; where _ctypes is multi-phase (3.12+)
-	// it is believed safe and would run in the server (skipped below).
+	// auto: importing ctypes moves segv.py to a worker process before its
+	// C code runs (multi-phase or not, it gives raw memory access).
 	{script: "segv.py", status: map[string]int{"process": 502, "fork": 502, "auto": 502},
 		skip: map[string]string{"subinterp": "a segfault kills the whole server process", "main": "a segfault kills the whole server process"}},
 	{script: "exit1.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "fork": 500, "auto": 500}},
@@ -68,9 +65,10 @@ var faultCases = []faultCase{
 			"auto":      "auto runs it in a sub-interpreter, where threads of one process have no memory limit of their own: the 2 GiB would be allocated",
 			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
 			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
-	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504},
+	// auto: starting a process (os.system) moves the script to a worker
+	// process, whose --max-procs and process-group kill contain it.
+	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504, "auto": 504},
 		skip: map[string]string{
-			"auto":      "os.system is not among what auto moves out of subinterp: its children are the server's own, with no process limit",
 			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
 			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
 }
@@ -87,7 +85,7 @@ func TestIsolationFaults(t *testing.T) {
 	for _, mode := range []string{"subinterp", "main", "process", "fork", "auto"} {
 		t.Run(mode, func(t *testing.T) {
 			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
-			if mode == "process" || mode == "fork" {
+			if mode == "process" || mode == "fork" || mode == "auto" {
 				flags = append(flags, "--max-memory", "256M", "--max-procs", "300")
 			}
 			base, logs := startWarmcgi(t, dir, flags...)
@@ -98,16 +96,13 @@ func TestIsolationFaults(t *testing.T) {
 					if why, ok := fc.skip[mode]; ok {
 						t.Skip(why)
 					}
-					if mode == "auto" && fc.script == "segv.py" && pyhost.OwnGILSupported() {
-						t.Skip("_ctypes is multi-phase on this Python: auto keeps segv.py in a sub-interpreter, where a segfault kills the server (fork/process are the answer)")
-					}
 					if fc.script == "forkbomb.py" && !limited {
 						t.Skip("the worker runs as root, which RLIMIT_NPROC does not limit: a fork bomb would not be contained")
 					}
 					runFault(t, base, fc, mode)
 				})
 			}
-			if (mode == "process" || mode == "fork") && limited {
+			if (mode == "process" || mode == "fork" || mode == "auto") && limited {
 				if !strings.Contains(logs(), "Cannot fork") {
 					t.Errorf("the fork bomb never hit the process limit; log:\n%s", logs())
 				}

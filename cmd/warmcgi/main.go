@@ -29,6 +29,9 @@ const (
 	exitOK      = 0
 	exitStartup = 1 // the server could not start
 	exitUsage   = 2 // bad command line
+	// exitAttention: warmcgi check found a script that will not be served
+	// right (one that does not compile).
+	exitAttention = 3
 )
 
 func main() {

@@ -24,11 +24,14 @@ const (
 	autoExactTarget = modeFork
 )
 
-// autoTargetFor is the mode for a reason the runtime gave: its reasons for
-// extension modules are the ones that begin "imports " (runtime/extguard.py,
-// modules.py, run.py); every other reason is about the process's state.
+// autoTargetFor is the mode for a reason the runtime gave. A module that
+// is unsafe in sub-interpreters ("imports ...": runtime/extguard.py,
+// modules.py, run.py) and a script that starts processes ("starts a
+// process ...": runtime/children.py, whose children then get a worker's
+// --max-procs and process-group kill) need a process of their own, which a
+// warm worker gives; every other reason is about the process's state.
 func autoTargetFor(reason string) mode {
-	if strings.HasPrefix(reason, "imports ") {
+	if strings.HasPrefix(reason, "imports ") || strings.HasPrefix(reason, "starts a process") {
 		return autoExtTarget
 	}
 	return autoExactTarget

@@ -91,6 +91,8 @@ func TestAutoTargetFor(t *testing.T) {
 		"sets a SIGALRM handler (a shared process only emulates SIGALRM)":                  "fork",
 		"calls time.tzset with TZ=Asia/Tokyo (the server's time zone is the process's)":    "fork",
 		"calls os.fork (refused in a shared process)":                                      "fork",
+		"starts a process (sh)": "process",
+		"imports _ctypes (it calls C directly: a wrong pointer would crash the server)": "process",
 	} {
 		if got := AutoTargetFor(reason); got != want {
 			t.Errorf("AutoTargetFor(%q) = %s, want %s", reason, got, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
@@ -68,6 +69,9 @@ type Dispatcher struct {
 	forks    *fork                         // fork, or nil
 	auto     *autoBackend                  // auto, or nil
 	shutdown time.Duration
+	cfg      Config     // for the backends started on first use (start)
+	mu       sync.Mutex // guards procs, forks and closed once requests run
+	closed   bool
 }
 
 // Run runs one request on the backend its script needs.
@@ -83,24 +87,18 @@ func New(c Config) (*Dispatcher, error) {
 	limit := timeLimit(c.Timeout)
 	b := &Dispatcher{logger: c.Logger, shutdown: c.ShutdownTimeout}
 	b.d = &dispatcher{iso: c.Isolation, cgi: plainCGI{limit: limit}, root: c.Root, plain: c.CGI, maxKeep: 4096}
+	b.cfg = c
+	for _, m := range []mode{modeProcess, modeFork} {
+		if c.Isolation.uses(m) && !c.Isolation.onlyAuto(m) {
+			be, err := b.start(m)
+			if err != nil {
+				b.Close()
+				return nil, err
+			}
+			b.d.backends[m] = be
+		}
+	}
 	var err error
-	if c.Isolation.uses(modeProcess) {
-		if b.procs, err = newProcess(&c); err != nil {
-			c.Logger.Error("starting worker processes", "err", err)
-			return nil, err
-		}
-		b.procs.rec = c.observe("process", b.procs.pool, c.Workers)
-		b.d.backends[modeProcess] = b.procs
-	}
-	if c.Isolation.uses(modeFork) {
-		if b.forks, err = newFork(&c); err != nil {
-			c.Logger.Error("starting the fork template", "err", err)
-			b.Close()
-			return nil, err
-		}
-		b.forks.rec = c.observe("fork", b.forks.pool, c.Workers)
-		b.d.backends[modeFork] = b.forks
-	}
 	if c.Isolation.uses(modeSubinterp) || c.Isolation.uses(modeMain) {
 		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.PycacheDir}); err != nil {
 			if c.User != "" {
@@ -142,11 +140,69 @@ func New(c Config) (*Dispatcher, error) {
 	if c.Isolation.uses(modeAuto) {
 		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), logger: c.Logger}
 		for _, m := range []mode{autoExtTarget, autoExactTarget} {
-			b.auto.targets[m] = b.d.backends[m]
+			if c.Isolation.onlyAuto(m) {
+				b.auto.targets[m] = lazyBackend{b, m}
+			} else {
+				b.auto.targets[m] = b.d.backends[m]
+			}
 		}
 		b.d.backends[modeAuto] = b.auto
 	}
 	return b, nil
+}
+
+// start starts the process or fork backend (m) unless it runs already,
+// and returns it. The modes only auto moves scripts to start on the first
+// request moved there (lazyBackend): a server whose scripts all suit
+// sub-interpreters never starts worker processes or a fork template.
+func (b *Dispatcher) start(m mode) (pyBackend, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errClosed
+	}
+	c := &b.cfg
+	switch {
+	case m == modeProcess && b.procs == nil:
+		p, err := newProcess(c)
+		if err != nil {
+			c.Logger.Error("starting worker processes", "err", err)
+			return nil, err
+		}
+		p.rec = c.observe("process", p.pool, c.Workers)
+		b.procs = p
+	case m == modeFork && b.forks == nil:
+		f, err := newFork(c)
+		if err != nil {
+			c.Logger.Error("starting the fork template", "err", err)
+			return nil, err
+		}
+		f.rec = c.observe("fork", f.pool, c.Workers)
+		b.forks = f
+	}
+	if m == modeProcess {
+		return b.procs, nil
+	}
+	return b.forks, nil
+}
+
+// errClosed answers a request that would start a backend after Close.
+var errClosed = errors.New("the server is shutting down")
+
+// lazyBackend is a mode auto moves scripts to, started on its first
+// request (Dispatcher.start); a start that fails fails that request, and
+// the next one tries again.
+type lazyBackend struct {
+	b *Dispatcher
+	m mode
+}
+
+func (l lazyBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+	be, err := l.b.start(l.m)
+	if err != nil {
+		return nil, err
+	}
+	return be.run(ctx, req, fl)
 }
 
 // AutoDecisions returns the scripts --isolation auto has moved out of
@@ -174,11 +230,14 @@ func (c *Config) observe(mode string, pool PoolStats, size int) Recorder {
 // long as the process: main mode has nothing to restart. ctx is the
 // server's: once it ends, a failed restart is not worth a warning.
 func (b *Dispatcher) Reload(ctx context.Context) {
-	if b.procs != nil {
-		b.procs.reload()
+	b.mu.Lock()
+	procs, forks := b.procs, b.forks
+	b.mu.Unlock()
+	if procs != nil {
+		procs.reload()
 	}
-	if b.forks != nil {
-		go b.forks.fs.Reload()
+	if forks != nil {
+		go forks.fs.Reload()
 	}
 	if pl := b.pool; pl != nil {
 		go func() {
@@ -192,6 +251,9 @@ func (b *Dispatcher) Reload(ctx context.Context) {
 // Close stops every backend, giving each up to Config.ShutdownTimeout for
 // the requests it runs.
 func (b *Dispatcher) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	timeout := b.shutdown
 	for _, pl := range []*interp.Pool[*embeddedInterp]{b.pool, b.mainPool} {
 		if pl == nil {

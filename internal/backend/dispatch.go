@@ -59,7 +59,8 @@ type Isolation struct {
 	root  string
 	def   mode
 	rules []isolationRule
-	used  [numModes]bool
+	used  [numModes]bool // a script may run in the mode
+	named [numModes]bool // --isolation or --isolation-for names it (not only auto)
 }
 
 // ParseIsolation reads --isolation MODE and --isolation-for GLOB=MODE
@@ -92,6 +93,7 @@ func ParseIsolation(def string, rules []string, root string) (*Isolation, error)
 // use marks m as in use, with the modes auto runs scripts in.
 func (iso *Isolation) use(m mode) {
 	iso.used[m] = true
+	iso.named[m] = true
 	if m == modeAuto {
 		iso.used[modeSubinterp] = true
 		iso.used[autoExtTarget] = true
@@ -110,6 +112,12 @@ func (iso *Isolation) uses(m mode) bool {
 		return m == modeSubinterp
 	}
 	return iso.used[m]
+}
+
+// onlyAuto reports whether m is used only as a mode auto moves scripts to:
+// its backend is started when the first script is moved there.
+func (iso *Isolation) onlyAuto(m mode) bool {
+	return iso != nil && iso.used[m] && !iso.named[m]
 }
 
 // modeFor returns the mode a script runs in.

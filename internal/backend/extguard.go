@@ -30,9 +30,19 @@ func newExtJudge(ownGIL bool) *extJudge {
 	return &extJudge{ownGIL: ownGIL, probe: pyhost.ProbeExtension, seen: make(map[string]*extVerdict)}
 }
 
+// foreignCall are the extension modules that let a script call C and
+// touch memory directly (ctypes, cffi): safe in several interpreters or
+// not, a wrong pointer kills the process it runs in, so auto keeps them out
+// of the server's (a worker process contains the crash, as process mode
+// does for every script).
+var foreignCall = map[string]bool{"_ctypes": true, "_cffi_backend": true}
+
 // reason is the ExtGuard: why module, from path, must not load in a
 // sub-interpreter ("" when it may).
 func (j *extJudge) reason(module, path string) string {
+	if foreignCall[module] {
+		return "it calls C directly: a wrong pointer would crash the server"
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		return "" // CPython reports the missing file itself

@@ -65,12 +65,14 @@ def refuses_subinterpreters(name, script_dir):
         return None
     try:
         importlib.import_module(name)
-    except ImportError as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        # An ImportError, or (--isolation auto's guard) the runtime's stop
+        # of a request that must move to another mode, with the same text.
         text = str(e)
         if "subinterpreter" in text or "sub-interpreter" in text:
             return text
-    except Exception:
-        return None
     return None
 
 

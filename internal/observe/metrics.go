@@ -145,6 +145,8 @@ type Metrics struct {
 	inFlight atomic.Int64
 	ready    atomic.Bool // workers started and not draining
 
+	moves atomic.Pointer[func() []Move] // SetMoves
+
 	mu      sync.RWMutex
 	scripts map[string]*scriptStats // by script file
 	none    *scriptStats
@@ -165,6 +167,46 @@ func NewMetrics(root, prefix string) *Metrics {
 	}
 }
 
+// Move is a script --isolation auto runs in another mode than a
+// sub-interpreter, and why.
+type Move struct {
+	Script string // the script's file
+	Mode   string
+	Reason string
+	Since  time.Time
+}
+
+// SetMoves gives the status page and /metrics the scripts --isolation auto
+// has moved (the backends know them).
+func (st *Metrics) SetMoves(moves func() []Move) {
+	if st != nil {
+		st.moves.Store(&moves)
+	}
+}
+
+// moveList returns the moved scripts, with their names as in the per-script
+// counters.
+func (st *Metrics) moveList() []Move {
+	f := st.moves.Load()
+	if f == nil {
+		return nil
+	}
+	ms := (*f)()
+	for i := range ms {
+		ms[i].Script = st.scriptName(ms[i].Script)
+	}
+	return ms
+}
+
+// scriptName is a script file's name in the counters and on the page: its
+// path under the URL prefix.
+func (st *Metrics) scriptName(file string) string {
+	if rel, err := filepath.Rel(st.root, file); err == nil && filepath.IsLocal(rel) {
+		return st.prefix + filepath.ToSlash(rel)
+	}
+	return st.prefix + file
+}
+
 // script returns the counters of a script file, creating them on first
 // use while there are fewer than maxScriptLabels.
 func (st *Metrics) script(file string) *scriptStats {
@@ -181,10 +223,7 @@ func (st *Metrics) script(file string) *scriptStats {
 	if n >= maxScriptLabels {
 		return st.other
 	}
-	name := st.prefix + file
-	if rel, err := filepath.Rel(st.root, file); err == nil && filepath.IsLocal(rel) {
-		name = st.prefix + filepath.ToSlash(rel)
-	}
+	name := st.scriptName(file)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if s = st.scripts[file]; s != nil {
@@ -346,6 +385,9 @@ var (
 		"Abandoned scripts still holding their interpreter (parked).", nil, nil)
 	descReady = prometheus.NewDesc("warmcgi_ready",
 		"1 when the server accepts requests (workers started, not draining), else 0.", nil, nil)
+	descMoved = prometheus.NewDesc("warmcgi_script_isolation_moved",
+		"1 for each script --isolation auto runs in another mode than a sub-interpreter, with that mode and why.",
+		[]string{"script", "mode", "reason"}, nil)
 )
 
 var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
@@ -354,7 +396,7 @@ var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 func (st *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descTimeouts, descCompiles,
 		descReloads, descInFlight, descQueue, descRejected, descWorkers, descBusy, descReplaced,
-		descAbandoned, descStuck, descReady} {
+		descAbandoned, descStuck, descReady, descMoved} {
 		ch <- d
 	}
 }
@@ -401,6 +443,9 @@ func (st *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	gauge(descReady, ready)
+	for _, m := range st.moveList() {
+		ch <- prometheus.MustNewConstMetric(descMoved, prometheus.GaugeValue, 1, m.Script, m.Mode, m.Reason)
+	}
 }
 
 // poolStats adds up the figures of every source's pool.

@@ -127,6 +127,16 @@ func writeStatusPage(w io.Writer, st *Metrics, info StatusInfo, now time.Time) {
 		writeWorkers(w, s, now)
 	}
 
+	if moves := st.moveList(); len(moves) > 0 {
+		fmt.Fprintf(w, "\nMoved by --isolation auto\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "script\tmode\tsince\treason\n")
+		for _, m := range moves {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Script, m.Mode, m.Since.Format(time.RFC3339), m.Reason)
+		}
+		tw.Flush()
+	}
+
 	fmt.Fprintf(w, "\nScripts (latency: mean, and p99 as the bucket bound it falls under)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "script\trequests\t2xx\t3xx\t4xx\t5xx\ttimeouts\tmean\tp99\tcompiles\treloads\n")

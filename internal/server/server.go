@@ -225,6 +225,13 @@ func (s *Server) startBackends(pycache string) error {
 	if err != nil {
 		return err
 	}
+	s.stats.SetMoves(func() []observe.Move {
+		var ms []observe.Move
+		for _, d := range b.AutoDecisions() {
+			ms = append(ms, observe.Move{Script: d.Script, Mode: d.Mode, Reason: d.Reason, Since: d.Since})
+		}
+		return ms
+	})
 	s.backends = b
 	s.deferUndo(b.Close)
 	s.cgi.Runner = b

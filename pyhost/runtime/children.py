@@ -42,6 +42,9 @@ def _popen(self, *args, **kwargs):
         return _popen_init(self, *args, **kwargs)
     b = _popen_sig.bind(self, *args, **kwargs)
     a = b.arguments
+    # A child of the server has none of a worker's limits (--max-procs,
+    # --timeout's process group): auto runs the script in process mode.
+    _move_now("starts a process (%s)" % _program_name(a))
     close = []
     threads = []
     if a.get("env") is None:
@@ -97,6 +100,15 @@ def _wait(self, timeout=None):
         bio.seek(start + os.lseek(f.fileno(), 0, os.SEEK_CUR))
         f.close()
     return rc
+
+
+def _program_name(a):
+    """The program a Popen call starts, for the log: its executable or
+    first argument."""
+    prog = a.get("executable") or a.get("args")
+    if isinstance(prog, (list, tuple)):
+        prog = prog[0] if prog else ""
+    return os.path.basename(os.fsdecode(prog)) if isinstance(prog, (str, bytes, os.PathLike)) else "?"
 
 
 def _request_thread():

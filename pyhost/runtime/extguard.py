@@ -12,11 +12,28 @@
 from importlib.machinery import ExtensionFileLoader as _ExtensionFileLoader
 
 _needs = [""]  # this request's first reason to need another mode
+# Whether this request can still be run again elsewhere: nothing of its
+# output has reached the server yet, and its body is not one read as it
+# arrives (set by _begin, cleared by the first flush that sends).
+_rerunnable = [False]
 
 
 def _need_mode(reason):
     if _cur[1] is not None and not _needs[0]:
         _needs[0] = reason
+
+
+def _move_now(reason, text=None):
+    """A need the script shows before it does what it needs (a process it
+    starts, a SIGALRM handler, a fork...). Under --isolation auto, while the
+    request can still run again, the script stops here and --isolation auto
+    runs the request again in the mode it needs, so nothing is done twice
+    from here on and the emulation's approximation never shows; otherwise
+    the need is only recorded (the next request is routed). text is the
+    stop's message (the default names the reason)."""
+    _need_mode(reason)
+    if _EXT_GUARD and _rerunnable[0] and _cur[1] is not None and _get_ident() == _worker:
+        raise _EndRequest(1, text or "warmcgi: this script needs another mode than a sub-interpreter: " + reason)
 
 
 _ext_create = _ExtensionFileLoader.create_module
@@ -60,11 +77,11 @@ def _ext_reason(name, path):
 def _guarded_create(self, spec):
     reason = _ext_reason(spec.name, spec.origin)
     if reason:
+        text = ("warmcgi: %s is not safe in sub-interpreters (%s); run this script with "
+                "--isolation fork/process/main, or let --isolation auto route it" % (spec.name, reason))
         if not (spec.name in _STDLIB_PURE_FALLBACK and spec.origin.startswith(_stdlib_dynload)):
-            _need_mode("imports %s (%s)" % (spec.name, reason))
-        raise ImportError("warmcgi: %s is not safe in sub-interpreters (%s); run this script with "
-                          "--isolation fork/process/main, or let --isolation auto route it" % (spec.name, reason),
-                          name=spec.name, path=spec.origin)
+            _move_now("imports %s (%s)" % (spec.name, reason), text)
+        raise ImportError(text, name=spec.name, path=spec.origin)
     return _ext_create(self, spec)
 
 

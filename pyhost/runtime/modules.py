@@ -212,7 +212,7 @@ class _MainOnlyFinder:
 
     @staticmethod
     def create_module(spec):
-        _need_mode("imports %s (it does not support sub-interpreters)" % spec.name)
+        _move_now("imports %s (it does not support sub-interpreters)" % spec.name)
         raise ImportError("warmcgi: %s does not support sub-interpreters (a second one importing it "
                           "would crash the server), so it is not loaded in one" % spec.name,
                           name=spec.name, path=spec.origin)

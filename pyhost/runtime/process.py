@@ -91,7 +91,7 @@ _PROCESS_HINT = "it would change the whole server; run this script in process mo
 
 
 def _fork():
-    _need_mode("calls os.fork (refused in a shared process)")
+    _move_now("calls os.fork (refused in a shared process)")
     raise RuntimeError("warmcgi: os.fork() is not available to scripts in subinterp mode "
                        "(the server is a multi-threaded Go process); use subprocess, or "
                        "run this script as plain CGI (--cgi GLOB)")
@@ -103,7 +103,7 @@ _server_tz = os.environ.get("TZ")
 
 def _tzset():
     if os.environ.get("TZ") != _server_tz:
-        _need_mode("calls time.tzset with TZ=%s (the server's time zone is the process's)" % os.environ.get("TZ"))
+        _move_now("calls time.tzset with TZ=%s (the server's time zone is the process's)" % os.environ.get("TZ"))
     return _tzset_orig()
 
 
@@ -123,7 +123,7 @@ def _install_process():
         refused = _refuse("resource.setrlimit()", _PROCESS_HINT)
 
         def setrlimit(*args, **kwargs):
-            _need_mode("calls resource.setrlimit (refused in a shared process)")
+            _move_now("calls resource.setrlimit (refused in a shared process)")
             return refused(*args, **kwargs)
         resource.setrlimit = setrlimit
     # time.tzset works on the process's C environment, which requests do not

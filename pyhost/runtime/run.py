@@ -155,6 +155,7 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
         _kept_main.pop(path, None)
 
     _needs[0] = ""
+    _rerunnable[0] = not reader
     _unbuffered[0] = bool(stamp[4] & 1)
     out = _Sink("surrogateescape")
     out.stream = stream

@@ -84,7 +84,7 @@ def _signal(signum, handler):
     old = _signals.get(signum, signal.SIG_DFL)
     _signals[signum] = handler
     if signum == signal.SIGALRM and callable(handler):
-        _need_mode("sets a SIGALRM handler (a shared process only emulates SIGALRM)")
+        _move_now("sets a SIGALRM handler (a shared process only emulates SIGALRM)")
     return old
 
 
@@ -144,7 +144,7 @@ def _set_alarm(seconds):
 
 def _alarm_fn(seconds):
     if seconds:
-        _need_mode("calls signal.alarm (it cannot interrupt a blocking call in a shared process)")
+        _move_now("calls signal.alarm (it cannot interrupt a blocking call in a shared process)")
     return _set_alarm(int(seconds))
 
 
@@ -152,7 +152,7 @@ def _setitimer(which, seconds, interval=0.0):
     if which != signal.ITIMER_REAL:
         raise OSError(errno.EINVAL, "warmcgi: only ITIMER_REAL is emulated")
     if seconds:
-        _need_mode("calls signal.setitimer (it cannot interrupt a blocking call in a shared process)")
+        _move_now("calls signal.setitimer (it cannot interrupt a blocking call in a shared process)")
     left = 0.0
     if _alarm is not None:
         left = max(0.0, _alarm[1] - time.monotonic())

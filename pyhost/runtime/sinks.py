@@ -103,6 +103,7 @@ def _flushed(s):
     if s.stream and s.buf and type(s.buf) is bytearray:
         rc = _emit(s.stream, s.buf)
         if rc == 0:
+            _rerunnable[0] = False
             del s.buf[:]
         elif rc == 2:
             s.stream = 0
