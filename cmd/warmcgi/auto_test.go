@@ -288,25 +288,15 @@ func TestAutoSubversion(t *testing.T) {
 	if v := debianPythonVersion(t); v != pythonMajorMinor() {
 		t.Skipf("Debian's python3-subversion is built for Python %s, the binary links %s", v, pythonMajorMinor())
 	}
-	repo := filepath.Join(t.TempDir(), "repo")
-	create := exec.Command("/usr/bin/python3", "-c", `import sys
-from svn import fs, repos
-r = repos.create(sys.argv[1], None, None, None, None)
-txn = repos.fs_begin_txn_for_commit(r, 0, "test", "init")
-root = fs.txn_root(txn)
-fs.make_dir(root, "trunk")
-fs.make_file(root, "README")
-repos.fs_commit_txn(r, txn)`, repo)
-	if out, err := create.CombinedOutput(); err != nil {
-		t.Skipf("python3-subversion is needed (apt-get install python3-subversion): %v\n%s", err, out)
-	}
-	for _, d := range []string{filepath.Dir(filepath.Dir(repo)), filepath.Dir(repo)} {
+	root := t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := exec.Command("chmod", "-R", "a+rwX", repo).Run(); err != nil {
-		t.Fatal(err)
+	repo, err := createSvnRepo(root)
+	if err != nil {
+		t.Skipf("python3-subversion is needed (apt-get install python3-subversion): %v", err)
 	}
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "auto", "-w", "4", "--max-requests", "5",
 		"--set-env", "SVN_REPO="+repo)

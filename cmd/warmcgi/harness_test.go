@@ -538,6 +538,14 @@ func sharedCGIBin(t testing.TB) string {
 		}
 	}
 	dst := filepath.Join(root, "cgi-bin")
+	copyReadable(t, src, dst)
+	return dst
+}
+
+// copyReadable copies the tree src to dst, readable (and, where the owner
+// may execute, executable) by every user: the scripts may run as www-data.
+func copyReadable(t testing.TB, src, dst string) {
+	t.Helper()
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatalf("harness: copying %s: %v", src, err)
 	}
@@ -555,7 +563,6 @@ func sharedCGIBin(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
 }
 
 // waitForLog polls logs until it contains every one of want or the timeout

@@ -46,30 +46,42 @@ type hgFixture struct {
 // contents, or skips (fails in CI, which installs mercurial).
 func hgwebPrerequisites(t *testing.T) (hg string, script []byte) {
 	t.Helper()
-	missing := func(format string, args ...any) {
+	hg, script, unavailable := findHgweb(t)
+	if unavailable != "" {
+		t.Skipf("skipping: %s", unavailable)
+	}
+	return hg, script
+}
+
+// findHgweb returns the hg command and the example script's contents, or
+// why they cannot be used here; a missing package fails the test in CI,
+// which installs mercurial.
+func findHgweb(t testing.TB) (hg string, script []byte, unavailable string) {
+	t.Helper()
+	missing := func(format string, args ...any) string {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...)
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s (CI installs mercurial: apt-get install mercurial)", msg)
 		}
-		t.Skipf("skipping: %s; on Debian: apt-get install mercurial", msg)
+		return msg + "; on Debian: apt-get install mercurial"
 	}
 	hg, err := exec.LookPath("hg")
 	if err != nil {
-		missing("the hg command is not on PATH: %v", err)
+		return "", nil, missing("the hg command is not on PATH: %v", err)
 	}
 	// Debian's Mercurial (C extensions included) is built for Debian's
 	// python3; warmcgi linked with another Python cannot import it, just
 	// as that Python could not.
 	if sys, linked := debianPythonVersion(t), pythonMajorMinor(); sys != linked {
-		t.Skipf("skipping: Debian's Mercurial is for Python %s; this warmcgi embeds Python %s", sys, linked)
+		return "", nil, fmt.Sprintf("Debian's Mercurial is for Python %s; this warmcgi embeds Python %s", sys, linked)
 	}
 	if b, err := os.ReadFile(hgwebExample); err == nil {
-		return hg, b
+		return hg, b, ""
 	}
 	f, err := os.Open(hgwebExample + ".gz")
 	if err != nil {
-		missing("Mercurial's example %s(.gz) is missing: %v", hgwebExample, err)
+		return "", nil, missing("Mercurial's example %s(.gz) is missing: %v", hgwebExample, err)
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
@@ -80,7 +92,7 @@ func hgwebPrerequisites(t *testing.T) (hg string, script []byte) {
 	if err != nil {
 		t.Fatalf("%s.gz: %v", hgwebExample, err)
 	}
-	return hg, b
+	return hg, b, ""
 }
 
 var hgwebConfigLine = regexp.MustCompile(`(?m)^config = (b?)"/path/to/repo/or/config"$`)
@@ -214,74 +226,11 @@ func hgwebTest(t *testing.T, flags ...string) {
 			t.Fatal(err)
 		}
 	}
-	home := filepath.Join(root, "home")
-	work := filepath.Join(root, "work")
-	repo := filepath.Join(root, "repo")
 	cgiDir := filepath.Join(root, "cgi-bin")
-	for _, d := range []string{home, work, cgiDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := &hgFixture{
-		hg: hg,
-		// No user or system configuration: HGRCPATH set but empty reads
-		// only the repository's own .hg/hgrc.
-		env: []string{
-			"PATH=" + os.Getenv("PATH"),
-			"HOME=" + home,
-			"HGRCPATH=",
-			"HGPLAIN=1",
-			"HGUSER=test <test@example.invalid>",
-			"HGENCODING=utf-8",
-			"LANG=C.UTF-8",
-		},
-		client: &http.Client{Timeout: time.Minute},
-	}
-
-	// The repository, with a text file, a file in a directory and a file
-	// with every byte value (raw-file must return it untouched).
-	files := map[string][]byte{
-		"README":         []byte("warmcgi hgweb fixture\nsecond line of the readme\n"),
-		"src/hello.py":   []byte("print('hello from the fixture')\n"),
-		"data/bytes.bin": make([]byte, 0, 512),
-	}
-	for i := 0; i < 512; i++ {
-		files["data/bytes.bin"] = append(files["data/bytes.bin"], byte(i))
-	}
-	f.mustRun(t, root, "init", repo)
-	for name, content := range files {
-		p := filepath.Join(repo, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.mustRun(t, repo, "add", "README")
-	f.mustRun(t, repo, "commit", "-m", "Add the fixture readme")
-	f.mustRun(t, repo, "add", "src/hello.py", "data/bytes.bin")
-	f.mustRun(t, repo, "commit", "-m", "Add hello and bytes")
-	hgrc := "[web]\nallow-push = *\npush_ssl = false\n"
-	if err := os.WriteFile(filepath.Join(repo, ".hg", "hgrc"), []byte(hgrc), 0o644); err != nil {
+	if err := os.Mkdir(cgiDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-
-	// hgweb.cgi, deployed as its documentation says.
-	cgiPath := filepath.Join(cgiDir, "hgweb.cgi")
-	if err := os.WriteFile(cgiPath, configureHgweb(t, script, repo), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(cgiPath, 0o755); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
-
-	// A push writes into the repository as the user the scripts run as.
-	args := privilegeArgs(cgiDir, nil)
-	if len(args) == 2 && args[0] == "--user" {
-		chownTree(t, repo, args[1])
-	}
+	f, files, work := newHgwebFixture(t, hg, script, root, cgiDir)
 
 	base, logs := startWarmcgi(t, cgiDir, flags...)
 	f.url = base + "cgi-bin/hgweb.cgi"
@@ -374,6 +323,84 @@ func hgwebTest(t *testing.T, flags ...string) {
 	if strings.Contains(logs(), "Traceback") {
 		t.Errorf("warmcgi logged a Python traceback (the server log follows)")
 	}
+}
+
+// newHgwebFixture makes, under root, a repository with two commits of
+// files (a text file, a file in a directory, every byte value), the hg
+// client's home and a work directory for clones, and deploys hgweb.cgi
+// for the repository into cgiDir as its documentation says (push allowed).
+// The fixture's url is left for the caller to set.
+func newHgwebFixture(t *testing.T, hg string, script []byte, root, cgiDir string) (f *hgFixture, files map[string][]byte, work string) {
+	t.Helper()
+	home := filepath.Join(root, "home")
+	work = filepath.Join(root, "work")
+	repo := filepath.Join(root, "repo")
+	for _, d := range []string{home, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f = &hgFixture{
+		hg: hg,
+		// No user or system configuration: HGRCPATH set but empty reads
+		// only the repository's own .hg/hgrc.
+		env: []string{
+			"PATH=" + os.Getenv("PATH"),
+			"HOME=" + home,
+			"HGRCPATH=",
+			"HGPLAIN=1",
+			"HGUSER=test <test@example.invalid>",
+			"HGENCODING=utf-8",
+			"LANG=C.UTF-8",
+		},
+		client: &http.Client{Timeout: time.Minute},
+	}
+
+	// The repository, with a text file, a file in a directory and a file
+	// with every byte value (raw-file must return it untouched).
+	files = map[string][]byte{
+		"README":         []byte("warmcgi hgweb fixture\nsecond line of the readme\n"),
+		"src/hello.py":   []byte("print('hello from the fixture')\n"),
+		"data/bytes.bin": make([]byte, 0, 512),
+	}
+	for i := 0; i < 512; i++ {
+		files["data/bytes.bin"] = append(files["data/bytes.bin"], byte(i))
+	}
+	f.mustRun(t, root, "init", repo)
+	for name, content := range files {
+		p := filepath.Join(repo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mustRun(t, repo, "add", "README")
+	f.mustRun(t, repo, "commit", "-m", "Add the fixture readme")
+	f.mustRun(t, repo, "add", "src/hello.py", "data/bytes.bin")
+	f.mustRun(t, repo, "commit", "-m", "Add hello and bytes")
+	hgrc := "[web]\nallow-push = *\npush_ssl = false\n"
+	if err := os.WriteFile(filepath.Join(repo, ".hg", "hgrc"), []byte(hgrc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// hgweb.cgi, deployed as its documentation says.
+	cgiPath := filepath.Join(cgiDir, "hgweb.cgi")
+	if err := os.WriteFile(cgiPath, configureHgweb(t, script, repo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cgiPath, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+
+	// A push writes into the repository as the user the scripts run as.
+	args := privilegeArgs(cgiDir, nil)
+	if len(args) == 2 && args[0] == "--user" {
+		chownTree(t, repo, args[1])
+	}
+
+	return f, files, work
 }
 
 // chownTree gives dir and everything in it to the user name.

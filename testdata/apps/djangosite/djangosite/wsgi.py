@@ -1,0 +1,8 @@
+"""The project's WSGI application (the CGI entry script runs it)."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djangosite.settings")
+
+application = get_wsgi_application()
