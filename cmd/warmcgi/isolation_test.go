@@ -249,7 +249,7 @@ func TestIsolationFlags(t *testing.T) {
 		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main, process, fork or auto`},
 		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
 		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
-		{[]string{"--max-memory", "1G"}, "--max-memory applies to process mode only"},
+		{[]string{"--isolation", "subinterp", "--max-memory", "1G"}, "--max-memory applies to process mode only"},
 		{[]string{"--isolation", "process", "--max-memory", "lots"}, `--max-memory "lots": want a size`},
 	}
 	for _, c := range cases {
@@ -378,7 +378,15 @@ func TestIsolationMain(t *testing.T) {
 		t.Errorf("main/numpy_sum.py (process by rule): %d %v %q", code, err, body)
 	}
 
-	base2, logs := startWarmcgi(t, dir, "-w", "1")
+	// The default, auto, moves it out of the sub-interpreter by itself.
+	base4, _ := startWarmcgi(t, dir, "-w", "1")
+	for i := range 2 {
+		if code, body, err := fetch(t, client, base4+"cgi-bin/main/numpy_sum.py"); err != nil || code != 200 || body != "numpy sum 10\n" {
+			t.Errorf("request %d: main/numpy_sum.py in the default configuration: %d %v %q", i, code, err, body)
+		}
+	}
+
+	base2, logs := startWarmcgi(t, dir, "--isolation", "subinterp", "-w", "1")
 	if code, _, err := fetch(t, client, base2+"cgi-bin/main/numpy_sum.py"); err != nil || code != 500 {
 		t.Errorf("main/numpy_sum.py in a sub-interpreter: %d %v, want 500", code, err)
 	}
