@@ -446,3 +446,21 @@ func TestAutoMovesOnce(t *testing.T) {
 		t.Errorf("%d decisions logged, want 1 (kept across SIGHUP):\n%s", n, p.stderr.String())
 	}
 }
+
+// TestAlarmInterruptsSocketRead: a SIGALRM watchdog interrupts a blocking
+// socket read within its period, as under CGI, in the default
+// configuration (auto moves the script to fork mode) and in fork mode.
+func TestAlarmInterruptsSocketRead(t *testing.T) {
+	for _, flags := range [][]string{nil, {"--isolation", "fork"}} {
+		t.Run(strings.Join(append([]string{"default"}, flags...), " "), func(t *testing.T) {
+			base, _ := startWarmcgi(t, testdataCGIBin(t), append([]string{"-w", "1", "--timeout", "20s"}, flags...)...)
+			client := &http.Client{Timeout: 30 * time.Second}
+			for i := range 2 {
+				code, body, err := fetch(t, client, base+"cgi-bin/ext/alarm_socket.py")
+				if err != nil || code != 200 || body != "recv interrupted after 0.3 s\n" {
+					t.Errorf("request %d: %d %v %q, want the recv interrupted at 0.3 s", i+1, code, err, body)
+				}
+			}
+		})
+	}
+}
