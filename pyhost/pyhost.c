@@ -153,6 +153,8 @@ ph_start_python(const char *program_name, const char *pycache_prefix, int instal
 		return PH_EINIT;
 	}
 
+	ph_budget_install();
+
 	PyConfig_InitIsolatedConfig(&cfg);
 	cfg.install_signal_handlers = install_signals;
 	cfg.site_import = 1;             /* Debian's dist-packages come from site */
@@ -548,8 +550,11 @@ ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 	args[5] = PyLong_FromUnsignedLongLong((unsigned long long)req->stream);
 	args[6] = PyBool_FromLong(own_cwd);
 	args[7] = PyLong_FromUnsignedLongLong((unsigned long long)req->reader);
-	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6] && args[7])
+	if (args[0] && args[1] && args[2] && args[3] && args[4] && args[5] && args[6] && args[7]) {
+		ph_budget_begin();
 		r = PyObject_Vectorcall(ip->run, args, 8, NULL);
+		ph_budget_end();
+	}
 	for (i = 0; i < 8; i++)
 		Py_XDECREF(args[i]);
 

@@ -64,6 +64,9 @@ func initPython(cfg Config) error {
 		cache = C.CString(cfg.PycachePrefix)
 		defer C.free(unsafe.Pointer(cache))
 	}
+	if cfg.MaxMemory > 0 {
+		C.ph_limit_memory(C.size_t(cfg.MaxMemory))
+	}
 	var buf [512]C.char
 	if C.ph_init(prog, cache, &buf[0], C.size_t(len(buf))) != C.PH_OK {
 		return fmt.Errorf("%w: %s", ErrInit, C.GoString(&buf[0]))

@@ -68,6 +68,13 @@ const char *ph_library_path(void);
 /* ph_version returns Py_GetVersion(). Any thread, any time; the string is static. */
 const char *ph_version(void);
 
+/*
+ * ph_limit_memory sets the memory a request of an interpreter of this
+ * process may allocate (--max-memory in embedded modes; 0: no limit). Call
+ * it before ph_init.
+ */
+void ph_limit_memory(size_t per_request);
+
 /* ph_own_gil reports whether ph_options.own_gil is available in this build. Any thread, any time. */
 int ph_own_gil(void);
 

@@ -20,6 +20,16 @@
 #define PH_HAVE_OWN_GIL 0
 #endif
 
+/*
+ * The per-request memory budget (budget.c): ph_budget_install wraps the raw
+ * and arena allocators when ph_limit_memory set a limit (between
+ * Py_PreInitialize and Py_InitializeFromConfig); ph_budget_begin and
+ * ph_budget_end bracket a request on its thread.
+ */
+void ph_budget_install(void);
+void ph_budget_begin(void);
+void ph_budget_end(void);
+
 /* ph_set_error formats a message into buf (n bytes), if there is one. */
 void ph_set_error(char *buf, size_t n, const char *fmt, ...);
 

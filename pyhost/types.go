@@ -14,6 +14,10 @@ type Config struct {
 	// PycachePrefix is where bytecode of imported helper modules is
 	// cached (never beside the scripts). Empty: no bytecode is written.
 	PycachePrefix string
+	// MaxMemory is what one request may allocate on its thread, in large
+	// blocks and object arenas (more fails with MemoryError; budget.c).
+	// 0: no limit, and the allocators are left as they are.
+	MaxMemory int64
 }
 
 // Request is one script run. Every slice is borrowed for the duration of

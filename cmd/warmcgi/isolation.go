@@ -31,9 +31,9 @@ func addIsolationFlags(fs *pflag.FlagSet, c *isolationConfig) {
 		"exact CGI semantics, real signals, TZ, rlimits and pristine modules; at most -w at once)")
 	fs.StringArrayVar(&c.rules, "isolation-for", nil, "GLOB=MODE: run scripts matching GLOB (path under DIR, or base name) in MODE; "+
 		"the first matching rule wins (repeatable)")
-	fs.StringVar(&c.maxMemory, "max-memory", "", "process and fork mode: a script may allocate at most SIZE beyond what its worker "+
-		"process needed to start (more raises MemoryError, like Apache's RLimitMEM), and a worker whose resident memory is "+
-		"above SIZE after a request is replaced; fork mode: each script's RLIMIT_DATA)")
+	fs.StringVar(&c.maxMemory, "max-memory", "", "a script may allocate at most SIZE (more raises MemoryError, like Apache's RLimitMEM): "+
+		"process mode: beyond what its worker process needed to start, and a worker whose resident memory is above SIZE after a request is replaced; "+
+		"fork mode: each script's RLIMIT_DATA; subinterp and main: what the request's thread allocates in large blocks and object arenas")
 	fs.Uint64Var(&c.maxProcs, "max-procs", 1024, "process mode: RLIMIT_NPROC of the worker processes, a fork-bomb guard: "+
 		"the --user account may then have at most this many processes and threads in all, the server's own included "+
 		"(the kernel exempts root; 0: no limit); fork mode: each script's, the template keeping the server's)")
@@ -43,10 +43,6 @@ func (c *isolationConfig) parse(root string) (*backend.Isolation, error) {
 	iso, err := backend.ParseIsolation(c.mode, c.rules, root)
 	if err != nil {
 		return nil, err
-	}
-	if c.maxMemory != "" && !iso.UsesProcess() && !iso.UsesFork() {
-		return nil, fmt.Errorf("--max-memory applies to process mode only (--isolation process or --isolation-for GLOB=process; fork mode too): " +
-			"threads of one process cannot have memory limits of their own")
 	}
 	return iso, nil
 }

@@ -60,11 +60,9 @@ var faultCases = []faultCase{
 	// subinterp and main emulate os.abort: the request ends with no output
 	// (500); in process and fork mode the process really dies by SIGABRT (502).
 	{script: "abort.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 502, "fork": 502, "auto": 500}},
-	{script: "bigalloc.py", status: map[string]int{"process": 500, "fork": 500},
-		skip: map[string]string{
-			"auto":      "auto runs it in a sub-interpreter, where threads of one process have no memory limit of their own: the 2 GiB would be allocated",
-			"subinterp": "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated",
-			"main":      "threads of one process have no memory limit of their own (--max-memory is process-mode only): the 2 GiB would be allocated"}},
+	// --max-memory: RLIMIT_DATA of the process (process, fork), the
+	// request thread's allocations in the server's interpreters (budget.c).
+	{script: "bigalloc.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "fork": 500, "auto": 500}},
 	// auto: starting a process (os.system) moves the script to a worker
 	// process, whose --max-procs and process-group kill contain it.
 	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504, "auto": 504},
@@ -84,9 +82,9 @@ func TestIsolationFaults(t *testing.T) {
 	asRoot := os.Geteuid() == 0
 	for _, mode := range []string{"subinterp", "main", "process", "fork", "auto"} {
 		t.Run(mode, func(t *testing.T) {
-			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3"}
+			flags := []string{"--isolation", mode, "--timeout", "2s", "-w", "3", "--max-memory", "256M"}
 			if mode == "process" || mode == "fork" || mode == "auto" {
-				flags = append(flags, "--max-memory", "256M", "--max-procs", "300")
+				flags = append(flags, "--max-procs", "300")
 			}
 			base, logs := startWarmcgi(t, dir, flags...)
 			// The process limit holds only for a non-root user.
@@ -249,7 +247,6 @@ func TestIsolationFlags(t *testing.T) {
 		{[]string{"--isolation", "thread"}, `--isolation "thread": want subinterp, main, process, fork or auto`},
 		{[]string{"--isolation-for", "x.py"}, `--isolation-for "x.py": want GLOB=MODE`},
 		{[]string{"--isolation-for", "[=process"}, "syntax error in pattern"},
-		{[]string{"--isolation", "subinterp", "--max-memory", "1G"}, "--max-memory applies to process mode only"},
 		{[]string{"--isolation", "process", "--max-memory", "lots"}, `--max-memory "lots": want a size`},
 	}
 	for _, c := range cases {

@@ -29,7 +29,7 @@ type Config struct {
 	CGIEscape    bool          // --cgi-escape
 	Preload      []string      // --preload
 	PycacheDir   string        // --pycache-dir, after --user's adjustment
-	MaxMemory    int64         // --max-memory, process mode (0: none)
+	MaxMemory    int64         // --max-memory, every mode (0: none)
 	MaxProcs     uint64        // --max-procs, process mode (0: unchanged)
 	// ShutdownTimeout is how long Close gives each backend's requests.
 	ShutdownTimeout time.Duration
@@ -100,7 +100,7 @@ func New(c Config) (*Dispatcher, error) {
 	}
 	var err error
 	if c.Isolation.uses(modeSubinterp) || c.Isolation.uses(modeMain) {
-		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.PycacheDir}); err != nil {
+		if err := pyhost.Init(pyhost.Config{PycachePrefix: c.PycacheDir, MaxMemory: c.MaxMemory}); err != nil {
 			if c.User != "" {
 				// The usual cause: a Python installed where the dropped user
 				// cannot read its standard library (a home directory, say).
