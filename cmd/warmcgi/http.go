@@ -34,8 +34,10 @@ Differences from http.server (README, "Drop-in for python3 -m http.server --cgi"
   - error pages are Apache's; there is no Server header.
 A numeric PORT is a port; use --directory for a directory named like one.
 
-Flags (and every 'warmcgi serve' flag but --listen, --prefix, --cgi and
---static):
+Every 'warmcgi serve' flag applies too (see 'warmcgi serve --help'), but
+--listen, --prefix, --cgi, --static and --static-listing, which http sets.
+
+Flags:
 `
 
 // httpFlags are the flags of warmcgi http beside serve's.
@@ -47,13 +49,16 @@ type httpFlags struct {
 // newHTTPFlags is serve's flag set with http.server's own flags in place
 // of those http sets itself.
 func newHTTPFlags(c *serveConfig, hf *httpFlags, stderr io.Writer) *pflag.FlagSet {
+	own := pflag.NewFlagSet("warmcgi http", pflag.ContinueOnError)
+	own.SortFlags = false
+	own.StringVarP(&hf.bind, "bind", "b", "127.0.0.1", "address to listen on (http.server's default is every interface: "+
+		"give 0.0.0.0 or :: for that, knowing that anyone who can reach the port can run the scripts)")
+	own.StringVarP(&hf.directory, "directory", "d", "", "the directory to serve (default: DIR, else the current directory)")
+	own.BoolVar(&hf.cgi, "cgi", false, "accepted for http.server's command line: cgi-bin/ and htbin/ always run scripts")
 	fs := pflag.NewFlagSet("warmcgi http", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringVarP(&hf.bind, "bind", "b", "127.0.0.1", "address to listen on (http.server's default is every interface: "+
-		"give 0.0.0.0 or :: for that, knowing that anyone who can reach the port can run the scripts)")
-	fs.StringVarP(&hf.directory, "directory", "d", "", "the directory to serve (default: DIR, else the current directory)")
-	fs.BoolVar(&hf.cgi, "cgi", false, "accepted for http.server's command line: cgi-bin/ and htbin/ always run scripts")
+	fs.AddFlagSet(own)
 	serveFlags := newServeFlags(c, stderr)
 	serveFlags.VisitAll(func(f *pflag.Flag) {
 		switch f.Name {
@@ -64,7 +69,8 @@ func newHTTPFlags(c *serveConfig, hf *httpFlags, stderr io.Writer) *pflag.FlagSe
 	})
 	fs.Usage = func() {
 		fmt.Fprint(stderr, httpUsage)
-		fs.PrintDefaults()
+		own.SetOutput(stderr)
+		own.PrintDefaults() // serve's flags are in serve --help
 	}
 	return fs
 }
