@@ -8,6 +8,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -298,7 +300,12 @@ func TestHTTPDifferential(t *testing.T) {
 	py := requireHTTPServerCGI(t)
 	site, _ := makeSite(t)
 	pyAddr := startHTTPServer(t, py, site)
-	wcAddr, _ := startWarmcgiCmd(t, site, "http", "--bind", "127.0.0.1", site, "0")
+	// http.server's own command line, --cgi included; no --bind: the
+	// default must be loopback.
+	wcAddr, _ := startWarmcgiCmd(t, site, "http", "--cgi", site, "0")
+	if !strings.HasPrefix(wcAddr, "127.0.0.1:") {
+		t.Fatalf("warmcgi http listens on %s by default, want 127.0.0.1", wcAddr)
+	}
 
 	for _, c := range httpCases {
 		name := c.method + " " + c.target + " " + strings.Join(c.header, " ")
@@ -423,5 +430,122 @@ func checkDifference(t *testing.T, c httpCase, wr, pr *http.Response, wbody, pbo
 		if !strings.Contains(wbody, "<title>"+strconv.Itoa(wr.StatusCode)+" ") || pr.StatusCode >= 400 && !strings.Contains(pbody, "Error response") {
 			t.Errorf("%s: error pages: warmcgi's is not Apache's or http.server's is not its own:\n%s\n%s", name, wbody, pbody)
 		}
+	}
+}
+
+// TestServeStatic: serve --static beside a cgi-bin that lies inside the
+// document root but is mounted elsewhere (--prefix /scripts/), as
+// DocumentRoot + ScriptAlias: the scripts run under their prefix, their
+// source is never served under the directory's own name, conditional and
+// range requests work, directories without an index are 403 (no
+// --static-listing), DOCUMENT_ROOT is the document root, and static
+// requests reach the access log.
+func TestServeStatic(t *testing.T) {
+	site, _ := makeSite(t)
+	scripts := filepath.Join(site, "cgi-bin")
+	if err := os.WriteFile(filepath.Join(scripts, "docroot.py"), []byte("#!/usr/bin/env python3\nimport os\nprint('Content-Type: text/plain')\nprint()\nprint(os.environ['DOCUMENT_ROOT'])\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startWarmcgiProcess(t, scripts, "--static", site, "--prefix", "/scripts/", "--access-log", "-")
+	addr := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/")
+	get := func(target string, header ...string) (*http.Response, string) {
+		return rawRequest(t, addr, "GET", target, header, "")
+	}
+
+	if r, b := get("/scripts/env.py?x=1"); r.StatusCode != 200 || !strings.Contains(b, "QUERY_STRING = x=1") {
+		t.Errorf("script under --prefix: %d\n%s", r.StatusCode, b)
+	}
+	if r, b := get("/scripts/docroot.py"); r.StatusCode != 200 || strings.TrimSpace(b) != site {
+		t.Errorf("DOCUMENT_ROOT: %d %q, want %q", r.StatusCode, b, site)
+	}
+	for _, target := range []string{"/cgi-bin/env.py", "/cgi-bin/data.txt", "/src/env.py", "/cgi-bin/", "/%63gi-bin/env.py"} {
+		r, b := get(target)
+		if r.StatusCode != 403 || strings.Contains(b, "import os") || strings.Contains(b, "DATA-NOT") {
+			t.Errorf("%s (a script directory's file by its own name): %d, want 403 and no source:\n%s", target, r.StatusCode, b)
+		}
+	}
+	if r, b := get("/"); r.StatusCode != 200 || !strings.Contains(b, "<title>home</title>") || r.Header.Get("Content-Type") != "text/html" {
+		t.Errorf("index.html: %d %q\n%s", r.StatusCode, r.Header.Get("Content-Type"), b)
+	}
+	if r, _ := get("/noindex/"); r.StatusCode != 403 {
+		t.Errorf("a directory without index.html and no --static-listing: %d, want 403", r.StatusCode)
+	}
+	if r, b := get("/a.txt", "If-Modified-Since: "+siteLastModified); r.StatusCode != 304 || b != "" {
+		t.Errorf("If-Modified-Since the file's time: %d %q, want 304", r.StatusCode, b)
+	}
+	if r, b := get("/a.txt", "If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT"); r.StatusCode != 200 || b != "hello, static\n" {
+		t.Errorf("If-Modified-Since before the file's time: %d %q, want 200", r.StatusCode, b)
+	}
+	if r, b := get("/a.txt", "Range: bytes=7-12"); r.StatusCode != 206 || b != "static" || r.Header.Get("Content-Range") != "bytes 7-12/14" {
+		t.Errorf("Range: %d %q %q, want 206 \"static\"", r.StatusCode, b, r.Header.Get("Content-Range"))
+	}
+	if r, b := get("/a.txt", "Range: bytes=7-12", "If-Range: Mon, 01 Jan 2024 00:00:00 GMT"); r.StatusCode != 200 || b != "hello, static\n" {
+		t.Errorf("Range with a stale If-Range: %d %q, want the whole file", r.StatusCode, b)
+	}
+	if r, _ := get("/a.txt", "Range: bytes=100-"); r.StatusCode != 416 {
+		t.Errorf("unsatisfiable Range: %d, want 416", r.StatusCode)
+	}
+	if r, b := rawRequest(t, addr, "HEAD", "/a.txt", nil, ""); r.StatusCode != 200 || b != "" || r.Header.Get("Content-Length") != "14" {
+		t.Errorf("HEAD: %d %q Content-Length %q", r.StatusCode, b, r.Header.Get("Content-Length"))
+	}
+	for _, target := range []string{"/.secret", "/escape.txt", "/../outside.txt"} {
+		if r, b := get(target); r.StatusCode < 400 || strings.Contains(b, "hunter2") || strings.Contains(b, "OUTSIDE") {
+			t.Errorf("%s: %d\n%s", target, r.StatusCode, b)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, p.stdout.String, `"GET /a.txt HTTP/1.0" 206 6`, `"GET /noindex/ HTTP/1.0" 403 `); len(missing) > 0 {
+		t.Errorf("access log lacks %q:\n%s", missing, p.stdout.String())
+	}
+	if !strings.Contains(p.stderr.String(), "a script's source is never served") {
+		t.Errorf("no log line for the refused script source:\n%s", p.stderr.String())
+	}
+}
+
+// TestServeStaticInsideScripts: a --static directory inside the script
+// directory would serve scripts as files: the command line is refused.
+func TestServeStaticInsideScripts(t *testing.T) {
+	site, _ := makeSite(t)
+	args := []string{"serve", site, "--static", filepath.Join(site, "sub"), "--listen", "127.0.0.1:0"}
+	cmd := exec.Command(warmcgiBin, append(args, privilegeArgs(site, nil)...)...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "lies in the script directory") {
+		t.Fatalf("want exit status %d and a message, got %v:\n%s", exitUsage, err, out)
+	}
+}
+
+// TestHTTPArgs: warmcgi http's positional [DIR] [PORT], as http.server's
+// [port] with a directory beside it, and the default port 8000.
+func TestHTTPArgs(t *testing.T) {
+	wd, _ := os.Getwd()
+	for _, c := range []struct {
+		args      []string
+		directory string
+		dir, port string
+		bad       bool
+	}{
+		{dir: wd, port: "8000"},
+		{args: []string{"8080"}, dir: wd, port: "8080"},
+		{args: []string{"site"}, dir: "site", port: "8000"},
+		{args: []string{"site", "0"}, dir: "site", port: "0"},
+		{args: []string{"9000", "site"}, dir: "site", port: "9000"},
+		{args: []string{"7"}, directory: "d", dir: "d", port: "7"},
+		{args: []string{"70000"}, dir: "70000", port: "8000"}, // not a port: a directory
+		{args: []string{"1", "2"}, bad: true},
+		{args: []string{"a", "b"}, bad: true},
+		{args: []string{"a"}, directory: "d", bad: true},
+	} {
+		dir, port, err := httpArgs(c.args, c.directory)
+		if (err != nil) != c.bad || !c.bad && (dir != c.dir || port != c.port) {
+			t.Errorf("httpArgs(%q, %q) = %q, %q, %v", c.args, c.directory, dir, port, err)
+		}
+	}
+	// Through the binary: a bad command line is exit status 2 with the usage.
+	out, err := exec.Command(warmcgiBin, "http", "1", "2").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "two ports") || !strings.Contains(string(out), "--bind") {
+		t.Errorf("warmcgi http 1 2: %v\n%s", err, out)
 	}
 }
