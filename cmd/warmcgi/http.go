@@ -28,7 +28,9 @@ Differences from http.server (README, "Drop-in for python3 -m http.server --cgi"
   - it listens on 127.0.0.1 only; http.server listens on every interface
     (--bind 0.0.0.0 or --bind :: for that);
   - a script's Status: and Location: headers are obeyed (http.server always
-    answers 200 "Script output follows");
+    answers 200 "Script output follows"); scripts run in their own directory
+    with Apache's environment (http.server: in DIR, CONTENT_TYPE=text/plain
+    and empty PATH_INFO and CONTENT_LENGTH when the request has none);
   - Range requests get 206; POST to a file is 405 (http.server: 501);
   - hidden files (.git, .env) are 404, a symbolic link leaving DIR is 403;
   - error pages are Apache's; there is no Server header.
