@@ -549,3 +549,36 @@ func TestHTTPArgs(t *testing.T) {
 		t.Errorf("warmcgi http 1 2: %v\n%s", err, out)
 	}
 }
+
+// TestHTTPNoScriptsYet: like http.server, warmcgi http serves a directory
+// that has no cgi-bin/ (its static files), and runs the scripts of one
+// made while it serves.
+func TestHTTPNoScriptsYet(t *testing.T) {
+	site, _ := makeSite(t)
+	bare := filepath.Join(filepath.Dir(site), "bare")
+	if err := os.Mkdir(bare, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bare, "a.txt"), []byte("static only\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, p := startWarmcgiCmd(t, bare, "http", "--directory", bare, "0")
+	if r, b := rawRequest(t, addr, "GET", "/a.txt", nil, ""); r.StatusCode != 200 || b != "static only\n" {
+		t.Fatalf("static file: %d %q", r.StatusCode, b)
+	}
+	// Each request is logged, as http.server logs them (without --access-log).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if missing := waitForLog(ctx, p.stderr.String, "msg=request method=GET path=/a.txt status=200"); len(missing) > 0 {
+		t.Errorf("no log record of the static request:\n%s", p.stderr.String())
+	}
+	if r, _ := rawRequest(t, addr, "GET", "/cgi-bin/env.py", nil, ""); r.StatusCode != 404 {
+		t.Fatalf("no cgi-bin yet: %d, want 404", r.StatusCode)
+	}
+	if err := os.Rename(filepath.Join(site, "cgi-bin"), filepath.Join(bare, "cgi-bin")); err != nil {
+		t.Fatal(err)
+	}
+	if r, b := rawRequest(t, addr, "GET", "/cgi-bin/env.py?late=1", nil, ""); r.StatusCode != 200 || !strings.Contains(b, "QUERY_STRING = late=1") {
+		t.Fatalf("a cgi-bin made while serving: %d\n%s", r.StatusCode, b)
+	}
+}

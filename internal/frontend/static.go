@@ -52,9 +52,11 @@ type Static struct {
 	// Observe, when not nil, is told of every request answered, for the
 	// access log and metrics (info.Script is empty).
 	Observe func(r *http.Request, info *cgienv.RequestInfo)
-	// Logger receives refusals worth a look (a link leaving Root, a path
-	// into a script directory). Nil discards them.
-	Logger *slog.Logger
+	// Logger receives a record per request (at RequestLogLevel, as
+	// cgienv.Handler's) and refusals worth a look (a link leaving Root, a
+	// path into a script directory). Nil discards them.
+	Logger          *slog.Logger
+	RequestLogLevel slog.Level
 
 	once        sync.Once
 	root        *os.Root // opens only what lies below Root, links included
@@ -91,10 +93,6 @@ func realPath(p string) string {
 // ServeHTTP answers a request for a file, a directory or its index.
 func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.once.Do(s.init)
-	if s.Observe == nil {
-		s.serve(w, r)
-		return
-	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	info := cgienv.RequestInfo{Start: time.Now(), RemoteAddr: r.RemoteAddr}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -102,7 +100,11 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.serve(rec, r)
 	info.Duration, info.Status, info.Bytes = time.Since(info.Start), rec.status, rec.n
-	s.Observe(r, &info)
+	s.Logger.LogAttrs(r.Context(), s.RequestLogLevel, "request", slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", info.Status), slog.Duration("duration", info.Duration))
+	if s.Observe != nil {
+		s.Observe(r, &info)
+	}
 }
 
 func (s *Static) serve(w http.ResponseWriter, r *http.Request) {

@@ -171,6 +171,9 @@ func (s *Server) check() error {
 		for _, h := range s.scriptHandlers() {
 			h.RequestLogLevel = slog.LevelDebug
 		}
+		if c.Static != nil {
+			c.Static.RequestLogLevel = slog.LevelDebug
+		}
 	}
 	if c.Listen == "" && c.FastCGI == "" {
 		return usage("--listen none needs --fastcgi: there would be nothing to serve")
