@@ -115,10 +115,14 @@ func makeSite(t *testing.T) (site, parent string) {
 }
 
 // requireHTTPServerCGI returns a python3 whose http.server still has
-// CGIHTTPRequestHandler (removed in Python 3.15), or skips the test.
+// CGIHTTPRequestHandler (removed in Python 3.15), or skips the test:
+// /usr/bin/python3, or $WARMCGI_TEST_HTTP_SERVER_PYTHON.
 func requireHTTPServerCGI(t *testing.T) string {
 	t.Helper()
-	py := "/usr/bin/python3" // Debian's, reachable by nobody (pyenv's shims under /root are not)
+	py := "/usr/bin/python3" // Debian's (pyenv's shims under /root are out of nobody's reach)
+	if env := os.Getenv("WARMCGI_TEST_HTTP_SERVER_PYTHON"); env != "" {
+		py = env // another reference, e.g. a Python 3.13
+	}
 	if _, err := os.Stat(py); err != nil {
 		if py, err = exec.LookPath("python3"); err != nil {
 			t.Skip("no python3 to run http.server --cgi against")
