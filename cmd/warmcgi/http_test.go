@@ -507,16 +507,28 @@ func TestServeStatic(t *testing.T) {
 	}
 }
 
-// TestServeStaticInsideScripts: a --static directory inside the script
-// directory would serve scripts as files: the command line is refused.
+// TestServeStaticInsideScripts: command lines where --static cannot work
+// are refused with exit status 2: a --static directory inside the script
+// directory (it would serve scripts as files), --prefix / (no path left
+// for files), --static-listing alone.
 func TestServeStaticInsideScripts(t *testing.T) {
 	site, _ := makeSite(t)
-	args := []string{"serve", site, "--static", filepath.Join(site, "sub"), "--listen", "127.0.0.1:0"}
-	cmd := exec.Command(warmcgiBin, append(args, privilegeArgs(site, nil)...)...)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "lies in the script directory") {
-		t.Fatalf("want exit status %d and a message, got %v:\n%s", exitUsage, err, out)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", site, "--static", filepath.Join(site, "sub")}, "lies in the script directory"},
+		{[]string{"serve", filepath.Join(site, "cgi-bin"), "--static", site, "--prefix", "/"}, "--prefix other than /"},
+		{[]string{"serve", filepath.Join(site, "cgi-bin"), "--static-listing"}, "--static-listing needs --static"},
+	} {
+		args := append(c.args, "--listen", "127.0.0.1:0")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a server that started anyway
+		out, err := exec.CommandContext(ctx, warmcgiBin, append(args, privilegeArgs(site, nil)...)...).CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), c.want) {
+			t.Errorf("%q: want exit status %d and %q, got %v:\n%s", c.args, exitUsage, c.want, err, out)
+		}
 	}
 }
 

@@ -207,6 +207,9 @@ func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (
 		listen = ""
 	}
 	var static *frontend.Static
+	if c.staticListing && c.static == "" {
+		return server.Config{}, fmt.Errorf("--static-listing needs --static DIR")
+	}
 	if c.static != "" {
 		dir, err := filepath.Abs(c.static)
 		if err != nil {

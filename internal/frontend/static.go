@@ -6,6 +6,7 @@ package frontend
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -311,6 +312,15 @@ func (rc *recorder) Write(p []byte) (int, error) {
 	rc.wrote = true
 	n, err := rc.ResponseWriter.Write(p)
 	rc.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile) for
+// http.ServeContent's copy.
+func (rc *recorder) ReadFrom(src io.Reader) (int64, error) {
+	rc.wrote = true
+	n, err := io.Copy(rc.ResponseWriter, src)
+	rc.n += n
 	return n, err
 }
 

@@ -49,6 +49,9 @@ func (s *Server) checkStatic() error {
 	}
 	st.Scripts = nil
 	for _, h := range s.scriptHandlers() {
+		if strings.Trim(h.Prefix, "/") == "" {
+			return usage("--static needs a --prefix other than /: every path would be a script's")
+		}
 		if under(st.Root, h.Root) {
 			return usage("--static %s lies in the script directory %s: its files would be scripts", st.Root, h.Root)
 		}
