@@ -138,3 +138,10 @@ func (st *handlerState) page(status int, text string) string {
 
 // escapeHTML escapes what Apache's ap_escape_html escapes.
 var escapeHTML = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace
+
+// WriteError answers r with the Handler's error page for status, Apache's
+// page as for a script that is not found, so that what is served beside
+// the scripts (static files) fails with the same pages.
+func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, status int) {
+	h.state().writeError(w, r, status, nil)
+}

@@ -23,6 +23,7 @@ var updateREADME = flag.Bool("update-readme", false, "rewrite the README's flag 
 // each between "<!-- help: ARGS -->" and "<!-- end help -->".
 var helpBlocks = [][]string{
 	{"serve", "--help"},
+	{"http", "--help"},
 	{"check", "--help"},
 }
 

@@ -6,6 +6,7 @@
 // Usage:
 //
 //	warmcgi serve [flags] DIR   serve DIR at http://ADDR/cgi-bin/
+//	warmcgi http [flags] [DIR] [PORT]  python3 -m http.server --cgi's drop-in
 //	warmcgi check [flags] DIR   report how each file in DIR would run
 //	warmcgi version             Go, Python and interpreter mode
 //	warmcgi help                this text
@@ -46,6 +47,8 @@ const usage = `warmcgi serves a directory of unmodified Python CGI scripts from 
 
 Usage:
   warmcgi serve [flags] DIR   serve the scripts in DIR (see 'warmcgi serve --help')
+  warmcgi http [DIR] [PORT]   serve DIR's files and its cgi-bin/ as 'python3 -m http.server --cgi'
+                              does, on 127.0.0.1:8000 (see 'warmcgi http --help')
   warmcgi check [flags] DIR   report how each file in DIR would run (migration report)
   warmcgi version             print the Go and Python versions and the interpreter mode
   warmcgi help                print this help
@@ -61,6 +64,8 @@ func run(ctx context.Context, release func(), args []string, stdout, stderr io.W
 	switch args[0] {
 	case "serve":
 		return serve(ctx, release, args[1:], stdout, stderr)
+	case "http":
+		return httpCmd(ctx, release, args[1:], stdout, stderr)
 	case "check":
 		return checkCmd(args[1:], stdout, stderr)
 	case "worker": // internal: a process-mode worker started by serve (worker.go)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/frontend"
 	"github.com/warmcgi/warmcgi/internal/server"
 )
 
@@ -46,6 +47,8 @@ type serveConfig struct {
 	followSymlinks  bool
 	statInterval    time.Duration
 	documentRoot    string
+	static          string // --static: a document root beside the scripts
+	staticListing   bool
 	serverAdmin     string
 	logFormat       string
 	logLevel        string
@@ -85,7 +88,10 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&c.passAuth, "pass-authorization", false, "pass the Authorization header as HTTP_AUTHORIZATION (Apache's CGIPassAuth)")
 	fs.BoolVar(&c.followSymlinks, "follow-symlinks", false, "run scripts that are symlinks to files outside DIR")
 	fs.DurationVar(&c.statInterval, "stat-interval", time.Second, "how long a script's file is trusted unchanged: an edit, removal or chmod shows within it, a new script at once (0: look at every request)")
-	fs.StringVar(&c.documentRoot, "document-root", "", "DOCUMENT_ROOT and the base of PATH_TRANSLATED (default DIR)")
+	fs.StringVar(&c.static, "static", "", "also serve the files of this directory at every path outside --prefix (index.html, If-Modified-Since, ranges), "+
+		"as Apache's DocumentRoot beside a ScriptAlias; a script's source is never served, nor a link leaving it, nor hidden files")
+	fs.BoolVar(&c.staticListing, "static-listing", false, "list --static directories that have no index.html, as python3 -m http.server does (default: 403, as Apache without Options Indexes)")
+	fs.StringVar(&c.documentRoot, "document-root", "", "DOCUMENT_ROOT and the base of PATH_TRANSLATED (default: the --static directory, else DIR)")
 	fs.StringVar(&c.serverAdmin, "server-admin", "", "SERVER_ADMIN given to scripts")
 	fs.StringVar(&c.logFormat, "log-format", "text", "server log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "server log level: debug, info, warn or error")
@@ -148,11 +154,16 @@ func serve(ctx context.Context, release func(), args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "warmcgi serve: %v\n", err)
 		return exitUsage
 	}
+	return runServer(ctx, release, cfg, "serve", stderr)
+}
+
+// runServer starts the server cmd configured and serves until ctx ends.
+func runServer(ctx context.Context, release func(), cfg server.Config, cmd string, stderr io.Writer) int {
 	srv, err := server.New(cfg)
 	var ue *server.UsageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "warmcgi serve: %v\n", ue.Err)
+		fmt.Fprintf(stderr, "warmcgi %s: %v\n", cmd, ue.Err)
 		return exitUsage
 	case err != nil:
 		return exitStartup // logged by server.New
@@ -195,7 +206,19 @@ func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (
 	if listen == noListen {
 		listen = ""
 	}
+	var static *frontend.Static
+	if c.staticListing && c.static == "" {
+		return server.Config{}, fmt.Errorf("--static-listing needs --static DIR")
+	}
+	if c.static != "" {
+		dir, err := filepath.Abs(c.static)
+		if err != nil {
+			return server.Config{}, err
+		}
+		static = &frontend.Static{Root: dir, Listing: c.staticListing}
+	}
 	return server.Config{
+		Static:            static,
 		Handler:           h,
 		Backend:           bc,
 		Isolation:         c.iso.mode,
@@ -248,6 +271,11 @@ func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 	}
 	prefix := "/" + strings.Trim(c.prefix, "/") + "/"
 	docRoot := c.documentRoot
+	if docRoot == "" && c.static != "" {
+		if docRoot, err = filepath.Abs(c.static); err != nil {
+			return nil, err
+		}
+	}
 	if docRoot == "" {
 		docRoot = dir
 	}

@@ -23,9 +23,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.close()
 	s.reloadOnHUP(ctx)
 	c := &s.c
-	var handler http.Handler = s.cgi
+	handler := s.site()
 	if s.stats != nil {
-		handler = s.stats.CountInFlight(s.cgi)
+		handler = s.stats.CountInFlight(handler)
 		s.status = observe.NewStatusServer(s.stats, observe.StatusInfo{Python: firstLine(backend.PythonVersion()), Mode: s.modeLine()}, s.log)
 		go s.status.Serve(s.statusLn) // ends with ShutdownStatus, on the cleanup stack
 	}

@@ -31,6 +31,15 @@ type Config struct {
 	Backend backend.Config
 	// Isolation names the default isolation mode, for the start-up log.
 	Isolation string
+	// MoreScripts are further script directories, each a Handler with its
+	// own Root and Prefix and otherwise Handler's settings (warmcgi
+	// http's htbin/); New gives them Handler's runner, limits and hooks.
+	MoreScripts []*cgienv.Handler
+	// Static, when not nil, serves a document root at every path outside
+	// the scripts' prefixes (--static, warmcgi http); New sets its
+	// Scripts, Error, Observe and Logger. With Static the script
+	// directories need not exist (yet).
+	Static *frontend.Static
 
 	Listen            string // host:port, unix:PATH, or "" (FastCGI only)
 	FastCGI           string // host:port, unix:PATH, or "" (none)
@@ -100,7 +109,7 @@ func (s *Server) start() error {
 	if err := s.bind(); err != nil {
 		return err
 	}
-	if err := c.Security.dropPrivileges(s.cgi.Root, s.log); err != nil {
+	if err := c.Security.dropPrivileges(s.servedDir(), s.log); err != nil {
 		s.log.Error("dropping privileges", "err", err)
 		return err
 	}
@@ -134,17 +143,23 @@ func (s *Server) close() {
 // access log (before privileges are dropped, as Apache opens its logs).
 func (s *Server) check() error {
 	c := &s.c
-	st, err := os.Stat(s.cgi.Root)
+	if err := s.checkStatic(); err != nil {
+		return err
+	}
+	dir := s.servedDir()
+	st, err := os.Stat(dir)
 	if err != nil {
 		return &UsageError{Err: err}
 	}
 	if !st.IsDir() {
-		return usage("%s is not a directory", s.cgi.Root)
+		return usage("%s is not a directory", dir)
 	}
-	if err := c.Security.prepare(s.cgi.Root); err != nil {
+	if err := c.Security.prepare(dir); err != nil {
 		return &UsageError{Err: err}
 	}
-	c.Security.configureHandler(s.cgi)
+	for _, h := range s.scriptHandlers() {
+		c.Security.configureHandler(h)
+	}
 	alog, err := observe.OpenAccessLog(c.AccessLog, c.AccessLogFormat, c.Stdout, s.log)
 	if err != nil {
 		return &UsageError{Err: err}
@@ -153,7 +168,12 @@ func (s *Server) check() error {
 		s.deferUndo(func() { alog.Close() })
 		// The access log records every request: the log's own record of
 		// each is then Debug (--log-level debug shows it).
-		s.cgi.RequestLogLevel = slog.LevelDebug
+		for _, h := range s.scriptHandlers() {
+			h.RequestLogLevel = slog.LevelDebug
+		}
+		if c.Static != nil {
+			c.Static.RequestLogLevel = slog.LevelDebug
+		}
 	}
 	if c.Listen == "" && c.FastCGI == "" {
 		return usage("--listen none needs --fastcgi: there would be nothing to serve")
@@ -161,7 +181,13 @@ func (s *Server) check() error {
 	if c.Status != "" {
 		s.stats = observe.NewMetrics(s.cgi.Root, s.cgi.Prefix)
 	}
-	s.cgi.Observe = observe.Hook(alog, s.stats)
+	hook := observe.Hook(alog, s.stats)
+	for _, h := range s.scriptHandlers() {
+		h.Observe = hook
+	}
+	if c.Static != nil {
+		c.Static.Observe = hook
+	}
 	return nil
 }
 
@@ -234,6 +260,8 @@ func (s *Server) startBackends(pycache string) error {
 	})
 	s.backends = b
 	s.deferUndo(b.Close)
-	s.cgi.Runner = b
+	for _, h := range s.scriptHandlers() {
+		h.Runner = b
+	}
 	return nil
 }
