@@ -201,19 +201,18 @@ func TestAutoSignalWatchdog(t *testing.T) {
 	}
 	logs := p.stderr.String()
 	if strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
-		!strings.Contains(logs, `reason="sets a SIGALRM handler`) {
-		t.Errorf("want one decision for alarm_watchdog.py (SIGALRM handler):\n%s", logs)
+		!strings.Contains(logs, `reason="calls signal.setitimer`) {
+		t.Errorf("want one decision for alarm_watchdog.py (signal.setitimer):\n%s", logs)
 	}
-	// The first request shows the need only once it has run (its sleep is
-	// not interrupted in the sub-interpreter) and is answered again in
-	// fork mode; from the second on the script runs in fork mode at once.
+	// The first request is moved before any of it runs (its source calls
+	// signal.setitimer) and answered in fork mode, as every later one.
 	if !strings.HasPrefix(bodies[0], "interrupted after 0.3 s") {
 		t.Errorf("request 1: %q in %v, want the fork-mode answer (sleep interrupted at 0.3 s)", bodies[0], took[0])
 	}
 	if took[1] > 1500*time.Millisecond || !strings.HasPrefix(bodies[1], "interrupted after 0.3 s") {
 		t.Errorf("request 2: %q in %v, want the sleep interrupted at 0.3 s, well under 1.5 s", bodies[1], took[1])
 	}
-	if !strings.Contains(logs, `mode=fork reason="sets a SIGALRM handler`) {
+	if !strings.Contains(logs, `mode=fork reason="calls signal.setitimer`) {
 		t.Errorf("want alarm_watchdog.py moved to fork mode:\n%s", logs)
 	}
 }
@@ -351,7 +350,7 @@ func TestAutoAfterStreaming(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	var pids []string
 	for i := range 2 {
-		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/stream_then_alarm.py")
+		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/stream_then_tz.py")
 		pid, ok := strings.CutPrefix(body, "part one\npart two, pid ")
 		if err != nil || code != 200 || !ok {
 			t.Fatalf("request %d: %d %v %q", i+1, code, err, body)
@@ -363,8 +362,8 @@ func TestAutoAfterStreaming(t *testing.T) {
 		t.Errorf("ran in pids %q, want the server's (%s) then a worker's", pids, server)
 	}
 	if logs := p.stderr.String(); strings.Count(logs, `msg="isolation auto: script moved out of subinterp"`) != 1 ||
-		!strings.Contains(logs, `reason="calls signal.alarm`) {
-		t.Errorf("want one decision for stream_then_alarm.py (signal.alarm):\n%s", logs)
+		!strings.Contains(logs, `reason="calls time.tzset with TZ=Asia/Tokyo`) {
+		t.Errorf("want one decision for stream_then_tz.py (time.tzset):\n%s", logs)
 	}
 }
 
@@ -388,10 +387,13 @@ func TestAutoTZ(t *testing.T) {
 	}
 }
 
-// TestAutoMovesOnce: the request that shows a need (a SIGALRM handler) is
-// stopped where it asks and run again in fork mode, so what the script
-// does after that point happens once per request, as under CGI; the
-// decision is on the status page and in /metrics, and a SIGHUP keeps it.
+// TestAutoMovesOnce: the request that shows a need is run again in fork
+// mode without doing twice what the script does after that point: a
+// SIGALRM handler, seen when it is set, stops the script there
+// (alarm_once.py); a timer call in the script's own source moves it before
+// any of it runs (alarm_mark_first.py). So each request appends one line to
+// $MARK, as under CGI. The decisions are on the status page and in
+// /metrics, and a SIGHUP keeps them.
 func TestAutoMovesOnce(t *testing.T) {
 	dir, err := os.MkdirTemp("", "warmcgi-mark-")
 	if err != nil {
@@ -403,50 +405,42 @@ func TestAutoMovesOnce(t *testing.T) {
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "-w", "2", "--status", "127.0.0.1:0", "--set-env", "MARK="+mark)
 	status := statusURL(t, p.stderr.String)
 	client := &http.Client{Timeout: 30 * time.Second}
-	lines := func() []string {
-		b, _ := os.ReadFile(mark)
-		return strings.Fields(string(b))
-	}
-	get := func(n int) {
-		t.Helper()
-		code, body, err := fetch(t, client, p.url+"cgi-bin/ext/alarm_once.py")
-		if err != nil || code != 200 || body != "marked\n" {
-			t.Fatalf("alarm_once.py: %d %v %q\n%s", code, err, body, p.stderr.String())
+	scripts := map[string]string{"alarm_once.py": "sets a SIGALRM handler", "alarm_mark_first.py": "calls signal.alarm"}
+	for script, reason := range scripts {
+		os.Remove(mark)
+		get := func(n int) {
+			t.Helper()
+			code, body, err := fetch(t, client, p.url+"cgi-bin/ext/"+script)
+			if err != nil || code != 200 || body != "marked\n" {
+				t.Fatalf("%s: %d %v %q\n%s", script, code, err, body, p.stderr.String())
+			}
+			b, _ := os.ReadFile(mark)
+			if got := strings.Fields(string(b)); len(got) != n {
+				t.Fatalf("%s: after %d requests $MARK has %d lines %q: want one per request", script, n, len(got), got)
+			}
 		}
-		if got := lines(); len(got) != n {
-			t.Fatalf("after %d requests $MARK has %d lines %q: want one per request", n, len(got), got)
+		get(1)
+		moved := regexp.MustCompile(`(?m)^/cgi-bin/ext/` + regexp.QuoteMeta(script) + ` +fork +\S+ +` + regexp.QuoteMeta(reason))
+		if _, body, err := fetch(t, client, status); err != nil || !strings.Contains(body, "Moved by --isolation auto") || !moved.MatchString(body) {
+			t.Errorf("the status page does not show the move of %s (%v):\n%s", script, err, body)
 		}
-	}
-	get(1)
-	page := func() string {
-		t.Helper()
-		_, body, err := fetch(t, client, status)
-		if err != nil {
+		labels := map[string]string{"script": "/cgi-bin/ext/" + script, "mode": "fork"}
+		if v, ok := metricValue(scrape(t, status), "warmcgi_script_isolation_moved", labels); !ok || v != 1 {
+			t.Errorf("warmcgi_script_isolation_moved%v = %v (%v), want 1", labels, v, ok)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		return body
+		get(2)
+		get(3)
+		if _, body, err := fetch(t, client, status); err != nil || !moved.MatchString(body) {
+			t.Errorf("after SIGHUP the status page lost the move of %s (%v):\n%s", script, err, body)
+		}
 	}
-	moved := regexp.MustCompile(`(?m)^/cgi-bin/ext/alarm_once\.py +fork +\S+ +sets a SIGALRM handler`)
-	if body := page(); !strings.Contains(body, "Moved by --isolation auto") || !moved.MatchString(body) {
-		t.Errorf("the status page does not show the move:\n%s", body)
-	}
-	labels := map[string]string{"script": "/cgi-bin/ext/alarm_once.py", "mode": "fork"}
-	if v, ok := metricValue(scrape(t, status), "warmcgi_script_isolation_moved", labels); !ok || v != 1 {
-		t.Errorf("warmcgi_script_isolation_moved%v = %v (%v), want 1", labels, v, ok)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	get(2)
-	get(3)
-	if body := page(); !moved.MatchString(body) {
-		t.Errorf("after SIGHUP the status page lost the move:\n%s", body)
-	}
-	if n := strings.Count(p.stderr.String(), `msg="isolation auto: script moved out of subinterp"`); n != 1 {
-		t.Errorf("%d decisions logged, want 1 (kept across SIGHUP):\n%s", n, p.stderr.String())
+	if n := strings.Count(p.stderr.String(), `msg="isolation auto: script moved out of subinterp"`); n != len(scripts) {
+		t.Errorf("%d decisions logged, want %d (one per script, kept across SIGHUP):\n%s", n, len(scripts), p.stderr.String())
 	}
 }
-
 // TestAlarmInterruptsSocketRead: a SIGALRM watchdog interrupts a blocking
 // socket read within its period, as under CGI, in the default
 // configuration (auto moves the script to fork mode) and in fork mode.

@@ -33,12 +33,60 @@ def _load(path, stamp):
     except SyntaxError as e:
         text = "".join(traceback.format_exception_only(type(e), e))
         return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _shebang_executable(source),
-                os.path.dirname(path))
+                os.path.dirname(path), "")
     except OSError as e:
         text = "%s: can't open file %r: [Errno %s] %s\n" % (sys.executable or "python3", path, e.errno, e.strerror)
         return (stamp, None, text, "%s: %s" % (type(e).__name__, e), loader, _base_executable,
-                os.path.dirname(path))
-    return (stamp, code, "", "", loader, _shebang_executable(source), os.path.dirname(path))
+                os.path.dirname(path), "")
+    return (stamp, code, "", "", loader, _shebang_executable(source), os.path.dirname(path),
+            _static_need(source) if _EXT_GUARD and not _MAIN and not _REAL_PROCESS else "")
+
+
+# Calls that need another mode than a sub-interpreter whenever a script
+# makes them (runtime/signals.py, process.py): under --isolation auto a
+# script whose own source calls one is moved before any of it runs, so no
+# part of its first request runs twice. (time.tzset needs another mode only
+# with another TZ than the server's: that is seen when it runs.)
+_STATIC_NEEDS = {
+    ("signal", "alarm"): "calls signal.alarm (it cannot interrupt a blocking call in a shared process)",
+    ("signal", "setitimer"): "calls signal.setitimer (it cannot interrupt a blocking call in a shared process)",
+    ("os", "fork"): "calls os.fork (refused in a shared process)",
+    ("os", "forkpty"): "calls os.fork (refused in a shared process)",
+    ("pty", "fork"): "calls os.fork (refused in a shared process)",
+    ("resource", "setrlimit"): "calls resource.setrlimit (refused in a shared process)",
+}
+
+
+def _static_need(source):
+    """The first of _STATIC_NEEDS the script's own source calls, as
+    module.name(...) or after `from module import name` ("" if none)."""
+    import ast  # lazy: only --isolation auto scans
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    imported = {}  # local name -> (module, name), from `from m import n [as x]`
+    modules = {}  # local name -> module, from `import m as x`
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                imported[a.asname or a.name] = (node.module, a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    modules[a.asname] = a.name
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        key = None
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+            key = (modules.get(f.value.id, f.value.id), f.attr)
+        elif isinstance(f, ast.Name):
+            key = imported.get(f.id)
+        if key in _STATIC_NEEDS:
+            return _STATIC_NEEDS[key]
+    return ""
 
 
 # sys.executable (F1): under CGI it is the interpreter the shebang names
@@ -274,6 +322,8 @@ def _run(path, stamp, env, args, body, stream, own_cwd, reader=0):
         else:
             try:
                 try:
+                    if entry[7]:
+                        _move_now(entry[7])
                     exec(code, g)
                 finally:
                     # A tracer or profiler the script left on would follow
