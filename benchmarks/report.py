@@ -36,10 +36,15 @@ SET_LABELS = {
     "cpu": "cpu5ms.py (~5 ms CPU)",
     "out1mb": "out1mb.py (1 MiB body)",
     "hgweb": "hgweb file view (Mercurial)",
+    "django": "Django 3.2 page (djpage.py)",
     "latency": "hello.py, 64 connections",
 }
-SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "latency"]
+SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "django", "latency"]
 PEER_ORDER = ["apache-cgi", "nginx-fcgiwrap", "apache-wsgi", "go-static"]
+# Targets of hello.py and of the Django page against Apache mod_cgi, by
+# mode: fork's (issue 14) are for exact CGI semantics, a process per request.
+HELLO_TARGET = {"fork": 20}
+DJANGO_TARGET = 10
 # Cores of CPU taken by other work during a cell above which it is flagged.
 NOISY = 0.25
 
@@ -193,11 +198,16 @@ def main():
         w = "warmcgi-" + mode
         tag = "warmcgi %s" % mode
         comparisons += [
-            ("%s / Apache mod_cgi, hello.py" % tag, cell("hello", w), cell("hello", "apache-cgi"), 150),
+            ("%s / Apache mod_cgi, hello.py" % tag, cell("hello", w), cell("hello", "apache-cgi"),
+             HELLO_TARGET.get(mode, 150)),
             ("%s / mod_wsgi embedded native WSGI hello" % tag, cell("hello", w), cell("hello", "apache-wsgi"), 1.5),
             ("%s hello.py / Go static ceiling" % tag, cell("hello", w), cell("hello", "go-static"), 0.70),
             ("%s / Apache mod_cgi, form POST" % tag, cell("form", w), cell("form", "apache-cgi"), 150),
             ("%s / Apache mod_cgi, hgweb page" % tag, cell("hgweb", w), cell("hgweb", "apache-cgi"), 30),
+            ("%s / Apache mod_cgi, Django page" % tag, cell("django", w), cell("django", "apache-cgi"),
+             DJANGO_TARGET),
+            ("%s / mod_wsgi embedded native WSGI, Django page" % tag, cell("django", w),
+             cell("django", "apache-wsgi"), None),
             ("%s cpu5ms.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
              cell("cpu", w), cell("cpu", w + "-w1"), 1.8),
             ("%s / Apache mod_cgi, cpu5ms.py" % tag, cell("cpu", w), cell("cpu", "apache-cgi"), None),
@@ -205,7 +215,7 @@ def main():
             ("%s hello.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
              cell("hello", w), cell("hello", w + "-w1"), None),
         ]
-        for s in ("hello", "form", "cpu", "out1mb", "hgweb"):
+        for s in ("hello", "form", "cpu", "out1mb", "hgweb", "django"):
             comparisons.append(("%s / nginx+fcgiwrap, %s" % (tag, SET_LABELS[s]),
                                 cell(s, w), cell(s, "nginx-fcgiwrap"), None))
     ratio_rows = []
@@ -282,11 +292,11 @@ def main():
         meta.get("cpu", "?"), meta.get("cores", "?"), meta.get("memory", "?"), meta.get("os", "?"),
         meta.get("kernel", "?"), meta.get("load_before", "?"), meta.get("load_after", "?")))
     md.append("Versions: warmcgi built with %s, mode `%s`; CGI scripts run by /usr/bin/python3 %s; %s; "
-              "mod_wsgi %s (%s MPM); nginx %s; fcgiwrap %s; wrk %s; Mercurial %s." % (
+              "mod_wsgi %s (%s MPM); nginx %s; fcgiwrap %s; wrk %s; Mercurial %s; Django %s." % (
                   meta.get("warmcgi_go", "?"), meta.get("warmcgi_mode", "?"), meta.get("cgi_python", "?"),
                   meta.get("apache", "?"), meta.get("mod_wsgi", "?"), meta.get("wsgi_mpm", "?"),
                   meta.get("nginx", "?"), meta.get("fcgiwrap", "?"), meta.get("wrk", "?"),
-                  meta.get("mercurial", "?")))
+                  meta.get("mercurial", "?"), meta.get("django", "?")))
     md.append("Method: wrk -t%s, %s s per cell after %s s of warm-up, %s rounds with the servers alternating "
               "(order rotated every round), medians; warmcgi -w %s; fcgiwrap -c %s." % (
                   meta.get("threads", "?"), meta.get("duration", "?"), meta.get("warmup", "?"),
