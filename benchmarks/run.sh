@@ -22,6 +22,7 @@ MODES=${MODES:-subinterp}                   # isolation modes to measure, e.g. "
 WORKERS=${WORKERS:-$(nproc)}                # warmcgi -w for the main cells
 ROUNDS=${ROUNDS:-3}                         # measured rounds; medians are over these
 DURATION=${DURATION:-5}                     # seconds of wrk per measured cell
+DJANGO_DURATION=${DJANGO_DURATION:-20}      # the same for the django set (a CGI Django page is ~0.5 s of CPU)
 WARMUP=${WARMUP:-1}                         # seconds of wrk before each measured cell (discarded); 0 also skips the warm-up round
 THREADS=${THREADS:-2}                       # wrk -t
 CONNS=${CONNS:-8}                           # wrk -c for the throughput cells
@@ -442,10 +443,11 @@ measure() {
   if [ "$WARMUP" != 0 ]; then
     run_wrk "$server" "$script" "$conns" "$WARMUP" >/dev/null
   fi
-  local s0 c0 s1 c1 wrk_cpu out=$tmp/wrk.out
+  local s0 c0 s1 c1 wrk_cpu out=$tmp/wrk.out secs=$DURATION
+  if [ "$set" = django ]; then secs=$DJANGO_DURATION; fi
   s0=$(server_cpu "$server"); c0=$(cpu_ticks)
   local TIMEFORMAT='%U %S'
-  { time run_wrk "$server" "$script" "$conns" "$DURATION" --latency >"$out"; } 2>"$tmp/wrk.time"
+  { time run_wrk "$server" "$script" "$conns" "$secs" --latency >"$out"; } 2>"$tmp/wrk.time"
   s1=$(server_cpu "$server"); c1=$(cpu_ticks)
   wrk_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/wrk.time")
   local line
@@ -623,6 +625,7 @@ EOF
     echo "workers=$WORKERS"
     echo "rounds=$ROUNDS"
     echo "duration=$DURATION"
+    echo "django_duration=$DJANGO_DURATION"
     echo "warmup=$WARMUP"
     echo "threads=$THREADS"
     echo "conns=$CONNS"
