@@ -36,10 +36,15 @@ SET_LABELS = {
     "cpu": "cpu5ms.py (~5 ms CPU)",
     "out1mb": "out1mb.py (1 MiB body)",
     "hgweb": "hgweb file view (Mercurial)",
+    "django": "Django 3.2 page (djpage.py)",
     "latency": "hello.py, 64 connections",
 }
-SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "latency"]
+SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "django", "latency"]
 PEER_ORDER = ["apache-cgi", "nginx-fcgiwrap", "apache-wsgi", "go-static"]
+# Targets of hello.py and of the Django page against Apache mod_cgi, by
+# mode: fork's (issue 14) are for exact CGI semantics, a process per request.
+HELLO_TARGET = {"fork": 20}
+DJANGO_TARGET = 10
 # Cores of CPU taken by other work during a cell above which it is flagged.
 NOISY = 0.25
 
@@ -118,6 +123,10 @@ class Cell:
         self.cpu_wrk = cores("cpu_wrk_s")
         busy = cores("cpu_busy_s")
         self.cpu_other = max(0.0, busy - self.cpu_server - self.cpu_wrk)
+        # Server CPU per answered request (ms): the median over the rounds;
+        # what a request costs, whatever share of the cores it got.
+        per = [float(r["cpu_server_s"]) * 1000 / int(r["requests"]) for r in rows if int(r["requests"]) > 0]
+        self.cpu_ms_per_req = statistics.median(per) if per else None
         self.cpu_busy = busy
         self.rounds = len(rows)
 
@@ -192,26 +201,36 @@ def main():
     for mode in modes:
         w = "warmcgi-" + mode
         tag = "warmcgi %s" % mode
+        # Fork mode (a process per request) has only the two mod_cgi targets.
+        embedded = mode != "fork"
         comparisons += [
-            ("%s / Apache mod_cgi, hello.py" % tag, cell("hello", w), cell("hello", "apache-cgi"), 150),
-            ("%s / mod_wsgi embedded native WSGI hello" % tag, cell("hello", w), cell("hello", "apache-wsgi"), 1.5),
-            ("%s hello.py / Go static ceiling" % tag, cell("hello", w), cell("hello", "go-static"), 0.70),
-            ("%s / Apache mod_cgi, form POST" % tag, cell("form", w), cell("form", "apache-cgi"), 150),
-            ("%s / Apache mod_cgi, hgweb page" % tag, cell("hgweb", w), cell("hgweb", "apache-cgi"), 30),
+            ("%s / Apache mod_cgi, hello.py" % tag, cell("hello", w), cell("hello", "apache-cgi"),
+             HELLO_TARGET.get(mode, 150)),
+            ("%s / mod_wsgi embedded native WSGI hello" % tag, cell("hello", w), cell("hello", "apache-wsgi"), 1.5 if embedded else None),
+            ("%s hello.py / Go static ceiling" % tag, cell("hello", w), cell("hello", "go-static"), 0.70 if embedded else None),
+            ("%s / Apache mod_cgi, form POST" % tag, cell("form", w), cell("form", "apache-cgi"), 150 if embedded else None),
+            ("%s / Apache mod_cgi, hgweb page" % tag, cell("hgweb", w), cell("hgweb", "apache-cgi"), 30 if embedded else None),
+            ("%s / Apache mod_cgi, Django page" % tag, cell("django", w), cell("django", "apache-cgi"),
+             DJANGO_TARGET),
+            ("%s / mod_wsgi embedded native WSGI, Django page" % tag, cell("django", w),
+             cell("django", "apache-wsgi"), None),
             ("%s cpu5ms.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
-             cell("cpu", w), cell("cpu", w + "-w1"), 1.8),
+             cell("cpu", w), cell("cpu", w + "-w1"), 1.8 if embedded else None),
             ("%s / Apache mod_cgi, cpu5ms.py" % tag, cell("cpu", w), cell("cpu", "apache-cgi"), None),
             ("%s / Apache mod_cgi, out1mb.py" % tag, cell("out1mb", w), cell("out1mb", "apache-cgi"), None),
             ("%s hello.py, %s workers / 1 worker" % (tag, meta.get("workers", "?")),
              cell("hello", w), cell("hello", w + "-w1"), None),
         ]
-        for s in ("hello", "form", "cpu", "out1mb", "hgweb"):
+        for s in ("hello", "form", "cpu", "out1mb", "hgweb", "django"):
             comparisons.append(("%s / nginx+fcgiwrap, %s" % (tag, SET_LABELS[s]),
                                 cell(s, w), cell(s, "nginx-fcgiwrap"), None))
     ratio_rows = []
+    cpu_ratio = {}  # label -> the peer's server CPU per request / warmcgi's
     for label, a, b, target in comparisons:
         if a is None or b is None:
             continue
+        if a.cpu_ms_per_req and b.cpu_ms_per_req:
+            cpu_ratio[label] = b.cpu_ms_per_req / a.cpu_ms_per_req
         r, lo, hi, quiet = ratio(a, b)
         met = None if target is None or r is None else r >= target
         ratio_rows.append((label, r, lo, hi, quiet, target, met))
@@ -248,7 +267,8 @@ def main():
         wr = csv.writer(f)
         wr.writerow(["set", "script", "server", "workers", "connections", "rounds", "rps_median", "rps_min",
                      "rps_max", "rps_per_round", "p50_ms", "p90_ms", "p99_ms", "non2xx", "socket_errors",
-                     "requests", "cpu_server_cores", "cpu_wrk_cores", "cpu_other_cores", "rps_vs_apache_cgi"])
+                     "requests", "cpu_server_cores", "cpu_wrk_cores", "cpu_other_cores", "rps_vs_apache_cgi",
+                     "cpu_server_ms_per_request"])
         for c in ordered:
             rr = c.round_rps()
             r = w_ratio[(c.set, c.server)]
@@ -257,7 +277,8 @@ def main():
                          ";".join("%.1f" % rr[k] for k in sorted(rr)),
                          "%.3f" % c.p50, "%.3f" % c.p90, "%.3f" % c.p99, c.non2xx, c.sockerr, c.requests,
                          "%.2f" % c.cpu_server, "%.2f" % c.cpu_wrk, "%.2f" % c.cpu_other,
-                         "" if r is None else "%.2f" % r])
+                         "" if r is None else "%.2f" % r,
+                         "" if c.cpu_ms_per_req is None else "%.3f" % c.cpu_ms_per_req])
     with open(os.path.join(args.out, stem + "-rounds.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(raw[0].keys()))
         wr.writeheader()
@@ -282,11 +303,11 @@ def main():
         meta.get("cpu", "?"), meta.get("cores", "?"), meta.get("memory", "?"), meta.get("os", "?"),
         meta.get("kernel", "?"), meta.get("load_before", "?"), meta.get("load_after", "?")))
     md.append("Versions: warmcgi built with %s, mode `%s`; CGI scripts run by /usr/bin/python3 %s; %s; "
-              "mod_wsgi %s (%s MPM); nginx %s; fcgiwrap %s; wrk %s; Mercurial %s." % (
+              "mod_wsgi %s (%s MPM); nginx %s; fcgiwrap %s; wrk %s; Mercurial %s; Django %s." % (
                   meta.get("warmcgi_go", "?"), meta.get("warmcgi_mode", "?"), meta.get("cgi_python", "?"),
                   meta.get("apache", "?"), meta.get("mod_wsgi", "?"), meta.get("wsgi_mpm", "?"),
                   meta.get("nginx", "?"), meta.get("fcgiwrap", "?"), meta.get("wrk", "?"),
-                  meta.get("mercurial", "?")))
+                  meta.get("mercurial", "?"), meta.get("django", "?")))
     md.append("Method: wrk -t%s, %s s per cell after %s s of warm-up, %s rounds with the servers alternating "
               "(order rotated every round), medians; warmcgi -w %s; fcgiwrap -c %s." % (
                   meta.get("threads", "?"), meta.get("duration", "?"), meta.get("warmup", "?"),
@@ -302,34 +323,39 @@ def main():
     md.append("")
     md.append("### Targets (ratios within this run)")
     md.append("")
-    md.append("| comparison | measured (ratio of medians) | per-round range | quietest round | target | met |")
-    md.append("|---|---:|---:|---:|---:|:---:|")
+    md.append("| comparison | measured (ratio of medians) | per-round range | quietest round | by CPU per request "
+              "| target | met |")
+    md.append("|---|---:|---:|---:|---:|---:|:---:|")
     for label, r, lo, hi, quiet, target, met in ratio_rows:
         if target is None:
             continue
         rng = "%s – %s" % (fmt_ratio(lo), fmt_ratio(hi)) if lo is not None else "–"
         tgt = ("≥ %d%%" % round(target * 100)) if target < 1 else ("≥ %s×" % ("%g" % target))
-        md.append("| %s | %s | %s | %s | %s | %s |" % (label, fmt_ratio(r), rng, fmt_ratio(quiet), tgt,
-                                                     "no data" if met is None else ("yes" if met else "**no**")))
+        md.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            label, fmt_ratio(r), rng, fmt_ratio(quiet), fmt_ratio(cpu_ratio.get(label)), tgt,
+            "no data" if met is None else ("yes" if met else "**no**")))
     for label, value, target, met in extra_rows:
-        md.append("| %s | %s | | | %s | %s |" % (label, value, target,
+        md.append("| %s | %s | | | | %s | %s |" % (label, value, target,
                                                  "" if met is None else ("yes" if met else "**no**")))
     md.append("")
     md.append("*Quietest round*: the per-round ratio from the round in which other work on the machine took the "
-              "least CPU during the two cells compared.")
+              "least CPU during the two cells compared. *By CPU per request*: the peer's server CPU per answered "
+              "request over warmcgi's (both medians over the rounds), the ratio the two would reach on an "
+              "otherwise idle machine where both are CPU-bound.")
     md.append("")
     md.append("### All cells (medians over the rounds)")
     md.append("")
     md.append("| script | server | conns | req/s | min – max | p50 ms | p99 ms | vs mod_cgi | errors | "
-              "CPU server | CPU wrk | CPU other |")
-    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "CPU server | CPU ms/req | CPU wrk | CPU other |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in ordered:
         r = w_ratio[(c.set, c.server)]
         errs = c.non2xx + c.sockerr
-        md.append("| %s | %s | %d | %s | %s – %s | %s | %s | %s | %s | %.2f | %.2f | %.2f" % (
+        md.append("| %s | %s | %d | %s | %s – %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f" % (
             SET_LABELS.get(c.set, c.set) if c.set != "latency" else "hello.py", server_label(c.server), c.conns,
             fmt_rps(c.rps), fmt_rps(c.rps_min), fmt_rps(c.rps_max), fmt_ms(c.p50), fmt_ms(c.p99),
-            "" if r is None else fmt_ratio(r), errs if errs else "0", c.cpu_server, c.cpu_wrk, c.cpu_other)
+            "" if r is None else fmt_ratio(r), errs if errs else "0", c.cpu_server,
+            "–" if c.cpu_ms_per_req is None else fmt_ms(c.cpu_ms_per_req), c.cpu_wrk, c.cpu_other)
             + (" ⚠" if c.cpu_other > NOISY else "") + " |")
     md.append("")
     md.append("CPU columns are cores used during the measured seconds (median over the rounds): the server with "

@@ -18,15 +18,16 @@ export LC_ALL=C
 
 # --- Knobs (environment) ---------------------------------------------------
 WARMCGI=${WARMCGI:-$repo/bin/warmcgi}       # the binary under test
-MODES=${MODES:-subinterp}                   # isolation modes to measure, e.g. "subinterp main process"
+MODES=${MODES:-subinterp}                   # isolation modes to measure, e.g. "subinterp auto fork"
 WORKERS=${WORKERS:-$(nproc)}                # warmcgi -w for the main cells
 ROUNDS=${ROUNDS:-3}                         # measured rounds; medians are over these
 DURATION=${DURATION:-5}                     # seconds of wrk per measured cell
+DJANGO_DURATION=${DJANGO_DURATION:-20}      # the same for the django set (a CGI Django page is ~0.5 s of CPU)
 WARMUP=${WARMUP:-1}                         # seconds of wrk before each measured cell (discarded); 0 also skips the warm-up round
 THREADS=${THREADS:-2}                       # wrk -t
 CONNS=${CONNS:-8}                           # wrk -c for the throughput cells
 LAT_CONNS=${LAT_CONNS:-64}                  # wrk -c for the latency cells
-SETS=${SETS:-hello form cpu out1mb hgweb latency}  # comparison sets to run (see "The cells" in main)
+SETS=${SETS:-hello form cpu out1mb hgweb django latency}  # comparison sets to run (see "The cells" in main)
 MEM_WORKERS=${MEM_WORKERS-1 2 8 32}         # worker counts of the memory measurement; empty: none
 FCGI_CHILDREN=${FCGI_CHILDREN:-$CONNS}      # fcgiwrap -c
 WSGI_MPM=${WSGI_MPM:-prefork}               # MPM of the mod_wsgi Apache: prefork or event
@@ -37,6 +38,7 @@ readonly sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly form_body='name=Ada+Lovelace&email=ada%40example.org&topic=cgi&topic=wsgi&topic=go&comment=Hello+from+the+benchmark%21+%3Cb%3Enot+bold%3C%2Fb%3E&subscribe=on'
 readonly hg_file=src/shapes.py
 readonly hg_marker=warmcgi-bench-marker
+readonly dj_marker=warmcgi-bench-django
 
 log() { printf '%s run.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -44,7 +46,7 @@ die() { log "error: $*"; exit 1; }
 # --- Debian packages ---------------------------------------------------------
 install_deps() {
   local need=() pkg
-  for pkg in apache2 libapache2-mod-wsgi-py3 nginx fcgiwrap wrk mercurial curl python3; do
+  for pkg in apache2 libapache2-mod-wsgi-py3 nginx fcgiwrap wrk mercurial python3-django curl python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   [ "${#need[@]}" -eq 0 ] && return 0
@@ -293,6 +295,8 @@ start_apache_wsgi() {
     echo "WSGIRestrictEmbedded Off"
     echo "WSGIApplicationGroup %{GLOBAL}"
     echo "WSGIScriptAlias /wsgi/hello \"$tmp/wsgi/hello.wsgi\""
+    # The same Django project as cgi-bin/djpage.py, loaded once per child.
+    echo "WSGIScriptAlias /wsgi/django \"$tmp/wsgi/django.wsgi\""
     echo "<Directory \"$tmp/wsgi\">"
     echo "  Require all granted"
     echo "</Directory>"
@@ -374,6 +378,8 @@ path() {
     apache-wsgi:hello) echo /wsgi/hello ;;
     go-static:hello) echo /hello ;;
     *:hgweb) echo "/cgi-bin/hgweb.cgi/file/tip/$hg_file" ;;
+    apache-wsgi:djpage) echo /wsgi/django/items/ ;;
+    *:djpage) echo /cgi-bin/djpage.py/items/ ;;
     *) echo "/cgi-bin/$2.py" ;;
   esac
 }
@@ -393,6 +399,7 @@ verify() {
     cpu5ms) grep -q '^rounds=100000 result=933429$' "$out" || ok=0 ;;
     out1mb) [ "$(stat -c %s "$out")" = 1048576 ] || ok=0 ;;
     hgweb) grep -q "$hg_marker" "$out" || ok=0 ;;
+    djpage) { grep -q "$dj_marker" "$out" && grep -q '/items/99/">100</a>' "$out"; } || ok=0 ;;
   esac
   if [ "$status" != 200 ] || [ "$ok" != 1 ]; then
     head -c 2000 "$out" >&2 || true
@@ -436,10 +443,11 @@ measure() {
   if [ "$WARMUP" != 0 ]; then
     run_wrk "$server" "$script" "$conns" "$WARMUP" >/dev/null
   fi
-  local s0 c0 s1 c1 wrk_cpu out=$tmp/wrk.out
+  local s0 c0 s1 c1 wrk_cpu out=$tmp/wrk.out secs=$DURATION
+  if [ "$set" = django ]; then secs=$DJANGO_DURATION; fi
   s0=$(server_cpu "$server"); c0=$(cpu_ticks)
   local TIMEFORMAT='%U %S'
-  { time run_wrk "$server" "$script" "$conns" "$DURATION" --latency >"$out"; } 2>"$tmp/wrk.time"
+  { time run_wrk "$server" "$script" "$conns" "$secs" --latency >"$out"; } 2>"$tmp/wrk.time"
   s1=$(server_cpu "$server"); c1=$(cpu_ticks)
   wrk_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/wrk.time")
   local line
@@ -474,6 +482,12 @@ measure() {
 # then one hgweb page per worker, RSS again.
 measure_memory() {
   local mode=$1 n name pid round seen rss1 rss2 i
+  case "$mode" in
+    fork | process)
+      # Their scripts run in other processes, which the server's RSS misses.
+      log "memory: skipped for mode $mode (the server's RSS does not count its worker processes)"
+      return 0 ;;
+  esac
   for n in $MEM_WORKERS; do
     name=mem-$mode-w$n
     start_warmcgi "$name" "$mode" "$n"
@@ -535,7 +549,13 @@ main() {
   cgi=$tmp/cgi-bin
   mkdir -p "$cgi" "$tmp/wsgi"
   cp "$repo/testdata/cgi-bin/hello.py" "$here"/cgi-bin/*.py "$cgi/"
-  cp "$here/wsgi/hello.wsgi" "$tmp/wsgi/"
+  cp "$here/wsgi/hello.wsgi" "$here/wsgi/django.wsgi" "$tmp/wsgi/"
+  # The Django project of djpage.py and wsgi/django.wsgi (both find it at
+  # ../apps), compiled now: the servers' users cannot write __pycache__.
+  cp -r "$here/apps" "$tmp/apps"
+  find "$tmp/apps" -name __pycache__ -prune -exec rm -rf {} +
+  /usr/bin/python3 -m compileall -q "$tmp/apps"
+  chmod -R a+rX "$tmp/apps"
 
   # The real application: Mercurial's own hgweb.cgi serving a small repo,
   # run by the same /usr/bin/python3 as the other scripts.
@@ -571,7 +591,7 @@ EOF
   sed -e "s|^config = .*|config = b\"$hgrepo\"|" -e '1s|.*|#!/usr/bin/python3|' \
     /usr/share/doc/mercurial-common/examples/hgweb.cgi >"$cgi/hgweb.cgi"
   chmod 755 "$cgi"/* "$cgi"
-  chmod 644 "$tmp/wsgi/hello.wsgi"
+  chmod 644 "$tmp/wsgi/hello.wsgi" "$tmp/wsgi/django.wsgi"
 
   setup_cgroups
   log "building benchmarks/static"
@@ -599,11 +619,13 @@ EOF
     echo "fcgiwrap=$(dpkg-query -W -f='${Version}' fcgiwrap)"
     echo "wrk=$(dpkg-query -W -f='${Version}' wrk)"
     echo "mercurial=$(dpkg-query -W -f='${Version}' mercurial)"
+    echo "django=$(dpkg-query -W -f='${Version}' python3-django)"
     echo "modes=$MODES"
     echo "sets=$SETS"
     echo "workers=$WORKERS"
     echo "rounds=$ROUNDS"
     echo "duration=$DURATION"
+    echo "django_duration=$DJANGO_DURATION"
     echo "warmup=$WARMUP"
     echo "threads=$THREADS"
     echo "conns=$CONNS"
@@ -642,13 +664,14 @@ EOF
     "cpu cpu5ms $CONNS ${warm[*]} ${w1[*]} apache-cgi nginx-fcgiwrap"
     "out1mb out1mb $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap"
     "hgweb hgweb $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap"
+    "django djpage $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap apache-wsgi"
     "latency hello $LAT_CONNS ${warm[*]} apache-wsgi go-static"
   )
   local sets=() line
   for line in "${all_sets[@]}"; do
     case " $SETS " in *" ${line%% *} "*) sets+=("$line") ;; esac
   done
-  [ "${#sets[@]}" -gt 0 ] || die "SETS=\"$SETS\" names none of: hello form cpu out1mb hgweb latency"
+  [ "${#sets[@]}" -gt 0 ] || die "SETS=\"$SETS\" names none of: hello form cpu out1mb hgweb django latency"
 
   log "verifying every cell answers correctly"
   local set script conns servers s
