@@ -248,8 +248,6 @@ def _fork_spare(wake):
         status = 70
         try:
             ours.detach()
-            global _template_modules
-            _template_modules = frozenset(sys.modules)
             status = _child(theirs, wake)
         except _Unwind:
             raise
@@ -590,6 +588,8 @@ def _learn(start):
     names = [n.decode() for n in new.split()]
     learned = [n for n in dict.fromkeys(names) if n not in deny and n not in sys.modules and _learn_import(n)]
     if learned:
+        global _template_modules
+        _template_modules = frozenset(sys.modules)
         gc.freeze()
     if learned and _spare is not None:
         # The spare lacks them: a new one is forked from the template now.
@@ -615,9 +615,12 @@ def _learn_report():
     if not _learn_dir:
         return
     names = []
-    for name, m in list(sys.modules.items()):
-        if name in _template_modules or name == "__main__":
+    for name in reversed(sys.modules):
+        if name == "__main__":
             continue
+        if name in _template_modules:
+            break
+        m = sys.modules[name]
         f = getattr(m, "__file__", None)
         if isinstance(f, str) and f.startswith(_lib_dirs):
             names.append(name)
@@ -643,6 +646,8 @@ def _main():
             _set_limits(block)
     _preload()
     _learn_start()
+    global _template_modules
+    _template_modules = frozenset(sys.modules)
     gc.collect()
     gc.freeze()  # the template's objects: never collected, so forks share their pages
     try:
