@@ -36,11 +36,12 @@ const watchBuffer = 1024
 
 // watchScripts starts the watch of the handler's Root, or, where inotify
 // cannot watch it, sets the handler to look at every request; it logs
-// which. It does nothing when --stat-interval is 0.
-func (s *Server) watchScripts() {
+// which, and returns the watch (nil: none). It does nothing when
+// --stat-interval is 0.
+func (s *Server) watchScripts() *scriptWatch {
 	h := s.cgi
 	if h.StatInterval <= 0 {
-		return
+		return nil
 	}
 	root := filepath.Clean(h.Root)
 	fallback := func(reason string) {
@@ -49,19 +50,19 @@ func (s *Server) watchScripts() {
 	}
 	if kind := networkFS(root); kind != "" {
 		fallback(kind + " (changes made on other machines raise no inotify events)")
-		return
+		return nil
 	}
 	w, err := fsnotify.NewBufferedWatcher(watchBuffer)
 	if err != nil {
 		fallback(watchError(err))
-		return
+		return nil
 	}
 	sw := &scriptWatch{w: w, h: h, log: s.log, root: root, done: make(chan struct{})}
 	dirs, err := sw.addTree(root)
 	if err != nil {
 		w.Close()
 		fallback(watchError(err))
-		return
+		return nil
 	}
 	h.ChangesPending = sw.pending
 	go sw.loop()
@@ -71,6 +72,7 @@ func (s *Server) watchScripts() {
 	})
 	s.log.Info("watching DIR with inotify: a changed, removed or new script is seen at the next request",
 		"dir", root, "directories", dirs)
+	return sw
 }
 
 // pending is the handler's ChangesPending: events not yet applied, or
