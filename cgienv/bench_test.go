@@ -29,7 +29,9 @@ func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 // around the script. "info-log" adds the default per-request log record,
 // written to io.Discard; "access-logged" is the same logger with the
 // record at Debug, as the server has it when an access log is on;
-// "stat-cached" is "no-log" with the server's StatInterval.
+// "stat-cached" is "no-log" with the server's StatInterval, and
+// "stat-watched" that with the server's inotify watch (ChangesPending: one
+// stat of the script per request).
 func BenchmarkServeHTTP(b *testing.B) {
 	root := b.TempDir()
 	script := filepath.Join(root, "hello.py")
@@ -44,14 +46,16 @@ func BenchmarkServeHTTP(b *testing.B) {
 		logger *slog.Logger
 		level  slog.Level
 		stat   time.Duration
+		watch  func() bool
 	}{
-		{"no-log", nil, slog.LevelInfo, 0},
-		{"stat-cached", nil, slog.LevelInfo, time.Second},
-		{"info-log", info, slog.LevelInfo, 0},
-		{"access-logged", info, slog.LevelDebug, 0},
+		{"no-log", nil, slog.LevelInfo, 0, nil},
+		{"stat-cached", nil, slog.LevelInfo, time.Second, nil},
+		{"stat-watched", nil, slog.LevelInfo, time.Second, func() bool { return false }},
+		{"info-log", info, slog.LevelInfo, 0, nil},
+		{"access-logged", info, slog.LevelDebug, 0, nil},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			h := &Handler{Root: root, Runner: run, Logger: tc.logger, RequestLogLevel: tc.level, StatInterval: tc.stat}
+			h := &Handler{Root: root, Runner: run, Logger: tc.logger, RequestLogLevel: tc.level, StatInterval: tc.stat, ChangesPending: tc.watch}
 			r, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/cgi-bin/hello.py", nil)
 			if err != nil {
 				b.Fatal(err)

@@ -78,6 +78,14 @@ type Handler struct {
 	// unrunnable is seen within it, and a new one at once. Zero looks
 	// at every request.
 	StatInterval time.Duration
+	// ChangesPending, when set, says that something outside the handler
+	// reports every change under Root through Invalidate (internal/server
+	// does, from inotify): a change is then seen at the next request, not
+	// within StatInterval, and a resolution through a symbolic link is
+	// not kept. It is asked at each request StatInterval would answer
+	// from memory, so it must be cheap; true means changes may be waiting
+	// to be reported, or can no longer be, and the file system is looked at.
+	ChangesPending func() bool
 	// AllowWorldWritable runs scripts that are world-writable or lie in
 	// a world-writable directory below Root; by default they give 500,
 	// as under Apache's suexec.
@@ -132,6 +140,7 @@ type handlerState struct {
 	maxURL     int
 	trusted    []netip.Prefix // unmapped, masked
 	scripts    *scriptCache   // nil: StatInterval is zero
+	pending    func() bool    // ChangesPending
 
 	base           []string // server environment entries
 	baseNames      []string
@@ -153,7 +162,7 @@ func (h *Handler) state() *handlerState {
 
 func (h *Handler) newState() *handlerState {
 	st := &handlerState{runner: h.Runner, logger: h.Logger, reqLevel: h.RequestLogLevel,
-		serverName: h.ServerName, observe: h.Observe, ids: newRequestIDs()}
+		serverName: h.ServerName, observe: h.Observe, ids: newRequestIDs(), pending: h.ChangesPending}
 	if h.StatInterval > 0 {
 		st.scripts = newScriptCache(h.StatInterval)
 	}

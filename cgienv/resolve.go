@@ -85,25 +85,64 @@ func (h *Handler) Resolve(escapedPath string) (Script, error) {
 }
 
 // resolveClean resolves a path already returned by cleanPath, or returns
-// what it resolved to less than StatInterval ago.
+// what it resolved to less than StatInterval ago. With ChangesPending, a
+// remembered script is also stat'ed (one system call instead of the walk's
+// several): a removed, replaced, rewritten or chmod'ed file is seen at the
+// next request even before its inotify event has been read, and changes of
+// the directories on the way come through Invalidate.
 func (h *Handler) resolveClean(st *handlerState, p string) (Script, error) {
 	if st.scripts == nil {
-		return h.walk(st, p)
+		s, _, err := h.walk(st, p)
+		return s, err
 	}
-	if s, ok := st.scripts.get(p); ok {
-		return s, nil
+	pending := st.pending != nil && st.pending()
+	if !pending {
+		if s, f, ok := st.scripts.get(p); ok && (st.pending == nil || unchanged(s, f)) {
+			return s, nil
+		}
 	}
-	s, err := h.walk(st, p)
-	if err == nil {
-		st.scripts.put(p, s)
+	gen := st.scripts.generation()
+	s, f, err := h.walk(st, p)
+	// A path through a symbolic link is not kept when changes are
+	// reported: the link's target may change where no one watches.
+	if err == nil && !pending && !(f.viaLink && st.pending != nil) {
+		st.scripts.putIf(p, s, f, gen)
 	}
 	return s, err
 }
 
+// unchanged reports whether the script's file is still the one walk saw,
+// with the same permissions.
+func unchanged(s Script, f found) bool {
+	var fi fileInfo
+	return statFile(s.Filename, &fi) == nil && fi.mode == modeRegular && fi.stamp == s.Stamp &&
+		fi.ctime == f.ctime && fi.perm == f.perm
+}
+
+// Invalidate makes the next request for the file name, or for any file
+// below it when it is a directory, look at the file system again; an empty
+// name does so for every script. It is how a watcher of Root (see
+// ChangesPending) reports a change; it does nothing when StatInterval is
+// zero.
+func (h *Handler) Invalidate(name string) {
+	if st := h.state(); st.scripts != nil {
+		st.scripts.invalidate(name)
+	}
+}
+
+// found is what walk saw of a script besides its Script: whether the path
+// went through a symbolic link, and what a later stat compares.
+type found struct {
+	viaLink bool
+	ctime   int64
+	perm    uint32
+}
+
 // walk resolves a path already returned by cleanPath on the file system.
-func (h *Handler) walk(st *handlerState, p string) (Script, error) {
+func (h *Handler) walk(st *handlerState, p string) (Script, found, error) {
+	viaLink := false
 	if !strings.HasPrefix(p, st.prefix) {
-		return Script{}, fmt.Errorf("%w: %q is outside %q", ErrNotFound, p, st.prefix)
+		return Script{}, found{}, fmt.Errorf("%w: %q is outside %q", ErrNotFound, p, st.prefix)
 	}
 	rel := p[len(st.prefix):]
 	// full is the file path of the whole request path; each walked prefix
@@ -119,7 +158,7 @@ func (h *Handler) walk(st *handlerState, p string) (Script, error) {
 	for {
 		if pos >= len(rel) {
 			// Nothing after a directory: /cgi-bin/ or /cgi-bin/sub/.
-			return Script{}, fmt.Errorf("%w: %s", ErrForbidden, full[:max(base+pos-1, len(st.root))])
+			return Script{}, found{}, fmt.Errorf("%w: %s", ErrForbidden, full[:max(base+pos-1, len(st.root))])
 		}
 		end := strings.IndexByte(rel[pos:], '/')
 		if end < 0 {
@@ -129,28 +168,29 @@ func (h *Handler) walk(st *handlerState, p string) (Script, error) {
 		}
 		seg := rel[pos:end]
 		if refusedName(seg) {
-			return Script{}, fmt.Errorf("%w: hidden, backup or bytecode path segment %q", ErrNotFound, seg)
+			return Script{}, found{}, fmt.Errorf("%w: hidden, backup or bytecode path segment %q", ErrNotFound, seg)
 		}
 		name := full[:base+end]
 		if err := lstatFile(name, &fi); err != nil {
-			return Script{}, statError(name, err)
+			return Script{}, found{}, statError(name, err)
 		}
 		if fi.mode == modeSymlink {
+			viaLink = true
 			if !h.FollowSymlinks {
 				real, err := filepath.EvalSymlinks(name)
 				if err != nil {
-					return Script{}, statError(name, err)
+					return Script{}, found{}, statError(name, err)
 				}
 				if !within(st.realRoot, real) {
-					return Script{}, fmt.Errorf("%w: symbolic link %s leaves %s", ErrNotFound, name, st.root)
+					return Script{}, found{}, fmt.Errorf("%w: symbolic link %s leaves %s", ErrNotFound, name, st.root)
 				}
 			}
 			if err := statFile(name, &fi); err != nil {
-				return Script{}, statError(name, err)
+				return Script{}, found{}, statError(name, err)
 			}
 		}
 		if fi.perm&0o002 != 0 && !h.AllowWorldWritable && (fi.mode == modeDir || fi.mode == modeRegular) {
-			return Script{}, fmt.Errorf("%w: %s is world-writable", ErrWritable, name)
+			return Script{}, found{}, fmt.Errorf("%w: %s is world-writable", ErrWritable, name)
 		}
 		switch fi.mode {
 		case modeDir:
@@ -159,18 +199,18 @@ func (h *Handler) walk(st *handlerState, p string) (Script, error) {
 		case modeRegular:
 			if err := checkExec(name); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return Script{}, statError(name, err)
+					return Script{}, found{}, statError(name, err)
 				}
-				return Script{}, fmt.Errorf("%w: exec of %s failed: %v", ErrNotExecutable, name, err)
+				return Script{}, found{}, fmt.Errorf("%w: exec of %s failed: %v", ErrNotExecutable, name, err)
 			}
 			return Script{
 				Filename: name,
 				Name:     p[:len(st.prefix)+end],
 				PathInfo: p[len(st.prefix)+end:],
 				Stamp:    fi.stamp,
-			}, nil
+			}, found{viaLink: viaLink, ctime: fi.ctime, perm: fi.perm}, nil
 		default:
-			return Script{}, fmt.Errorf("%w: %s is not a regular file", ErrNotFound, name)
+			return Script{}, found{}, fmt.Errorf("%w: %s is not a regular file", ErrNotFound, name)
 		}
 	}
 }

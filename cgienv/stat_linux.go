@@ -9,6 +9,7 @@ type fileInfo struct {
 	mode  uint32 // syscall.S_IF* type bits only
 	stamp Stamp
 	perm  uint32 // permission bits (0o777)
+	ctime int64  // status change time, ns: chmod, chown, rename and writes move it
 }
 
 const (
@@ -38,6 +39,7 @@ func statFile(path string, fi *fileInfo) error {
 func fillInfo(st *syscall.Stat_t, fi *fileInfo) {
 	fi.mode = st.Mode & syscall.S_IFMT
 	fi.perm = st.Mode & 0o777
+	fi.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 	fi.stamp = Stamp{
 		MtimeNs: st.Mtim.Sec*1e9 + st.Mtim.Nsec,
 		Size:    st.Size,

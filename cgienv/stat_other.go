@@ -14,6 +14,7 @@ type fileInfo struct {
 	mode  uint32
 	stamp Stamp
 	perm  uint32 // permission bits (0o777)
+	ctime int64  // not known here: 0 (the stamp and perm are compared)
 }
 
 const (

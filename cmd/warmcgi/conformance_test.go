@@ -473,11 +473,31 @@ func TestConformanceReload(t *testing.T) {
 	helper := func(v int) string { return fmt.Sprintf("VERSION = %d\n", v) }
 	write("reload.py", script(1), 0o755, 100)
 	write("reloadhelper.py", helper(1), 0o644, 100)
-
 	apacheURL, _ := startApache(t, dir)
-	// Apache looks at the file on every request; so does warmcgi with
-	// --stat-interval 0 (TestStatInterval covers the default).
-	warmURL, _ := startWarmcgi(t, dir, "-w", "1", "--stat-interval", "0")
+	// Not fork yet: its child imports the helper through CPython's .pyc
+	// check (whole-second mtime and size), so the same-second, same-size
+	// helper edit below still answers the old helper there (COMPAT 15).
+	for _, mode := range []string{"default", "subinterp", "process"} {
+		t.Run(mode, func(t *testing.T) { reloadSteps(t, dir, apacheURL, mode, write, script, helper) })
+	}
+}
+
+// reloadSteps edits, replaces, chmods and removes the reload script under
+// Apache and a warmcgi in the given isolation mode, comparing each next
+// answer.
+func reloadSteps(t *testing.T, dir, apacheURL, mode string, write func(string, string, os.FileMode, int),
+	script func(int) string, helper func(int) string) {
+	write("reload.py", script(1), 0o755, 100)
+	write("reloadhelper.py", helper(1), 0o644, 100)
+	// Apache looks at the file on every request; warmcgi, in its default
+	// configuration, remembers what the URL resolved to and still sees
+	// each change at the next request (inotify and one stat; the fallback
+	// is in TestStatInterval).
+	args := []string{"-w", "1"}
+	if mode != "default" {
+		args = append(args, "--isolation", mode)
+	}
+	warmURL, _ := startWarmcgi(t, dir, args...)
 	as := newDiffServer(t, "apache", apacheURL)
 	ws := newDiffServer(t, "warmcgi", warmURL)
 	r := cc(14, "reload", "/cgi-bin/reload.py").diffRequest
@@ -521,6 +541,33 @@ func TestConformanceReload(t *testing.T) {
 	// code is cached by nanosecond mtime, size and inode instead.
 	write("reloadhelper.py", helper(33), 0o644, 300)
 	check("helper edited, same size and second (COMPAT 15)", "script 3, helper 33\n")
+	// chmod -x and removal: Apache's next request is a 500 and a 404.
+	status := func(step string, want int) {
+		t.Helper()
+		a, err := doRaw(apacheURL, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := doRaw(warmURL, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.code != want || w.code != want {
+			t.Errorf("%s: apache %q, warmcgi %q; want %d from both", step, a.statusLine, w.statusLine, want)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "reload.py"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status("script made not executable (issue 15 item 5)", 500)
+	if err := os.Chmod(filepath.Join(dir, "reload.py"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check("executable again", "script 3, helper 33\n")
+	if err := os.Remove(filepath.Join(dir, "reload.py")); err != nil {
+		t.Fatal(err)
+	}
+	status("script removed (issue 15 item 5)", 404)
 }
 
 // TestConformanceSwallowedTimeout covers the part of COMPAT 45 and 50 the

@@ -12,6 +12,16 @@ import (
 	"github.com/warmcgi/warmcgi/pyhost"
 )
 
+// DefaultQueue is how many requests may wait for a worker of one mode's
+// pool when --queue is not given. A burst waits and is served, as Apache
+// lets one wait in its listen backlog, and gets 503 only after
+// --queue-timeout; the bound is there for memory only: a waiting request
+// holds its connection's buffers, environment and at most 64 KiB of body
+// (larger bodies stream), under 100 KiB (1000 waiting GETs measured 24 KiB
+// each), so 1024 of them stay under 100 MiB. (It was 4 per worker: 8 in all with -w 2, which turned away a
+// burst of 16 slow requests at once.)
+const DefaultQueue = 1024
+
 // Config is what the backends are built from; the serve flags fill it. A
 // zero field means the flag's "none" (no timeout, no limit, nothing kept).
 type Config struct {
@@ -19,7 +29,7 @@ type Config struct {
 	Isolation *Isolation // which mode runs each Python 3 script; nil: subinterp
 	CGI       []string   // --cgi globs: scripts run as plain CGI
 	Workers   int        // -w: interpreters, or worker processes, per mode
-	Queue     int        // --queue (0: 4 per worker)
+	Queue     int        // --queue (0: DefaultQueue)
 	// QueueTimeout is the longest wait for a worker (--queue-timeout).
 	QueueTimeout time.Duration
 	MaxRequests  int           // --max-requests (0: never replace)
@@ -301,3 +311,11 @@ type Backend interface {
 }
 
 var _ Backend = (*Dispatcher)(nil)
+
+// queue is the --queue a pool is given.
+func (c *Config) queue() int {
+	if c.Queue <= 0 {
+		return DefaultQueue
+	}
+	return c.Queue
+}

@@ -169,7 +169,7 @@ func newEmbeddedPool(c *Config, n int, main bool, guard func(module, path string
 	limit := timeLimit(c.Timeout)
 	return interp.New(interp.Options{
 		Workers:      n,
-		QueueSize:    c.Queue,
+		QueueSize:    c.queue(),
 		QueueTimeout: c.QueueTimeout,
 		Logger:       c.Logger,
 		MaxRequests:  c.MaxRequests,

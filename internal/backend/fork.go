@@ -41,7 +41,7 @@ func newFork(c *Config) (*fork, error) {
 	r := &fork{fs: fs, limit: timeLimit(c.Timeout)}
 	r.pool, err = interp.New(interp.Options{
 		Workers:      c.Workers,
-		QueueSize:    c.Queue,
+		QueueSize:    c.queue(),
 		QueueTimeout: c.QueueTimeout,
 		Logger:       c.Logger,
 	}, func(id int) (forkSlot, error) { return forkSlot{id}, nil })

@@ -44,7 +44,7 @@ func newProcess(c *Config) (*process, error) {
 	r := &process{limit: timeLimit(c.Timeout)}
 	r.pool, err = interp.New(interp.Options{
 		Workers:      c.Workers,
-		QueueSize:    c.Queue,
+		QueueSize:    c.queue(),
 		QueueTimeout: c.QueueTimeout,
 		Logger:       c.Logger,
 	}, func(id int) (*procmode.Slot, error) {

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"internal/observe":  {"github.com/prometheus/client_golang/", module + "cgienv", module + "interp"},
 	"internal/backend":  {"golang.org/x/sys/", module + "cgienv", module + "interp", module + "pyhost", module + "internal/procmode"},
 	"internal/check":    {module + "cgienv", module + "internal/backend"},
-	"internal/server":   {module + "cgienv", module + "internal/"},
+	"internal/server":   {"github.com/fsnotify/fsnotify", module + "cgienv", module + "internal/"},
 	"cmd/warmcgi":       {"github.com/spf13/pflag", module + "cgienv", module + "internal/"},
 }
 

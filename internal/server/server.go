@@ -113,6 +113,8 @@ func (s *Server) start() error {
 		s.log.Error("dropping privileges", "err", err)
 		return err
 	}
+	// Watched as the serving user, who must be able to read DIR anyway.
+	s.watchScripts()
 	pycache, err := c.Security.pycacheDir(c.PycacheDir, c.PycacheExplicit, s.log)
 	if err != nil {
 		s.log.Error("bytecode cache", "err", err)
