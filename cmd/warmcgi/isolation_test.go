@@ -216,7 +216,8 @@ func TestProcessFidelity(t *testing.T) {
 }
 
 // TestIsolationFor routes scripts by glob: fork works where a rule puts a
-// script in a worker process, and is refused in the default subinterp.
+// script in a worker process, is refused in an explicit subinterp, and
+// works in the default configuration (auto moves the script to fork).
 func TestIsolationFor(t *testing.T) {
 	dir := testdataCGIBin(t)
 	base, _ := startWarmcgi(t, dir, "--isolation-for", "proc/fork*.py=process", "-w", "1")
@@ -234,10 +235,17 @@ func TestIsolationFor(t *testing.T) {
 	if code, body, err := fetch(t, client, base+"cgi-bin/proc/execv.py"); err != nil || code != 200 || body != "from printf\n" {
 		t.Errorf("proc/execv.py (subinterp): %d %v %q", code, err, body)
 	}
-	// Without the rule the fork is refused: the child's line is missing.
-	base2, _ := startWarmcgi(t, dir, "-w", "1")
+	// In an explicit subinterp, without the rule, the fork is refused: the
+	// child's line is missing.
+	base2, _ := startWarmcgi(t, dir, "--isolation", "subinterp", "-w", "1")
 	if _, body, _ := fetch(t, client, base2+"cgi-bin/proc/fork.py"); strings.Contains(body, "child is another process") {
 		t.Errorf("proc/fork.py forked in subinterp mode: %q", body)
+	}
+	// The default, auto, moves it to fork mode, where it forks.
+	base3, _ := startWarmcgi(t, dir, "-w", "1")
+	if code, body, err := fetch(t, client, base3+"cgi-bin/proc/fork.py"); err != nil || code != 200 ||
+		body != "child is another process: True\nparent saw exit 7\n" {
+		t.Errorf("proc/fork.py (default configuration): %d %v %q", code, err, body)
 	}
 }
 
