@@ -17,15 +17,16 @@ import _thread
 _THREAD_JOIN_TIMEOUT = 30.0
 _threads_left = [False]
 _thread_start = threading.Thread.start
-# By weak reference: a running thread is held by threading itself, and a
-# finished one the script dropped must die with what it holds, as in CGI.
-_started = weakref.WeakSet()
+# Weak references (see fds.py's _opened): a running thread is held by
+# threading itself, and a finished one the script dropped must die with
+# what it holds, as in CGI.
+_started = set()
 
 
 def _start(self):
     if _cur[1] is not None and not getattr(self, "_warmcgi_internal", False):
         self._warmcgi_request = True
-        _started.add(self)
+        _started.add(weakref.ref(self, _started.discard))
         sinks = list(_cur)
         run = self.run
 

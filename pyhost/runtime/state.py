@@ -82,7 +82,8 @@ def _reset_state(err):
         _alarm[0].cancel()
         _alarm = None
     _signals.clear()
-    started = list(_started)  # held strongly only while the request ends
+    # The threads still there, held strongly only while the request ends.
+    started = [t for t in (r() for r in _started) if t is not None] if _started else []
     _started.clear()
     cft = sys.modules.get("concurrent.futures.thread")
     if cft is not None and started:
@@ -101,7 +102,7 @@ def _reset_state(err):
     # A thread still running (a daemon, or one past the join bound) would
     # die with a CGI process; a worker process ends after the request for
     # it to do so (process mode).
-    _threads_left[0] = any(t.is_alive() for t in started)
+    _threads_left[0] = bool(started) and any(t.is_alive() for t in started)
     del started
     _children.clear()
     _run_exit_funcs()
@@ -134,9 +135,10 @@ def _reset_state(err):
     # of which may be the script's own sys.stderr).
     _flush(sys.stdout)
     _flush(sys.stderr)
-    for f in list(_opened):
+    for ref in list(_opened) if _opened else ():
+        f = ref()
         try:
-            if f.closed:
+            if f is None or f.closed:
                 continue
             if keeping:
                 f.flush()

@@ -5,6 +5,7 @@
 import os
 import shutil
 import tempfile
+import threading
 
 d = tempfile.mkdtemp(prefix="warmcgi-compat68-")
 tmp = os.path.join(d, "page.tmp")
@@ -31,6 +32,21 @@ def save(name, text):
 
 save("func.txt", "written in a function")
 func = open(os.path.join(d, "func.txt")).read()
+
+
+class Saver(threading.Thread):
+    """A thread that keeps its file: both die once it is joined and dropped."""
+
+    def run(self):
+        self.f = open(os.path.join(d, "thread.txt"), "w")
+        self.f.write("written by a thread")
+
+
+t = Saver()
+t.start()
+t.join()
+del t
+thread = open(os.path.join(d, "thread.txt")).read()
 shutil.rmtree(d)
 
 print("Content-Type: text/plain")
@@ -39,3 +55,4 @@ print("page read back:", repr(page))
 print("appended lines:", lines)
 print("binary read back:", repr(data))
 print("function's file read back:", repr(func))
+print("thread's file read back:", repr(thread))
