@@ -8,6 +8,7 @@ import gc
 import io
 import os
 import sys
+import weakref
 
 _os_write = os.write
 _os_read = os.read
@@ -160,9 +161,19 @@ def _script_code(filename):
 def _track_opened(f):
     """Remember a file the request's own code opened (68-69): it is closed
     (or, with a keep policy, flushed) when the request ends. Called by the
-    open() replacements, so the opener is two frames up."""
+    open() replacements, so the opener is two frames up. Held weakly: a
+    file the script drops is flushed and closed at once, as under CPython
+    (open(tmp, "w").write(text) then a rename and a read-back)."""
     if _cur[1] is not None and _script_code(sys._getframe(2).f_code.co_filename):
-        _opened.append(f)
+        try:
+            _opened.add(weakref.ref(f, _opened.discard))
+        except TypeError:
+            # Not weakly referable (an opener's own type): its descriptor
+            # is tracked instead, closed at the end unless still held.
+            try:
+                _track_fd(f.fileno())
+            except Exception:
+                pass
     return f
 
 
@@ -178,7 +189,11 @@ def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None
     return _track_opened(_io_open(file, mode, buffering, encoding, errors, newline, closefd, opener))
 
 
-_opened = []  # files the script opened during the request (68, 69)
+# Weak references to the files the script opened during the request (68,
+# 69), each removed as its file dies: tracking must not keep a file alive
+# past its last reference. (A plain set: weakref.WeakSet's iteration costs
+# microseconds even when empty, at every request's end.)
+_opened = set()
 
 # Raw file descriptors the script's own code opens (os.open, os.pipe,
 # tempfile.mkstemp) die with a CGI process if it never closes them; in the

@@ -9,6 +9,7 @@ import logging
 import random  # at start-up, for _patch_random to watch its seed from the first request (F5)
 import sys
 import threading
+import weakref
 import _thread
 
 # Threads (73): non-daemon threads a request starts keep it open, as they
@@ -16,13 +17,16 @@ import _thread
 _THREAD_JOIN_TIMEOUT = 30.0
 _threads_left = [False]
 _thread_start = threading.Thread.start
-_started = []
+# Weak references (see fds.py's _opened): a running thread is held by
+# threading itself, and a finished one the script dropped must die with
+# what it holds, as in CGI.
+_started = set()
 
 
 def _start(self):
     if _cur[1] is not None and not getattr(self, "_warmcgi_internal", False):
         self._warmcgi_request = True
-        _started.append(self)
+        _started.add(weakref.ref(self, _started.discard))
         sinks = list(_cur)
         run = self.run
 
@@ -33,6 +37,9 @@ def _start(self):
                 run()
             finally:
                 _thread_sinks.pop(ident, None)
+                # The wrapper holds the thread (self.run is bound to it):
+                # dropped, so a finished thread is not kept by a cycle.
+                self.__dict__.pop("run", None)
         self.run = run_with_sinks
     return _thread_start(self)
 
@@ -79,6 +86,8 @@ def _run_exit_funcs():
 # logging (65): handlers a request's own code adds are closed and removed
 # at its end; levels and logging.disable are restored.
 _add_handler = logging.Logger.addHandler
+# (logger, weak reference to a handler): a handler the script removed and
+# dropped dies at once with its stream, as it would in its CGI process.
 _added_handlers = []
 
 
@@ -96,7 +105,11 @@ def _user_caller():
 
 def _addHandler(self, hdlr):
     if _cur[1] is not None and _user_caller():
-        _added_handlers.append((self, hdlr))
+        try:
+            ref = weakref.ref(hdlr)
+        except TypeError:
+            ref = (lambda h: lambda: h)(hdlr)  # held by the logger anyway
+        _added_handlers.append((self, ref))
     return _add_handler(self, hdlr)
 
 

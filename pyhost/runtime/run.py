@@ -172,8 +172,15 @@ def _report(e):
 
 
 def _flush(stream):
+    # A closed stream is skipped, as CPython's exit skips a closed
+    # sys.stdout or sys.stderr (a file of the script's own, closed by it).
     if stream is _stdout or stream is _stderr or stream is None:
         return
+    try:
+        if stream.closed is True:
+            return
+    except Exception:
+        pass  # no such attribute, or a detached wrapper: flush() reports it
     try:
         stream.flush()
     except BaseException as e:

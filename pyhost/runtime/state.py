@@ -63,12 +63,12 @@ def _record_builtins():
     _builtins_version[0] = _dict_version(builtins.__dict__)
 
 
-def _stop_executors(cft):
+def _stop_executors(cft, started):
     # A ThreadPoolExecutor the script left open keeps its worker threads
     # waiting for more work. A CGI process's exit shuts it down (its
     # threads finish what was submitted, then end), and so does the end of
     # the request; otherwise the join below would wait out its bound.
-    for t in _started:
+    for t in started:
         if t.is_alive() and getattr(t, "_target", None) is cft._worker and getattr(t, "_args", None):
             ex = t._args[0]()
             if isinstance(ex, cft.ThreadPoolExecutor):
@@ -82,10 +82,13 @@ def _reset_state(err):
         _alarm[0].cancel()
         _alarm = None
     _signals.clear()
+    # The threads still there, held strongly only while the request ends.
+    started = [t for t in (r() for r in _started) if t is not None] if _started else []
+    _started.clear()
     cft = sys.modules.get("concurrent.futures.thread")
-    if cft is not None and _started:
-        _stop_executors(cft)
-    for t in _started:
+    if cft is not None and started:
+        _stop_executors(cft, started)
+    for t in started:
         if not t.daemon and t.is_alive():
             try:
                 t.join(_THREAD_JOIN_TIMEOUT)
@@ -99,20 +102,24 @@ def _reset_state(err):
     # A thread still running (a daemon, or one past the join bound) would
     # die with a CGI process; a worker process ends after the request for
     # it to do so (process mode).
-    _threads_left[0] = bool(_started) and any(t.is_alive() for t in _started)
-    _started.clear()
+    _threads_left[0] = bool(started) and any(t.is_alive() for t in started)
+    del started
     _children.clear()
     _run_exit_funcs()
     # With --modules keep or --globals keep, what the script's code set up
     # is meant to last: its files are only flushed, its handlers stay.
     keeping = _MODULES == "keep" or _GLOBALS == "keep"
     if not keeping:
-        for lg, h in reversed(_added_handlers):
+        for lg, ref in reversed(_added_handlers):
+            h = ref()
+            if h is None:
+                continue  # removed and gone: closed as it died
             try:
                 lg.removeHandler(h)
                 h.close()
             except Exception:
                 pass
+        h = None
         for lg, level in _changed_levels.items():
             _set_level(lg, level)
         if "logging.config" in sys.modules:
@@ -123,9 +130,15 @@ def _reset_state(err):
                     lg.disabled = False
     _added_handlers.clear()
     _changed_levels.clear()
-    for f in _opened:
+    # As a CGI process exits: sys.stdout and sys.stderr are flushed after
+    # the atexit handlers and before the files still open are closed (one
+    # of which may be the script's own sys.stderr).
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    for ref in list(_opened) if _opened else ():
+        f = ref()
         try:
-            if f.closed:
+            if f is None or f.closed:
                 continue
             if keeping:
                 f.flush()
