@@ -89,6 +89,13 @@ docs: ## rewrite the README's flag reference from the binary's --help
 clean:
 	rm -rf bin
 
+# The Debian releases test-chroots runs the Python-dependent packages in.
+CHROOT_SUITES ?= trixie sid
+
+.PHONY: test-chroots
+test-chroots: ## (root) pyhost and the server tests in cached chroots of Debian 13 and sid (CHROOT_SUITES)
+	@set -e; for s in $(CHROOT_SUITES); do .ci/chroot-suite $$s; done
+
 .PHONY: bench-compare
 bench-compare: build ## warmcgi vs Apache mod_cgi, nginx+fcgiwrap, mod_wsgi, Go (root installs the Debian packages)
 	WARMCGI=$(abspath $(BIN)) benchmarks/run.sh
