@@ -441,6 +441,7 @@ func TestAutoMovesOnce(t *testing.T) {
 		t.Errorf("%d decisions logged, want %d (one per script, kept across SIGHUP):\n%s", n, len(scripts), p.stderr.String())
 	}
 }
+
 // TestAlarmInterruptsSocketRead: a SIGALRM watchdog interrupts a blocking
 // socket read within its period, as under CGI, in the default
 // configuration (auto moves the script to fork mode) and in fork mode.
