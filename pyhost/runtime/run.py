@@ -245,7 +245,8 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
         g["__cached__"] = None
         g["__builtins__"] = builtins
         g["__loader__"] = entry[4]
-        g["__annotations__"] = {}
+        if sys.version_info < (3, 14):
+            g["__annotations__"] = {}  # 3.14 (PEP 649) no longer makes one
         if _GLOBALS == "keep":
             _kept_main[path] = main
     g = main.__dict__
