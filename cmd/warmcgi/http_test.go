@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,6 +333,16 @@ func TestHTTPDifferential(t *testing.T) {
 			t.Errorf("%s: warmcgi %d (want %d), http.server %d (want %d)\nwarmcgi body: %.300s\nhttp.server body: %.300s",
 				name, wr.StatusCode, c.status, pr.StatusCode, pyWant, wbody, pbody)
 			continue
+		}
+		if q := strings.Index(c.target, "?"); q >= 0 && strings.HasPrefix(c.target, "/noindex/") {
+			// Older http.server releases (3.11.2, 3.13.0) put the query in a
+			// listing's title too; current ones (3.13.5) and warmcgi do not.
+			old := "Directory listing for " + c.target[:q]
+			if unq, err := url.PathUnescape(c.target[q:]); err == nil {
+				esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(unq)
+				pbody = strings.ReplaceAll(pbody, old+esc, old)
+			}
+			pr.Header.Set("Content-Length", fmt.Sprint(len(pbody)))
 		}
 		if c.sameBody && wbody != pbody {
 			t.Errorf("%s: bodies differ\nwarmcgi:\n%s\nhttp.server:\n%s", name, wbody, pbody)

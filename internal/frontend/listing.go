@@ -33,8 +33,10 @@ func (s *Static) list(w http.ResponseWriter, r *http.Request, rel string) {
 		kinds[e.Name()] = e.Type()
 	}
 	sortNames(names)
-	// The title is the request-target as sent, query included, decoded.
-	title := "Directory listing for " + escapeText(unquote(r.RequestURI))
+	// The title is the request-target's path as sent, decoded, without its
+	// query (as current http.server: 3.13.5, 3.11.2 still showed the query).
+	target, _, _ := strings.Cut(r.RequestURI, "?")
+	title := "Directory listing for " + escapeText(unquote(target))
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
 	b.WriteString(title + "</title>\n</head>\n<body>\n<h1>" + title + "</h1>\n<hr>\n<ul>\n")
