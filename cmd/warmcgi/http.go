@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/pflag"
+	"github.com/warmcgi/warmcgi/internal/server"
 )
 
 const httpUsage = `Usage: warmcgi http [flags] [DIR] [PORT]
@@ -78,7 +79,7 @@ func newHTTPFlags(c *serveConfig, hf *httpFlags, stderr io.Writer) *pflag.FlagSe
 }
 
 func httpCmd(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) int {
-	tuneGC()
+	server.TuneGC()
 	var c serveConfig
 	var hf httpFlags
 	fs := newHTTPFlags(&c, &hf, stderr)

@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/warmcgi/warmcgi/internal/backend"
+	"github.com/warmcgi/warmcgi/internal/server"
 )
 
 // Exit codes.
@@ -36,7 +37,7 @@ const (
 )
 
 func main() {
-	closeInheritedOnExec()
+	server.CloseInheritedOnExec()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -134,7 +133,7 @@ func defaultPycache() string {
 }
 
 func serve(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) int {
-	tuneGC()
+	server.TuneGC()
 	var c serveConfig
 	fs := newServeFlags(&c, stderr)
 	if err := fs.Parse(args); err != nil {
@@ -186,7 +185,7 @@ func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (
 	if c.globals != "fresh" && c.globals != "keep" {
 		return server.Config{}, fmt.Errorf("--globals %q: want fresh or keep", c.globals)
 	}
-	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
+	logger, err := server.NewLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -240,21 +239,6 @@ func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (
 	}, nil
 }
 
-// serveGCPercent is the Go garbage collector's target (GOGC) of a server
-// started without GOGC in its environment. The server's own live heap is
-// about 1 MiB, so at Go's default (100) a collection starts every 4 MiB
-// allocated: 40 a second at 20k requests a second, each taking a quarter
-// of the two cores' Go time while it marks. At 400 the heap may grow to
-// about 16 MiB (beside interpreters of 10 MiB each) and collections are a
-// quarter as frequent (README, Performance).
-const serveGCPercent = 400
-
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
-}
-
 func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 	dir, err := filepath.Abs(c.dir)
 	if err != nil {
@@ -294,19 +278,4 @@ func newHandler(c *serveConfig, logger *slog.Logger) (*cgienv.Handler, error) {
 		ServerAdmin:       c.serverAdmin,
 		StreamBodies:      true, // every runner here takes Request.StdinStream
 	}, nil
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

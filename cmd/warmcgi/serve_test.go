@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/warmcgi/warmcgi/internal/server"
 )
 
 func get(t testing.TB, url string) (int, http.Header, string) {
@@ -601,12 +603,12 @@ func TestBodyStreamedToScript(t *testing.T) {
 func TestTuneGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	t.Setenv("GOGC", "")
-	tuneGC()
-	if got := debug.SetGCPercent(100); got != serveGCPercent {
-		t.Errorf("GC percent %d without GOGC, want %d", got, serveGCPercent)
+	server.TuneGC()
+	if got := debug.SetGCPercent(100); got != server.GCPercent {
+		t.Errorf("GC percent %d without GOGC, want %d", got, server.GCPercent)
 	}
 	t.Setenv("GOGC", "50")
-	tuneGC()
+	server.TuneGC()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GC percent %d with GOGC set, want it left alone (100)", got)
 	}
