@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
@@ -151,7 +152,7 @@ func New(c Config) (*Dispatcher, error) {
 		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), logger: c.Logger}
 		for _, m := range []mode{autoExtTarget, autoExactTarget} {
 			if c.Isolation.onlyAuto(m) {
-				b.auto.targets[m] = lazyBackend{b, m}
+				b.auto.targets[m] = &lazyBackend{b: b, m: m}
 			} else {
 				b.auto.targets[m] = b.d.backends[m]
 			}
@@ -201,17 +202,22 @@ var errClosed = errors.New("the server is shutting down")
 
 // lazyBackend is a mode auto moves scripts to, started on its first
 // request (Dispatcher.start); a start that fails fails that request, and
-// the next one tries again.
+// the next one tries again. Once started, requests go straight to it.
 type lazyBackend struct {
-	b *Dispatcher
-	m mode
+	b       *Dispatcher
+	m       mode
+	started atomic.Pointer[pyBackend]
 }
 
-func (l lazyBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+func (l *lazyBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
+	if be := l.started.Load(); be != nil {
+		return (*be).run(ctx, req, fl)
+	}
 	be, err := l.b.start(l.m)
 	if err != nil {
 		return nil, err
 	}
+	l.started.Store(&be)
 	return be.run(ctx, req, fl)
 }
 
