@@ -10,7 +10,7 @@ import (
 // BenchmarkExec measures one request inside one interpreter: the single
 // cgo call, the runtime's swap, and the script.
 func BenchmarkExec(b *testing.B) {
-	for _, name := range []string{"hello.py", "environ.py", "page.py"} {
+	for _, name := range []string{"hello.py", "environ.py", "page.py", "manymodules.py"} {
 		b.Run(name, func(b *testing.B) {
 			runtime.LockOSThread() // this goroutine ends with the sub-benchmark: the thread is not reused
 			ip, err := NewInterp(InterpOptions{OwnGIL: OwnGILSupported()})

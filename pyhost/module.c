@@ -359,7 +359,7 @@ static PyMethodDef text_write_def = {
  * _same_items(d, items) reports whether dict d holds exactly the names and
  * objects of items, a flat tuple (name, object, name, object, ...) in the
  * dict's order, compared by identity: the runtime's check, after every
- * request, that a script left builtins alone. It never calls an object's
+ * request, that a script left sqlite3's adapters alone. It never calls an object's
  * own __eq__, and costs two pointer comparisons per name instead of a
  * Python call per name (a few microseconds per request).
  */
@@ -385,29 +385,6 @@ same_items(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	}
 	Py_RETURN_TRUE;
 }
-
-/*
- * _dict_version(d) returns a number that changes whenever dict d changes
- * (PEP 509's ma_version_tag, which CPython keeps up to 3.13), or -1 where
- * there is none. The runtime compares builtins' items (_same_items) only
- * after a request that changed the dict: the check took about 1 µs of
- * every request.
- */
-static PyObject *
-dict_version(PyObject *self, PyObject *d)
-{
-	(void)self;
-#if PY_VERSION_HEX < 0x030E0000
-	if (PyDict_Check(d))
-		return PyLong_FromUnsignedLongLong(((PyDictObject *)d)->ma_version_tag);
-#else
-	(void)d;
-#endif
-	return PyLong_FromLong(-1);
-}
-
-static PyMethodDef dict_version_def = {
-	"_dict_version", dict_version, METH_O, "A number that changes whenever a dict changes, or -1."};
 
 static PyMethodDef same_items_def = {
 	"_same_items", (PyCFunction)(void (*)(void))same_items, METH_FASTCALL,
@@ -548,25 +525,24 @@ ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, si
 		PyObject *e = PyCFunction_New(&emit_def, NULL);
 		PyObject *rb = PyCFunction_New(&read_body_def, NULL);
 		PyObject *sv = PyCFunction_New(&same_items_def, NULL);
-		PyObject *dv = PyCFunction_New(&dict_version_def, NULL);
 		PyObject *tw = PyCFunction_New(&text_write_def, NULL);
 		PyObject *cap = PyCapsule_New(park, NULL, NULL);
 		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
 		PyObject *ev = PyCFunction_New(&ext_verdict_def, NULL);
 
-		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && dv != NULL && tw != NULL && pk != NULL && ev != NULL &&
+		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && tw != NULL && pk != NULL && ev != NULL &&
 		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
 		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
-		    PyDict_SetItemString(dict, "_dict_version", dv) == 0 && PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
-		    PyDict_SetItemString(dict, "_parked", pk) == 0 && PyDict_SetItemString(dict, "_ext_verdict", ev) == 0)
+		    PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
+		    PyDict_SetItemString(dict, "_parked", pk) == 0 && PyDict_SetItemString(dict, "_ext_verdict", ev) == 0 &&
+		    ph_add_modstate(dict) == 0)
 			code = Py_CompileString(o->runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
 		Py_XDECREF(tf);
 		Py_XDECREF(e);
 		Py_XDECREF(rb);
 		Py_XDECREF(sv);
-		Py_XDECREF(dv);
 		Py_XDECREF(tw);
 		Py_XDECREF(cap);
 		Py_XDECREF(pk);

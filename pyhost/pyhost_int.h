@@ -46,6 +46,9 @@ PyObject *ph_exception_text(void);
  * runtime source in it and returns a new reference to its _run, or NULL
  * with errbuf filled. GIL held.
  */
+/* modstate.c: the runtime's module-state functions, added to its namespace. */
+int ph_add_modstate(PyObject *dict);
+
 PyObject *ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen);
 
 /*

@@ -202,12 +202,16 @@ func conformanceCases() []conformanceCase {
 		cc(64, "064-mutable-default", p+"064-mutable-default.py"),
 		cc(65, "065-logging", p+"065-logging.py"),
 		cc(66, "066-knobs", p+"066-knobs.py"),
-		// Embedded, a replaced standard-library function (time.ctime = ...)
-		// and mimetypes.add_type stay for later requests (sys.executable,
-		// the switch interval, builtins, the decimal context,
-		// codecs.register, the csv field size limit, tempfile.tempdir and
-		// sqlite3's adapters are restored: 066-knobs): a script that needs
-		// a pristine standard library every time runs as plain CGI.
+		// Names rebound, added or deleted in loaded modules (the standard
+		// library's, an installed package's, builtins) are put back.
+		cc(66, "066-module-state", p+"066-module-state.py"),
+		// Embedded, what mimetypes.add_type adds to mimetypes' tables (the
+		// contents of its objects, not its names) stays for later requests
+		// (sys.executable, the switch interval, the decimal context,
+		// codecs.register, the csv field size limit, tempfile.tempdir,
+		// sqlite3's adapters and every module's names are restored:
+		// 066-knobs, 066-module-state): a script that needs a pristine
+		// standard library every time runs in fork mode or as plain CGI.
 		cc(66, "066-knobs-open", p+"066-knobs-open.py").inMode("cgi"),
 		// Also on an interpreter no script imported random in before:
 		// the subtest 067-random-first-import.

@@ -1,8 +1,8 @@
 # The runtime's changes to the interpreter, each area's in turn. The order
 # matters: later steps record or build on what earlier ones set. The
 # baselines (state.py) hold warmcgi's import finders, preloaded modules
-# are imported with the emulation in place, process mode undoes part of
-# the sub-interpreter emulation, and builtins are recorded last.
+# are imported with the emulation in place, and process mode undoes part of
+# the sub-interpreter emulation.
 
 
 def _install():
@@ -28,7 +28,6 @@ def _install():
     _install_watchdog()
     _install_cgi_escape()
     _install_procmode()
-    _record_builtins()
 
 
 _install()

@@ -58,9 +58,171 @@ def _purge_modules(marker):
     for name in added:
         m = sys.modules.get(name)
         f = getattr(m, "__file__", None)
-        if f and not f.startswith(_keep):
+        if f and not f.startswith(_keep) and f != _held.get(name, ("",))[0]:
             del sys.modules[name]
             _close_connections(vars(m))
+
+
+# Project modules an installed package holds (15, item 1). Under --modules
+# purge the scripts' own modules go after each request, and installed
+# packages stay. A framework that imports a project's modules itself
+# (Django's app registry, settings, URLconf and middleware through
+# import_module; Pyramid's scan) keeps their classes and functions in its
+# own state: purging them made the next request import second copies the
+# framework never sees (Django: "Model ... was already registered", the
+# admin deleting through the first class's relations). So the rule is:
+# a module of the scripts' trees that code of an installed package
+# imports, and every module its import imports, stays loaded with that
+# package; when the file of any of them changes or goes, they are all
+# dropped together with the package that holds them (every module under
+# its top-level name), before the next request runs, which imports them
+# all afresh, as a new CGI process would. A script's own imports (its
+# __main__, its helpers, importlib.import_module called by them) are
+# purged as before. The names a request rebinds in a held module are put
+# back after it, as in the standard library's (state.py, _modules_end).
+_installed = tuple(p for p in _keep if "-packages" in p)
+_held = {}  # module name -> (file, stamp) of the project modules held
+_holders = set()  # top-level names of the installed packages that hold them
+_holder = [None]  # the one whose import of a project module is under way
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+
+
+def _importing_package():
+    """The top-level name of the installed package whose code is importing
+    (importlib's own frames skipped), or None."""
+    f = sys._getframe(3)
+    while f is not None and (f.f_code.co_filename.startswith("<frozen")
+                             or f.f_globals.get("__name__", "").startswith("importlib")):
+        f = f.f_back
+    if f is None or not f.f_code.co_filename.startswith(_installed):
+        return None
+    return f.f_globals.get("__name__", "").partition(".")[0] or None
+
+
+def _hold_import(spec, load):
+    """Import a module of the scripts' own trees (spec), held when an
+    installed package imports it or it is imported while one is."""
+    if _holder[0] is None:
+        pkg = _importing_package() if _MODULES == "purge" else None
+        if pkg is None:
+            return load(spec)
+        _holder[0] = pkg
+        try:
+            m = load(spec)
+        finally:
+            _holder[0] = None
+        _holders.add(pkg)
+        _owners.add(_script[0])
+    else:
+        m = load(spec)
+    _held[spec.name] = (spec.origin, _stamp(spec.origin))
+    _mskip.pop(spec.name, None)
+    # Its packages stay with it: a held submodule whose package was
+    # dropped would not be found on the package imported again.
+    parent = spec.name.rpartition(".")[0]
+    while parent and parent not in _held:
+        pm = sys.modules.get(parent)
+        f = pm.__dict__.get("__file__") if type(pm) is type(sys) else None
+        if not isinstance(f, str) or f.startswith(_keep):
+            break
+        _held[parent] = (f, _stamp(f))
+        _mskip.pop(parent, None)
+        parent = parent.rpartition(".")[0]
+    return m
+
+
+# Held modules are found by name in sys.modules, where another script's
+# own module of the same name (a second project's "models") would find
+# them instead of its file. So a script that did not take part in the
+# hold (_owners: the scripts in whose requests it formed or that imported
+# the held modules themselves) runs with them out of sys.modules
+# (_stash); when it imports one of those names, _HeldFinder gives it the
+# held module only if the import would load that very file, and the
+# script becomes an owner. The rest go back as the request ends.
+_owners = set()  # scripts that use the held modules
+_stash = {}  # name -> held module, out of sys.modules during this request
+_script = [""]  # the running script's path
+
+
+class _HeldFinder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        m = _stash.get(name)
+        if m is None:
+            return None
+        spec = _PathFinder.find_spec(name, path)
+        if spec is None or spec.origin != _held.get(name, ("",))[0]:
+            return None  # another file of that name: imported as usual
+        from importlib.util import spec_from_loader  # lazy: loaded only with held modules
+        del _stash[name]
+        _owners.add(_script[0])
+        return spec_from_loader(name, _HeldLoader(m), origin=spec.origin,
+                                is_package=spec.submodule_search_locations is not None)
+
+
+class _HeldLoader:
+    def __init__(self, module):
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        pass
+
+
+def _stash_held(script):
+    """As a request starts: a script that is not an owner runs without the held modules."""
+    if script in _owners:
+        return
+    for name in _held:
+        m = sys.modules.pop(name, None)
+        if m is not None:
+            _stash[name] = m
+            _unbind(name, m)
+
+
+def _unstash_held():
+    """As a request ends (after the purge): the held modules go back."""
+    for name, m in _stash.items():
+        if name in sys.modules:
+            continue  # the request held another module of that name
+        sys.modules[name] = m
+        parent, _, child = name.rpartition(".")
+        p = sys.modules.get(parent) if parent else None
+        if type(p) is type(sys):
+            p.__dict__.setdefault(child, m)
+    _stash.clear()
+
+
+def _check_held():
+    """As a request starts: when a held module's file changed or went, drop
+    the held modules and the packages that hold them (see above)."""
+    for path, stamp in _held.values():
+        if _stamp(path) != stamp:
+            break
+    else:
+        return
+    for name in [n for n in sys.modules if n in _held or n.partition(".")[0] in _holders]:
+        m = sys.modules.pop(name, None)
+        _unbind(name, m)
+        if type(m) is type(sys):
+            _close_connections(vars(m))
+    _held.clear()
+    _holders.clear()
+    _owners.clear()
+
+
+def _user_spec(spec):
+    origin = getattr(spec, "origin", None)
+    return isinstance(origin, str) and origin not in ("built-in", "frozen") and not origin.startswith(_keep)
 
 
 # Imports that failed (3): a package whose __init__ raised leaves the
@@ -82,7 +244,9 @@ _import_failed = []  # names whose load raised during the request
 def _watch_load(orig):
     def _load_unlocked(spec):
         try:
-            return orig(spec)
+            if _cur[1] is not None and _user_spec(spec):
+                return _hold_import(spec, orig)
+            return _modules_import(spec, orig)
         except BaseException:
             if _cur[1] is not None:
                 _import_failed.append(spec.name)
@@ -226,6 +390,8 @@ def _install_modules():
     _SourceFileLoader.get_code = _get_code
     _install_import_watch()
     sys.meta_path.append(_PylibFinder)
+    if _MODULES == "purge":
+        sys.meta_path.insert(0, _HeldFinder)
     if not _MAIN:
         sys.meta_path.insert(0, _MainOnlyFinder)
     # asyncio's C accelerator on 3.11 keeps its state in process-wide statics,

@@ -192,6 +192,11 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     argv, path, working directory and __main__."""
     global _gen, _worker
     _gen += 1
+    _script[0] = path
+    if _held:
+        _check_held()
+        _stash_held(path)
+    _modules_begin()
     # Requests run on the thread that owns the interpreter (in main mode,
     # each worker's own thread state of the main interpreter): the
     # watchdog, emulated signals and the stdio routing follow this one,
@@ -305,6 +310,8 @@ def _end(out, err, src, marker, g):
         _drop_broken(marker)
     if _MODULES == "purge":
         _purge_modules(marker)
+    if _stash:
+        _unstash_held()
     _restore_interpreter()
     _set_environ(_idle_env)
     _drop_async()  # a timer that fired too late

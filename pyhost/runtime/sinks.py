@@ -22,7 +22,7 @@
 # interpreter owns its worker process, see procmode.py) and _PYLIB
 # (module name -> source of the modules warmcgi brings, e.g. cgi on
 # 3.13+). pyhost.c adds its helpers: _emit, _read_body, _text_write,
-# _async_raise, _thread_frame, _same_items, _dict_version and _parked.
+# _async_raise, _thread_frame, _same_items, _parked and the _mstate_* functions.
 #
 # This file: the request's output sinks and input source, and the binary
 # face of sys.stdout and sys.stderr.

@@ -1,7 +1,6 @@
 # Putting the interpreter back after each request: what one request did
 # to the interpreter-wide state is undone before the next (63-69, 73-75,
 # 23, F4), to the baseline recorded once the runtime is installed.
-import builtins
 import codecs
 import gc
 import locale
@@ -12,8 +11,9 @@ import threading
 import warnings
 
 # The interpreter-wide settings as the runtime leaves them, the state every
-# request's changes are undone to: recorded by _record_base and
-# _record_builtins as the runtime is installed.
+# request's changes are undone to: recorded by _record_base as the
+# runtime is installed; modules' own state is put back by _modules_end,
+# below.
 _base_filters = []
 _base_meta_path = []
 _base_path_hooks = []
@@ -27,9 +27,6 @@ _base_max_digits = 0
 _CSV_FIELD_LIMIT = 128 * 1024  # csv.field_size_limit() in a new process
 _tempdir_default = [None]  # what tempfile.gettempdir() found here first
 _sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
-_base_builtins = {}  # what builtins holds once the runtime is installed (_record_builtins)
-_base_items = ()  # the same as a flat tuple (name, object, ...), for _same_items
-_builtins_version = [-1]  # _dict_version of builtins when it last held just those
 
 
 def _record_base():
@@ -52,15 +49,6 @@ def _record_base():
     if sys.get_int_max_str_digits() == 0:
         sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
     _base_max_digits = sys.get_int_max_str_digits()
-
-
-def _record_builtins():
-    """Last: builtins as the runtime leaves them (process mode replaces
-    open()), the state every request's changes are undone to (F4)."""
-    global _base_builtins, _base_items
-    _base_builtins = dict(builtins.__dict__)
-    _base_items = tuple(x for item in _base_builtins.items() for x in item)
-    _builtins_version[0] = _dict_version(builtins.__dict__)
 
 
 def _stop_executors(cft, started):
@@ -215,6 +203,10 @@ def _restore_network():
 
 def _restore_interpreter():
     """Put back interpreter-wide settings a script may have changed (66)."""
+    m = sys.modules.get("tempfile")
+    if m is not None and m.tempdir is not None:
+        _restore_tempdir(m)
+    _modules_end()
     sys.excepthook = sys.__excepthook__
     sys.displayhook = sys.__displayhook__
     sys.unraisablehook = sys.__unraisablehook__
@@ -270,15 +262,6 @@ def _restore_interpreter():
         _reset_asyncio(m)
     if "ssl" in sys.modules or "urllib.request" in sys.modules:
         _restore_network()
-    # builtins (F4): names a script added or replaced are put back, by
-    # identity, without calling the objects' own __eq__.
-    d = builtins.__dict__
-    v = _dict_version(d)
-    if v != _builtins_version[0] or v < 0:
-        if not _same_items(d, _base_items):
-            d.clear()
-            d.update(_base_builtins)
-        _builtins_version[0] = _dict_version(d)
     while _added_codecs:
         try:
             codecs.unregister(_added_codecs.pop())
@@ -290,9 +273,6 @@ def _restore_interpreter():
     m = sys.modules.get("_csv")
     if m is not None and m.field_size_limit() != _CSV_FIELD_LIMIT:
         m.field_size_limit(_CSV_FIELD_LIMIT)
-    m = sys.modules.get("tempfile")
-    if m is not None and m.tempdir is not None:
-        _restore_tempdir(m)
     m = sys.modules.get("_sqlite3")
     if m is not None:
         _restore_sqlite(m)
@@ -331,3 +311,86 @@ def _restore_tempdir(m):
         m.tempdir = saved
     if m.tempdir != _tempdir_default[0]:
         m.tempdir = None
+    else:
+        _adopt_name("tempfile", "tempdir", m.tempdir)
+
+
+# Module state (66, F4): every name a request rebinds, adds or deletes in
+# a module that was loaded before it (json.dumps = f, os.flag = 1, a
+# function rebound in an installed package, builtins) is put back as the
+# request ends, by one mechanism (modstate.c): each watched module's dict
+# has a baseline, and the dicts a request changed go back to it. Watched:
+# plain modules of the standard library and installed packages, the
+# project modules an installed package holds (modules.py), and builtins;
+# not the scripts' own helper modules (dropped or, with
+# --modules keep, kept as they are), not sys (its settings are put back
+# one by one above), not __main__ or the runtime, and not lazily loaded
+# modules (their dict fills in when first used). What the import of a
+# module that stays loaded does to other modules stays with it
+# (_modules_import). With --modules keep or --globals keep only builtins
+# are watched: what the scripts set up is meant to last.
+_mtracked = {}  # name -> record (modstate.c)
+_mskip = {}  # name -> the module's type when it was decided not to watch it
+_ModuleType = type(sys)
+_UNWATCHED = frozenset(("__main__", "_warmcgi", "sys"))
+_KEEPING = _MODULES == "keep" or _GLOBALS == "keep"
+_import_mark = [None]  # (mark, names) of the outermost import in progress
+
+
+def _watchable(name, m):
+    if type(m) is not _ModuleType or name in _UNWATCHED:
+        return False
+    if _KEEPING:
+        return name == "builtins"
+    f = m.__dict__.get("__file__")
+    return not isinstance(f, str) or f.startswith(_keep) or name in _held
+
+
+def _modules_begin():
+    """As a request starts: baselines of the modules loaded since the last."""
+    _modules_decide(_mstate_begin(_mtracked, sys.modules, _mskip))
+
+
+def _modules_decide(names):
+    for name in names:
+        m = sys.modules.get(name)
+        if _watchable(name, m):
+            _mstate_track(_mtracked, name, m)
+        else:
+            _mskip[name] = type(m)
+
+
+def _modules_end():
+    try:
+        _mstate_end(_mtracked)
+    except Exception:
+        # A dict that cannot be put back (out of memory): start afresh.
+        _mtracked.clear()
+
+
+def _adopt_name(module, name, value):
+    """Make value the baseline of one name of a watched module."""
+    rec = _mtracked.get(module)
+    items = rec[3] if rec is not None else ()
+    for i in range(0, len(items), 2):
+        if items[i] == name:
+            rec[3] = items[:i + 1] + (value,) + items[i + 2:]
+            return
+
+
+def _modules_import(spec, load):
+    """Import a module of the standard library or an installed package
+    (load), which stays loaded after the request: what its
+    import changes in watched modules (a library registering itself or
+    patching another) becomes their baseline, as its import is not repeated.
+    Changes the script made before the import are still put back."""
+    if _import_mark[0] is not None or _cur[1] is None or not _mtracked:
+        return load(spec)
+    _import_mark[0] = _mstate_mark(_mtracked)
+    try:
+        return load(spec)
+    finally:
+        mark, _import_mark[0] = _import_mark[0], None
+        _mstate_adopt(_mtracked, mark[0], mark[1])
+        # The modules it loaded are watched from here, as their import left them.
+        _modules_decide(_mstate_fresh(_mtracked, sys.modules, _mskip))

@@ -1,0 +1,409 @@
+/*
+ * modstate.c: the module state every request starts from (issue 15, item 4).
+ *
+ * A CGI process starts with every module as its import made it. A warm
+ * interpreter keeps the modules, so a name a script rebinds, adds or
+ * deletes in a loaded module (json.dumps = f, os.flag = 1, del x.y) would
+ * reach every later request. The runtime keeps, per module it watches, a
+ * baseline: the module's dict as a flat tuple (name, object, ...) and the
+ * dict's version when it was taken. _mstate_begin (as a request starts)
+ * takes the baseline of modules new since the last request and retakes it
+ * for dicts changed between requests; _mstate_end (as it ends) puts every
+ * dict that changed during the request back to its baseline.
+ *
+ * "Changed" is PEP 509's ma_version_tag up to 3.13 (two loads per module,
+ * so watching costs about 5 ns per loaded module per request); from 3.14,
+ * which has no version, the dict is compared with its baseline by
+ * identity (about 2 ns per name).
+ *
+ * A record is a list [module, dict, version, items]; the runtime (state.py)
+ * decides which modules are watched.
+ */
+#include "pyhost_int.h"
+
+enum { R_MOD, R_DICT, R_VER, R_ITEMS, R_LEN };
+
+#if PY_VERSION_HEX < 0x030E0000
+#define HAVE_VERSION 1
+static unsigned long long
+version(PyObject *d)
+{
+	return ((PyDictObject *)d)->ma_version_tag;
+}
+#else
+#define HAVE_VERSION 0
+static unsigned long long
+version(PyObject *d)
+{
+	(void)d;
+	return 0;
+}
+#endif
+
+/* flat returns dict d as a flat tuple (name, object, name, object, ...). */
+static PyObject *
+flat(PyObject *d)
+{
+	Py_ssize_t n = PyDict_GET_SIZE(d), pos = 0, i = 0;
+	PyObject *t = PyTuple_New(2 * n), *k, *v;
+
+	if (t == NULL)
+		return NULL;
+	while (i < 2 * n && PyDict_Next(d, &pos, &k, &v)) {
+		Py_INCREF(k);
+		Py_INCREF(v);
+		PyTuple_SET_ITEM(t, i++, k);
+		PyTuple_SET_ITEM(t, i++, v);
+	}
+	return t;
+}
+
+/* same reports whether dict d holds exactly the names and objects of items, in order. */
+static int
+same(PyObject *d, PyObject *items)
+{
+	Py_ssize_t pos = 0, i = 0;
+	PyObject *k, *v;
+
+	if (2 * PyDict_GET_SIZE(d) != PyTuple_GET_SIZE(items))
+		return 0;
+	while (PyDict_Next(d, &pos, &k, &v)) {
+		if (PyTuple_GET_ITEM(items, i) != k || PyTuple_GET_ITEM(items, i + 1) != v)
+			return 0;
+		i += 2;
+	}
+	return 1;
+}
+
+/* changed reports whether a record's dict differs from its baseline. */
+static int
+changed(PyObject *rec)
+{
+	PyObject *d = PyList_GET_ITEM(rec, R_DICT);
+
+	if (HAVE_VERSION)
+		return version(d) != PyLong_AsUnsignedLongLong(PyList_GET_ITEM(rec, R_VER));
+	return !same(d, PyList_GET_ITEM(rec, R_ITEMS));
+}
+
+/* retake makes the dict's present state the record's baseline. */
+static int
+retake(PyObject *rec)
+{
+	PyObject *d = PyList_GET_ITEM(rec, R_DICT);
+	PyObject *items = flat(d), *ver = PyLong_FromUnsignedLongLong(version(d));
+
+	if (items == NULL || ver == NULL) {
+		Py_XDECREF(items);
+		Py_XDECREF(ver);
+		return -1;
+	}
+	PyList_SetItem(rec, R_ITEMS, items); /* steals */
+	PyList_SetItem(rec, R_VER, ver);
+	return 0;
+}
+
+/*
+ * put_back returns dict d to the flat baseline items: changed and deleted
+ * names get their objects back, added names go. An added name bound to a
+ * module stays: that is an import (a submodule bound on its package, a
+ * function's `global x; import x`), which the import system does not
+ * repeat while the module stays loaded. Returns the number of names put
+ * back, or -1.
+ */
+static Py_ssize_t
+put_back(PyObject *d, PyObject *items)
+{
+	Py_ssize_t n = PyTuple_GET_SIZE(items), pos = 0, count = 0;
+	PyObject *base = PyDict_New(), *gone = PyList_New(0), *k, *v;
+
+	if (base == NULL || gone == NULL)
+		goto fail;
+	for (Py_ssize_t i = 0; i < n; i += 2) {
+		PyObject *bk = PyTuple_GET_ITEM(items, i), *bv = PyTuple_GET_ITEM(items, i + 1);
+
+		if (PyDict_SetItem(base, bk, bv) < 0)
+			goto fail;
+	}
+	while (PyDict_Next(d, &pos, &k, &v)) {
+		PyObject *bv = PyDict_GetItemWithError(base, k);
+
+		if (bv == NULL && PyErr_Occurred())
+			goto fail;
+		if (bv == NULL && !PyModule_Check(v) && PyList_Append(gone, k) < 0)
+			goto fail;
+	}
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(gone); i++) {
+		if (PyDict_DelItem(d, PyList_GET_ITEM(gone, i)) < 0)
+			goto fail;
+		count++;
+	}
+	for (Py_ssize_t i = 0; i < n; i += 2) {
+		PyObject *bk = PyTuple_GET_ITEM(items, i), *bv = PyTuple_GET_ITEM(items, i + 1);
+		PyObject *cur = PyDict_GetItemWithError(d, bk);
+
+		if (cur == bv)
+			continue;
+		if (cur == NULL && PyErr_Occurred())
+			goto fail;
+		if (PyDict_SetItem(d, bk, bv) < 0)
+			goto fail;
+		count++;
+	}
+	Py_DECREF(base);
+	Py_DECREF(gone);
+	return count;
+fail:
+	Py_XDECREF(base);
+	Py_XDECREF(gone);
+	return -1;
+}
+
+/*
+ * scan, as _mstate_begin(tracked, modules, skip), runs as a request starts. tracked
+ * maps a module's name to its record, skip maps the names the runtime
+ * chose not to watch to the module's type then. Records whose dict changed
+ * since they were taken are retaken (a change between requests is not the
+ * next request's to undo); records of modules no longer loaded are
+ * dropped. Returns the names of loaded modules that are neither tracked
+ * nor skipped (for the runtime to decide).
+ */
+static PyObject *
+scan(PyObject *const *args, Py_ssize_t nargs, int begin)
+{
+	PyObject *tracked, *modules, *skip, *fresh, *name, *mod, *stale = NULL;
+	Py_ssize_t pos = 0, seen = 0;
+
+	if (nargs != 3 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_begin(dict, dict, dict)");
+		return NULL;
+	}
+	tracked = args[0];
+	modules = args[1];
+	skip = args[2];
+	if ((fresh = PyList_New(0)) == NULL)
+		return NULL;
+	while (PyDict_Next(modules, &pos, &name, &mod)) {
+		PyObject *rec = PyDict_GetItemWithError(tracked, name), *t;
+
+		if (rec != NULL && PyList_GET_ITEM(rec, R_MOD) == mod) {
+			seen++;
+			if (begin && changed(rec) && retake(rec) < 0)
+				goto fail;
+			continue;
+		}
+		if (rec == NULL && PyErr_Occurred())
+			goto fail;
+		t = PyDict_GetItemWithError(skip, name);
+		if (t == (PyObject *)Py_TYPE(mod))
+			continue;
+		if ((t == NULL && PyErr_Occurred()) || PyList_Append(fresh, name) < 0)
+			goto fail;
+	}
+	if (begin && seen < PyDict_GET_SIZE(tracked)) {
+		/* Some watched module was removed or replaced: forget it. */
+		if ((stale = PyList_New(0)) == NULL)
+			goto fail;
+		pos = 0;
+		while (PyDict_Next(tracked, &pos, &name, &mod)) {
+			PyObject *now = PyDict_GetItemWithError(modules, name);
+
+			if (now == PyList_GET_ITEM(mod, R_MOD))
+				continue;
+			if ((now == NULL && PyErr_Occurred()) || PyList_Append(stale, name) < 0)
+				goto fail;
+		}
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(stale); i++)
+			if (PyDict_DelItem(tracked, PyList_GET_ITEM(stale, i)) < 0)
+				goto fail;
+		Py_DECREF(stale);
+	}
+	return fresh;
+fail:
+	Py_XDECREF(stale);
+	Py_DECREF(fresh);
+	return NULL;
+}
+
+static PyObject *
+mstate_begin(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)self;
+	return scan(args, nargs, 1);
+}
+
+/* _mstate_fresh(tracked, modules, skip) lists the loaded modules neither tracked nor skipped, and changes nothing. */
+static PyObject *
+mstate_fresh(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)self;
+	return scan(args, nargs, 0);
+}
+
+/* _mstate_track(tracked, name, module) watches a module from now on, its dict as it is now its baseline. */
+static PyObject *
+mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyObject *rec, *d;
+
+	(void)self;
+	if (nargs != 3 || !PyDict_Check(args[0]) || !PyModule_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_track(dict, name, module)");
+		return NULL;
+	}
+	d = PyModule_GetDict(args[2]); /* borrowed; no attribute hooks run */
+	if (d == NULL || (rec = PyList_New(R_LEN)) == NULL)
+		return NULL;
+	Py_INCREF(args[2]);
+	Py_INCREF(d);
+	Py_INCREF(Py_None);
+	Py_INCREF(Py_None);
+	PyList_SET_ITEM(rec, R_MOD, args[2]);
+	PyList_SET_ITEM(rec, R_DICT, d);
+	PyList_SET_ITEM(rec, R_VER, Py_None);
+	PyList_SET_ITEM(rec, R_ITEMS, Py_None);
+	if (retake(rec) < 0 || PyDict_SetItem(args[0], args[1], rec) < 0) {
+		Py_DECREF(rec);
+		return NULL;
+	}
+	Py_DECREF(rec);
+	Py_RETURN_NONE;
+}
+
+/*
+ * _mstate_end(tracked) runs as a request ends: every watched dict the
+ * request changed is put back to its baseline, which is then retaken (its
+ * version moved, and an import the request bound stays). Returns the list
+ * of names of the modules put back (empty when none: the common case).
+ */
+static PyObject *
+mstate_end(PyObject *self, PyObject *tracked)
+{
+	PyObject *name, *rec, *back;
+	Py_ssize_t pos = 0;
+
+	(void)self;
+	if (!PyDict_Check(tracked)) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_end(dict)");
+		return NULL;
+	}
+	if ((back = PyList_New(0)) == NULL)
+		return NULL;
+	while (PyDict_Next(tracked, &pos, &name, &rec)) {
+		Py_ssize_t n;
+
+		if (!changed(rec))
+			continue;
+		n = put_back(PyList_GET_ITEM(rec, R_DICT), PyList_GET_ITEM(rec, R_ITEMS));
+		if (n < 0 || retake(rec) < 0 || (n > 0 && PyList_Append(back, name) < 0)) {
+			Py_DECREF(back);
+			return NULL;
+		}
+	}
+	return back;
+}
+
+/* global_version returns a version no older than any dict's now (a dict just changed gets the newest). */
+static unsigned long long
+global_version(void)
+{
+	PyObject *d = PyDict_New();
+	unsigned long long v = 0;
+
+	if (d != NULL && PyDict_SetItem(d, Py_None, Py_None) == 0)
+		v = version(d);
+	Py_XDECREF(d);
+	PyErr_Clear();
+	return v;
+}
+
+/*
+ * _mstate_mark(tracked) runs as a request starts importing a module that
+ * stays loaded: returns (mark, names) — a version older than any change
+ * from now on, and the names of the watched modules the request had
+ * already changed, for _mstate_adopt.
+ */
+static PyObject *
+mstate_mark(PyObject *self, PyObject *tracked)
+{
+	PyObject *name, *rec, *dirty;
+	Py_ssize_t pos = 0;
+
+	(void)self;
+	if (!PyDict_Check(tracked)) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_mark(dict)");
+		return NULL;
+	}
+	if ((dirty = PyList_New(0)) == NULL)
+		return NULL;
+	while (PyDict_Next(tracked, &pos, &name, &rec))
+		if (changed(rec) && PyList_Append(dirty, name) < 0) {
+			Py_DECREF(dirty);
+			return NULL;
+		}
+	return Py_BuildValue("(KN)", global_version(), dirty);
+}
+
+/*
+ * _mstate_adopt(tracked, mark, names) runs when that import is done: what
+ * it changed in other modules (a library registering itself, patching
+ * another on import) becomes their baseline, since the import that did it
+ * is not repeated while its module stays loaded. Modules the request had
+ * changed before the import (names) are left for _mstate_end to put back.
+ */
+static PyObject *
+mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	PyObject *name, *rec;
+	Py_ssize_t pos = 0;
+	unsigned long long mark;
+
+	(void)self;
+	if (nargs != 3 || !PyDict_Check(args[0]) || !PyList_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_adopt(dict, mark, list)");
+		return NULL;
+	}
+	mark = PyLong_AsUnsignedLongLong(args[1]);
+	if (PyErr_Occurred())
+		return NULL;
+	while (PyDict_Next(args[0], &pos, &name, &rec)) {
+		int r;
+
+		if (HAVE_VERSION ? version(PyList_GET_ITEM(rec, R_DICT)) <= mark : !changed(rec))
+			continue;
+		if ((r = PySequence_Contains(args[2], name)) < 0)
+			return NULL;
+		if (r == 0 && retake(rec) < 0)
+			return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef mstate_defs[] = {
+	{"_mstate_mark", mstate_mark, METH_O, "Mark the start of an import of a module that stays loaded."},
+	{"_mstate_adopt", (PyCFunction)(void (*)(void))mstate_adopt, METH_FASTCALL,
+	 "Make what that import changed in watched modules their baseline."},
+	{"_mstate_begin", (PyCFunction)(void (*)(void))mstate_begin, METH_FASTCALL,
+	 "Retake changed baselines and list the loaded modules not yet decided."},
+	{"_mstate_fresh", (PyCFunction)(void (*)(void))mstate_fresh, METH_FASTCALL,
+	 "List the loaded modules not yet decided."},
+	{"_mstate_track", (PyCFunction)(void (*)(void))mstate_track, METH_FASTCALL,
+	 "Watch a module, its present dict its baseline."},
+	{"_mstate_end", mstate_end, METH_O, "Put back every watched module the request changed."},
+	{NULL, NULL, 0, NULL},
+};
+
+int
+ph_add_modstate(PyObject *dict)
+{
+	for (PyMethodDef *m = mstate_defs; m->ml_name != NULL; m++) {
+		PyObject *f = PyCFunction_New(m, NULL);
+
+		if (f == NULL || PyDict_SetItemString(dict, m->ml_name, f) < 0) {
+			Py_XDECREF(f);
+			return -1;
+		}
+		Py_DECREF(f);
+	}
+	return 0;
+}
