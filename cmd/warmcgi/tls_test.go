@@ -379,3 +379,22 @@ func closedAfter(t *testing.T, addr string, conf *tls.Config, send string) time.
 	}
 	return time.Since(start)
 }
+
+// TestTLSHTTPCommand: warmcgi http takes --tls-cert/--tls-key too, and
+// serves its static files and its cgi-bin/ over HTTP/2.
+func TestTLSHTTPCommand(t *testing.T) {
+	site, _ := makeSite(t)
+	c := newTestCert(t, "warmcgi-http", 9)
+	certFile, keyFile := tlsFiles(t, worldReadableDir(t), c)
+	_, p := startWarmcgiCmd(t, site, "http", "--directory", site, "0", "--tls-cert", certFile, "--tls-key", keyFile)
+	if !strings.HasPrefix(p.url, "https://127.0.0.1:") {
+		t.Fatalf("listening on %s; want https://127.0.0.1:PORT/", p.url)
+	}
+	client := tlsClient(true, c)
+	if proto, status, body := tlsGet(t, client, p.url+"a.txt"); proto != "HTTP/2.0" || status != 200 || body != "hello, static\n" {
+		t.Errorf("a.txt: %s %d %q; want HTTP/2.0 200 \"hello, static\\n\"", proto, status, body)
+	}
+	if proto, status, body := tlsGet(t, client, p.url+"cgi-bin/env.py?q=1"); proto != "HTTP/2.0" || status != 200 || !strings.Contains(body, "QUERY_STRING = q=1\n") {
+		t.Errorf("cgi-bin/env.py?q=1: %s %d; want HTTP/2.0 200 with QUERY_STRING = q=1:\n%s", proto, status, body)
+	}
+}
