@@ -264,6 +264,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	info.Status = status
 	f.finish(-1)
+	if f.reset {
+		// net/http answers this panic by resetting the HTTP/2 stream
+		// (RST_STREAM), without a log line: the client sees a cut body.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // serve handles one request and returns the status sent, for the log. It

@@ -57,6 +57,10 @@ type flight struct {
 	running, abandoned bool
 	sm                 *streamer     // the running request's, or nil
 	body               *flightReader // a body read as it arrives, or nil (set before start)
+
+	// reset: a response cut short on a connection that could not be
+	// taken over (HTTP/2); ServeHTTP resets its stream once it is logged.
+	reset bool
 }
 
 // start marks the request as handed to the Runner, with its streamer.
@@ -101,7 +105,15 @@ func (r *Request) Abandon() bool {
 
 // cut ends a response whose headers went out by closing its connection
 // after what was written is sent: the client sees no end of the body.
-func (f *flight) cut() { cutConn(http.NewResponseController(f.w)) }
+// Over HTTP/2, served by net/http, the stream is reset instead (f.reset):
+// ending it normally would pass the cut body off as complete. FastCGI's
+// server cannot reset a request (nor survives the handler's panic).
+func (f *flight) cut() {
+	if !cutConn(http.NewResponseController(f.w)) && f.r.ProtoMajor >= 2 &&
+		f.r.Context().Value(http.ServerContextKey) != nil {
+		f.reset = true
+	}
+}
 
 // cutConn flushes the response and closes its connection, where the
 // writer lets the connection be taken (HTTP/1; not FastCGI's); it reports

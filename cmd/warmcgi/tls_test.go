@@ -398,3 +398,32 @@ func TestTLSHTTPCommand(t *testing.T) {
 		t.Errorf("cgi-bin/env.py?q=1: %s %d; want HTTP/2.0 200 with QUERY_STRING = q=1:\n%s", proto, status, body)
 	}
 }
+
+// TestTLSCutStreamedResponse: over HTTP/2, where the connection cannot be
+// closed under one request, a streamed response cut by --timeout resets
+// its stream, so the client sees the cut (as TestTimeoutCutsStreamedResponse
+// does over HTTP/1.1), and the connection goes on serving.
+func TestTLSCutStreamedResponse(t *testing.T) {
+	c := newTestCert(t, "warmcgi-cut", 11)
+	certFile, keyFile := tlsFiles(t, worldReadableDir(t), c)
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile, "--timeout", "1s")
+	client := tlsClient(true, c)
+	resp, err := client.Get(base + "cgi-bin/spin_streamed.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 || !strings.HasPrefix(string(body), "partial\n") {
+		t.Errorf("%s %d, body %q; want HTTP/2.0 200 and the first line", resp.Proto, resp.StatusCode, body)
+	}
+	if err == nil {
+		t.Errorf("the response ended normally (%q): want its stream reset, as the script was stopped", body)
+	}
+	if missing := waitForLog(t.Context(), logs, "streamed response cut short", "path=/cgi-bin/spin_streamed.py status=200"); missing != nil {
+		t.Errorf("the cut request is not logged (%q):\n%s", missing, logs())
+	}
+	if proto, status, body := tlsGet(t, client, base+"cgi-bin/hello.py"); proto != "HTTP/2.0" || status != 200 || body != "Hello, world!\n" {
+		t.Errorf("hello.py after the cut: %s %d %q", proto, status, body)
+	}
+}
