@@ -427,3 +427,36 @@ func TestTLSCutStreamedResponse(t *testing.T) {
 		t.Errorf("hello.py after the cut: %s %d %q", proto, status, body)
 	}
 }
+
+// TestTLSAbandonedScript: over HTTP/2, a script that swallows the timeout
+// exception is given up on as over HTTP/1.1 (TestAbandonedScriptParked):
+// its client gets a 504, or, once its response has begun, a reset stream,
+// instead of waiting for ever on a stream only the handler can end.
+func TestTLSAbandonedScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the time limit; skipped with -short")
+	}
+	c := newTestCert(t, "warmcgi-abandon", 13)
+	certFile, keyFile := tlsFiles(t, worldReadableDir(t), c)
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile, "--timeout", "1s", "-w", "2")
+	client := tlsClient(true, c)
+	if proto, status, body := tlsGet(t, client, base+"cgi-bin/faults/loop_swallow.py"); proto != "HTTP/2.0" || status != 504 || !strings.Contains(body, "Gateway Timeout") {
+		t.Errorf("loop_swallow.py: %s %d %q; want HTTP/2.0 and a 504 page", proto, status, body)
+	}
+	resp, err := client.Get(base + "cgi-bin/faults/stream_swallow.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "started\n" || err == nil {
+		t.Errorf("stream_swallow.py: %d %q %v; want 200, its first line, then a reset stream", resp.StatusCode, b, err)
+	}
+	if missing := waitForLog(t.Context(), logs, "script overran its time limit and cannot be stopped",
+		"path=/cgi-bin/faults/loop_swallow.py status=504", "path=/cgi-bin/faults/stream_swallow.py status=200"); missing != nil {
+		t.Errorf("log lacks %q:\n%s", missing, logs())
+	}
+	if proto, status, body := tlsGet(t, client, base+"cgi-bin/hello.py"); proto != "HTTP/2.0" || status != 200 || body != "Hello, world!\n" {
+		t.Errorf("hello.py after the abandoned scripts: %s %d %q", proto, status, body)
+	}
+}
