@@ -186,29 +186,66 @@ func TestTLS(t *testing.T) {
 		t.Errorf("hello.py after the reload: %s %d %q", proto, status, body)
 	}
 
-	// Broken files on SIGHUP: the second certificate stays.
+	// Broken files on SIGHUP: the second certificate stays. A key only
+	// root may read was read at start, but not on SIGHUP by the --user
+	// account (when the harness runs the server as one).
 	third := newTestCert(t, "warmcgi-third", 3003)
-	for i, broken := range []struct {
+	broken := []struct {
 		name      string
 		cert, key []byte
+		keyMode   os.FileMode
 		want      string
 	}{
-		{"garbage certificate", []byte("not a certificate\n"), third.keyPEM, "failed to find any PEM data"},
-		{"mismatched key", third.certPEM, first.keyPEM, "private key does not match public key"},
-	} {
-		writeFile(t, certFile, broken.cert)
-		writeFile(t, keyFile, broken.key)
+		{"garbage certificate", []byte("not a certificate\n"), third.keyPEM, 0o644, "failed to find any PEM data"},
+		{"mismatched key", third.certPEM, first.keyPEM, 0o644, "private key does not match public key"},
+	}
+	if os.Geteuid() == 0 && strings.Contains(p.stderr.String(), "switched user") {
+		broken = append(broken, struct {
+			name      string
+			cert, key []byte
+			keyMode   os.FileMode
+			want      string
+		}{"key readable by root only", third.certPEM, third.keyPEM, 0o600, "permission denied"})
+	}
+	for i, b := range broken {
+		writeFile(t, certFile, b.cert)
+		writeFile(t, keyFile, b.key)
+		if err := os.Chmod(keyFile, b.keyMode); err != nil {
+			t.Fatal(err)
+		}
 		hup(t, p, "TLS certificate not reloaded", i+1)
 		if got := servedSerial(t, p.url); got.Cmp(second.cert.SerialNumber) != 0 {
-			t.Errorf("%s, SIGHUP: served serial %v; want the previous certificate's %v", broken.name, got, second.cert.SerialNumber)
+			t.Errorf("%s, SIGHUP: served serial %v; want the previous certificate's %v", b.name, got, second.cert.SerialNumber)
 		}
-		if !strings.Contains(p.stderr.String(), broken.want) {
-			t.Errorf("%s: the log does not say %q:\n%s", broken.name, broken.want, p.stderr.String())
+		if !strings.Contains(p.stderr.String(), b.want) {
+			t.Errorf("%s: the log does not say %q:\n%s", b.name, b.want, p.stderr.String())
 		}
 		h2.CloseIdleConnections()
 		if _, status, body := tlsGet(t, h2, p.url+"cgi-bin/hello.py"); status != 200 || body != "Hello, world!\n" {
-			t.Errorf("hello.py after %s and SIGHUP: %d %q", broken.name, status, body)
+			t.Errorf("hello.py after %s and SIGHUP: %d %q", b.name, status, body)
 		}
+	}
+
+	// SIGTERM drains HTTP/2 streams in flight, as HTTP/1.1 requests.
+	marker := filepath.Join(dir, "marker")
+	resp, err := h2.Get(p.url + "cgi-bin/progress.py?" + marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	if line, err := rd.ReadString('\n'); err != nil || line != "waiting\n" {
+		t.Fatalf("progress.py: %s %d, first line %q, %v", resp.Proto, resp.StatusCode, line, err)
+	}
+	p.sigterm(t)
+	writeFile(t, marker, nil)
+	if rest, err := io.ReadAll(rd); err != nil || string(rest) != "done\n" || resp.Proto != "HTTP/2.0" {
+		t.Errorf("progress.py across SIGTERM: %s, rest %q, %v; want HTTP/2.0 and \"done\\n\"", resp.Proto, rest, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		t.Errorf("the server did not exit after draining")
 	}
 }
 
