@@ -319,7 +319,7 @@ func TestTLSLimits(t *testing.T) {
 	dir := worldReadableDir(t)
 	c := newTestCert(t, "warmcgi-limits", 7)
 	certFile, keyFile := tlsFiles(t, dir, c)
-	base, _ := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile,
+	base, logsA := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile,
 		"--max-header-bytes", "4KiB", "--read-header-timeout", "1s", "--idle-timeout", "1s")
 	u, _ := url.Parse(base)
 	// net/http allows HTTP/1.1 4 KiB of slack over the limit, and HTTP/2
@@ -354,6 +354,22 @@ func TestTLSLimits(t *testing.T) {
 	h2conf := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}
 	if elapsed := closedAfter(t, u.Host, h2conf, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); elapsed < 900*time.Millisecond || elapsed > 5*time.Second {
 		t.Errorf("an idle HTTP/2 connection was closed after %v; want about 1s", elapsed)
+	}
+	// A TCP probe (connect, close) and the silent client above are not
+	// warnings; a client refusing the certificate is.
+	if probe, err := net.Dial("tcp", u.Host); err == nil {
+		probe.Close()
+	}
+	if _, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: x509.NewCertPool()}); err == nil {
+		t.Error("a client trusting no certificate completed its handshake")
+	}
+	if missing := waitForLog(t.Context(), logsA, "remote error: tls: bad certificate"); missing != nil {
+		t.Errorf("a client refusing the certificate is not logged:\n%s", logsA())
+	}
+	for line := range strings.SplitSeq(logsA(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "TLS handshake error") && !strings.Contains(line, "bad certificate") {
+			t.Errorf("an abandoned handshake logged as a warning: %s", line)
+		}
 	}
 
 	base, logs := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile, "--max-connections", "2")

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -32,7 +32,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Handler:  handler,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog: log.New(serverErrorLog{s.log}, "", 0),
 	}
 	// Slow clients must not hold connections (and workers) forever:
 	// header timeout, idle timeout and header size limit, from the flags.

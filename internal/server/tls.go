@@ -6,10 +6,12 @@ package server
 // cert-manager) takes effect without a restart. HTTP/2 comes from net/http.
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -118,4 +120,22 @@ func (s *Server) checkTLS() error {
 	}
 	s.cert = cert
 	return nil
+}
+
+// serverErrorLog is the HTTP server's error log. A TLS handshake that a
+// client abandons (a TCP health check or port scan connecting and
+// closing, a client that never sends its hello) is logged at Debug: at
+// Warn, every probe of an HTTPS port would add a line. Other handshake
+// failures (a client refusing the certificate) stay warnings.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (l serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") &&
+		(strings.HasSuffix(msg, ": EOF") || strings.HasSuffix(msg, "i/o timeout") || strings.HasSuffix(msg, "connection reset by peer")) {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
