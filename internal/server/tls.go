@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -47,9 +48,12 @@ func (c *certificate) read() (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", c.certFile, c.keyFile, err)
 	}
-	// LoadX509KeyPair fills Leaf since Go 1.23; the log needs it.
+	// LoadX509KeyPair fills Leaf (for the log) unless GODEBUG
+	// x509keypairleaf=0 says otherwise.
 	if cert.Leaf == nil {
-		return nil, fmt.Errorf("--tls-cert %s: no certificate parsed", c.certFile)
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("--tls-cert %s: %w", c.certFile, err)
+		}
 	}
 	return &cert, nil
 }
