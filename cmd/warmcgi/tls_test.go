@@ -41,6 +41,12 @@ type testCert struct {
 // valid from an hour ago for a day.
 func newTestCert(t *testing.T, cn string, serial int64) testCert {
 	t.Helper()
+	return newTestCertFor(t, cn, serial, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// newTestCertFor is newTestCert valid from notBefore to notAfter.
+func newTestCertFor(t *testing.T, cn string, serial int64, notBefore, notAfter time.Time) testCert {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +54,8 @@ func newTestCert(t *testing.T, cn string, serial int64) testCert {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -511,5 +517,21 @@ func TestTLSAbandonedScript(t *testing.T) {
 	}
 	if proto, status, body := tlsGet(t, client, base+"cgi-bin/hello.py"); proto != "HTTP/2.0" || status != 200 || body != "Hello, world!\n" {
 		t.Errorf("hello.py after the abandoned scripts: %s %d %q", proto, status, body)
+	}
+}
+
+// TestTLSExpiredCertificate: an expired certificate is served (renewing it
+// is a SIGHUP away), with a warning at start naming its end.
+func TestTLSExpiredCertificate(t *testing.T) {
+	end := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	c := newTestCertFor(t, "warmcgi-expired", 17, end.Add(-24*time.Hour), end)
+	certFile, keyFile := tlsFiles(t, worldReadableDir(t), c)
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "--tls-cert", certFile, "--tls-key", keyFile)
+	want := fmt.Sprintf(`level=WARN msg="TLS certificate is not valid now: clients will refuse it" subject="CN=warmcgi-expired" serial=17 not_after=%s`, end.Format(time.RFC3339))
+	if !strings.Contains(logs(), want) {
+		t.Errorf("no warning %q:\n%s", want, logs())
+	}
+	if got := servedSerial(t, base); got.Int64() != 17 {
+		t.Errorf("served serial %v; want 17", got)
 	}
 }
