@@ -230,7 +230,8 @@
 //   - Last-Modified from a script is passed as is; Apache parses it and
 //     may answer conditional requests with 304.
 //   - NPH output is relayed, not sent raw, over HTTP/2 (no connection to
-//     take over).
+//     take over). A response cut short there (--timeout after it began)
+//     ends with a reset stream instead of a closed connection.
 //   - net/http answers an HTTP/1.0 request with an HTTP/1.0 status line;
 //     Apache always writes HTTP/1.1.
 //   - LC_CTYPE=C.UTF-8, which CPython adds to os.environ under Apache

@@ -258,12 +258,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = cw
 	}
 	f := &flight{ctx: ctx, st: st, w: w, r: r, cw: cw, info: &info}
+	if r.ProtoMajor >= 2 && r.Context().Value(http.ServerContextKey) != nil {
+		f.wake = make(chan struct{}) // HTTP/2: no connection to take over
+	}
 	status := h.serve(ctx, st, w, r, &info, f)
 	if status == statusAbandoned {
 		return // answered and logged by abandon
 	}
 	info.Status = status
 	f.finish(-1)
+	if f.reset {
+		// net/http answers this panic by resetting the HTTP/2 stream
+		// (RST_STREAM), without a log line: the client sees a cut body.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // serve handles one request and returns the status sent, for the log. It
@@ -299,7 +307,11 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 		return st.writeError(w, r, status, nil)
 	}
 	if in.file != nil {
-		defer in.file.Close()
+		defer func() {
+			if !f.orphaned {
+				in.file.Close()
+			} // else a script still running may read it, by its descriptor
+		}()
 	}
 
 	q := &envRequest{r: r, method: r.Method, rawQuery: r.URL.RawQuery, script: &s, contentLength: -1}
@@ -391,8 +403,11 @@ func (f *flight) run(s *Script, env []string, rawQuery string, in *requestBody, 
 		req.Stream = sm.send
 	}
 	f.start(sm)
-	out, err := st.runner.Run(ctx, req)
+	out, err := f.runWake(ctx, req)
 	if f.stop() {
+		if f.wake != nil {
+			return nil, f.answerAbandoned(carry), true
+		}
 		return nil, statusAbandoned, true
 	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {

@@ -57,6 +57,17 @@ type flight struct {
 	running, abandoned bool
 	sm                 *streamer     // the running request's, or nil
 	body               *flightReader // a body read as it arrives, or nil (set before start)
+
+	// reset: a response cut short on a connection that could not be
+	// taken over (HTTP/2); ServeHTTP resets its stream once it is logged.
+	reset bool
+	// wake, for a request on net/http's HTTP/2 (whose connection cannot
+	// be taken over, and whose stream ends only when the handler
+	// returns), is closed by abandon: the handler, waiting for Run on it,
+	// then answers the client itself and returns; orphaned says that Run
+	// was left running (runWake). nil: HTTP/1 and FastCGI.
+	wake     chan struct{}
+	orphaned bool
 }
 
 // start marks the request as handed to the Runner, with its streamer.
@@ -87,11 +98,11 @@ func (f *flight) stop() (abandoned bool) {
 // the exception that ends it, or it is blocked in C), and that goes on
 // running. It may be called from any goroutine while Run runs. The client
 // is answered at once: 504, or, when part of the response is out, a cut
-// connection, as Apache does when it kills a script; from then on the
-// script's output, its reads of the body and what Run returns are ignored.
-// It reports false, having changed nothing, when the connection cannot be
-// taken over (FastCGI, HTTP/2) or Run has returned: the handler then
-// answers when Run returns, as usual.
+// connection (over HTTP/2, a reset stream), as Apache does when it kills a
+// script; from then on the script's output, its reads of the body and what
+// Run returns are ignored. It reports false, having changed nothing, when
+// the connection cannot be taken over (FastCGI) or Run has returned: the
+// handler then answers when Run returns, as usual.
 func (r *Request) Abandon() bool {
 	if r.flight == nil {
 		return false
@@ -99,9 +110,51 @@ func (r *Request) Abandon() bool {
 	return r.flight.abandon()
 }
 
+// runWake runs the request, and on HTTP/2 stops waiting for it when
+// abandon closes f.wake: Run goes on (and returns into the void) on a
+// goroutine of its own, which only HTTP/2 requests pay for.
+func (f *flight) runWake(ctx context.Context, req *Request) (*Output, error) {
+	if f.wake == nil {
+		return f.st.runner.Run(ctx, req)
+	}
+	type result struct {
+		out *Output
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := f.st.runner.Run(ctx, req)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-f.wake:
+		f.orphaned = true
+		return nil, nil
+	}
+}
+
+// answerAbandoned answers, on the handler's goroutine, the HTTP/2 client
+// of a request abandon gave up on: a response already begun is cut (its
+// stream reset), else the client gets a 504. It returns the status sent.
+func (f *flight) answerAbandoned(carry http.Header) int {
+	if f.reset {
+		return f.info.Status
+	}
+	return f.st.writeError(f.w, f.r, http.StatusGatewayTimeout, carry)
+}
+
 // cut ends a response whose headers went out by closing its connection
 // after what was written is sent: the client sees no end of the body.
-func (f *flight) cut() { cutConn(http.NewResponseController(f.w)) }
+// Over HTTP/2, served by net/http, the stream is reset instead (f.reset):
+// ending it normally would pass the cut body off as complete. FastCGI's
+// server cannot reset a request (nor survives the handler's panic).
+func (f *flight) cut() {
+	if !cutConn(http.NewResponseController(f.w)) && f.wake != nil {
+		f.reset = true
+	}
+}
 
 // cutConn flushes the response and closes its connection, where the
 // writer lets the connection be taken (HTTP/1; not FastCGI's); it reports
@@ -128,6 +181,9 @@ func (f *flight) abandon() bool {
 		return f.abandoned
 	}
 	st, info := f.st, f.info
+	if f.wake != nil {
+		return f.wakeAbandoned()
+	}
 	bytes := int64(-1)
 	if f.sm != nil && f.sm.started {
 		if f.cw != nil {
@@ -149,6 +205,26 @@ func (f *flight) abandon() bool {
 		}
 		info.Status = http.StatusGatewayTimeout
 	}
+	f.setAbandoned()
+	f.finish(bytes)
+	return true
+}
+
+// wakeAbandoned is abandon for HTTP/2 (f.mu held): the handler answers,
+// once woken, and logs the request when it returns.
+func (f *flight) wakeAbandoned() bool {
+	f.info.Status = http.StatusGatewayTimeout
+	if f.sm != nil && f.sm.started {
+		f.info.Status, f.reset = f.sm.status, true
+	}
+	f.setAbandoned()
+	close(f.wake)
+	return true
+}
+
+// setAbandoned drops what the script still does to the response and its
+// body, and logs that it was given up on (f.mu held).
+func (f *flight) setAbandoned() {
 	f.abandoned = true
 	if f.sm != nil {
 		f.sm.close()
@@ -156,11 +232,9 @@ func (f *flight) abandon() bool {
 	if f.body != nil {
 		f.body.close()
 	}
-	info.TimedOut = true
-	st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
-		slog.String(keyScript, info.Script), slog.Int(keyStatus, info.Status))
-	f.finish(bytes)
-	return true
+	f.info.TimedOut = true
+	f.st.logger.LogAttrs(f.ctx, slog.LevelError, "script overran its time limit and cannot be stopped: the client is answered, the script runs on in an abandoned interpreter",
+		slog.String(keyScript, f.info.Script), slog.Int(keyStatus, f.info.Status))
 }
 
 // flightReader is a streamed request body that a script stops reading

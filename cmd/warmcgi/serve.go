@@ -35,6 +35,8 @@ type serveConfig struct {
 	fastcgiUser     bool
 	socketMode      string
 	socketGroup     string
+	tlsCert         string
+	tlsKey          string
 	prefix          string
 	workers         int
 	queue           int
@@ -77,6 +79,8 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&c.fastcgiUser, "fastcgi-remote-user", false, "pass the FastCGI front end's REMOTE_USER and AUTH_TYPE to scripts; only if it authenticates every request (nginx's $remote_user is unchecked without auth_basic)")
 	fs.StringVar(&c.socketMode, "socket-mode", defaultSocketMode, "permissions of unix: sockets (octal); a front end must be allowed to write to the socket")
 	fs.StringVar(&c.socketGroup, "socket-group", "", "group of unix: sockets, for a front end running as another user (default: the --user account's group)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS (and HTTP/2) on --listen with the PEM certificate (and chain) in `FILE`; needs --tls-key; read again on SIGHUP")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the PEM private key of --tls-cert, in `FILE`; read at start before --user applies, and on SIGHUP as --user")
 	fs.StringVar(&c.prefix, "prefix", "/cgi-bin/", "URL path the scripts are served under")
 	fs.IntVarP(&c.workers, "workers", "w", defaultWorkers(), "number of interpreters (worker threads)")
 	fs.IntVar(&c.queue, "queue", 0, "requests that may wait for a worker of one mode before 503 (0: 1024); each waits at most --queue-timeout")
@@ -226,6 +230,8 @@ func serverConfig(c *serveConfig, fs *pflag.FlagSet, stdout, stderr io.Writer) (
 		FastCGIRemoteUser: c.fastcgiUser,
 		SocketMode:        mode,
 		SocketGroup:       c.socketGroup,
+		TLSCert:           c.tlsCert,
+		TLSKey:            c.tlsKey,
 		AccessLog:         c.accessLog,
 		AccessLogFormat:   c.accessLogFormat,
 		Stdout:            stdout,

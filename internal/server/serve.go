@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -17,8 +17,9 @@ import (
 
 // Serve serves until ctx ends, then drains: the listeners stop accepting,
 // in-flight requests get ShutdownTimeout, the backends stop. SIGHUP
-// meanwhile replaces every worker, each after its current request. The
-// error is that of a listener that failed; the server is closed either way.
+// meanwhile reloads the TLS certificate and replaces every worker, each
+// after its current request. The error is that of a listener that failed;
+// the server is closed either way.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.close()
 	s.reloadOnHUP(ctx)
@@ -31,21 +32,34 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	srv := &http.Server{
 		Handler:  handler,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog: log.New(serverErrorLog{s.log}, "", 0),
 	}
 	// Slow clients must not hold connections (and workers) forever:
 	// header timeout, idle timeout and header size limit, from the flags.
 	c.Security.configureServer(srv)
+	if s.cert != nil {
+		s.cert.configure(srv)
+	}
 	s.log.Info("warmcgi started", "python", firstLine(backend.PythonVersion()), "workers", c.Backend.Workers,
 		"gil", gilName(), "isolation", c.Isolation, "dir", s.cgi.Root)
 	errc := make(chan error, 2)
 	if s.ln != nil {
-		if path := frontend.SocketPath(c.Listen); path != "" {
-			s.log.Info("listening", "socket", path)
-		} else {
-			s.log.Info("listening", "url", "http://"+s.ln.Addr().String()+"/")
+		scheme := "http"
+		if s.cert != nil {
+			scheme = "https"
 		}
-		go func() { errc <- srv.Serve(s.ln) }()
+		if path := frontend.SocketPath(c.Listen); path != "" {
+			s.log.Info("listening", "socket", path, "scheme", scheme)
+		} else {
+			s.log.Info("listening", "url", scheme+"://"+s.ln.Addr().String()+"/")
+		}
+		go func() {
+			if s.cert != nil {
+				errc <- srv.ServeTLS(s.ln, "", "") // the certificate comes from srv.TLSConfig
+				return
+			}
+			errc <- srv.Serve(s.ln)
+		}()
 	}
 	fsrv := frontend.NewFastCGIServer(handler, c.FastCGIRemoteUser, s.log)
 	if s.fln != nil {
@@ -96,7 +110,7 @@ func (s *Server) drain(srv *http.Server, fsrv *frontend.FastCGIServer) {
 
 // reloadOnHUP replaces the workers on SIGHUP, without dropping requests:
 // each new worker starts before the old one is retired after its current
-// request.
+// request. The TLS certificate, if any, is read again first.
 func (s *Server) reloadOnHUP(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -107,6 +121,9 @@ func (s *Server) reloadOnHUP(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if s.cert != nil {
+					s.cert.reload(s.log)
+				}
 				s.log.Info("SIGHUP: restarting workers")
 				s.backends.Reload(ctx)
 			}

@@ -46,6 +46,9 @@ type Config struct {
 	FastCGIRemoteUser bool   // --fastcgi-remote-user
 	SocketMode        os.FileMode
 	SocketGroup       string // --socket-group; "": the --user account's group
+	// TLSCert and TLSKey are --tls-cert and --tls-key: PEM files that make
+	// the HTTP listener serve HTTPS (and HTTP/2); both or neither.
+	TLSCert, TLSKey string
 
 	AccessLog       string    // FILE, "-" (Stdout) or "" (none)
 	AccessLogFormat string    // combined or json
@@ -82,6 +85,7 @@ type Server struct {
 	cgi      *cgienv.Handler
 	ln, fln  net.Listener // HTTP, FastCGI; nil when off
 	statusLn net.Listener
+	cert     *certificate // --tls-cert; nil: plain HTTP
 	stats    *observe.Metrics
 	status   *http.Server // the status page's server, once Serve started it
 	backends *backend.Dispatcher
@@ -179,6 +183,9 @@ func (s *Server) check() error {
 	}
 	if c.Listen == "" && c.FastCGI == "" {
 		return usage("--listen none needs --fastcgi: there would be nothing to serve")
+	}
+	if err := s.checkTLS(); err != nil {
+		return err
 	}
 	if c.Status != "" {
 		s.stats = observe.NewMetrics(s.cgi.Root, s.cgi.Prefix)
