@@ -608,7 +608,7 @@ func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base
 	}
 	grace := time.Duration(*m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
 	const margin = 5 * time.Second
-	t.Logf("SIGTERM to exit %v, of which %v after the last request ended; grace %v >= preStop %ds + --shutdown-timeout %v + %v + margin %v",
+	t.Logf("SIGTERM to exit %v, of which %v after the last request ended; grace %v, needed: preStop %ds + --shutdown-timeout %v + %v + margin %v",
 		p.exited.Sub(term).Round(time.Millisecond), closing.Round(time.Millisecond), grace, pre, shutdown, closing.Round(time.Millisecond), margin)
 	if time.Duration(pre)*time.Second+shutdown+closing+margin > grace {
 		t.Errorf("terminationGracePeriodSeconds %v is short of preStop %ds + --shutdown-timeout %v + the %v the server took to stop after draining + %v",
