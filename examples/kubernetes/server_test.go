@@ -220,23 +220,31 @@ done
 exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
 `
 
+// inPod returns where a file of the test's temporary directory is for the
+// server: under /srv in the sandbox (as root), else where it is.
+func inPod(p string) string {
+	if os.Geteuid() != 0 {
+		return p
+	}
+	return sandboxDir + strings.TrimPrefix(p, filepath.Clean(os.TempDir()))
+}
+
 // startPod runs the binary with the container's arguments, DIR replaced by
-// cgiBin. As root it runs in the sandbox, where the emptyDir is the pod's
+// cgiBin and the flags in overrides given other values. As root it runs in the sandbox, where the emptyDir is the pod's
 // own path; otherwise as this user, the emptyDir's paths under emptyDir.
-func startPod(t *testing.T, m *manifests, bin, cgiBin, emptyDir string) *pod {
+func startPod(t *testing.T, m *manifests, bin, cgiBin, emptyDir string, overrides map[string]string) *pod {
 	t.Helper()
 	c := m.container(t)
 	env := []string{"HOME=/nonexistent", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"}
 	var cmd *exec.Cmd
 	if os.Geteuid() == 0 {
 		tmp := filepath.Clean(os.TempDir())
-		inBox := func(p string) string { return sandboxDir + strings.TrimPrefix(p, tmp) }
-		args := adaptArgs(t, c.Args, "", "", inBox(cgiBin))
+		args := adaptArgs(t, c.Args, "", "", inPod(cgiBin), overrides)
 		t.Logf("in the sandbox: warmcgi %s", strings.Join(args, " "))
 		cmd = exec.Command("unshare", append([]string{"--mount", "--propagation", "private",
-			"sh", "-c", sandbox, "sh", tmp, emptyDirMount(t, m), inBox(bin)}, args...)...)
+			"sh", "-c", sandbox, "sh", tmp, emptyDirMount(t, m), inPod(bin)}, args...)...)
 	} else {
-		args := adaptArgs(t, c.Args, emptyDirMount(t, m), emptyDir, cgiBin)
+		args := adaptArgs(t, c.Args, emptyDirMount(t, m), emptyDir, cgiBin, overrides)
 		t.Logf("not root: no sandbox; warmcgi %s", strings.Join(args, " "))
 		env = append(env, "TMPDIR="+emptyDir)
 		cmd = exec.Command(bin, args...)
@@ -343,12 +351,15 @@ func gauge(fams map[string]*dto.MetricFamily, name string) float64 {
 // adaptArgs gives the Deployment's arguments this machine's paths: DIR the
 // ConfigMap volume's stand-in, values under the emptyDir's mount path (if
 // not "") under its stand-in, and port 0 for both listeners (their hosts
-// are kept).
-func adaptArgs(t *testing.T, args []string, emptyMount, emptyDir, cgiBin string) []string {
+// are kept), and the flags in overrides their values there.
+func adaptArgs(t *testing.T, args []string, emptyMount, emptyDir, cgiBin string, overrides map[string]string) []string {
 	t.Helper()
 	out := append([]string{args[0], cgiBin}, args[2:]...)
 	for i := 2; i < len(out); i++ {
+		v, override := overrides[strings.TrimPrefix(out[i-1], "--")]
 		switch {
+		case override && strings.HasPrefix(out[i-1], "--"):
+			out[i] = v
 		case (out[i-1] == "--listen" || out[i-1] == "--status") && !strings.HasPrefix(out[i], "--"):
 			host, _, err := net.SplitHostPort(out[i])
 			if err != nil {
@@ -376,15 +387,19 @@ func emptyDirMount(t *testing.T, m *manifests) string {
 	return ""
 }
 
-// slowScript sleeps, to hold a worker while the test looks at the metrics
-// and stops the server.
-const slowScript = `#!/usr/bin/python3
-import time
-time.sleep(2)
+// gatedScript holds a worker until the file gate exists (30 s at most), so
+// the test can look at the metrics and stop the server while it runs.
+func gatedScript(gate string) string {
+	return fmt.Sprintf(`#!/usr/bin/python3
+import os, time
+deadline = time.monotonic() + 30
+while not os.path.exists(%q) and time.monotonic() < deadline:
+    time.sleep(0.01)
 print("Content-Type: text/plain")
 print()
-print("slept")
-`
+print("released")
+`, gate)
+}
 
 // TestDeploymentOnRealBinary: the container as Kubernetes would run it.
 // The server starts with the Deployment's arguments (so every flag exists
@@ -415,7 +430,8 @@ func TestDeploymentOnRealBinary(t *testing.T) {
 	if err := os.Chmod(emptyDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	data := map[string]string{"slow.py": slowScript}
+	gate := filepath.Join(top, "gate")
+	data := map[string]string{"gated.py": gatedScript(inPod(gate)), "stuck.py": gatedScript(inPod(filepath.Join(top, "never")))}
 	for k, v := range m.configMap.Data {
 		data[k] = v
 	}
@@ -427,7 +443,7 @@ func TestDeploymentOnRealBinary(t *testing.T) {
 	}
 	mode := os.FileMode(*vol.DefaultMode)
 	configMapVolume(t, cgiBin, data, mode)
-	p := startPod(t, m, bin, cgiBin, emptyDir)
+	p := startPod(t, m, bin, cgiBin, emptyDir, nil)
 
 	checkProbes(t, c, p)
 	base := "http://" + local(p.httpAddr)
@@ -441,13 +457,16 @@ func TestDeploymentOnRealBinary(t *testing.T) {
 	}
 
 	checkMetrics(t, m, c, p)
-	checkShutdown(t, m, c, p, base)
+	checkShutdown(t, m, c, p, base, gate)
 	// Nothing the server says about itself is a warning (the scripts' own
 	// stderr is logged at Warn too, with their name).
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
 		if strings.Contains(line, "level=WARN") && !strings.Contains(line, " script=") || strings.Contains(line, "level=ERROR") {
 			t.Errorf("server logged: %s", line)
 		}
+	}
+	if !t.Failed() {
+		checkStuckShutdown(t, m, c, bin, cgiBin, emptyDir)
 	}
 }
 
@@ -534,8 +553,9 @@ func checkMetrics(t *testing.T, m *manifests, c *corev1.Container, p *pod) {
 
 // checkShutdown loads every worker and one more request, checks that the
 // HPA's metrics show it, then stops the server as the kubelet does after
-// preStop, and holds the time it takes to terminationGracePeriodSeconds.
-func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base string) {
+// preStop: readiness goes, the listener closes, the requests in flight
+// finish, the server exits.
+func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base, gate string) {
 	t.Helper()
 	flags := flagValues(t, c.Args[2:])
 	workers, _ := strconv.Atoi(flags["workers"][0])
@@ -544,7 +564,7 @@ func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base
 	var mu sync.Mutex
 	for range workers + 1 {
 		go func() {
-			resp, err := client.Get(base + "/cgi-bin/slow.py")
+			resp, err := client.Get(base + "/cgi-bin/gated.py")
 			if err != nil {
 				results <- err.Error()
 				return
@@ -558,13 +578,13 @@ func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base
 		}()
 	}
 	var busy, queued float64
-	loaded := waitFor(1500*time.Millisecond, func() bool {
+	loaded := waitFor(10*time.Second, func() bool {
 		fams := scrape(t, p.statusAddr)
 		busy, queued = gauge(fams, "warmcgi_workers_busy"), gauge(fams, "warmcgi_queue_length")
 		return busy == float64(workers) && queued == 1
 	})
 	if !loaded {
-		t.Errorf("%d slow requests on %d workers: warmcgi_workers_busy %v, warmcgi_queue_length %v", workers+1, workers, busy, queued)
+		t.Errorf("%d held requests on %d workers: warmcgi_workers_busy %v, warmcgi_queue_length %v", workers+1, workers, busy, queued)
 	}
 
 	term := time.Now()
@@ -579,8 +599,12 @@ func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base
 		conn.Close()
 		t.Errorf("the scripts' port still accepts connections after SIGTERM; the test assumed it does not (preStop covers that gap)")
 	}
+	// The requests were still held: they are in flight during the drain.
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for range workers + 1 {
-		if r := <-results; r != "200 slept" {
+		if r := <-results; r != "200 released" {
 			t.Errorf("request in flight at SIGTERM: %s", r)
 		}
 	}
@@ -602,16 +626,64 @@ func checkShutdown(t *testing.T, m *manifests, c *corev1.Container, p *pod, base
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("drain with every request finishing: SIGTERM to exit %v, of which %v after the last request ended",
+		p.exited.Sub(term).Round(time.Millisecond), closing.Round(time.Millisecond))
+	if p.exited.Sub(term) >= shutdown {
+		t.Errorf("the server took %v to stop after its requests ended; --shutdown-timeout is %v", p.exited.Sub(term), shutdown)
+	}
+}
+
+// checkStuckShutdown: the worst case terminationGracePeriodSeconds must
+// cover, a request still running when --shutdown-timeout ends. warmcgi
+// then gives its workers the timeout again while it stops them, so the
+// time from SIGTERM to exit is a multiple of --shutdown-timeout. It is
+// measured with the timeout at 2 s (not the Deployment's 20 s, to keep the
+// test short) and scaled to the Deployment's.
+func checkStuckShutdown(t *testing.T, m *manifests, c *corev1.Container, bin, cgiBin, emptyDir string) {
+	t.Helper()
+	const scaled = 2 * time.Second
+	p := startPod(t, m, bin, cgiBin, emptyDir, map[string]string{"shutdown-timeout": scaled.String()})
+	ready := "http://" + local(p.statusAddr) + "/readyz"
+	if !waitFor(60*time.Second, func() bool { code, _ := get(t, ready); return code == http.StatusOK }) {
+		t.Fatal("second server never ready")
+	}
+	go func() {
+		if resp, err := client.Get("http://" + local(p.httpAddr) + "/cgi-bin/stuck.py"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if !waitFor(10*time.Second, func() bool { return gauge(scrape(t, p.statusAddr), "warmcgi_workers_busy") == 1 }) {
+		t.Fatal("stuck.py never ran")
+	}
+	term := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("server still running 60 s after SIGTERM")
+	}
+	took := p.exited.Sub(term)
+	if took < scaled {
+		t.Errorf("server exited %v after SIGTERM with a request in flight: it did not wait --shutdown-timeout %v", took, scaled)
+	}
+	factor := took.Seconds() / scaled.Seconds()
+	shutdown, err := time.ParseDuration(flagValues(t, c.Args[2:])["shutdown-timeout"][0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	pre, err := strconv.Atoi(c.Lifecycle.PreStop.Exec.Command[1])
 	if err != nil {
 		t.Fatal(err)
 	}
+	worst := time.Duration(pre)*time.Second + time.Duration(factor*float64(shutdown))
 	grace := time.Duration(*m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds) * time.Second
 	const margin = 5 * time.Second
-	t.Logf("SIGTERM to exit %v, of which %v after the last request ended; grace %v, needed: preStop %ds + --shutdown-timeout %v + %v + margin %v",
-		p.exited.Sub(term).Round(time.Millisecond), closing.Round(time.Millisecond), grace, pre, shutdown, closing.Round(time.Millisecond), margin)
-	if time.Duration(pre)*time.Second+shutdown+closing+margin > grace {
-		t.Errorf("terminationGracePeriodSeconds %v is short of preStop %ds + --shutdown-timeout %v + the %v the server took to stop after draining + %v",
-			grace, pre, shutdown, closing, margin)
+	t.Logf("a request outlasting the drain: exit %v after SIGTERM with --shutdown-timeout %v (%.2f times); with the Deployment's: preStop %ds + %v = %v, grace %v",
+		took.Round(time.Millisecond), scaled, factor, pre, time.Duration(factor*float64(shutdown)).Round(time.Millisecond), worst.Round(time.Millisecond), grace)
+	if worst+margin > grace {
+		t.Errorf("terminationGracePeriodSeconds %v is short of preStop + %.2f x --shutdown-timeout %v + margin %v = %v",
+			grace, factor, shutdown, margin, (worst + margin).Round(time.Millisecond))
 	}
 }
