@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	sigsjson "sigs.k8s.io/json"
@@ -38,6 +39,7 @@ type manifests struct {
 	service    *corev1.Service
 	configMap  *corev1.ConfigMap
 	hpa        *autoscalingv2.HorizontalPodAutoscaler
+	pdb        *policyv1.PodDisruptionBudget
 }
 
 // docSeparator splits a YAML stream into documents.
@@ -71,6 +73,8 @@ func decodeStrict(doc []byte) (any, error) {
 		obj = &corev1.ConfigMap{}
 	case "autoscaling/v2 HorizontalPodAutoscaler":
 		obj = &autoscalingv2.HorizontalPodAutoscaler{}
+	case "policy/v1 PodDisruptionBudget":
+		obj = &policyv1.PodDisruptionBudget{}
 	default:
 		return nil, fmt.Errorf("unexpected object %q %q", tm.APIVersion, tm.Kind)
 	}
@@ -110,8 +114,8 @@ func loadManifests(t *testing.T) *manifests {
 			}
 		}
 	}
-	if m.deployment == nil || m.service == nil || m.configMap == nil || m.hpa == nil {
-		t.Fatalf("want a Deployment, a Service, a ConfigMap and a HorizontalPodAutoscaler; got %+v", m)
+	if m.deployment == nil || m.service == nil || m.configMap == nil || m.hpa == nil || m.pdb == nil {
+		t.Fatalf("want a Deployment, a Service, a ConfigMap, a HorizontalPodAutoscaler and a PodDisruptionBudget; got %+v", m)
 	}
 	return m
 }
@@ -129,6 +133,8 @@ func (m *manifests) add(obj any) bool {
 		return setOnce(&m.configMap, o)
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		return setOnce(&m.hpa, o)
+	case *policyv1.PodDisruptionBudget:
+		return setOnce(&m.pdb, o)
 	}
 	return false
 }
@@ -332,7 +338,8 @@ func containerPort(t *testing.T, c *corev1.Container, name string) int {
 	return 0
 }
 
-// TestManifestsAgreeWithEachOther: selectors select the pods, the Service
+// TestManifestsAgreeWithEachOther: selectors select the pods (the
+// PodDisruptionBudget's too, which leaves one of the HPA's minimum), the Service
 // and the probes name ports that exist, the volumes are where the
 // arguments say, the ConfigMap holds the repository's example scripts, and
 // the HPA scales this Deployment.
@@ -346,6 +353,12 @@ func TestManifestsAgreeWithEachOther(t *testing.T) {
 	}
 	if s := labels.SelectorFromSet(m.service.Spec.Selector); len(m.service.Spec.Selector) == 0 || !s.Matches(pod) {
 		t.Errorf("Service selector %v does not select the pods %v", m.service.Spec.Selector, pod)
+	}
+	if s, err := metav1.LabelSelectorAsSelector(m.pdb.Spec.Selector); err != nil || s.Empty() || !s.Matches(pod) {
+		t.Errorf("PodDisruptionBudget selector %v does not select the pods %v (%v)", m.pdb.Spec.Selector, pod, err)
+	}
+	if mu := m.pdb.Spec.MaxUnavailable; mu == nil || mu.IntValue() >= int(*m.hpa.Spec.MinReplicas) {
+		t.Errorf("PodDisruptionBudget maxUnavailable %v: with the HPA's minReplicas %d, a drain could take every pod", mu, *m.hpa.Spec.MinReplicas)
 	}
 	for _, p := range m.service.Spec.Ports {
 		if got, want := containerPort(t, c, p.TargetPort.String()), port(t, flagValues(t, c.Args[2:])["listen"][0]); got != want {
