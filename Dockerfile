@@ -23,10 +23,12 @@ FROM debian:bookworm-slim
 # python3 brings libpython3.11 and the standard library scripts import;
 # tini reaps the orphaned children that CGI scripts leave behind (a
 # container's PID 1 must, or they stay zombies).
+# The user's uid is fixed: Kubernetes' runAsNonRoot can only check a
+# number (examples/kubernetes/deployment.yaml runs as 10001).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 libpython3.11 tini \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin warmcgi
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin warmcgi
 COPY --from=build /out/warmcgi /usr/local/bin/warmcgi
 COPY examples/cgi-bin /cgi-bin
 USER warmcgi
