@@ -245,8 +245,12 @@ def _watch_load(orig):
     def _load_unlocked(spec):
         try:
             if _cur[1] is not None and _user_spec(spec):
-                return _hold_import(spec, orig)
-            return _modules_import(spec, orig)
+                m = _hold_import(spec, orig)
+            else:
+                m = _modules_import(spec, orig)
+            if _import_mark[0] is not None:
+                _loaded_now.append(spec.name)
+            return m
         except BaseException:
             if _cur[1] is not None:
                 _import_failed.append(spec.name)

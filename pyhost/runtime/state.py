@@ -335,11 +335,14 @@ _ModuleType = type(sys)
 _UNWATCHED = frozenset(("__main__", "_warmcgi", "sys"))
 _KEEPING = _MODULES == "keep" or _GLOBALS == "keep"
 _import_mark = [None]  # (mark, names) of the outermost import in progress
+_loaded_now = []  # the modules whose load finished during it
 
 
 def _watchable(name, m):
     if type(m) is not _ModuleType or name in _UNWATCHED:
         return False
+    if getattr(m.__dict__.get("__spec__"), "_initializing", False):
+        return False  # its code still runs: decided at the next request
     if _KEEPING:
         return name == "builtins"
     f = m.__dict__.get("__file__")
@@ -354,6 +357,8 @@ def _modules_begin():
 def _modules_decide(names):
     for name in names:
         m = sys.modules.get(name)
+        if name in _mtracked and _mtracked[name][0] is m:
+            continue
         if _watchable(name, m):
             _mstate_track(_mtracked, name, m)
         else:
@@ -388,9 +393,16 @@ def _modules_import(spec, load):
         return load(spec)
     _import_mark[0] = _mstate_mark(_mtracked)
     try:
-        return load(spec)
+        m = load(spec)
+        _loaded_now.append(spec.name)
+        return m
     finally:
         mark, _import_mark[0] = _import_mark[0], None
         _mstate_adopt(_mtracked, mark[0], mark[1])
-        # The modules it loaded are watched from here, as their import left them.
-        _modules_decide(_mstate_fresh(_mtracked, sys.modules, _mskip))
+        # The modules it loaded are watched from here, as their import left
+        # them: those whose load finished within it, not one whose code is
+        # still running further out (a lazily loaded module, LazyLoader,
+        # runs its code on first use, outside any import).
+        loaded = _loaded_now[:]
+        _loaded_now.clear()
+        _modules_decide(loaded)
