@@ -264,32 +264,40 @@ func (b *Dispatcher) Reload(ctx context.Context) {
 	}
 }
 
-// Close stops every backend, giving each up to Config.ShutdownTimeout for
-// the requests it runs.
-func (b *Dispatcher) Close() {
+// Close stops every backend, giving the requests they run up to
+// Config.ShutdownTimeout in all.
+func (b *Dispatcher) Close() { b.CloseBy(time.Now().Add(b.shutdown)) }
+
+// CloseBy stops every backend, giving the requests they run until
+// deadline: the server's drain passes its own, so that --shutdown-timeout
+// bounds the whole shutdown, not each step of it. Later calls do nothing.
+func (b *Dispatcher) CloseBy(deadline time.Time) {
 	b.mu.Lock()
+	was := b.closed
 	b.closed = true
 	b.mu.Unlock()
-	timeout := b.shutdown
+	if was {
+		return
+	}
 	for _, pl := range []*interp.Pool[*embeddedInterp]{b.pool, b.mainPool} {
 		if pl == nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := pl.Close(ctx); err != nil {
 			b.logger.Warn("workers did not stop in time", "err", err)
 		}
 		cancel()
 	}
 	if b.procs != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := b.procs.close(ctx); err != nil {
 			b.logger.Warn("worker processes did not stop in time", "err", err)
 		}
 		cancel()
 	}
 	if b.forks != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := b.forks.close(ctx); err != nil {
 			b.logger.Warn("fork-mode requests did not end in time", "err", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/warmcgi/warmcgi/internal/backend"
 	"github.com/warmcgi/warmcgi/internal/frontend"
@@ -87,7 +88,8 @@ func (s *Server) drain(srv *http.Server, fsrv *frontend.FastCGIServer) {
 		s.stats.SetReady(false) // /readyz answers 503 while in-flight requests drain
 	}
 	s.log.Info("shutting down", "timeout", s.c.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.c.ShutdownTimeout)
+	deadline := time.Now().Add(s.c.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	shutdowns := make(chan error, 2)
 	if s.ln != nil {
@@ -103,6 +105,9 @@ func (s *Server) drain(srv *http.Server, fsrv *frontend.FastCGIServer) {
 		if err := <-shutdowns; err != nil {
 			s.log.Warn("in-flight requests did not finish in time", "err", err)
 		}
+	}
+	if s.backends != nil {
+		s.backends.CloseBy(deadline) // what is left of the same deadline
 	}
 	s.close()
 	s.log.Info("stopped")
