@@ -390,6 +390,41 @@ func TestAutoTZ(t *testing.T) {
 	}
 }
 
+// TestAutoTZSame: TZ set to the server's own zone by another name (Django
+// sets TZ from its TIME_ZONE on every request), then time.tzset(), changes
+// nothing, so auto leaves the script in its sub-interpreter; it answers as
+// under CGI.
+func TestAutoTZSame(t *testing.T) {
+	link, err := os.Readlink("/etc/localtime")
+	if err != nil {
+		t.Skip("/etc/localtime is not a link to a zone file")
+	}
+	zone := strings.TrimPrefix(link, "/usr/share/zoneinfo/")
+	if zone == "Etc/UTC" || zone == "UTC" {
+		zone = "UTC" // another name of Etc/UTC: the zones' data are compared
+		if link == "/usr/share/zoneinfo/UTC" {
+			zone = "Etc/UTC"
+		}
+	}
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(testdataCGIBin(t), "ext", "tz_same.py"))
+	cmd.Env = []string{"WANT_TZ=" + zone, "PATH=/usr/bin:/bin"}
+	want, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cgiBody, _ := strings.Cut(string(want), "\n\n")
+	base, logs := startWarmcgi(t, testdataCGIBin(t), "-w", "1", "--set-env", "WANT_TZ="+zone)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := range 2 {
+		if code, body, err := fetch(t, client, base+"cgi-bin/ext/tz_same.py"); err != nil || code != 200 || body != cgiBody {
+			t.Errorf("request %d: %d %v %q, want %q (python3 as CGI)", i+1, code, err, body, cgiBody)
+		}
+	}
+	if strings.Contains(logs(), "tz_same.py mode=") {
+		t.Errorf("tz_same.py was moved out of its sub-interpreter:\n%s", logs())
+	}
+}
+
 // TestAutoMovesOnce: the request that shows a need is run again in fork
 // mode without doing twice what the script does after that point: a
 // SIGALRM handler, seen when it is set, stops the script there

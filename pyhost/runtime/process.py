@@ -101,9 +101,42 @@ _tzset_orig = time.tzset
 _server_tz = os.environ.get("TZ")
 
 
+_same_zone = {}  # TZ value -> whether it names the server's own zone
+
+
+def _zone_data(tz):
+    """The TZif data a TZ value names (None for a POSIX rule or no file)."""
+    if tz is None or tz in ("", ":"):
+        path = "/etc/localtime"
+    else:
+        name = tz[1:] if tz.startswith(":") else tz
+        path = name if name.startswith("/") else os.path.join("/usr/share/zoneinfo", name)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (OSError, ValueError):
+        return None
+
+
+def _server_zone(tz):
+    """Whether TZ=tz gives the time zone the server already has: the same
+    value, or a zone file with the same data as the server's (Django sets
+    TZ=UTC on every request; on a server in UTC that changes nothing)."""
+    if tz == _server_tz:
+        return True
+    same = _same_zone.get(tz)
+    if same is None:
+        mine, theirs = _zone_data(_server_tz), _zone_data(tz)
+        if mine is None and _server_tz is None and tz in ("UTC", "Etc/UTC", "UTC0", "Universal", "Zulu"):
+            mine = theirs  # no /etc/localtime: the C library's zone is UTC
+        same = _same_zone[tz] = mine is not None and mine == theirs
+    return same
+
+
 def _tzset():
-    if os.environ.get("TZ") != _server_tz:
-        _move_now("calls time.tzset with TZ=%s (the server's time zone is the process's)" % os.environ.get("TZ"))
+    tz = os.environ.get("TZ")
+    if not _server_zone(tz):
+        _move_now("calls time.tzset with TZ=%s (the server's time zone is the process's)" % tz)
     return _tzset_orig()
 
 
