@@ -201,18 +201,17 @@ func conformanceCases() []conformanceCase {
 		cc(63, "063-counter", "/cgi-bin/counter.py"),
 		cc(64, "064-mutable-default", p+"064-mutable-default.py"),
 		cc(65, "065-logging", p+"065-logging.py"),
+		// The logging tree as a whole (handlers, formatters, propagate,
+		// filters, disabled loggers) is the request's.
+		cc(65, "065-logging-tree", p+"065-logging-tree.py"),
 		cc(66, "066-knobs", p+"066-knobs.py"),
 		// Names rebound, added or deleted in loaded modules (the standard
 		// library's, an installed package's, builtins) are put back.
 		cc(66, "066-module-state", p+"066-module-state.py"),
-		// Embedded, what mimetypes.add_type adds to mimetypes' tables (the
-		// contents of its objects, not its names) stays for later requests
-		// (sys.executable, the switch interval, the decimal context,
-		// codecs.register, the csv field size limit, tempfile.tempdir,
-		// sqlite3's adapters and every module's names are restored:
-		// 066-knobs, 066-module-state): a script that needs a pristine
-		// standard library every time runs in fork mode or as plain CGI.
-		cc(66, "066-knobs-open", p+"066-knobs-open.py").inMode("cgi"),
+		// A replaced standard-library function and mimetypes.add_type (its
+		// tables are made again: the names the request bound in mimetypes
+		// are put back) are the request's.
+		cc(66, "066-knobs-open", p+"066-knobs-open.py"),
 		// Also on an interpreter no script imported random in before:
 		// the subtest 067-random-first-import.
 		cc(67, "067-random", p+"067-random.py"),

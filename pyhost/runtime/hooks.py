@@ -83,46 +83,44 @@ def _run_exit_funcs():
             sys.__excepthook__(type(e), e, e.__traceback__)
 
 
-# logging (65): handlers a request's own code adds are closed and removed
-# at its end; levels and logging.disable are restored.
-_add_handler = logging.Logger.addHandler
-# (logger, weak reference to a handler): a handler the script removed and
-# dropped dies at once with its stream, as it would in its CGI process.
-_added_handlers = []
+# logging (65; issue 15, item 8): the logging tree as the request found it
+# is put back as it ends, whoever changed it (the script, basicConfig, a
+# framework's dictConfig, fileConfig called by a library): each logger's
+# level, handlers, filters, propagate and disabled flags, and logging's
+# registry of handlers. The first change a request makes records the tree
+# (_record_log_tree); loggers the request made are left as new ones; the
+# handlers it made are closed (state.py, _restore_log_tree). Nothing of the
+# request's is held meanwhile: a handler it removed and dropped dies at once.
+_log_tree = [None]  # (loggers' states, handlers by name, handler list) or None
 
 
-def _user_caller():
-    f = sys._getframe(2)
-    while f is not None:
-        name = f.f_code.co_filename
-        if _script_code(name):
-            return True
-        if "logging" not in name:
-            return False
-        f = f.f_back
-    return False
+def _record_log_tree():
+    if _log_tree[0] is not None or _cur[1] is None:
+        return
+    mgr = logging.root.manager
+    loggers = [logging.root] + [lg for lg in list(mgr.loggerDict.values()) if isinstance(lg, logging.Logger)]
+    _log_tree[0] = ([(lg, lg.level, lg.handlers[:], lg.filters[:], lg.propagate, lg.disabled) for lg in loggers],
+                    dict(logging._handlers), logging._handlerList[:])
 
 
-def _addHandler(self, hdlr):
-    if _cur[1] is not None and _user_caller():
-        try:
-            ref = weakref.ref(hdlr)
-        except TypeError:
-            ref = (lambda h: lambda: h)(hdlr)  # held by the logger anyway
-        _added_handlers.append((self, ref))
-    return _add_handler(self, hdlr)
+def _records_log_tree(orig):
+    def changes_tree(*args, **kwargs):
+        _record_log_tree()
+        return orig(*args, **kwargs)
+    changes_tree.__name__ = orig.__name__
+    changes_tree.__qualname__ = getattr(orig, "__qualname__", orig.__name__)
+    changes_tree.__doc__ = orig.__doc__
+    changes_tree.__wrapped__ = orig
+    return changes_tree
 
 
-# Levels the script's code sets (a script's own logger is always
-# "__main__", shared by every script) are put back too.
-_set_level = logging.Logger.setLevel
-_changed_levels = {}  # logger -> its level before the request changed it
-
-
-def _setLevel(self, level):
-    if _cur[1] is not None and self not in _changed_levels and _user_caller():
-        _changed_levels[self] = self.level
-    return _set_level(self, level)
+def _wrap_logging_config(m):
+    """logging.config's functions clear every handler before they call a
+    logger's method: the tree is recorded first."""
+    for name in ("fileConfig", "dictConfig", "_clearExistingHandlers"):
+        f = getattr(m, name, None)
+        if f is not None and not hasattr(f, "__wrapped__"):
+            setattr(m, name, _records_log_tree(f))
 
 
 # random (67): a CGI process is seeded from urandom; a script's
@@ -189,8 +187,12 @@ def _install_atexit():
 
 
 def _install_logging():
-    logging.Logger.addHandler = _addHandler
-    logging.Logger.setLevel = _setLevel
+    for name in ("addHandler", "removeHandler", "setLevel", "addFilter", "removeFilter"):
+        setattr(logging.Logger, name, _records_log_tree(getattr(logging.Logger, name)))
+    logging.basicConfig = _records_log_tree(logging.basicConfig)
+    m = sys.modules.get("logging.config")
+    if m is not None:
+        _wrap_logging_config(m)
 
 
 def _install_locale():

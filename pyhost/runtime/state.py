@@ -51,6 +51,39 @@ def _record_base():
     _base_max_digits = sys.get_int_max_str_digits()
 
 
+def _restore_log_tree(keeping):
+    """Put the logging tree back as the request found it (hooks.py)."""
+    tree, _log_tree[0] = _log_tree[0], None
+    if keeping:
+        return
+    loggers, by_name, handler_list = tree
+    mgr = logging.root.manager
+    now = [logging.root] + [lg for lg in list(mgr.loggerDict.values()) if isinstance(lg, logging.Logger)]
+    attached = {id(h): h for lg in now for h in lg.handlers}
+    kept = set()
+    for lg, level, handlers, filters, propagate, disabled in loggers:
+        lg.level, lg.propagate, lg.disabled = level, propagate, disabled
+        lg.handlers[:] = handlers
+        lg.filters[:] = filters
+        kept.update(id(h) for h in handlers)
+    known = {id(entry[0]) for entry in loggers}
+    for lg in now:
+        if id(lg) not in known:  # made by the request: as a new one
+            lg.level, lg.propagate, lg.disabled = logging.NOTSET, True, False
+            lg.handlers[:] = []
+            lg.filters[:] = []
+    logging._handlers.clear()
+    logging._handlers.update(by_name)
+    logging._handlerList[:] = handler_list
+    mgr._clear_cache()
+    for i, h in attached.items():
+        if i not in kept:
+            try:
+                h.close()
+            except Exception:
+                pass
+
+
 def _stop_executors(cft, started):
     # A ThreadPoolExecutor the script left open keeps its worker threads
     # waiting for more work. A CGI process's exit shuts it down (its
@@ -97,27 +130,8 @@ def _reset_state(err):
     # With --modules keep or --globals keep, what the script's code set up
     # is meant to last: its files are only flushed, its handlers stay.
     keeping = _MODULES == "keep" or _GLOBALS == "keep"
-    if not keeping:
-        for lg, ref in reversed(_added_handlers):
-            h = ref()
-            if h is None:
-                continue  # removed and gone: closed as it died
-            try:
-                lg.removeHandler(h)
-                h.close()
-            except Exception:
-                pass
-        h = None
-        for lg, level in _changed_levels.items():
-            _set_level(lg, level)
-        if "logging.config" in sys.modules:
-            # dictConfig and fileConfig disable the loggers they were not
-            # given (disable_existing_loggers): so would a new process's.
-            for lg in list(logging.root.manager.loggerDict.values()):
-                if getattr(lg, "disabled", False):
-                    lg.disabled = False
-    _added_handlers.clear()
-    _changed_levels.clear()
+    if _log_tree[0] is not None:
+        _restore_log_tree(keeping)
     # As a CGI process exits: sys.stdout and sys.stderr are flushed after
     # the atexit handlers and before the files still open are closed (one
     # of which may be the script's own sys.stderr).
