@@ -33,7 +33,7 @@ const (
 // script that ends within it is answered whole (with a Content-Length,
 // as in the embedded modes, where only a flush streams): its last write
 // and the end of its pipe come microseconds apart.
-const streamDelay = 5 * time.Millisecond
+const streamDelay = 20 * time.Millisecond
 
 // streamAt is how much held output is offered at once, without waiting
 // for streamDelay: a large body streams with bounded memory, as the
