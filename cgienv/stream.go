@@ -90,7 +90,8 @@ func (f *flight) stop() (abandoned bool) {
 // connection, as Apache does when it kills a script; from then on the
 // script's output, its reads of the body and what Run returns are ignored.
 // It reports false, having changed nothing, when the connection cannot be
-// taken over (FastCGI, HTTP/2) or Run has returned: the handler then
+// taken over (HTTP/2, and FastCGI before the headers went out: its 504 is
+// written by taking the connection over) or Run has returned: the handler then
 // answers when Run returns, as usual.
 func (r *Request) Abandon() bool {
 	if r.flight == nil {
@@ -101,12 +102,30 @@ func (r *Request) Abandon() bool {
 
 // cut ends a response whose headers went out by closing its connection
 // after what was written is sent: the client sees no end of the body.
-func (f *flight) cut() { cutConn(http.NewResponseController(f.w)) }
+func (f *flight) cut() { cutConn(f.w, http.NewResponseController(f.w)) }
+
+// responseCutter is a ResponseWriter that can end its response as cut
+// without giving its connection up: the FastCGI front end's, which closes
+// the connection without FCGI_END_REQUEST.
+type responseCutter interface {
+	CutResponse() error
+}
 
 // cutConn flushes the response and closes its connection, where the
-// writer lets the connection be taken (HTTP/1; not FastCGI's); it reports
-// whether it could.
-func cutConn(rc *http.ResponseController) bool {
+// writer lets the connection be taken (HTTP/1) or cuts its response itself
+// (FastCGI, a responseCutter found through Unwrap); it reports whether it
+// could.
+func cutConn(w http.ResponseWriter, rc *http.ResponseController) bool {
+	for u := w; u != nil; {
+		if c, ok := u.(responseCutter); ok {
+			return c.CutResponse() == nil
+		}
+		uw, ok := u.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		u = uw.Unwrap()
+	}
 	_ = rc.Flush()
 	conn, _, err := rc.Hijack()
 	if err != nil {
@@ -133,7 +152,7 @@ func (f *flight) abandon() bool {
 		if f.cw != nil {
 			bytes = f.cw.sent()
 		}
-		if !cutConn(rc) {
+		if !cutConn(f.w, rc) {
 			_ = rc.SetReadDeadline(time.Time{})
 			return false
 		}
