@@ -143,3 +143,43 @@ func TestAbandonedAfterHeadersProcessModes(t *testing.T) {
 		})
 	}
 }
+
+// TestFastCGICutBehindNginx: behind nginx (fastcgi_pass over TCP), a
+// script stopped by --timeout after its first line went out reaches
+// nginx's client as a cut response (the connection closes with no last
+// chunk), as it does over HTTP, in the default mode and in process and
+// fork mode: warmcgi resets the FastCGI connection, without
+// FCGI_END_REQUEST, and nginx logs the reset as an upstream error (a plain
+// close it would take for the end of the response: it does not keep
+// FastCGI connections open by default). A complete streamed response still
+// ends normally behind it, and nginx's next request is served.
+func TestFastCGICutBehindNginx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx and warmcgi; skipped with -short")
+	}
+	requireNginx(t)
+	dir := sharedCGIBin(t)
+	for _, mode := range []string{"default", "process", "fork"} {
+		t.Run(mode, func(t *testing.T) {
+			args := []string{"--listen", "127.0.0.1:0", "--fastcgi", "127.0.0.1:0", "--timeout", "1s", "-w", "1"}
+			if mode != "default" {
+				args = append(args, "--isolation", mode)
+			}
+			w := startWarmcgiFastCGI(t, dir, args...)
+			n := startNginx(t, w.fastcgi)
+			st := timeStream(t, n.url, "/cgi-bin/spin_streamed.py")
+			if string(st.body) != "partial\n" || !st.cut {
+				t.Errorf("spin_streamed.py behind nginx: body %q, cut %v: want the first line, then a cut connection", st.body, st.cut)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if missing := waitForLog(ctx, n.errorLog, "Connection reset by peer) while reading upstream"); len(missing) > 0 {
+				t.Errorf("nginx's error log does not say the upstream reset the connection:\n%s", n.errorLog())
+			}
+			st = timeStream(t, n.url, "/cgi-bin/compat/028-flush-sleep.py?0.3")
+			if want := "first line, flushed\nthe rest, at the end\n"; string(st.body) != want || st.cut || !st.chunked {
+				t.Errorf("028-flush-sleep.py behind nginx: body %q, cut %v, chunked %v: want %q streamed and complete", st.body, st.cut, st.chunked, want)
+			}
+		})
+	}
+}

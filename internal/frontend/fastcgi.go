@@ -20,7 +20,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 )
@@ -181,10 +183,42 @@ const recStdout = 6
 // prematurely closed connection"; its client gets no last chunk).
 func (c *trackedConn) Write(p []byte) (int, error) {
 	if tok := c.s.cutToken; len(p) == 8+len(tok) && p[0] == 1 && p[1] == recStdout && bytes.Equal(p[8:], tok) {
+		resetTCP(c.Conn)
 		c.Close()
 		return 0, errCut
 	}
 	return c.Conn.Write(p)
+}
+
+// resetTCP makes the close of a TCP connection a reset, once what was
+// written has reached the peer (or after a second): nginx, when it does not
+// keep FastCGI connections open (its default) takes a plain close for the
+// end of the response, a reset for an upstream error, which cuts its
+// client's response. A unix socket has no reset: nginx sees the close.
+func resetTCP(conn net.Conn) {
+	for {
+		u, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		conn = u.NetConn()
+	}
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if raw, err := tc.SyscallConn(); err == nil {
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+			var unsent int32 // SIOCOUTQ: bytes not yet acknowledged
+			raw.Control(func(fd uintptr) {
+				syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&unsent)))
+			})
+			if unsent == 0 {
+				break
+			}
+		}
+	}
+	tc.SetLinger(0)
 }
 
 func (c *trackedConn) Close() error {
