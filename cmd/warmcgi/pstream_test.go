@@ -183,3 +183,18 @@ func TestFastCGICutBehindNginx(t *testing.T) {
 		})
 	}
 }
+
+// checkStreams checks a conformance case that streams (COMPAT 28: the
+// script flushes a first line, then works for a second): from Apache and
+// from warmcgi, the body's first bytes arrive at least half a second
+// before the response ends.
+func checkStreams(t *testing.T, target, apacheURL, warmcgiURL string) {
+	t.Helper()
+	for _, s := range []struct{ name, url string }{{"apache", apacheURL}, {"warmcgi", warmcgiURL}} {
+		st := timeStream(t, s.url, target)
+		if st.end-st.first < 500*time.Millisecond || st.cut {
+			t.Errorf("%s: the first line came %v after the request, the end %v (cut: %v): want the first line at least 0.5 s before the end",
+				s.name, st.first, st.end, st.cut)
+		}
+	}
+}
