@@ -98,10 +98,12 @@ func (f *flight) stop() (abandoned bool) {
 // the exception that ends it, or it is blocked in C), and that goes on
 // running. It may be called from any goroutine while Run runs. The client
 // is answered at once: 504, or, when part of the response is out, a cut
-// connection (over HTTP/2, a reset stream), as Apache does when it kills a
-// script; from then on the script's output, its reads of the body and what
-// Run returns are ignored. It reports false, having changed nothing, when
-// the connection cannot be taken over (FastCGI) or Run has returned: the
+// connection (over HTTP/2, a reset stream; over FastCGI, a request ended
+// without FCGI_END_REQUEST), as Apache does when it kills a script; from
+// then on the script's output, its reads of the body and what Run returns
+// are ignored. It reports false, having changed nothing, when the
+// connection cannot be taken over (FastCGI before the headers went out: its
+// 504 is written by taking the connection over) or Run has returned: the
 // handler then answers when Run returns, as usual.
 func (r *Request) Abandon() bool {
 	if r.flight == nil {
@@ -149,17 +151,35 @@ func (f *flight) answerAbandoned(carry http.Header) int {
 // after what was written is sent: the client sees no end of the body.
 // Over HTTP/2, served by net/http, the stream is reset instead (f.reset):
 // ending it normally would pass the cut body off as complete. FastCGI's
-// server cannot reset a request (nor survives the handler's panic).
+// writer ends its request without FCGI_END_REQUEST (responseCutter).
 func (f *flight) cut() {
-	if !cutConn(http.NewResponseController(f.w)) && f.wake != nil {
+	if !cutConn(f.w, http.NewResponseController(f.w)) && f.wake != nil {
 		f.reset = true
 	}
 }
 
+// responseCutter is a ResponseWriter that can end its response as cut
+// without giving its connection up: the FastCGI front end's, which closes
+// the connection without FCGI_END_REQUEST.
+type responseCutter interface {
+	CutResponse() error
+}
+
 // cutConn flushes the response and closes its connection, where the
-// writer lets the connection be taken (HTTP/1; not FastCGI's); it reports
-// whether it could.
-func cutConn(rc *http.ResponseController) bool {
+// writer lets the connection be taken (HTTP/1) or cuts its response itself
+// (FastCGI, a responseCutter found through Unwrap); it reports whether it
+// could.
+func cutConn(w http.ResponseWriter, rc *http.ResponseController) bool {
+	for u := w; u != nil; {
+		if c, ok := u.(responseCutter); ok {
+			return c.CutResponse() == nil
+		}
+		uw, ok := u.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		u = uw.Unwrap()
+	}
 	_ = rc.Flush()
 	conn, _, err := rc.Hijack()
 	if err != nil {
@@ -189,7 +209,7 @@ func (f *flight) abandon() bool {
 		if f.cw != nil {
 			bytes = f.cw.sent()
 		}
-		if !cutConn(rc) {
+		if !cutConn(f.w, rc) {
 			_ = rc.SetReadDeadline(time.Time{})
 			return false
 		}

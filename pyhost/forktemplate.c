@@ -111,6 +111,12 @@ run_job(PyObject *dict)
 	}
 	fflush(stdout);
 	fflush(stderr);
+	/* The script's output ends here: its server sees EOF now, not once
+	 * the kernel has torn down the fork's memory (exit closes the
+	 * descriptors only after that), which takes milliseconds. */
+	close(0);
+	close(1);
+	close(2);
 	_exit((int)(status & 0xff));
 }
 

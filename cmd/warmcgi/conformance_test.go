@@ -52,6 +52,9 @@ type conformanceCase struct {
 	// crashes marks a case that takes the whole server down in the
 	// embedded mode: it is never sent there.
 	crashes bool
+	// streams marks a case whose first line must reach the client while
+	// the script still runs, from Apache and from warmcgi (checkStreams).
+	streams bool
 	// want, when set, is the exact body warmcgi must answer with, and
 	// Apache's answer is only logged: the contract is stricter than what
 	// Apache does.
@@ -99,6 +102,11 @@ func (c conformanceCase) inMode(mode string) conformanceCase {
 
 func (c conformanceCase) crashing() conformanceCase {
 	c.crashes = true
+	return c
+}
+
+func (c conformanceCase) streaming() conformanceCase {
+	c.streams = true
 	return c
 }
 
@@ -159,6 +167,7 @@ func conformanceCases() []conformanceCase {
 		cc(24, "024-exit-stdin", p+"024-exit-stdin.py").post("text/plain", []byte("xyz")),
 		// Apache's answer is broken here (the body comes out before the
 		// headers); warmcgi keeps the calls in order.
+		cc(28, "028-flush-sleep", p+"028-flush-sleep.py").streaming(),
 		cc(29, "029-text-then-buffer", p+"029-text-then-buffer.py").exactly("\x00binary\xff\n"),
 		cc(30, "030-encoding", p+"030-encoding.py"),
 		cc(30, "030-line-buffering", p+"030-line-buffering.py"),
@@ -184,6 +193,9 @@ func conformanceCases() []conformanceCase {
 		// A segfault in the embedded mode kills the server with every
 		// request in it.
 		cc(47, "047-segfault", p+"047-segfault.py").inMode("cgi").crashing(),
+		// The crash after the response began: it ends complete, as its
+		// output ends (Apache sends the last chunk).
+		cc(47, "047-segfault-late", p+"047-segfault-late.py").inMode("cgi").crashing(),
 		cc(48, "048-execv", p+"048-execv.py?q=1"),
 		cc(49, "049-fork", p+"049-fork.py").inMode("cgi"),
 		cc(52, "052-recursion", p+"052-recursion.py").pythonVersion(),
@@ -319,6 +331,9 @@ func conformance(t *testing.T, mode ...string) {
 						t.Fatalf("warmcgi, run %d: %v", run, err)
 					}
 					reportMismatches(t, fmt.Sprintf("COMPAT %d, run %d", c.compat, run), c.diffRequest, checkCaseIn(exact, c, as, want[c.name], ws, got))
+				}
+				if c.streams {
+					checkStreams(t, c.target, apacheURL, ws.baseURL)
 				}
 				if c.mode != "" && !exact {
 					logEmbedded(t, c, as, want[c.name], one)

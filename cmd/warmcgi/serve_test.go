@@ -742,8 +742,8 @@ func startWithoutInotify(t *testing.T, dir string) (base string, logs func() str
 // TestTimeoutCutsStreamedResponse: a script stopped by --timeout after
 // its headers went out leaves a response that is visibly cut (the
 // connection closes with no last chunk), as Apache leaves it, not one that
-// looks complete. (Behind nginx over FastCGI the cut does not show yet:
-// net/http/fcgi gives a handler no way to end its connection.)
+// looks complete. (Process and fork mode: TestAbandonedAfterHeadersProcessModes;
+// behind nginx over FastCGI: TestFastCGICutBehindNginx.)
 func TestTimeoutCutsStreamedResponse(t *testing.T) {
 	check := func(t *testing.T, url string) {
 		t.Helper()

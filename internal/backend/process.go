@@ -112,11 +112,15 @@ func processOutput(script, who string, limit timeLimit, out *procmode.Output, er
 	case runErr != nil:
 		return nil, runErr
 	}
-	if out.Signal != 0 && !cgienv.HasHeaderBlock(out.Stdout) {
+	res := &cgienv.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode, Failure: out.Failure}
+	// A process killed after its response began ends it as its output
+	// ends, as Apache ends a CGI process's that dies (measured: the last
+	// chunk is sent); only a stop at the deadline cuts it (above).
+	if out.Signal != 0 && !out.Streamed && !cgienv.HasHeaderBlock(out.Stdout) {
 		// No response to pass on: the gateway failed.
-		out.Stdout = []byte(badGatewayResponse)
+		res.Stdout = []byte(badGatewayResponse)
 	}
-	return &cgienv.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode, Failure: out.Failure}, nil
+	return res, nil
 }
 
 func (r *process) close(ctx context.Context) error { return r.pool.Close(ctx) }
@@ -147,6 +151,25 @@ func jobOf(req *cgienv.Request, fl shebangFlags, timeout time.Duration) *procmod
 		Script: req.Script, Stamp: stampOf(req.Stamp),
 		Unbuffered: fl.unbuffered, Optimize: fl.optimize, NoBytecode: fl.noBytecode,
 		Env: req.Env, Args: req.Args, Stdin: req.Stdin, StdinFile: req.StdinFile,
-		Timeout: timeout,
+		Timeout: timeout, Stream: streamTo(req.Stream),
+	}
+}
+
+// streamTo adapts a request's Stream function to procmode's (nil: none).
+func streamTo(stream func([]byte) cgienv.StreamAnswer) func([]byte) procmode.StreamAnswer {
+	if stream == nil {
+		return nil
+	}
+	return func(b []byte) procmode.StreamAnswer {
+		switch stream(b) {
+		case cgienv.StreamSent:
+			return procmode.StreamSent
+		case cgienv.StreamKeep:
+			return procmode.StreamKeep
+		case cgienv.StreamDecline:
+			return procmode.StreamDecline
+		default:
+			return procmode.StreamGone
+		}
 	}
 }

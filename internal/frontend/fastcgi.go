@@ -9,6 +9,9 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,7 +20,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 )
@@ -28,6 +33,10 @@ import (
 type FastCGIServer struct {
 	handler http.Handler
 	logger  *slog.Logger
+
+	// cutToken is the content of the one record that ends a connection
+	// without its END_REQUEST (see fastcgiWriter.CutResponse).
+	cutToken []byte
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -42,7 +51,10 @@ type FastCGIServer struct {
 // fastcgiFront). passUser passes the front end's REMOTE_USER and
 // AUTH_TYPE on (--fastcgi-remote-user).
 func NewFastCGIServer(h http.Handler, passUser bool, logger *slog.Logger) *FastCGIServer {
-	return &FastCGIServer{handler: fastcgiFront{next: h, passUser: passUser}, logger: logger, conns: map[net.Conn]struct{}{}}
+	token := make([]byte, 32)
+	rand.Read(token)
+	return &FastCGIServer{handler: fastcgiFront{next: h, passUser: passUser, cutToken: token},
+		cutToken: token, logger: logger, conns: map[net.Conn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown; then it returns nil.
@@ -158,6 +170,57 @@ type trackedConn struct {
 	once sync.Once
 }
 
+// errCut is the write error of the record that cut its connection.
+var errCut = errors.New("fastcgi: response cut: connection closed without FCGI_END_REQUEST")
+
+// fcgiStdout is the FastCGI record type of a response's output.
+const recStdout = 6
+
+// Write passes net/http/fcgi's records on (it writes each with one Write
+// call), except a FCGI_STDOUT record whose content is the server's cut
+// token: that one closes the connection instead, so the front end gets no
+// FCGI_END_REQUEST and sees the response cut short (nginx: "upstream
+// prematurely closed connection"; its client gets no last chunk).
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if tok := c.s.cutToken; len(p) == 8+len(tok) && p[0] == 1 && p[1] == recStdout && bytes.Equal(p[8:], tok) {
+		resetTCP(c.Conn)
+		c.Close()
+		return 0, errCut
+	}
+	return c.Conn.Write(p)
+}
+
+// resetTCP makes the close of a TCP connection a reset, once what was
+// written has reached the peer (or after a second): nginx, when it does not
+// keep FastCGI connections open (its default) takes a plain close for the
+// end of the response, a reset for an upstream error, which cuts its
+// client's response. A unix socket has no reset: nginx sees the close.
+func resetTCP(conn net.Conn) {
+	for {
+		u, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		conn = u.NetConn()
+	}
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if raw, err := tc.SyscallConn(); err == nil {
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+			var unsent int32 // SIOCOUTQ: bytes not yet acknowledged
+			raw.Control(func(fd uintptr) {
+				syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&unsent)))
+			})
+			if unsent == 0 {
+				break
+			}
+		}
+	}
+	tc.SetLinger(0)
+}
+
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.s.mu.Lock()
@@ -187,6 +250,7 @@ type fastcgiFront struct {
 	// Authorization header, checked or not, so any client could claim to
 	// be any user where nginx does not authenticate itself.
 	passUser bool
+	cutToken []byte // the server's (FastCGIServer.cutToken)
 }
 
 func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +300,7 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(gw.Env)
 	r = r.WithContext(cgienv.WithGateway(r.Context(), gw))
 	apache := strings.HasPrefix(params["SERVER_SOFTWARE"], "Apache")
-	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache}, r)
+	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache, cutToken: f.cutToken}, r)
 }
 
 // fastcgiWriter tells nginx not to buffer a response whose length is not
@@ -249,7 +313,8 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type fastcgiWriter struct {
 	http.ResponseWriter
 	wroteHeader bool
-	noAccel     bool // the front end is Apache
+	noAccel     bool   // the front end is Apache
+	cutToken    []byte // see CutResponse
 }
 
 func (w *fastcgiWriter) WriteHeader(code int) {
@@ -285,6 +350,29 @@ func (w *fastcgiWriter) FlushError() error {
 }
 
 func (w *fastcgiWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// CutResponse ends a response that cannot be finished (its script was
+// stopped after the headers went out) the way Apache ends one: what was
+// written is sent, then the connection is closed without FCGI_END_REQUEST,
+// so the front end and its client see it cut, not complete. net/http/fcgi
+// gives a handler no hold on its connection: the cut token goes the way
+// of the output, in a record of its own after a flush, and the tracked
+// connection closes itself when it sees it (trackedConn.Write). It
+// reports an error when the connection could not be cut (the front end
+// had gone).
+func (w *fastcgiWriter) CutResponse() error {
+	f, ok := w.ResponseWriter.(http.Flusher)
+	if !ok || len(w.cutToken) == 0 {
+		return errors.New("fastcgi: response cannot be cut")
+	}
+	f.Flush()
+	w.ResponseWriter.Write(w.cutToken)
+	f.Flush()
+	if _, err := w.ResponseWriter.Write(nil); !errors.Is(err, errCut) {
+		return fmt.Errorf("fastcgi: response not cut: %v", err)
+	}
+	return nil
+}
 
 // WarnOpenFastCGI warns when FastCGI is served on a TCP address other
 // hosts may reach: the protocol has no authentication, and whoever

@@ -151,6 +151,9 @@ func (c *unixConn) RemoteAddr() net.Addr { return localPeer }
 // method on a wrapper.
 type wrapped struct{ net.Conn }
 
+// NetConn is the wrapped connection (as tls.Conn names it).
+func (c wrapped) NetConn() net.Conn { return c.Conn }
+
 func (c wrapped) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()

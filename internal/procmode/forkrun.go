@@ -39,16 +39,16 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, eof := collect(outR, errR)
+	o := collect(outR, errR, job.Stream)
 
 	st := <-r.started
 	if st.err != nil {
 		outR.Close()
 		errR.Close()
-		<-eof
+		<-o.eof
 		return nil, st.err
 	}
-	status, ok := awaitChild(r, deadline, eof)
+	status, ok := awaitChild(r, deadline, o.eof)
 	if !ok {
 		// The whole group: the script and every child it started. Twice:
 		// a fork racing the first kill puts a new process in the group.
@@ -56,13 +56,11 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 		syscall.Kill(-st.pid, syscall.SIGKILL)
 		outR.Close()
 		errR.Close()
-		<-eof
-		if stderr.Len() > 0 {
-			fs.cfg.Logger.Warn("script stderr", "script", job.Script, "stderr", string(stderr.Bytes()[:min(stderr.Len(), 16<<10)]))
-		}
+		<-o.eof
+		logStderr(fs.cfg.Logger, job.Script, o)
 		return nil, ErrDeadline
 	}
-	out := &Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	out := &Output{Stdout: o.stdout.Bytes(), Stderr: o.stderr.Bytes(), Streamed: o.streamed}
 	ws := syscall.WaitStatus(status)
 	switch {
 	case status < 0:

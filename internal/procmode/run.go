@@ -25,13 +25,19 @@ type Job struct {
 	// process takes it (0: none); past it the process group is killed and
 	// Run returns ErrDeadline.
 	Timeout time.Duration
+	// Stream, when not nil, takes the script's stdout while it runs (see
+	// pumpStdout); what it answers StreamSent to is not in Output.Stdout.
+	// It is called from one goroutine at a time, only while Run runs.
+	Stream func(chunk []byte) StreamAnswer
 }
 
 // Output is what a request in a worker process produced.
 type Output struct {
-	Stdout, Stderr []byte
-	ExitCode       int
-	Failure        string
+	Stdout, Stderr []byte // Stdout: what Job.Stream did not take
+	// Streamed: part of stdout went to Job.Stream (the response began).
+	Streamed bool
+	ExitCode int
+	Failure  string
 	// Signal is the signal that killed the worker process during the
 	// request (0: none).
 	Signal syscall.Signal
@@ -69,22 +75,19 @@ func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, eof := collect(outR, errR)
+	o := collect(outR, errR, job.Stream)
 
-	rep, died, ok := awaitEnd(c, deadline, eof)
+	rep, died, ok := awaitEnd(c, deadline, o.eof)
 	if !ok {
 		c.kill()
 		w.drop()
 		outR.Close()
 		errR.Close()
-		<-eof
-		if stderr.Len() > 0 {
-			// Bounded: a fork bomb's children all complain.
-			w.pc.logger.Warn("script stderr", "script", job.Script, "stderr", string(stderr.Bytes()[:min(stderr.Len(), 16<<10)]))
-		}
+		<-o.eof
+		logStderr(w.pc.logger, job.Script, o)
 		return nil, ErrDeadline
 	}
-	out := &Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: rep.ExitCode, Failure: rep.Failure}
+	out := &Output{Stdout: o.stdout.Bytes(), Stderr: o.stderr.Bytes(), Streamed: o.streamed, ExitCode: rep.ExitCode, Failure: rep.Failure}
 	if died {
 		w.died(c, job.Script, out)
 		return out, nil

@@ -2,7 +2,6 @@ package procmode
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -64,19 +63,4 @@ func relayLines(logger *slog.Logger, r *os.File, pid int, msg string) {
 		}
 	}
 	io.Copy(io.Discard, r) // a line too long for the scanner: drain, so the helper never blocks
-}
-
-// collect copies a script's stdout and stderr pipes into buffers; eof is
-// closed once both have ended.
-func collect(outR, errR io.Reader) (stdout, stderr *bytes.Buffer, eof <-chan struct{}) {
-	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
-	done := make(chan struct{})
-	go func() {
-		c := make(chan struct{}, 1)
-		go func() { io.Copy(stderr, errR); c <- struct{}{} }()
-		io.Copy(stdout, outR)
-		<-c
-		close(done)
-	}()
-	return stdout, stderr, done
 }
