@@ -205,6 +205,7 @@ func conformanceCases() []conformanceCase {
 		cc(56, "056-environ-views", p+"056-environ-views.py?x=1"),
 		cc(57, "057-c-getenv", p+"057-c-getenv.py").inMode("cgi"),
 		cc(58, "058-process-state", p+"058-process-state.py"),
+		cc(58, "058-locale-ctype", p+"058-locale-ctype.py"),
 		// Without a trusted proxy, forwarding headers are just HTTP_*.
 		cc(61, "061-forwarded-ignored", "/cgi-bin/env.py").
 			with("X-Forwarded-For", "203.0.113.7").with("X-Forwarded-Proto", "https").
