@@ -1,35 +1,48 @@
-# warmcgi in a container. The builder and the runtime are both Debian 12
-# (bookworm), so the binary meets the same libpython3.11 it was linked with.
+# warmcgi in a container. The builder and the runtime are the same Debian
+# release, so the binary meets the libpython it was linked with: Debian 13
+# (trixie, Python 3.13) by default, Debian 12 (bookworm, Python 3.11) with
 #
 #   docker build -t warmcgi .
+#   docker build --build-arg DEBIAN=bookworm -t warmcgi:bookworm .
 #   docker run -p 8080:8080 -v /srv/cgi-bin:/cgi-bin:ro warmcgi
 #
-# The machines this project is built on run no Docker engine: the runtime
-# stage is checked by examples/verify-dockerfile.py, which follows its RUN
-# and COPY lines by hand in a debootstrapped Debian root and runs the
-# server as the USER below (see README, "Docker").
+# GO_IMAGE and BASE_IMAGE name the two base images; .ci/docker-test, which
+# builds and runs this image with a Docker engine it starts itself, points
+# them at images it imports from a debootstrapped root (no registry there).
 
-FROM golang:1.26-bookworm AS build
+ARG DEBIAN=trixie
+ARG GO_IMAGE=golang:1.26-${DEBIAN}
+ARG BASE_IMAGE=debian:${DEBIAN}-slim
+
+FROM ${GO_IMAGE} AS build
+# The official golang images have gcc, pkg-config and the CA certificates
+# already; they are named so that any Debian root with Go in /usr/local/go
+# builds too.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3-dev pkg-config \
+ && apt-get install -y --no-install-recommends python3-dev pkg-config gcc libc6-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -o /out/warmcgi ./cmd/warmcgi
+RUN CGO_ENABLED=1 go build -trimpath -buildvcs=false -o /out/warmcgi ./cmd/warmcgi
 
-FROM debian:bookworm-slim
-# python3 brings libpython3.11 and the standard library scripts import;
+FROM ${BASE_IMAGE}
+# python3 brings the standard library scripts import, and names the
+# libpython3.X the binary links (libpython3.13 on trixie, 3.11 on bookworm);
 # tini reaps the orphaned children that CGI scripts leave behind (a
 # container's PID 1 must, or they stay zombies).
 # The user's uid is fixed: Kubernetes' runAsNonRoot can only check a
 # number (examples/kubernetes/deployment.yaml runs as 10001).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 libpython3.11 tini \
+ && apt-get install -y --no-install-recommends python3 tini \
+ && apt-get install -y --no-install-recommends \
+      "libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin warmcgi
 COPY --from=build /out/warmcgi /usr/local/bin/warmcgi
+# Fails the build if the binary does not find its libpython here.
+RUN warmcgi version
 COPY examples/cgi-bin /cgi-bin
 USER warmcgi
 EXPOSE 8080

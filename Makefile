@@ -99,3 +99,11 @@ test-chroots: ## (root) pyhost and the server tests in cached chroots of Debian 
 .PHONY: bench-compare
 bench-compare: build ## warmcgi vs Apache mod_cgi, nginx+fcgiwrap, mod_wsgi, Go (root installs the Debian packages)
 	WARMCGI=$(abspath $(BIN)) benchmarks/run.sh
+
+# The Debian releases docker-test builds and runs the image on (the first
+# one also runs examples/docker/docker-compose.yml).
+DOCKER_SUITES ?= trixie
+
+.PHONY: docker-test
+docker-test: ## (root) build the Dockerfile with a Docker engine of its own, run the image and the compose file (DOCKER_SUITES)
+	.ci/docker-test $(DOCKER_SUITES)
