@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -110,7 +109,7 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 	fs.StringArrayVar(&c.plainCGI, "cgi", nil, "run scripts matching this glob (path under DIR, or base name) as plain CGI, one process per request (repeatable)")
 	fs.StringVar(&c.modules, "modules", "purge", "helper modules imported from the scripts' own trees: purge (dropped after each request, as a fresh CGI process would) or keep (stay loaded; faster, but module state persists)")
 	fs.StringVar(&c.globals, "globals", "fresh", "a script's globals: fresh per request, as under CGI, or keep (re-run in the globals of its previous run)")
-	fs.StringVar(&c.pycacheDir, "pycache-dir", defaultPycache(), "where bytecode of imported modules is cached, for installed modules that have none of their own (the scripts' own helper modules are cached in memory; empty: none; with --user: under $TMPDIR)")
+	fs.StringVar(&c.pycacheDir, "pycache-dir", server.DefaultPycacheDir(), "where bytecode of imported modules is cached, for installed modules that have none of their own (the scripts' own helper modules are cached in memory; empty: none; with --user: under $TMPDIR)")
 	addSecurityFlags(fs, &c.security)
 	addIsolationFlags(fs, &c.iso)
 	// Defaults read off the machine are shown as the rule that makes them,
@@ -125,16 +124,6 @@ func newServeFlags(c *serveConfig, stderr io.Writer) *pflag.FlagSet {
 }
 
 func defaultWorkers() int { return max(runtime.NumCPU(), 2) }
-
-// defaultPycache keeps bytecode out of the script directories (a cgi-bin
-// should never gain __pycache__ directories the server wrote).
-func defaultPycache() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "warmcgi", "pycache")
-}
 
 func serve(ctx context.Context, release func(), args []string, stdout, stderr io.Writer) int {
 	server.TuneGC()

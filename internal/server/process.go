@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -61,4 +62,16 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// DefaultPycacheDir is where bytecode of installed modules is cached by
+// default: out of the script directories (a cgi-bin should never gain
+// __pycache__ directories the server wrote); "" when there is no cache
+// directory.
+func DefaultPycacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "warmcgi", "pycache")
 }
