@@ -350,6 +350,7 @@ _UNWATCHED = frozenset(("__main__", "_warmcgi", "sys"))
 _KEEPING = _MODULES == "keep" or _GLOBALS == "keep"
 _import_mark = [None]  # (mark, names) of the outermost import in progress
 _loaded_now = []  # the modules whose load finished during it
+_msealed = [None]  # sys.modules' version as the last request left it (_mstate_seal)
 
 
 def _watchable(name, m):
@@ -365,7 +366,7 @@ def _watchable(name, m):
 
 def _modules_begin():
     """As a request starts: baselines of the modules loaded since the last."""
-    _modules_decide(_mstate_begin(_mtracked, sys.modules, _mskip))
+    _modules_decide(_mstate_begin(_mtracked, sys.modules, _mskip, _msealed))
 
 
 def _modules_decide(names):
