@@ -250,6 +250,8 @@ def _watch_load(orig):
                 m = _modules_import(spec, orig)
             if _import_mark[0] is not None:
                 _loaded_now.append(spec.name)
+            if _cur[1] is not None:
+                _loads_seen[0] = True
             if spec.name == "logging.config":
                 _wrap_logging_config(m)
             return m

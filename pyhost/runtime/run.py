@@ -313,7 +313,7 @@ def _end(out, err, src, marker, g):
     if _stash:
         _unstash_held()
     _restore_interpreter()
-    _mstate_seal(sys.modules, _msealed)
+    _modules_seal()
     _set_environ(_idle_env)
     _drop_async()  # a timer that fired too late
     _deadline[0] = 0.0

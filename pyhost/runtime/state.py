@@ -351,6 +351,17 @@ _KEEPING = _MODULES == "keep" or _GLOBALS == "keep"
 _import_mark = [None]  # (mark, names) of the outermost import in progress
 _loaded_now = []  # the modules whose load finished during it
 _msealed = [None]  # sys.modules' version as the last request left it (_mstate_seal)
+_loads_seen = [False]  # a module was loaded during this request
+
+
+def _modules_seal():
+    """As a request has ended: the next one may skip looking for new
+    modules, unless this one loaded some (they are decided then)."""
+    if _loads_seen[0]:
+        _loads_seen[0] = False
+        _msealed[0] = None
+    else:
+        _mstate_seal(sys.modules, _msealed)
 
 
 def _watchable(name, m):
