@@ -84,6 +84,13 @@ _installed = tuple(p for p in _keep if "-packages" in p)
 _held = {}  # module name -> (file, stamp) of the project modules held
 _holders = set()  # top-level names of the installed packages that hold them
 _holder = [None]  # the one whose import of a project module is under way
+# The installed packages' modules loaded in a request in which a hold
+# formed go with the holders: a library the framework loaded with it (Pyramid's
+# zope.interface) keeps caches of the framework's classes, and a framework
+# imported afresh beside it went into endless recursion (3.14).
+_loaded_installed = []  # installed packages' modules loaded in this request
+_held_group = set()  # the names of those, for requests in which a hold formed
+_held_formed = [False]  # a hold formed in this request
 
 
 def _stamp(path):
@@ -120,6 +127,7 @@ def _hold_import(spec, load):
             _holder[0] = None
         _holders.add(pkg)
         _owners.add(_script[0])
+        _held_formed[0] = True
     else:
         m = load(spec)
     _held[spec.name] = (spec.origin, _stamp(spec.origin))
@@ -202,15 +210,25 @@ def _unstash_held():
     _stash.clear()
 
 
+def _group_held(formed):
+    """As a request ends: the installed modules it loaded join the held
+    group when a hold formed in it."""
+    if formed:
+        _held_group.update(_loaded_installed)
+    _loaded_installed.clear()
+
+
 def _check_held():
     """As a request starts: when a held module's file changed or went, drop
-    the held modules and the packages that hold them (see above)."""
+    the held modules, the packages that hold them and the installed modules
+    loaded with them (see above)."""
     for path, stamp in _held.values():
         if _stamp(path) != stamp:
             break
     else:
         return
-    for name in [n for n in sys.modules if n in _held or n.partition(".")[0] in _holders]:
+    for name in [n for n in sys.modules
+                 if n in _held or n in _held_group or n.partition(".")[0] in _holders]:
         m = sys.modules.pop(name, None)
         _unbind(name, m)
         if type(m) is type(sys):
@@ -218,6 +236,7 @@ def _check_held():
     _held.clear()
     _holders.clear()
     _owners.clear()
+    _held_group.clear()
 
 
 def _user_spec(spec):
@@ -252,6 +271,9 @@ def _watch_load(orig):
                 _loaded_now.append(spec.name)
             if _cur[1] is not None:
                 _loads_seen[0] = True
+                origin = getattr(spec, "origin", None)
+                if isinstance(origin, str) and origin.startswith(_installed):
+                    _loaded_installed.append(spec.name)
             if spec.name == "logging.config":
                 _wrap_logging_config(m)
             return m

@@ -312,6 +312,8 @@ def _end(out, err, src, marker, g):
         _purge_modules(marker)
     if _stash:
         _unstash_held()
+    _group_held(_held_formed[0])
+    _held_formed[0] = False
     _restore_interpreter()
     _modules_seal()
     _set_environ(_idle_env)

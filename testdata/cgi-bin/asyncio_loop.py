@@ -3,6 +3,7 @@
 # asyncio.get_event_loop(), run, then closed. Under CGI every run gets a
 # new loop, and the script runs in the process's main thread.
 import asyncio
+import sys
 import threading
 import warnings
 
@@ -14,6 +15,9 @@ async def answer():
     return 42
 
 
+if sys.version_info >= (3, 14):
+    # 3.14's get_event_loop() no longer makes a loop: a script for it sets one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
 loop = asyncio.get_event_loop()
 result = loop.run_until_complete(answer())
 loop.close()
