@@ -80,6 +80,11 @@ func autoMode(r *Result) string {
 	for _, c := range r.Constructs {
 		if autoCalls[c.Call] {
 			reason := fmt.Sprintf("calls %s (line %d)", c.Call, c.Line)
+			if c.Call == "time.tzset" {
+				// Moved only when the request's TZ names another zone
+				// than the server's (TestAutoTZSame).
+				reason += " when TZ names another zone than the server's"
+			}
 			return backend.AutoTargetFor(reason) + ": " + reason
 		}
 	}

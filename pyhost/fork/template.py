@@ -343,7 +343,8 @@ def _child(sock, wake):
     g["__cached__"] = None
     g["__builtins__"] = builtins
     g["__loader__"] = SourceFileLoader("__main__", path)
-    g["__annotations__"] = {}
+    if sys.version_info < (3, 14):
+        g["__annotations__"] = {}  # 3.14 (PEP 649) no longer makes one
     sys.modules["__main__"] = main
     if entry[1] is None:
         return _startup_error(path, entry[2])
