@@ -60,19 +60,7 @@ func TestManyApps(t *testing.T) {
 		t.Skip("several applications under load for a few seconds; skipped with -short")
 	}
 	start := time.Now()
-	root := t.TempDir()
-	// t.TempDir's directories are 0700; the scripts may run as www-data.
-	for _, d := range []string{filepath.Dir(root), root} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apps, err := filepath.Abs(filepath.Join("..", "..", "testdata", "apps"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyReadable(t, apps, filepath.Join(root, "apps"))
-	cgiDir := filepath.Join(root, "apps", "cgi-bin")
+	root, cgiDir := copyApps(t)
 
 	var setups []appSetup
 	for _, prepare := range []func(*testing.T, string, string) (appSetup, string){
@@ -170,6 +158,25 @@ func debianPackage(t *testing.T, pkg, module string) string {
 		t.Fatalf("%s (CI installs it)", msg)
 	}
 	return msg
+}
+
+// copyApps copies testdata/apps into a new temporary root, readable by
+// every user (t.TempDir's directories are 0700; the scripts may run as
+// www-data), and returns the root and its cgi-bin.
+func copyApps(t *testing.T) (root, cgiDir string) {
+	t.Helper()
+	root = t.TempDir()
+	for _, d := range []string{filepath.Dir(root), root} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, err := filepath.Abs(filepath.Join("..", "..", "testdata", "apps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyReadable(t, apps, filepath.Join(root, "apps"))
+	return root, filepath.Join(root, "apps", "cgi-bin")
 }
 
 // copyScript copies testdata/cgi-bin/src into cgiDir as name, readable

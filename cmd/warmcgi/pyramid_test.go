@@ -29,18 +29,7 @@ func TestPyramidApp(t *testing.T) {
 			t.Skip(unavailable)
 		}
 	}
-	root := t.TempDir()
-	for _, d := range []string{filepath.Dir(root), root} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apps, err := filepath.Abs(filepath.Join("..", "..", "testdata", "apps"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyReadable(t, apps, filepath.Join(root, "apps"))
-	cgiDir := filepath.Join(root, "apps", "cgi-bin")
+	root, cgiDir := copyApps(t)
 	for _, mode := range []struct {
 		name  string
 		flags []string
