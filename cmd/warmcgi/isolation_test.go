@@ -105,7 +105,12 @@ func TestIsolationFaults(t *testing.T) {
 				})
 			}
 			if (mode == "process" || mode == "fork" || mode == "auto") && limited {
-				if !strings.Contains(logs(), "Cannot fork") {
+				// The bomb's stderr (thousands of lines) reaches the log
+				// around the time its 504 does, not strictly before it.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				missing := waitForLog(ctx, logs, "Cannot fork")
+				cancel()
+				if len(missing) > 0 {
 					t.Errorf("the fork bomb never hit the process limit; log:\n%s", logs())
 				}
 			}
