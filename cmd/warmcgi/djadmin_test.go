@@ -52,26 +52,10 @@ func TestDjangoAdmin(t *testing.T) {
 					t.Fatalf("round %d: %v", i, err)
 				}
 			}
-			var wg sync.WaitGroup
-			errs := make(chan error, 4)
-			for k := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c := newAdminClient(t, base, &writes)
-					for i := range 3 {
-						if err := c.round(fmt.Sprintf("client %d round %d", k, i)); err != nil {
-							errs <- fmt.Errorf("client %d round %d: %v", k, i, err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			concurrentRounds(t, 4, 3, func(k int) func(int) error {
+				c := newAdminClient(t, base, &writes)
+				return func(i int) error { return c.round(fmt.Sprintf("client %d round %d", k, i)) }
+			})
 			// An edit of a module Django holds is seen by the next request
 			// (the project and Django are imported afresh), as under CGI.
 			views := filepath.Join(root, "apps", "djadmin", "library", "views.py")
@@ -263,4 +247,31 @@ func (c *adminClient) editSeen(views string) error {
 		return fmt.Errorf("after editing views.py: %d %q (%v), want 200 %q", status, body, err, want)
 	}
 	return nil
+}
+
+// concurrentRounds runs n clients at once, each doing rounds rounds
+// (client(k) makes client k and returns its round function), and reports
+// each client's first error.
+func concurrentRounds(t *testing.T, n, rounds int, client func(k int) func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			round := client(k)
+			for i := range rounds {
+				if err := round(i); err != nil {
+					errs <- fmt.Errorf("client %d round %d: %v", k, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -58,25 +58,9 @@ func TestPyramidApp(t *testing.T) {
 					}
 				}
 			}
-			var wg sync.WaitGroup
-			errs := make(chan error, 4)
-			for k := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 3 {
-						if err := c.round(fmt.Sprintf("c%dr%d", k, i)); err != nil {
-							errs <- fmt.Errorf("client %d round %d: %v", k, i, err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			concurrentRounds(t, 4, 3, func(k int) func(int) error {
+				return func(i int) error { return c.round(fmt.Sprintf("c%dr%d", k, i)) }
+			})
 			// An edit of the held view module is seen by the next request.
 			views := filepath.Join(root, "apps", "pyrsite", "pyrnotes", "views.py")
 			old, err := os.ReadFile(views)
