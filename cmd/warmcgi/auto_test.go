@@ -501,3 +501,34 @@ func TestAlarmInterruptsSocketRead(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoCPUBound: under the default auto with two workers, a script that
+// keeps the GIL busy (8 ms of CPU a request) moves to worker processes
+// after its fourth request (the first, with its imports, is not counted)
+// where the sub-interpreters share one GIL (3.11,
+// 3.12), so its requests can use a core each; with an own GIL per
+// interpreter (3.13+), or one worker, it stays in its sub-interpreter.
+func TestAutoCPUBound(t *testing.T) {
+	for _, workers := range []string{"2", "1"} {
+		t.Run("w"+workers, func(t *testing.T) {
+			p := startWarmcgiProcess(t, testdataCGIBin(t), "-w", workers)
+			client := &http.Client{Timeout: 30 * time.Second}
+			server := fmt.Sprint(p.cmd.Process.Pid)
+			moves := workers != "1" && !pyhost.OwnGILSupported()
+			for i := 1; i <= 6; i++ {
+				code, body, err := fetch(t, client, p.url+"cgi-bin/ext/cpu_bound.py")
+				if err != nil || code != 200 || !strings.HasPrefix(body, "pid ") {
+					t.Fatalf("request %d: %d %v %q\n%s", i, code, err, body, p.stderr.String())
+				}
+				inServer := strings.TrimSpace(strings.TrimPrefix(body, "pid ")) == server
+				if want := !moves || i <= 4; inServer != want {
+					t.Errorf("request %d ran in the server's process: %v, want %v\n%s", i, inServer, want, p.stderr.String())
+				}
+			}
+			moved := strings.Contains(p.stderr.String(), "keeps the shared GIL busy")
+			if moved != moves {
+				t.Errorf("logged a move for the CPU: %v, want %v\n%s", moved, moves, p.stderr.String())
+			}
+		})
+	}
+}

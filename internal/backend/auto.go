@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/pyhost"
 )
 
 // The modes --isolation auto moves a script to once it shows it needs more
@@ -31,7 +33,8 @@ const (
 // --max-procs and process-group kill) need a process of their own, which a
 // warm worker gives; every other reason is about the process's state.
 func autoTargetFor(reason string) mode {
-	if strings.HasPrefix(reason, "imports ") || strings.HasPrefix(reason, "starts a process") {
+	if strings.HasPrefix(reason, "imports ") || strings.HasPrefix(reason, "starts a process") ||
+		strings.HasPrefix(reason, cpuReason) {
 		return autoExtTarget
 	}
 	return autoExactTarget
@@ -62,14 +65,67 @@ type autoBackend struct {
 	sub     resultRunner
 	targets [numModes]pyBackend // autoExtTarget's and autoExactTarget's
 	logger  *slog.Logger
-	mu      sync.Mutex
-	routed  map[string]AutoDecision // by script path
+	// cpuRoute: the sub-interpreters share one GIL and there are several
+	// workers, so CPU-bound scripts are moved to worker processes.
+	cpuRoute bool
+	mu       sync.Mutex
+	routed   map[string]AutoDecision // by script path
+	cpu      map[string]*cpuStat     // by script path, with cpuRoute
 }
 
-// resultRunner runs a request and says why its script needs another mode
+// resultRunner runs a request and says what auto needs to know of the run
 // (*embedded in sub-interpreters).
 type resultRunner interface {
-	runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, string, error)
+	runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, runInfo, error)
+}
+
+// On Python 3.11 and 3.12 the sub-interpreters share one GIL, so requests
+// that keep it busy run one at a time whatever the number of workers,
+// while worker processes run them on a core each. A script whose requests
+// take cpuRouteAt of CPU on their thread (a running average of its
+// requests after the first, judged from the cpuRouteAfter-th of them)
+// moves to process mode: there
+// a request costs a few hundred microseconds more, a small price beside
+// milliseconds of work that can then run in parallel.
+const (
+	cpuRouteAt    = 2 * time.Millisecond
+	cpuRouteAfter = 3
+	cpuReason     = "keeps the shared GIL busy"
+)
+
+// cpuStat is the running average CPU time of one script's requests.
+type cpuStat struct {
+	n   int
+	avg time.Duration
+}
+
+// cpuBound records a request's CPU time and returns the reason to move its
+// script, or "".
+func (a *autoBackend) cpuBound(script string, cpu time.Duration) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cpu == nil {
+		a.cpu = make(map[string]*cpuStat)
+	}
+	st := a.cpu[script]
+	if st == nil {
+		// A script's first request also imports what it uses: not counted.
+		a.cpu[script] = &cpuStat{}
+		return ""
+	}
+	st.n++
+	if st.n == 1 {
+		st.avg = cpu
+	} else {
+		st.avg += (cpu - st.avg) / 4
+	}
+	if st.n < cpuRouteAfter || st.avg < cpuRouteAt {
+		return ""
+	}
+	delete(a.cpu, script)
+	version, _, _ := strings.Cut(pyhost.Version(), " ")
+	return fmt.Sprintf("%s %.1f ms per request (Python %s: one GIL for every worker)",
+		cpuReason, float64(st.avg)/float64(time.Millisecond), version)
 }
 
 func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
@@ -87,9 +143,15 @@ func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFl
 			return ans
 		}
 	}
-	out, needs, err := a.sub.runResult(ctx, req, fl)
+	out, info, err := a.sub.runResult(ctx, req, fl)
 	req.Stream = orig
+	needs := info.needs
 	if needs == "" {
+		if a.cpuRoute && err == nil {
+			if reason := a.cpuBound(req.Script, info.cpu); reason != "" {
+				a.route(req.Script, reason) // this request was answered: the next one moves
+			}
+		}
 		return out, err
 	}
 	m := a.route(req.Script, needs)

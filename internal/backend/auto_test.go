@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warmcgi/warmcgi/cgienv"
 )
@@ -15,15 +16,16 @@ import (
 type fakeSub struct {
 	needs  string
 	stream bool
+	cpu    time.Duration // each run's CPU time
 	runs   int
 }
 
-func (f *fakeSub) runResult(_ context.Context, req *cgienv.Request, _ shebangFlags) (*cgienv.Output, string, error) {
+func (f *fakeSub) runResult(_ context.Context, req *cgienv.Request, _ shebangFlags) (*cgienv.Output, runInfo, error) {
 	f.runs++
 	if f.stream && req.Stream != nil {
 		req.Stream([]byte("Content-Type: text/plain\n\npart"))
 	}
-	return &cgienv.Output{Stdout: []byte("sub")}, f.needs, nil
+	return &cgienv.Output{Stdout: []byte("sub")}, runInfo{needs: f.needs, cpu: f.cpu}, nil
 }
 
 type fakeTarget struct{ runs int }
@@ -97,5 +99,47 @@ func TestAutoTargetFor(t *testing.T) {
 		if got := AutoTargetFor(reason); got != want {
 			t.Errorf("AutoTargetFor(%q) = %s, want %s", reason, got, want)
 		}
+	}
+}
+
+// TestAutoCPURoute: on a shared GIL a script moves to process mode once the
+// running average of its requests' CPU time (after the first) reaches
+// cpuRouteAt, judged from the cpuRouteAfter-th of them; a light one, or any script when the GIL is
+// not shared (cpuRoute off), stays.
+func TestAutoCPURoute(t *testing.T) {
+	tests := []struct {
+		name     string
+		cpuRoute bool
+		cpu      time.Duration
+		moveAt   int // the request after which the next goes to process mode; 0: never
+	}{
+		{"heavy", true, 3 * cpuRouteAt, cpuRouteAfter + 1}, // the first is not counted
+		{"light", true, cpuRouteAt / 4, 0},
+		{"own GIL", false, 10 * cpuRouteAt, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			sub, target := &fakeSub{cpu: tc.cpu}, &fakeTarget{}
+			a := &autoBackend{sub: sub, logger: slog.New(slog.NewTextHandler(&log, nil)), cpuRoute: tc.cpuRoute}
+			a.targets[autoExtTarget], a.targets[autoExactTarget] = target, &fakeTarget{}
+			for i := 1; i <= 6; i++ {
+				req := cgienv.Request{Script: "/cgi-bin/s.py"}
+				out, err := a.run(context.Background(), &req, shebangFlags{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := "sub"
+				if tc.moveAt > 0 && i > tc.moveAt {
+					want = "target"
+				}
+				if string(out.Stdout) != want {
+					t.Fatalf("request %d answered by %s, want %s\n%s", i, out.Stdout, want, log.String())
+				}
+			}
+			if moved := strings.Contains(log.String(), cpuReason); moved != (tc.moveAt > 0) {
+				t.Errorf("moved=%v, want %v:\n%s", moved, tc.moveAt > 0, log.String())
+			}
+		})
 	}
 }

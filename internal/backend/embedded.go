@@ -14,6 +14,7 @@ import (
 	"github.com/warmcgi/warmcgi/internal/procmode"
 	"github.com/warmcgi/warmcgi/interp"
 	"github.com/warmcgi/warmcgi/pyhost"
+	"golang.org/x/sys/unix"
 )
 
 // embeddedInterp is what each interp pool worker owns in the embedded
@@ -69,6 +70,9 @@ type embedded struct {
 	pool   *interp.Pool[*embeddedInterp]
 	logger *slog.Logger
 	rec    Recorder // nil: none
+	// cpuClock: measure the CPU time each exec takes on its thread, for
+	// auto's routing of CPU-bound scripts on a shared GIL (auto.go).
+	cpuClock bool
 }
 
 // stampOf is a script's freshness stamp as pyhost and the worker
@@ -83,11 +87,26 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 	return out, err
 }
 
-// runResult is run that also returns why the script needs another mode
-// (pyhost's Result.NeedsMode), for --isolation auto.
-func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, string, error) {
+// runInfo is what --isolation auto learns from a run in a sub-interpreter.
+type runInfo struct {
+	needs string        // why the script needs another mode (pyhost's Result.NeedsMode)
+	cpu   time.Duration // CPU time of the exec on its thread, with embedded.cpuClock
+}
+
+// threadCPU is the calling OS thread's CPU time (0 if the clock fails).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// runResult is run that also returns what auto needs to know of the run.
+func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, runInfo, error) {
 	var res pyhost.Result
 	var execErr error
+	var cpu time.Duration
 	err := r.pool.Do(ctx, func(w *embeddedInterp) {
 		if r.rec != nil {
 			r.rec.Busy(w.id, req.Script)
@@ -97,6 +116,10 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 		w.args = procmode.AppendBlock(w.args[:0], req.Args)
 		w.req.Store(req)
 		defer w.req.Store(nil)
+		if r.cpuClock { // the worker's goroutine is locked to its thread
+			start := threadCPU()
+			defer func() { cpu = threadCPU() - start }()
+		}
 		execErr = w.ip.Exec(&pyhost.Request{
 			Path:  req.Script,
 			Stamp: stampOf(req.Stamp),
@@ -115,18 +138,19 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 	})
 	switch {
 	case errors.Is(err, interp.ErrQueueFull):
-		return nil, "", fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
+		return nil, runInfo{}, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
 	case err != nil:
-		return nil, "", err
+		return nil, runInfo{}, err
 	case execErr != nil:
-		return nil, "", execErr
+		return nil, runInfo{}, execErr
 	}
+	info := runInfo{needs: res.NeedsMode, cpu: cpu}
 	if r.rec != nil && res.Compiled != pyhost.CompileNone {
 		r.rec.Compiled(req.Script, res.Compiled == pyhost.CompileReload)
 	}
 	if res.TimedOut { // set by pyhost's C layer (ph_result.timed_out)
 		// The handler logs the stderr line by line, as for any script.
-		return &cgienv.Output{Stderr: res.Stderr}, res.NeedsMode, timedOut(req.Script, res.Failure)
+		return &cgienv.Output{Stderr: res.Stderr}, info, timedOut(req.Script, res.Failure)
 	}
 	if len(res.Late) > 0 {
 		r.logger.Warn("output written outside any request (a thread or finalizer of an earlier request)",
@@ -137,7 +161,7 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 		Stderr:   res.Stderr,
 		ExitCode: res.ExitCode,
 		Failure:  res.Failure,
-	}, res.NeedsMode, nil
+	}, info, nil
 }
 
 // spillAfter is how long a request waits for a busy worker before it goes
