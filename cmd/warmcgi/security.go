@@ -16,6 +16,7 @@ const (
 	defaultMaxHeaderBytes    = "64KiB"
 	defaultReadHeaderTimeout = 10 * time.Second
 	defaultIdleTimeout       = 2 * time.Minute
+	defaultWriteTimeout      = 5 * time.Minute // Debian's Apache: Timeout 300
 	defaultMaxConnections    = 4096
 )
 
@@ -28,5 +29,6 @@ func addSecurityFlags(fs *pflag.FlagSet, c *server.Security) {
 	fs.IntVar(&c.MaxURLLength, "max-url-length", cgienv.DefaultMaxURLLength, "longest request-target accepted (414 above), like Apache's LimitRequestLine; 0: no limit")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send its request headers; 0: no limit")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request; 0: no limit")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", defaultWriteTimeout, "how long a client may leave the response unread before its connection is closed (each 64 KiB sent must be taken within it); 0: no limit")
 	fs.IntVar(&c.MaxConnections, "max-connections", defaultMaxConnections, "most client connections open at once (others wait to be accepted); 0: no limit")
 }

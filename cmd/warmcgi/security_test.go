@@ -603,6 +603,38 @@ func TestSecurityIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestSecurityWriteTimeout: a client that requests a streamed response
+// and reads none of it is cut off after --write-timeout, which frees the
+// only worker for the next client (without the timeout hello.py would wait
+// behind it for ever), in a sub-interpreter and in a worker process.
+func TestSecurityWriteTimeout(t *testing.T) {
+	for _, mode := range []string{"auto", "process"} {
+		t.Run(mode, func(t *testing.T) {
+			base, logs := startWarmcgi(t, testdataCGIBin(t), "-w", "1", "--isolation", mode, "--write-timeout", "2s")
+			u, _ := url.Parse(base)
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, "GET /cgi-bin/flood.py HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(500 * time.Millisecond) // the flood has the worker
+			start := time.Now()
+			client := &http.Client{Timeout: 40 * time.Second}
+			code, body, err := fetch(t, client, base+"cgi-bin/hello.py")
+			if err != nil || code != 200 || body != "Hello, world!\n" {
+				t.Fatalf("hello.py behind a client that reads nothing: %d %v %q after %v\n%s", code, err, body, time.Since(start), logs())
+			}
+			t.Logf("hello.py answered %v after the stalled client", time.Since(start))
+			// The stalled connection was closed: what it still reads ends.
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("reading the stalled response: %v, want its end", err)
+			}
+		})
+	}
+}
+
 // TestSecurityMaxConnections: with --max-connections 2 and two idle
 // connections open, a third is not served until one of them closes.
 func TestSecurityMaxConnections(t *testing.T) {

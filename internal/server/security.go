@@ -35,6 +35,7 @@ type Security struct {
 	MaxURLLength       int      // --max-url-length
 	ReadHeaderTimeout  time.Duration
 	IdleTimeout        time.Duration
+	WriteTimeout       time.Duration
 	MaxConnections     int
 
 	// Set by prepare.
@@ -59,7 +60,7 @@ func (s *Security) prepare(dir string) error {
 		return fmt.Errorf("--max-header-bytes %q: want a size from 1KiB to 1GiB", s.MaxHeaderBytes)
 	}
 	s.headerBytes = int(n)
-	if s.MaxURLLength < 0 || s.MaxConnections < 0 || s.ReadHeaderTimeout < 0 || s.IdleTimeout < 0 {
+	if s.MaxURLLength < 0 || s.MaxConnections < 0 || s.ReadHeaderTimeout < 0 || s.IdleTimeout < 0 || s.WriteTimeout < 0 {
 		return fmt.Errorf("--max-url-length, --max-connections and the timeouts cannot be negative")
 	}
 	for _, v := range s.TrustedProxies {
@@ -168,8 +169,10 @@ func (s *Security) configureServer(srv *http.Server) {
 	srv.MaxHeaderBytes = s.headerBytes
 }
 
-// limit wraps the listener in the connection limit, if there is one.
+// limit wraps the listener in the write timeout and the connection limit,
+// where they are set.
 func (s *Security) limit(ln net.Listener, logger *slog.Logger) net.Listener {
+	ln = frontend.WriteTimeoutListener(ln, s.WriteTimeout)
 	if s.MaxConnections == 0 {
 		return ln
 	}
