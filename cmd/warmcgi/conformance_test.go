@@ -59,6 +59,10 @@ type conformanceCase struct {
 	// Apache's answer is only logged: the contract is stricter than what
 	// Apache does.
 	want string
+	// apacheWhenExact: in a mode that is CGI itself (fork), the answer
+	// must be Apache's rather than want (29: fork's stdio is CPython's,
+	// so the known difference of the other modes is met there).
+	apacheWhenExact bool
 }
 
 // The open cases are known differences of the embedded mode.
@@ -130,6 +134,11 @@ func (c conformanceCase) exactly(body string) conformanceCase {
 	return c
 }
 
+func (c conformanceCase) asApacheWhenExact() conformanceCase {
+	c.apacheWhenExact = true
+	return c
+}
+
 func (c conformanceCase) logged(markers ...string) conformanceCase {
 	c.logs = append(c.logs, markers...)
 	return c
@@ -168,7 +177,7 @@ func conformanceCases() []conformanceCase {
 		// Apache's answer is broken here (the body comes out before the
 		// headers); warmcgi keeps the calls in order.
 		cc(28, "028-flush-sleep", p+"028-flush-sleep.py").streaming(),
-		cc(29, "029-text-then-buffer", p+"029-text-then-buffer.py").exactly("\x00binary\xff\n"),
+		cc(29, "029-text-then-buffer", p+"029-text-then-buffer.py").exactly("\x00binary\xff\n").asApacheWhenExact(),
 		cc(30, "030-encoding", p+"030-encoding.py"),
 		cc(30, "030-line-buffering", p+"030-line-buffering.py"),
 		cc(30, "030-writes", p+"030-writes.py").logged("compat30 stderr"),
@@ -452,6 +461,9 @@ func checkCase(c conformanceCase, as diffServer, a *rawResponse, ws diffServer, 
 // layer's, as under mod_cgi; 089 holds it to the stricter answer, which a
 // fork gives, while Apache leaks fds of its own).
 func checkCaseIn(exact bool, c conformanceCase, as diffServer, a *rawResponse, ws diffServer, w *rawResponse) []mismatch {
+	if exact && c.apacheWhenExact {
+		return diffResponses(c.diffRequest, as, a, ws, w)
+	}
 	ms := checkCase(c, as, a, ws, w)
 	if exact && c.want != "" && len(ms) > 0 {
 		if asApache := diffResponses(c.diffRequest, as, a, ws, w); len(asApache) == 0 {
