@@ -104,9 +104,9 @@ type Handler struct {
 	// MaxBody is the largest request body accepted (413 above it); zero
 	// means DefaultMaxBody and a negative value means no limit.
 	MaxBody int64
-	// StreamBodies hands a body larger than 64 KiB with a Content-Length
-	// to the Runner as it arrives (Request.StdinStream), instead of
-	// reading it whole first; the Runner must support it.
+	// StreamBodies hands a body larger than 64 KiB, with a Content-Length
+	// or chunked, to the Runner as it arrives (Request.StdinStream),
+	// instead of reading it whole first; the Runner must support it.
 	StreamBodies bool
 	// ServerSoftware is SERVER_SOFTWARE; empty means DefaultServerSoftware.
 	ServerSoftware string
