@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync/atomic"
 )
 
 // streamAt is the body size above which, when Handler.StreamBodies is
@@ -21,14 +22,22 @@ const spoolAt = 1 << 20
 
 // requestBody is a request body as a Runner gets it: in memory, in a
 // spooled file, or still arriving; has reports whether the request has a
-// body at all, and n is its length.
+// body at all, and n is its length. chunked: its length was not announced
+// (a chunked body, or HTTP/2 without content-length), so the script gets
+// no CONTENT_LENGTH and HTTP_TRANSFER_ENCODING=chunked, as under Apache
+// (COMPAT 19); limit, for one streamed, says whether it passed MaxBody.
 type requestBody struct {
-	data   []byte
-	file   *os.File
-	stream io.Reader
-	n      int64
-	has    bool
+	data    []byte
+	file    *os.File
+	stream  io.Reader
+	n       int64
+	has     bool
+	chunked bool
+	limit   *limitedBody
 }
+
+// overLimit reports whether a streamed body went past MaxBody.
+func (in *requestBody) overLimit() bool { return in.limit != nil && in.limit.over.Load() }
 
 // requestBody reads or spools the request's body, or, for a large one
 // with a known length when StreamBodies is set, sets it up to be read as
@@ -47,8 +56,77 @@ func (h *Handler) requestBody(st *handlerState, w http.ResponseWriter, r *http.R
 		_ = http.NewResponseController(w).EnableFullDuplex()
 		return in, 0
 	}
+	if h.StreamBodies && r.ContentLength < 0 {
+		return chunkedBody(st, w, r, f)
+	}
 	in.data, in.file, in.n, in.has, status = readBody(r, st.maxBody)
+	in.chunked = in.has && r.ContentLength < 0
 	return in, status
+}
+
+// chunkedBody sets up a body of unknown length. One that ends within
+// streamAt is read whole, as a small one with a Content-Length; a longer
+// one goes to the script as it arrives, as Apache hands it on, the part
+// already read first. MaxBody is enforced as the body passes: over it
+// before the script starts, the answer is 413 at once; later, the
+// script's read fails and the handler answers 413 if the response has not
+// begun (Apache reads the whole body before any output and answers 413).
+func chunkedBody(st *handlerState, w http.ResponseWriter, r *http.Request, f *flight) (in requestBody, status int) {
+	in.has, in.chunked = true, true
+	lb := &limitedBody{r: r.Body, limit: st.maxBody}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(lb, streamAt+1)); err != nil {
+		return requestBody{}, bodyFailed(r, err)
+	}
+	if buf.Len() <= streamAt {
+		in.data, in.n = buf.Bytes(), int64(buf.Len())
+		return in, 0
+	}
+	f.body = &flightReader{f: f, body: io.MultiReader(bytes.NewReader(buf.Bytes()), lb)}
+	in.stream, in.n, in.limit = f.body, -1, lb
+	_ = http.NewResponseController(w).EnableFullDuplex() // as for a long body above
+	return in, 0
+}
+
+// limitedBody reads a body of unknown length up to limit bytes (negative:
+// no limit); past it, reads fail with *http.MaxBytesError and over is set.
+// Only what is within the limit is handed on.
+type limitedBody struct {
+	r     io.Reader
+	limit int64
+	n     int64
+	over  atomic.Bool // read by the handler once the script has ended
+}
+
+func (lb *limitedBody) Read(p []byte) (int, error) {
+	if lb.over.Load() {
+		return 0, &http.MaxBytesError{Limit: lb.limit}
+	}
+	if lb.limit >= 0 && int64(len(p)) > lb.limit-lb.n+1 {
+		p = p[:lb.limit-lb.n+1] // one byte more tells the limit was passed
+	}
+	n, err := lb.r.Read(p)
+	lb.n += int64(n)
+	if lb.limit >= 0 && lb.n > lb.limit {
+		lb.over.Store(true)
+		n -= int(lb.n - lb.limit)
+		lb.n = lb.limit
+		return n, &http.MaxBytesError{Limit: lb.limit}
+	}
+	return n, err
+}
+
+// bodyFailed is the status for a failed read of the request body:
+// statusClientGone when the client left, 413 over the limit, 400 else.
+func bodyFailed(r *http.Request, err error) int {
+	if r.Context().Err() != nil {
+		return statusClientGone
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }
 
 // readBody reads the whole request body, de-chunked by net/http, up to
@@ -94,14 +172,7 @@ func readBody(r *http.Request, limit int64) (body []byte, file *os.File, n int64
 		return nil, nil, 0, true, status
 	}
 	if err != nil {
-		if r.Context().Err() != nil {
-			return fail(statusClientGone)
-		}
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(http.StatusRequestEntityTooLarge)
-		}
-		return fail(http.StatusBadRequest)
+		return fail(bodyFailed(r, err))
 	}
 	if r.ContentLength > 0 && n != r.ContentLength {
 		return fail(http.StatusBadRequest)

@@ -40,9 +40,13 @@
 //	HTTP_HOST              r.Host (absolute-form URI host wins)     4.1.18    same
 //	CONTENT_TYPE           Content-Type header (repeats joined)     4.1.3     nhc keeps only the first
 //	CONTENT_LENGTH         length of the body read, iff the         4.1.2     nhc: only if > 0; refuses
-//	                       request has one (Content-Length, even              chunked bodies with 400
-//	                       0, or chunked); chunked bodies are read
-//	                       whole and measured
+//	                       request has one with a Content-Length              chunked bodies with 400
+//	                       (even 0); a chunked (or HTTP/2 unknown-
+//	                       length) body has none and gets
+//	                       HTTP_TRANSFER_ENCODING=chunked, as under
+//	                       Apache (not RFC 3875 4.2): the script
+//	                       reads it to EOF; over 64 KiB, as it
+//	                       arrives; over MaxBody, 413
 //	HTTPS                  "on" for TLS requests (mod_ssl), or as   -         same
 //	                       a trusted proxy's X-Forwarded-Proto says
 //	SERVER_SIGNATURE       Handler.ServerSignature (default "")     -         absent
@@ -193,12 +197,6 @@
 //     unless FollowSymlinks; Apache's default follows it. Files that are
 //     neither regular nor directories give 404; a directory that cannot
 //     be searched gives 403.
-//   - Chunked (and HTTP/2 unknown-length) request bodies are read whole,
-//     CONTENT_LENGTH is set to their length and there is no
-//     HTTP_TRANSFER_ENCODING, as RFC 3875 section 4.2 requires; Apache
-//     passes the chunked stream without CONTENT_LENGTH and with
-//     HTTP_TRANSFER_ENCODING=chunked. Bodies over MaxBody give 413 before
-//     any script runs.
 //   - More than 256 header lines from a script give 500; Apache has no
 //     such limit.
 //   - MaxURLLength (8190 by default) limits the request-target; Apache's

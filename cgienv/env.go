@@ -30,6 +30,9 @@ type envRequest struct {
 	rawQuery      string
 	script        *Script
 	contentLength int64 // -1: no request body, CONTENT_LENGTH is unset
+	// chunked: a body of unknown length, passed on as Apache does: no
+	// CONTENT_LENGTH, HTTP_TRANSFER_ENCODING=chunked (COMPAT 19).
+	chunked bool
 
 	// For internal redirects only.
 	prevEnv     []string // renamed to REDIRECT_*
@@ -42,7 +45,9 @@ type envRequest struct {
 // script s for request r (see the package documentation for every
 // variable). contentLength is the length of the request body as the
 // script will read it, or -1 when the request has no body, in which case
-// CONTENT_LENGTH is not set. The result is built from an empty base: of
+// CONTENT_LENGTH is not set (the handler also leaves it out for a body of
+// unknown length, and sets HTTP_TRANSFER_ENCODING=chunked; BuildEnv never
+// does). The result is built from an empty base: of
 // the server's own environment it holds only PATH, LD_LIBRARY_PATH, TZ and
 // the PassEnv names.
 func (h *Handler) BuildEnv(r *http.Request, s *Script, contentLength int64) []string {
@@ -70,6 +75,9 @@ func (h *Handler) buildEnv(st *handlerState, q *envRequest) []string {
 		for _, v := range vv {
 			size += len(v) + 2
 		}
+	}
+	if q.chunked && r.Header["Transfer-Encoding"] == nil {
+		hdrs = append(hdrs, headerField{"Transfer-Encoding", chunkedValue})
 	}
 	slices.SortFunc(hdrs, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
 	for _, e := range q.prevEnv {
@@ -168,11 +176,18 @@ func (h *Handler) headerVars(w *envWriter, hdrs []headerField, q *envRequest) {
 		case hdrContentType:
 			b.WriteString("CONTENT_TYPE=")
 		case hdrSkip:
-			// CONTENT_LENGTH comes from the body actually read; the body
-			// is de-chunked, so no HTTP_TRANSFER_ENCODING (RFC 3875
-			// section 4.2); HTTP_HOST comes from r.Host below; Proxy
-			// never becomes HTTP_PROXY (httpoxy).
+			// CONTENT_LENGTH comes from the body actually read; HTTP_HOST
+			// comes from r.Host below; Proxy never becomes HTTP_PROXY
+			// (httpoxy).
 			continue
+		case hdrTE:
+			// Only a body of unknown length, as Apache sees it (mod_http2
+			// too marks one chunked); the script reads it to EOF.
+			if !q.chunked {
+				continue
+			}
+			b.WriteString("HTTP_TRANSFER_ENCODING=")
+			vv = chunkedValue
 		case hdrAuth:
 			if !h.PassAuthorization {
 				continue // RFC 3875 section 9.2; Apache's CGIPassAuth Off
@@ -347,7 +362,11 @@ const (
 	hdrContentType
 	hdrSkip
 	hdrAuth
+	hdrTE
 )
+
+// chunkedValue is HTTP_TRANSFER_ENCODING for a body of unknown length.
+var chunkedValue = []string{"chunked"}
 
 // headerKind classifies a header name; canonical names (all that net/http
 // produces for valid names) are matched without folding case.
@@ -355,8 +374,10 @@ func headerKind(k string) int {
 	switch k {
 	case "Content-Type":
 		return hdrContentType
-	case "Content-Length", "Transfer-Encoding", "Host", "Proxy":
+	case "Content-Length", "Host", "Proxy":
 		return hdrSkip
+	case "Transfer-Encoding":
+		return hdrTE
 	case "Authorization", "Proxy-Authorization":
 		return hdrAuth
 	}

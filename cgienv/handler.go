@@ -104,9 +104,9 @@ type Handler struct {
 	// MaxBody is the largest request body accepted (413 above it); zero
 	// means DefaultMaxBody and a negative value means no limit.
 	MaxBody int64
-	// StreamBodies hands a body larger than 64 KiB with a Content-Length
-	// to the Runner as it arrives (Request.StdinStream), instead of
-	// reading it whole first; the Runner must support it.
+	// StreamBodies hands a body larger than 64 KiB, with a Content-Length
+	// or chunked, to the Runner as it arrives (Request.StdinStream),
+	// instead of reading it whole first; the Runner must support it.
 	StreamBodies bool
 	// ServerSoftware is SERVER_SOFTWARE; empty means DefaultServerSoftware.
 	ServerSoftware string
@@ -314,8 +314,8 @@ func (h *Handler) serve(ctx context.Context, st *handlerState, w http.ResponseWr
 		}()
 	}
 
-	q := &envRequest{r: r, method: r.Method, rawQuery: r.URL.RawQuery, script: &s, contentLength: -1}
-	if in.has {
+	q := &envRequest{r: r, method: r.Method, rawQuery: r.URL.RawQuery, script: &s, contentLength: -1, chunked: in.chunked}
+	if in.has && !in.chunked {
 		q.contentLength = in.n
 	}
 	var carry http.Header // headers of scripts that redirected internally
@@ -412,6 +412,17 @@ func (f *flight) run(s *Script, env []string, rawQuery string, in *requestBody, 
 	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		f.info.TimedOut = true
+	}
+	if in.overLimit() && (sm == nil || !sm.started) {
+		// A streamed body of unknown length passed MaxBody while the
+		// script ran: Apache answers 413 then, whatever the script wrote.
+		if out != nil {
+			logStderr(ctx, st.logger, s.Filename, out.Stderr)
+		}
+		st.logger.LogAttrs(ctx, slog.LevelError, "request body over the limit",
+			slog.String(keyScript, s.Filename), slog.Int64("limit", st.maxBody))
+		w.Header().Set("Connection", "close")
+		return nil, st.writeError(w, r, http.StatusRequestEntityTooLarge, carry), true
 	}
 	if sm != nil && sm.started {
 		// The headers and part of the body are out: finish the body.

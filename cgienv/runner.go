@@ -25,8 +25,10 @@ type Request struct {
 	// unlinked temporary file positioned at its start, owned by the
 	// handler (a Runner reads it, never closes it).
 	StdinFile *os.File
-	// StdinStream, when not nil, is a large body (Content-Length above
-	// the handler's streaming threshold) still arriving: a Runner hands
+	// StdinStream, when not nil, is a large body (a Content-Length above
+	// the handler's streaming threshold, or a chunked body that passed
+	// it; the latter fails with *http.MaxBytesError past the handler's
+	// MaxBody) still arriving: a Runner hands
 	// it to the script as the script reads it, as Apache does (COMPAT
 	// 19), from any thread but only while Run runs (the connection itself
 	// is read by a goroutine of the handler). Stdin and StdinFile are

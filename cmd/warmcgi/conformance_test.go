@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,6 +85,12 @@ func (c conformanceCase) post(contentType string, body []byte) conformanceCase {
 	c.method = "POST"
 	c.header = append(c.header, [2]string{"Content-Type", contentType})
 	c.body = body
+	return c
+}
+
+// sentChunked sends the body with Transfer-Encoding: chunked.
+func (c conformanceCase) sentChunked() conformanceCase {
+	c.diffRequest.chunked = true
 	return c
 }
 
@@ -170,6 +177,17 @@ func conformanceCases() []conformanceCase {
 			logged("ModuleNotFoundError: No module named 'compat13_no_such_module'"),
 		cc(18, "018-stdin-lines", p+"018-stdin-lines.py").post("text/plain", []byte("alpha\nbeta\r\ngamma")),
 		cc(18, "018-stdin-json", p+"018-stdin-lines.py?json").post("application/json", []byte(`{"a": [1, 2], "b": "\u00e9"}`)),
+		// A chunked body: no CONTENT_LENGTH, HTTP_TRANSFER_ENCODING=chunked,
+		// stdin up to EOF, small (read whole) and large (streamed in the
+		// embedded modes), and parsed by the legacy cgi.FieldStorage
+		// (versioned: 3.13 has no cgi module).
+		cc(19, "019-chunked", p+"019-chunked.py").post(bin, chunkBody(5000)).sentChunked(),
+		cc(19, "019-chunked-large", p+"019-chunked.py").post(bin, chunkBody(300_000)).sentChunked(),
+		cc(19, "019-chunked-empty", p+"019-chunked.py").post(bin, []byte{}).sentChunked(),
+		cc(19, "019-chunked-urlencoded", p+"019-chunked.py?form").
+			post("application/x-www-form-urlencoded", []byte("a=1&b=caf%C3%A9+au+lait&a=2")).sentChunked().pythonVersion(),
+		cc(19, "019-chunked-multipart", p+"019-chunked.py?form").
+			post(chunkMultipart()).sentChunked().pythonVersion(),
 		cc(20, "020-stdin-buffer", p+"020-stdin-buffer.py").post(bin, []byte("abcline one\n12345\x00\xff\r\nwxyz tail")),
 		cc(21, "021-stdin-text", p+"021-stdin-text.py").post("text/plain", []byte("caf\xc3\xa9 \xff\xfe end\n")),
 		cc(23, "023-cgi-globals", p+"023-cgi-globals.py"),
@@ -263,6 +281,24 @@ func conformanceCases() []conformanceCase {
 		cc(93, "093-cgi-escape", p+"093-cgi-escape.py").fails(500).logged("has no attribute 'escape'"),
 		cc(94, "094-removed", p+"094-removed.py").pythonVersion(),
 	}
+}
+
+// chunkBody is n bytes of binary data with CRLFs and NULs, for COMPAT 19.
+func chunkBody(n int) []byte {
+	return bytes.Repeat([]byte("0123456789\r\n\x00\xff"), n/14+1)[:n]
+}
+
+// chunkMultipart is a form with a field and a file past the 64 KiB
+// streaming threshold, for COMPAT 19.
+func chunkMultipart() (contentType string, body []byte) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.SetBoundary("----warmcgiCompat19")
+	_ = w.WriteField("name", "Ann Example")
+	fw, _ := w.CreateFormFile("upload", "big.bin")
+	_, _ = fw.Write(chunkBody(100_000))
+	_ = w.Close()
+	return w.FormDataContentType(), b.Bytes()
 }
 
 func TestConformance(t *testing.T) { conformance(t) }

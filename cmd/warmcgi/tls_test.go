@@ -170,6 +170,18 @@ func TestTLS(t *testing.T) {
 			t.Errorf("env.py over HTTP/2 lacks %q:\n%s", strings.TrimSpace(want), env)
 		}
 	}
+	// An HTTP/2 body of unknown length reaches the script as Apache's
+	// mod_http2 hands it on (checked by hand with h2c): as a chunked one
+	// (COMPAT 19).
+	if resp, err := h2.Post(p.url+"cgi-bin/stdin.py?read=all", "application/octet-stream", io.MultiReader(strings.NewReader("h2 body"))); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := "CONTENT_LENGTH=\nHTTP_TRANSFER_ENCODING=chunked\nread 7 bytes\n"; resp.Proto != "HTTP/2.0" || !strings.HasPrefix(string(b), want) {
+			t.Errorf("stdin.py over HTTP/2 with no content-length: %s %q; want %q first", resp.Proto, b, want)
+		}
+	}
 	h1 := tlsClient(false, first, second)
 	if proto, status, body := tlsGet(t, h1, p.url+"cgi-bin/hello.py"); proto != "HTTP/1.1" || status != 200 || body != "Hello, world!\n" {
 		t.Errorf("hello.py over HTTPS without h2: %s %d %q; want HTTP/1.1 200", proto, status, body)
