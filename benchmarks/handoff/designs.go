@@ -108,8 +108,7 @@ func serveCaller(addr string, n int) error {
 // serveStatic answers from net/http with the script's reply and no Python:
 // the floor of the net/http designs on this machine.
 func serveStatic(addr string, _ int) error {
-	reply := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, world!\n")
-	return listenHTTP(addr, func(w http.ResponseWriter, _ *http.Request) { writeReply(w, reply) })
+	return listenHTTP(addr, func(w http.ResponseWriter, _ *http.Request) { writeReply(w, staticReply) })
 }
 
 func listenHTTP(addr string, h http.HandlerFunc) error {
@@ -126,12 +125,19 @@ func listenHTTP(addr string, h http.HandlerFunc) error {
 // own goroutine, locked to its thread (WithLockOSThread).
 type loopServer struct {
 	gnet.BuiltinEventEngine
+	// static answers hello's bytes without Python: the loop's floor.
+	static bool
 }
+
+var staticReply = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, world!\n")
 
 // OnTraffic parses every whole request in the connection's buffer with
 // net/http's parser, runs each on this thread and writes the replies.
 func (s *loopServer) OnTraffic(c gnet.Conn) gnet.Action {
-	ci := threadInterp()
+	var ci *cgiInterp
+	if !s.static {
+		ci = threadInterp()
+	}
 	buf, _ := c.Peek(-1)
 	for len(buf) > 0 {
 		br := bytes.NewReader(buf)
@@ -149,6 +155,12 @@ func (s *loopServer) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		used := len(buf) - br.Len() - rd.Buffered()
 		keep := !req.Close
+		if s.static {
+			_, _ = c.Write(staticReply)
+			_, _ = c.Discard(used)
+			buf = buf[used:]
+			continue
+		}
 		if err := ci.run(req.Method, req.URL.RawQuery, keep); err != nil {
 			_, _ = c.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 			return gnet.Close
@@ -163,10 +175,15 @@ func (s *loopServer) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-func serveLoop(addr string, n int) error {
+func serveLoop(addr string, n int) error { return runLoop(addr, n, false) }
+
+// serveLoopStatic is the loop design answering without Python.
+func serveLoopStatic(addr string, n int) error { return runLoop(addr, n, true) }
+
+func runLoop(addr string, n int, static bool) error {
 	errc := make(chan error, 1)
 	go func() {
-		errc <- gnet.Run(&loopServer{}, "tcp://"+addr, gnet.WithMulticore(true),
+		errc <- gnet.Run(&loopServer{static: static}, "tcp://"+addr, gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(n), gnet.WithLockOSThread(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithLogger(quiet{}))
 	}()
 	select {

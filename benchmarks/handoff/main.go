@@ -10,6 +10,8 @@
 //     interpreter of its own, made on first use (a thread state attached
 //     to a worker's interpreter costs the same PyEval_RestoreThread that
 //     every Exec already pays); a semaphore admits Workers requests at once.
+//   - static, loopstatic: net/http and the loop answering hello's bytes
+//     without Python, the floor of each.
 //   - loop: github.com/panjf2000/gnet/v2, one event loop per worker, each
 //     locked to its OS thread, parsing with net/http's http.ReadRequest,
 //     executing on the loop's thread (an interpreter made there on first
@@ -89,6 +91,7 @@ func threadInterp() *cgiInterp {
 // designs maps -design to its server; attach.go adds "attach".
 var designs = map[string]func(addr string, workers int) error{
 	"today": serveToday, "caller": serveCaller, "loop": serveLoop, "static": serveStatic,
+	"loopstatic": serveLoopStatic,
 }
 
 var (
