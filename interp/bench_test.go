@@ -147,3 +147,45 @@ func BenchmarkChanRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDesigns compares, with a fake interpreter, the hand-off of
+// today (Do: the job runs on the worker's locked thread) with design b of
+// issue 17 (the caller takes a free interpreter and runs the job on its own
+// goroutine, as pyhost could with a thread state per thread; no thread is
+// woken). A job of 13µs stands in for one hello.py exec (BenchmarkExec).
+// benchmarks/handoff measures both, and an event loop per interpreter
+// thread, with real Python over real HTTP.
+func BenchmarkDesigns(b *testing.B) {
+	for _, work := range []time.Duration{0, 13 * time.Microsecond} {
+		for _, workers := range []int{1, 2} {
+			for _, clients := range []int{1, 8} {
+				name := fmt.Sprintf("job=%v/workers=%d/clients=%d", work, workers, clients)
+				b.Run(name+"/design=handoff", func(b *testing.B) {
+					p := newBenchPool(b, workers)
+					cpu0 := processCPU()
+					runClients(b, clients, doOrFail(b, p, benchJob(work)))
+					reportCPU(b, cpu0)
+				})
+				b.Run(name+"/design=caller", func(b *testing.B) {
+					free := make(chan *benchInterp, workers)
+					for range workers {
+						free <- &benchInterp{}
+					}
+					job := benchJob(work)
+					cpu0 := processCPU()
+					runClients(b, clients, func() {
+						ip := <-free
+						job(ip)
+						free <- ip
+					})
+					reportCPU(b, cpu0)
+				})
+			}
+		}
+	}
+}
+
+// reportCPU reports the process's CPU time per op since cpu0.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
