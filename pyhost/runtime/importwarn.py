@@ -49,7 +49,7 @@ def _external(f):
 _warned = {}  # module name -> events of its import (only those that warned)
 _wmods = {}  # module name -> the module _warned[name] belongs to
 _wstash = {}  # module name -> module: out of sys.modules in this request
-_wstack = []  # imports being recorded, innermost last: [events, frame, chain]
+_wstacks = {}  # thread ident -> imports it is recording, innermost last: [events, frame, chain]
 _wpending = [None, None, None]  # text, module, category of the warning being filtered
 _wentry = [None]  # the recording filter while any import is recorded
 
@@ -83,15 +83,16 @@ def _wnote(slot, value):
         return True
     text, module, category = p
     p[0] = p[1] = p[2] = None
-    if _wstack:
+    stack = _wstacks.get(_get_ident())
+    if stack:
         try:
-            _wrecord(text, module, category)
+            _wrecord(stack[-1], text, module, category)
         except Exception:
             pass
     return False
 
 
-def _wrecord(text, module, category):
+def _wrecord(cap, text, module, category):
     """Record a warning emitted while a module is being recorded, finding
     the frame it is attributed to by its module among the frames warnings'
     stacklevel could name."""
@@ -100,7 +101,6 @@ def _wrecord(text, module, category):
     while f is not None and len(ext) < 200:
         ext.append(f)
         f = _external(f.f_back)
-    cap = _wstack[-1]
     at = imp = None
     for i, g in enumerate(ext):
         if at is None and g.f_globals.get("__name__", "<string>") == module:
@@ -120,8 +120,10 @@ def _wcapture():
     """Start recording an import: called by its loader's wrapper."""
     f = _external(sys._getframe(1))
     chain = ()
-    if _wstack:
-        outer = _wstack[-1][1]
+    ident = _get_ident()
+    stack = _wstacks.get(ident)
+    if stack:
+        outer = stack[-1][1]
         c = []
         g = f
         while g is not None and g is not outer:
@@ -130,13 +132,16 @@ def _wcapture():
         if g is not None:
             chain = tuple(c)
     else:
-        e = ("default", _WHook(0), _WCat, _WHook(1), 0)
-        _wentry[0] = e
-        _wpending[0] = _wpending[1] = _wpending[2] = None
-        warnings.filters.insert(0, e)
-        warnings._filters_mutated()  # registries forget: every warning reaches the filters
+        stack = _wstacks[ident] = []
+        e = _wentry[0]
+        if e is None or not any(x is e for x in warnings.filters):
+            e = ("default", _WHook(0), _WCat, _WHook(1), 0)
+            _wentry[0] = e
+            _wpending[0] = _wpending[1] = _wpending[2] = None
+            warnings.filters.insert(0, e)
+            warnings._filters_mutated()  # registries forget: every warning reaches the filters
     cap = [[], f, chain]
-    _wstack.append(cap)
+    stack.append(cap)
     return cap
 
 
@@ -144,28 +149,40 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
     """Stop recording an import: keep its events for module. A failed
     import's events go to the import around it, if any; one imported
     again (again) keeps its events, already replayed."""
-    if not _wstack or _wstack[-1] is not cap:
+    ident = _get_ident()
+    stack = _wstacks.get(ident, [])
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is cap:
+            del stack[i:]
+            break
+    else:
         return
-    _wstack.pop()
     cap[1] = None
     events = () if again else cap[0]
-    if not _wstack:
-        e, _wentry[0] = _wentry[0], None
-        lst = warnings.filters
-        for i, item in enumerate(lst):
-            if item is e:
-                del lst[i]
-                break
-        warnings._filters_mutated()
+    if not stack:
+        del _wstacks[ident]
+        if not _wstacks:
+            _wremove_entry()
     elif failed:
         if not again:
-            _wstack[-1][0].extend(_wrebase(events, cap[2]))
+            stack[-1][0].extend(_wrebase(events, cap[2]))
         return
     elif events or name in _warned:
-        _wstack[-1][0].append(("m", name, cap[2]))
+        stack[-1][0].append(("m", name, cap[2]))
     if events and not failed:
         _warned[name] = events
         _wmods[name] = module
+
+
+def _wremove_entry():
+    """The recording filter goes when no thread records an import."""
+    e, _wentry[0] = _wentry[0], None
+    lst = warnings.filters
+    for i, item in enumerate(lst):
+        if item is e:
+            del lst[i]
+            break
+    warnings._filters_mutated()
 
 
 def _wrebase(events, chain):
@@ -204,7 +221,7 @@ def _warn_reload(spec, load):
     """A request imports again a module whose import warned (_WarnLoader
     replays its warnings); within the import of another module, that one
     records it as imported."""
-    if not _wstack:
+    if not _wstacks.get(_get_ident()):
         return load(spec)
     cap = _wcapture()
     try:
