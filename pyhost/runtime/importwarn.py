@@ -16,6 +16,7 @@
 # module's own code. The runtime's frames between an import statement and
 # the module's code are named as import machinery (_INTERNAL), which
 # warnings skip, as they skip importlib's.
+import builtins
 import sys
 import warnings
 
@@ -116,6 +117,58 @@ def _wrecord(cap, text, module, category):
         cap[0].append(("a", category, text, g.f_code.co_filename, g.f_lineno, module))
 
 
+# A module its import imports that was loaded already (earlier in the
+# request, or at start-up) loads no more, but a new process would load it
+# there: its import is noted as well, so that a later request that has
+# not imported it yet gets its warnings with this module's. Seen through
+# __import__ and importlib's _find_and_load, replaced only while an import
+# is recorded.
+_base_import = builtins.__import__
+_bootstrap = sys.modules["_frozen_importlib"]
+_base_find = _bootstrap._find_and_load
+
+
+def _wimport(name, globals=None, locals=None, fromlist=(), level=0):
+    if _warned:
+        try:
+            if level:
+                pkg = (globals or {}).get("__package__")
+                if pkg is None:
+                    pkg = (globals or {}).get("__name__", "")
+                    if (globals or {}).get("__path__") is None:
+                        pkg = pkg.rpartition(".")[0]
+                name_abs = _bootstrap._resolve_name(name, pkg, level)
+            else:
+                name_abs = name
+            parts = name_abs.split(".")
+            names = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+            names += [name_abs + "." + f for f in fromlist or () if isinstance(f, str) and f != "*"]
+            for n in names:
+                if n in _warned and n in sys.modules:
+                    _wloaded(n)
+        except Exception:
+            pass
+    return _base_import(name, globals, locals, fromlist, level)
+
+
+def _wfind(name, import_):
+    if name in _warned and name in sys.modules:
+        try:
+            _wloaded(name)
+        except Exception:
+            pass
+    return _base_find(name, import_)
+
+
+def _wloaded(name):
+    """The import being recorded imports name, loaded already."""
+    stack = _wstacks.get(_get_ident())
+    if not stack:
+        return
+    cap = _wcapture()
+    _wcapture_end(cap, name, None, again=True)
+
+
 def _wcapture():
     """Start recording an import: called by its loader's wrapper."""
     f = _external(sys._getframe(1))
@@ -133,6 +186,9 @@ def _wcapture():
             chain = tuple(c)
     else:
         stack = _wstacks[ident] = []
+        if builtins.__import__ is _base_import:
+            builtins.__import__ = _wimport
+            _bootstrap._find_and_load = _wfind
         e = _wentry[0]
         if e is None or not any(x is e for x in warnings.filters):
             e = ("default", _WHook(0), _WCat, _WHook(1), 0)
@@ -163,6 +219,10 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
         del _wstacks[ident]
         if not _wstacks:
             _wremove_entry()
+            if builtins.__import__ is _wimport:
+                builtins.__import__ = _base_import
+            if _bootstrap._find_and_load is _wfind:
+                _bootstrap._find_and_load = _base_find
     elif failed:
         if not again:
             stack[-1][0].extend(_wrebase(events, cap[2]))
@@ -336,5 +396,5 @@ def _wunstash():
     _wstash.clear()
 
 
-_import_machinery(_warn_load, _warn_reload, _wreplay, _WarnFinder.find_spec, _WarnLoader.create_module,
+_import_machinery(_wimport, _wfind, _wloaded, _warn_load, _warn_reload, _wreplay, _WarnFinder.find_spec, _WarnLoader.create_module,
                   _WarnLoader.exec_module)
