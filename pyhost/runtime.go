@@ -23,6 +23,7 @@ var runtimeFiles = []string{
 	"stdio.py",
 	"environ.py",
 	"modules.py",
+	"importwarn.py",
 	"extguard.py",
 	"process.py",
 	"signals.py",

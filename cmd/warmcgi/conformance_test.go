@@ -252,6 +252,12 @@ func conformanceCases() []conformanceCase {
 		// tables are made again: the names the request bound in mimetypes
 		// are put back) are the request's.
 		cc(66, "066-knobs-open", p+"066-knobs-open.py"),
+		// A kept module's import warns again in every request that
+		// imports it, through the request's filters (TestImportWarnings
+		// counts the logged ones).
+		cc(66, "066-import-warnings", p+"066-import-warnings.py").logged("module 'sre_parse' is deprecated"),
+		cc(66, "066-import-warnings-nested", p+"066-import-warnings-nested.py").pythonVersion(),
+		cc(66, "066-import-warnings-nested-first", p+"066-import-warnings-nested.py?asyncore").pythonVersion(),
 		// Also on an interpreter no script imported random in before:
 		// the subtest 067-random-first-import.
 		cc(67, "067-random", p+"067-random.py"),

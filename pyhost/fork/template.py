@@ -549,6 +549,7 @@ def _learn_import(name):
     with open(_learn_file("importing"), "wb") as f:
         f.write(name.encode())
     ok = True
+    before = set(sys.modules)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
@@ -556,8 +557,11 @@ def _learn_import(name):
         except BaseException:
             ok = False
     if seen:
+        # Its warnings are the script's to see, and those of every module
+        # its import loaded (smtpd's asyncore): they all go, each learned
+        # again on its own if it does not warn.
         ok = False
-        sys.modules.pop(name, None)  # its warning is the script's to see
+        _learn_drop([n for n in sys.modules if n not in before])
     os.unlink(_learn_file("importing"))
     if not ok:
         _learn_deny(name)
@@ -567,6 +571,19 @@ def _learn_import(name):
               file=sys.stderr)
         os._exit(75)
     return ok
+
+
+def _learn_drop(names):
+    """Take the modules names out of the template, and off their packages."""
+    for n in names:
+        m = sys.modules.pop(n, None)
+        parent, _, child = n.rpartition(".")
+        p = sys.modules.get(parent) if parent else None
+        if p is not None and getattr(p, child, None) is m:
+            try:
+                delattr(p, child)
+            except AttributeError:
+                pass
 
 
 def _learn(start):

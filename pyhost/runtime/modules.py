@@ -261,12 +261,16 @@ _import_failed = []  # names whose load raised during the request
 
 
 def _watch_load(orig):
+    kept = _modules_import_with(orig)
+
     def _load_unlocked(spec):
+        if type(spec.loader) is _WarnLoader:
+            return _warn_reload(spec, orig)  # importwarn.py
         try:
             if _cur[1] is not None and _user_spec(spec):
                 m = _hold_import(spec, orig)
             else:
-                m = _modules_import(spec, orig)
+                m = _warn_load(spec, kept)
             if _import_mark[0] is not None:
                 _loaded_now.append(spec.name)
             if _cur[1] is not None:
@@ -278,7 +282,7 @@ def _watch_load(orig):
                 _wrap_logging_config(m)
             return m
         except BaseException:
-            if _cur[1] is not None:
+            if _cur[1] is not None and spec.name not in _wstash:
                 _import_failed.append(spec.name)
             raise
     return _load_unlocked
@@ -298,14 +302,28 @@ def _watch_lazy(orig):
     return __getattribute__
 
 
+def _modules_import_with(orig):
+    def load(spec):
+        return _modules_import(spec, orig)
+    _import_machinery(load)
+    return load
+
+
 def _install_import_watch():
     bootstrap = sys.modules.get("_frozen_importlib")
     if bootstrap is not None and hasattr(bootstrap, "_load_unlocked"):
         bootstrap._load_unlocked = _watch_load(bootstrap._load_unlocked)
+        _import_machinery(bootstrap._load_unlocked)
     import importlib.util  # its _LazyModule is the lazy importers' base
     lazy = getattr(importlib.util, "_LazyModule", None)
     if lazy is not None:
         lazy.__getattribute__ = _watch_lazy(lazy.__getattribute__)
+        _import_machinery(lazy.__getattribute__)
+    # The runtime's frames between an import statement and the module's
+    # code are skipped by warnings' stacklevel, as importlib's are
+    # (importwarn.py): a module's warning names the importing line.
+    _import_machinery(_hold_import, _modules_import, _HeldFinder.find_spec, _HeldLoader.create_module,
+                      _HeldLoader.exec_module, _PylibFinder.exec_module)
 
 
 def _drop_broken(marker):
@@ -420,6 +438,7 @@ def _install_modules():
     _SourceFileLoader.get_code = _get_code
     _install_import_watch()
     sys.meta_path.append(_PylibFinder)
+    sys.meta_path.insert(0, _WarnFinder)
     if _MODULES == "purge":
         sys.meta_path.insert(0, _HeldFinder)
     if not _MAIN:

@@ -197,6 +197,8 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
         _check_held()
         _stash_held(path)
     _modules_begin()
+    if _wmods:
+        _wstash_all()
     # Requests run on the thread that owns the interpreter (in main mode,
     # each worker's own thread state of the main interpreter): the
     # watchdog, emulated signals and the stdio routing follow this one,
@@ -312,6 +314,8 @@ def _end(out, err, src, marker, g):
         _purge_modules(marker)
     if _stash:
         _unstash_held()
+    if _wstash:
+        _wunstash()
     _group_held(_held_formed[0])
     _held_formed[0] = False
     _restore_interpreter()

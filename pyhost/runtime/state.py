@@ -234,7 +234,9 @@ def _restore_interpreter():
     sys.dont_write_bytecode = _base_dont_write
     if warnings.filters != _base_filters:
         warnings.filters[:] = _base_filters
-        warnings._filters_mutated()
+    # Every module's warnings registry is as new for the next request (a
+    # new process's are empty): "default" and "once" warn again.
+    warnings._filters_mutated()
     if logging.root.level != _base_root_level:
         logging.root.setLevel(_base_root_level)
     if logging.root.manager.disable:
