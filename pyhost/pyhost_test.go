@@ -101,6 +101,9 @@ type execCase struct {
 	failure  string // prefix of Result.Failure
 }
 
+// testUmask is the test process's umask, which every request must find.
+var testUmask = func() int { m := syscall.Umask(0); syscall.Umask(m); return m }()
+
 var execCases = []execCase{
 	{name: "stash buffer at import", script: "stash.py", query: "q1", stdout: "Content-Type: text/plain\n\nstashed q1\n"},
 	{name: "stash buffer again", script: "stash.py", query: "q2", stdout: "Content-Type: text/plain\n\nstashed q2\n"},
@@ -119,6 +122,8 @@ var execCases = []execCase{
 		stderr: []string{"bye message\n"}, exit: 1, failure: "SystemExit: bye message"},
 	{name: "syntax error", script: "syntax.py", stdout: "",
 		stderr: []string{"syntax.py\", line 1", "SyntaxError: Missing parentheses"}, exit: 1, failure: "SyntaxError"},
+	{name: "umask put back", script: "umask.py", stdout: fmt.Sprintf("Content-Type: text/plain\n\nfound %04o\n", testUmask)},
+	{name: "posix.umask put back", script: "umask.py", query: "posix", stdout: fmt.Sprintf("Content-Type: text/plain\n\nfound %04o\n", testUmask)},
 	{name: "coding cookie", script: "latin1.py", stdout: "Content-Type: text/plain\n\ncaf\u00e9\n"},
 	{name: "utf-8 BOM", script: "bom.py", stdout: "Content-Type: text/plain\n\nbom ok\n"},
 	{name: "TextIOWrapper over buffer", script: "rewrap.py", query: "wrapper", stdout: "Content-Type: text/plain\n\nmode wrapper \xe9\n"},

@@ -22,6 +22,7 @@ def _install():
     # numbers (F5).
     _patch_random()
     _install_locale()
+    _install_umask()
     _record_base()
     _install_codecs()
     _install_preload()

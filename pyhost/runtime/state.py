@@ -29,6 +29,27 @@ _tempdir_default = [None]  # what tempfile.gettempdir() found here first
 _sqlite_base = []  # sqlite3's own adapters and converters (_restore_sqlite)
 
 
+# os.umask is process-wide: a request that sets it is put back after it.
+# Reading the mask takes two system calls, so the runtime counts the calls
+# instead (os.umask and posix.umask; C code calling umask() is not seen).
+_os_umask = os.umask
+_umask_set = [False]
+
+
+def _umask(mask):
+    _umask_set[0] = True
+    return _os_umask(mask)
+
+
+_umask.__name__ = _umask.__qualname__ = "umask"
+_umask.__doc__ = _os_umask.__doc__
+
+
+def _install_umask():
+    import posix
+    os.umask = posix.umask = _umask
+
+
 def _record_base():
     """Record the settings every request is put back to: after the
     runtime's finders are on sys.meta_path, before any preloaded module."""
@@ -40,8 +61,8 @@ def _record_base():
     _base_recursion = sys.getrecursionlimit()
     _base_dont_write = sys.dont_write_bytecode
     _base_root_level = logging.root.level
-    _base_umask = os.umask(0o022)
-    os.umask(_base_umask)
+    _base_umask = _os_umask(0o022)
+    _os_umask(_base_umask)
     _base_switch = sys.getswitchinterval()
     _base_gc_threshold = gc.get_threshold()
     # 3.11's sub-interpreters start with no limit on int/str conversions (0);
@@ -260,7 +281,9 @@ def _restore_interpreter():
         _seeded[0] = False
         sys.modules["random"].seed()
     _patch_random()
-    os.umask(_base_umask)
+    if _umask_set[0]:
+        _umask_set[0] = False
+        _os_umask(_base_umask)
     sys.executable = _base_executable
     _penv.clear()
     if sys.getswitchinterval() != _base_switch:
