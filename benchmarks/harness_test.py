@@ -106,6 +106,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("not judged (only 9 of 11 processes up at -w 8)",
                       self.row(block, "warmcgi fork PSS per extra worker"))
 
+    def test_memory_of_workers_not_reached_is_not_judged(self):
+        cold = mem_row("subinterp", 32, 1, 300)
+        cold["workers_warmed"] = 5
+        block, _ = self.run_report(self.cells(), [mem_row("subinterp", 1, 1, 40), cold])
+        self.assertIn("not judged (warm.py reached only 5 of 32 workers)",
+                      self.row(block, "warmcgi subinterp PSS per extra worker"))
+
     def test_readme_block_is_replaced(self):
         text = "# x\n\nbefore\n<!-- bench-compare:begin -->\nold\n<!-- bench-compare:end -->\nafter\n"
         block, readme = self.run_report(self.cells(), [], readme_text=text)

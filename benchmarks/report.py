@@ -289,8 +289,12 @@ def memory_rows(memory, modes, run_full):
             return (mib(m1[key]) - mib(m0[key])) / (n1 - n0)
 
         busy = per("pss_kib_busy")
+        cold = [m for _, m in mem if int(m["workers_warmed"]) < int(m["workers"])]
         missing = [m for _, m in mem if int(m["procs_busy"]) < busy_procs(m)]
-        if missing:
+        if cold:
+            met = "not judged (warm.py reached only %s of %s workers)" % (cold[0]["workers_warmed"],
+                                                                          cold[0]["workers"])
+        elif missing:
             met = "not judged (only %s of %d processes up at -w %s)" % (
                 missing[0]["procs_busy"], busy_procs(missing[0]), missing[0]["workers"])
         else:
@@ -377,10 +381,10 @@ def header_lines(meta, ordered):
                   meta.get("uwsgi", "?"), meta.get("wrk", "?"), meta.get("mercurial", "?"), meta.get("django", "?")))
     md.append("Method: wrk -t%s, %s s per cell after %s s of warm-up, %s rounds with the servers alternating "
               "(order rotated every round), medians; warmcgi -w %s; fcgiwrap -c %s; uWSGI %s processes; "
-              "warmcgi behind nginx: `--isolation %s`." % (
+              "warmcgi behind nginx: `--isolation %s`; server CPU counted by %s." % (
                   meta.get("threads", "?"), meta.get("duration", "?"), meta.get("warmup", "?"),
                   meta.get("rounds", "?"), meta.get("workers", "?"), meta.get("fcgi_children", "?"),
-                  meta.get("uwsgi_processes", "?"), meta.get("fcgi_mode", "?")))
+                  meta.get("uwsgi_processes", "?"), meta.get("fcgi_mode", "?"), meta.get("cpu_accounting", "?")))
     other = statistics.mean(c.cpu_other for c in ordered)
     noisy = [c for c in ordered if c.cpu_other > NOISY]
     md.append("Other work on the machine took %.2f cores on average during the measured cells; %d of %d cells are "

@@ -38,6 +38,7 @@ RESULTS=${RESULTS:-$here/results}           # where the .csv, .md and .svg go
 KEEP_TMP=${KEEP_TMP:-0}                     # 1: keep the temporary directory (configs, logs)
 RUN_TAG=${RUN_TAG:-}                        # put into the result files' names: <date>-<tag>-python<version>
 UPDATE_README=${UPDATE_README:-0}           # 1: rewrite the README's generated performance block from this run
+CPU_ACCOUNTING=${CPU_ACCOUNTING:-auto}      # auto, cgroup-v1-cpuacct, cgroup-v2 or sessions (see setup_cgroups)
 
 readonly sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly form_body='name=Ada+Lovelace&email=ada%40example.org&topic=cgi&topic=wsgi&topic=go&comment=Hello+from+the+benchmark%21+%3Cb%3Enot+bold%3C%2Fb%3E&subscribe=on'
@@ -104,21 +105,36 @@ cleanup() {
 }
 
 # CPU accounting of each server. Where a cgroup v1 cpuacct hierarchy is
-# mounted on its own (accounting only: no scheduling or limits change) and
-# writable, every server runs in a child cgroup of ours, which counts every
-# process it ever forks. Otherwise the CPU of a server is summed over its
-# process group from /proc, which misses the CGI children that a server does
-# not wait for (fcgiwrap ignores SIGCHLD): see "CPU server" in the README.
-cg_base=""
+# mounted on its own, or else a cgroup v2 hierarchy (Debian 12's default),
+# and our cgroup in it is writable, every server runs in a child cgroup of
+# ours, which counts every process it ever forks (accounting only: no
+# controller is enabled, no scheduling or limits change). Otherwise the CPU
+# of a server is summed over its session from /proc, which misses the CGI
+# children that a server does not wait for (fcgiwrap ignores SIGCHLD): see
+# "CPU server" in the README.
+cg_base="" cg_kind=""
 setup_cgroups() {
   local mnt own
+  case "$CPU_ACCOUNTING" in
+    auto | cgroup-v1-cpuacct | cgroup-v2) ;;
+    sessions) return 0 ;;
+    *) die "CPU_ACCOUNTING=$CPU_ACCOUNTING: want auto, cgroup-v1-cpuacct, cgroup-v2 or sessions" ;;
+  esac
   mnt=$(awk '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) { if (o[i] == "cpu") cpu = 1; if (o[i] == "cpuacct") acct = 1 }
                if (acct && !cpu) { print $2; exit } cpu = acct = 0 }' /proc/mounts)
-  [ -n "$mnt" ] || return 0
   own=$(awk -F: '$2 == "cpuacct" { print $3; exit }' /proc/self/cgroup)
-  [ -n "$own" ] || return 0
-  if mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
-    cg_base=$mnt${own%/}/warmcgi-bench.$$
+  if [ "$CPU_ACCOUNTING" != cgroup-v2 ] && [ -n "$mnt" ] && [ -n "$own" ] &&
+    mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
+    cg_base=$mnt${own%/}/warmcgi-bench.$$ cg_kind=cgroup-v1-cpuacct
+    return 0
+  fi
+  mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+  own=$(awk -F: '$1 == "0" && $2 == "" { print $3; exit }' /proc/self/cgroup)
+  if [ -n "$mnt" ] && [ -n "$own" ] && mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
+    cg_base=$mnt${own%/}/warmcgi-bench.$$ cg_kind=cgroup-v2
+  fi
+  if [ "$CPU_ACCOUNTING" != auto ] && [ "$cg_kind" != "$CPU_ACCOUNTING" ]; then
+    die "CPU_ACCOUNTING=$CPU_ACCOUNTING: no writable hierarchy of that kind"
   fi
 }
 
@@ -194,10 +210,10 @@ wait_ready() {
 # processes of its sessions (process-mode workers and fork-mode templates
 # have process groups of their own) and the children they have reaped.
 server_cpu() {
-  if [ -n "$cg_base" ]; then
-    awk '{ printf "%.3f\n", $1 / 1e9 }' "$cg_base/$1/cpuacct.usage"
-    return
-  fi
+  case "$cg_kind" in
+    cgroup-v1-cpuacct) awk '{ printf "%.3f\n", $1 / 1e9 }' "$cg_base/$1/cpuacct.usage"; return ;;
+    cgroup-v2) awk '$1 == "usage_usec" { printf "%.3f\n", $2 / 1e6 }' "$cg_base/$1/cpu.stat"; return ;;
+  esac
   local groups=" ${pgids[$1]} "
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v groups="$groups" -v hz="$(getconf CLK_TCK)" '
     { sub(/^.*\) /, ""); if (index(groups, " " $3 " ") || index(groups, " " $4 " ")) t += $12 + $13 + $14 + $15 }
@@ -335,8 +351,10 @@ measure_memory() {
     pid=${pgids[$name]# }
     seen=0
     for round in 1 2 3 4 5 6 7 8; do
+      # Each burst holds its workers longer (200 ms, 400 ms...), so that its
+      # requests overlap even when a loaded machine starts them slowly.
       for i in $(seq "$n"); do
-        curl -s --max-time 60 "${urls[$name]}/cgi-bin/warm.py?200" -o "$tmp/warm.$i" &
+        curl -s --max-time 60 "${urls[$name]}/cgi-bin/warm.py?$((200 * round))" -o "$tmp/warm.$i" &
       done
       wait_jobs
       cat "$tmp"/warm.* >>"$tmp/warm.all"
@@ -481,7 +499,7 @@ write_meta() {
     echo "uwsgi_processes=$UWSGI_PROCESSES"
     echo "tag=$RUN_TAG"
     echo "wsgi_mpm=$WSGI_MPM"
-    echo "cpu_accounting=$([ -n "$cg_base" ] && echo cgroup-cpuacct || echo sessions)"
+    echo "cpu_accounting=${cg_kind:-sessions}"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$tmp/meta.env"
 }
