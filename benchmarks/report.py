@@ -107,7 +107,9 @@ def fmt_ratio(v):
         return "–"
     if v >= 10:
         return "%.0f×" % v
-    return "%.2f×" % v
+    if v >= 0.1:
+        return "%.2f×" % v
+    return "%.2g×" % v  # fork mode against a warm one: 0.0015×, not 0.00×
 
 
 class Cell:
