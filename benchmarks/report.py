@@ -630,7 +630,17 @@ def render_svg(cells, meta, server_order):
     width, left, right = 1180, 80, 20
     panel_h, top1 = 300, 70
     top2 = top1 + panel_h + 110
-    height = top2 + panel_h + 110
+    # The legend wraps: one row per line of labels, then the footnote.
+    legend = []
+    lx = left
+    for sv in servers:
+        label = server_label(sv)
+        if lx > left and lx + 24 + 6.5 * len(label) > width - right:
+            lx = left
+        legend.append((sv, label, lx, len(legend) and lx == left))
+        lx += 24 + 6.5 * len(label)
+    rows = 1 + sum(1 for *_, new_row in legend if new_row)
+    height = top2 + panel_h + 56 + 20 * rows + 30
     group_w = (width - left - right) / len(sets)
     out = []
     out.append('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
@@ -699,15 +709,11 @@ def render_svg(cells, meta, server_order):
           fmt_ms)
 
     ly = top2 + panel_h + 56
-    lx = left
-    for sv in servers:
-        label = server_label(sv)
+    for sv, label, lx, new_row in legend:
+        if new_row:
+            ly += 20
         out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>' % (lx, ly - 10, color_of(sv, modes)))
         out.append('<text x="%d" y="%d">%s</text>' % (lx + 16, ly, html.escape(label)))
-        lx += 24 + 6.5 * len(label)
-        if lx > width - 220:
-            lx = left
-            ly += 20
     out.append('<text x="%d" y="%d" font-size="10" fill="#555">Same scripts, same /usr/bin/python3, same machine; '
                'every server on 127.0.0.1. warmcgi -w %s; see benchmarks/README.md for the method.</text>'
                % (left, height - 16, meta.get("workers", "?")))
