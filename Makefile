@@ -97,7 +97,7 @@ test-chroots: ## (root) pyhost and the server tests in cached chroots of Debian 
 	@set -e; for s in $(CHROOT_SUITES); do .ci/chroot-suite $$s; done
 
 .PHONY: bench-compare
-bench-compare: build ## warmcgi vs Apache mod_cgi, nginx+fcgiwrap, mod_wsgi, Go (root installs the Debian packages)
+bench-compare: build ## warmcgi (alone and behind nginx) vs mod_cgi, fcgiwrap, mod_wsgi, uWSGI, Go; UPDATE_README=1 rewrites the README's table (root installs the Debian packages)
 	WARMCGI=$(abspath $(BIN)) benchmarks/run.sh
 
 # The Debian releases docker-test builds and runs the image on (the first

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # benchmarks/run.sh — warmcgi side by side with Apache mod_cgi, nginx+fcgiwrap,
-# mod_wsgi (embedded, native WSGI) and a Go net/http handler, all on 127.0.0.1
-# of this machine, in one run. See benchmarks/README.md for the method.
+# mod_wsgi (embedded, native WSGI), nginx+uWSGI (native WSGI) and a Go net/http
+# handler, and warmcgi behind nginx over FastCGI, all on 127.0.0.1 of this
+# machine, in one run. See benchmarks/README.md for the method.
 #
 #   make bench-compare              # builds bin/warmcgi, then runs this
 #   ROUNDS=5 benchmarks/run.sh      # knobs: see "Knobs" below
@@ -18,7 +19,7 @@ export LC_ALL=C
 
 # --- Knobs (environment) ---------------------------------------------------
 WARMCGI=${WARMCGI:-$repo/bin/warmcgi}       # the binary under test
-MODES=${MODES:-subinterp}                   # isolation modes to measure, e.g. "subinterp auto fork"
+MODES=${MODES:-subinterp process fork}      # isolation modes to measure, e.g. "subinterp auto fork"
 WORKERS=${WORKERS:-$(nproc)}                # warmcgi -w for the main cells
 ROUNDS=${ROUNDS:-3}                         # measured rounds; medians are over these
 DURATION=${DURATION:-5}                     # seconds of wrk per measured cell
@@ -30,9 +31,14 @@ LAT_CONNS=${LAT_CONNS:-64}                  # wrk -c for the latency cells
 SETS=${SETS:-hello form cpu out1mb hgweb django latency}  # comparison sets to run (see "The cells" in main)
 MEM_WORKERS=${MEM_WORKERS-1 2 8 32}         # worker counts of the memory measurement; empty: none
 FCGI_CHILDREN=${FCGI_CHILDREN:-$CONNS}      # fcgiwrap -c
+FCGI_MODE=${FCGI_MODE:-${MODES%% *}}        # --isolation of the warmcgi behind nginx (the nginx-warmcgi-* cells)
+UWSGI_PROCESSES=${UWSGI_PROCESSES:-$WORKERS} # uwsgi --processes (one thread each)
 WSGI_MPM=${WSGI_MPM:-prefork}               # MPM of the mod_wsgi Apache: prefork or event
 RESULTS=${RESULTS:-$here/results}           # where the .csv, .md and .svg go
 KEEP_TMP=${KEEP_TMP:-0}                     # 1: keep the temporary directory (configs, logs)
+RUN_TAG=${RUN_TAG:-}                        # put into the result files' names: <date>-<tag>-python<version>
+UPDATE_README=${UPDATE_README:-0}           # 1: rewrite the README's generated performance block from this run
+CPU_ACCOUNTING=${CPU_ACCOUNTING:-auto}      # auto, cgroup-v1-cpuacct, cgroup-v2 or sessions (see setup_cgroups)
 
 readonly sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly form_body='name=Ada+Lovelace&email=ada%40example.org&topic=cgi&topic=wsgi&topic=go&comment=Hello+from+the+benchmark%21+%3Cb%3Enot+bold%3C%2Fb%3E&subscribe=on'
@@ -46,7 +52,8 @@ die() { log "error: $*"; exit 1; }
 # --- Debian packages ---------------------------------------------------------
 install_deps() {
   local need=() pkg
-  for pkg in apache2 libapache2-mod-wsgi-py3 nginx fcgiwrap wrk mercurial python3-django curl python3; do
+  for pkg in apache2 libapache2-mod-wsgi-py3 nginx fcgiwrap uwsgi-core uwsgi-plugin-python3 wrk mercurial \
+    python3-django curl python3 procps; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   [ "${#need[@]}" -eq 0 ] && return 0
@@ -81,11 +88,11 @@ cleanup() {
   for g in "${all_groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
   for _ in $(seq 50); do
     local alive=0
-    for g in "${all_groups[@]}"; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+    for g in "${all_groups[@]}"; do running "$g" && alive=1; done
     [ "$alive" = 0 ] && break
     sleep 0.1
   done
-  for g in "${all_groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+  for g in "${all_groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; pkill -KILL -s "$g" 2>/dev/null || true; done
   remove_cgroups
   if [ -n "${tmp:-}" ] && [ -d "$tmp" ]; then
     if [ "$KEEP_TMP" = 1 ] || [ "$rc" != 0 ]; then
@@ -98,21 +105,36 @@ cleanup() {
 }
 
 # CPU accounting of each server. Where a cgroup v1 cpuacct hierarchy is
-# mounted on its own (accounting only: no scheduling or limits change) and
-# writable, every server runs in a child cgroup of ours, which counts every
-# process it ever forks. Otherwise the CPU of a server is summed over its
-# process group from /proc, which misses the CGI children that a server does
-# not wait for (fcgiwrap ignores SIGCHLD): see "CPU server" in the README.
-cg_base=""
+# mounted on its own, or else a cgroup v2 hierarchy (Debian 12's default),
+# and our cgroup in it is writable, every server runs in a child cgroup of
+# ours, which counts every process it ever forks (accounting only: no
+# controller is enabled, no scheduling or limits change). Otherwise the CPU
+# of a server is summed over its session from /proc, which misses the CGI
+# children that a server does not wait for (fcgiwrap ignores SIGCHLD): see
+# "CPU server" in the README.
+cg_base="" cg_kind=""
 setup_cgroups() {
   local mnt own
+  case "$CPU_ACCOUNTING" in
+    auto | cgroup-v1-cpuacct | cgroup-v2) ;;
+    sessions) return 0 ;;
+    *) die "CPU_ACCOUNTING=$CPU_ACCOUNTING: want auto, cgroup-v1-cpuacct, cgroup-v2 or sessions" ;;
+  esac
   mnt=$(awk '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) { if (o[i] == "cpu") cpu = 1; if (o[i] == "cpuacct") acct = 1 }
                if (acct && !cpu) { print $2; exit } cpu = acct = 0 }' /proc/mounts)
-  [ -n "$mnt" ] || return 0
   own=$(awk -F: '$2 == "cpuacct" { print $3; exit }' /proc/self/cgroup)
-  [ -n "$own" ] || return 0
-  if mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
-    cg_base=$mnt${own%/}/warmcgi-bench.$$
+  if [ "$CPU_ACCOUNTING" != cgroup-v2 ] && [ -n "$mnt" ] && [ -n "$own" ] &&
+    mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
+    cg_base=$mnt${own%/}/warmcgi-bench.$$ cg_kind=cgroup-v1-cpuacct
+    return 0
+  fi
+  mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+  own=$(awk -F: '$1 == "0" && $2 == "" { print $3; exit }' /proc/self/cgroup)
+  if [ -n "$mnt" ] && [ -n "$own" ] && mkdir "$mnt${own%/}/warmcgi-bench.$$" 2>/dev/null; then
+    cg_base=$mnt${own%/}/warmcgi-bench.$$ cg_kind=cgroup-v2
+  fi
+  if [ "$CPU_ACCOUNTING" != auto ] && [ "$cg_kind" != "$CPU_ACCOUNTING" ]; then
+    die "CPU_ACCOUNTING=$CPU_ACCOUNTING: no writable hierarchy of that kind"
   fi
 }
 
@@ -144,16 +166,24 @@ start() {
   pgids[$name]="${pgids[$name]:-} $pid"
 }
 
+# running PID: whether the process we started as PID, or its process
+# group, still exists (right after the start, setsid may not have made the
+# group yet).
+running() {
+  kill -0 "$1" 2>/dev/null || kill -0 -- "-$1" 2>/dev/null
+}
+
 stop() {
   local name=$1 g
   for g in ${pgids[$name]}; do kill -TERM -- "-$g" 2>/dev/null || true; done
   for _ in $(seq 100); do
     local alive=0
-    for g in ${pgids[$name]}; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+    for g in ${pgids[$name]}; do running "$g" && alive=1; done
     [ "$alive" = 0 ] && break
     sleep 0.1
   done
-  for g in ${pgids[$name]}; do kill -KILL -- "-$g" 2>/dev/null || true; done
+  # Worker processes have process groups of their own, in the session.
+  for g in ${pgids[$name]}; do kill -KILL -- "-$g" 2>/dev/null || true; pkill -KILL -s "$g" 2>/dev/null || true; done
   unset "pgids[$name]"
 }
 
@@ -166,9 +196,10 @@ free_port() {
 wait_ready() {
   local name=$1 url=$2 logf=$3 deadline=$((SECONDS + 30)) g
   while :; do
-    if curl -s -o /dev/null --max-time 2 "$url"; then return 0; fi
+    # Success only: an nginx answers 502 until its backend listens.
+    if curl -sf -o /dev/null --max-time 2 "$url"; then return 0; fi
     for g in ${pgids[$name]}; do
-      kill -0 -- "-$g" 2>/dev/null || { cat "$logf" >&2; die "$name exited before answering on $url"; }
+      running "$g" || { cat "$logf" >&2; die "$name exited before answering on $url"; }
     done
     [ "$SECONDS" -lt "$deadline" ] || { cat "$logf" >&2; die "$name did not answer on $url within 30s"; }
     sleep 0.1
@@ -176,15 +207,16 @@ wait_ready() {
 }
 
 # CPU seconds used so far by server NAME: its cgroup's counter, or the
-# processes of its process groups and the children they have reaped.
+# processes of its sessions (process-mode workers and fork-mode templates
+# have process groups of their own) and the children they have reaped.
 server_cpu() {
-  if [ -n "$cg_base" ]; then
-    awk '{ printf "%.3f\n", $1 / 1e9 }' "$cg_base/$1/cpuacct.usage"
-    return
-  fi
+  case "$cg_kind" in
+    cgroup-v1-cpuacct) awk '{ printf "%.3f\n", $1 / 1e9 }' "$cg_base/$1/cpuacct.usage"; return ;;
+    cgroup-v2) awk '$1 == "usage_usec" { printf "%.3f\n", $2 / 1e6 }' "$cg_base/$1/cpu.stat"; return ;;
+  esac
   local groups=" ${pgids[$1]} "
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v groups="$groups" -v hz="$(getconf CLK_TCK)" '
-    { sub(/^.*\) /, ""); if (index(groups, " " $3 " ")) t += $12 + $13 + $14 + $15 }
+    { sub(/^.*\) /, ""); if (index(groups, " " $3 " ") || index(groups, " " $4 " ")) t += $12 + $13 + $14 + $15 }
     END { printf "%.3f\n", t / hz }'
 }
 
@@ -194,191 +226,17 @@ cpu_ticks() {
 }
 
 # --- Servers -----------------------------------------------------------------
-warmcgi_flags=()
-warmcgi_help=""
-
-start_warmcgi() { # NAME MODE WORKERS
-  local name=$1 mode=$2 workers=$3 port args=()
-  port=$(free_port)
-  args=(serve "$cgi" --listen "127.0.0.1:$port" -w "$workers")
-  if grep -q -- '--isolation' <<<"$warmcgi_help"; then
-    args+=(--isolation "$mode")
-  elif [ "$mode" != subinterp ]; then
-    die "this warmcgi has no --isolation flag; it cannot run mode $mode"
-  fi
-  # No server in this comparison writes an access log.
-  if grep -q -- '--log-level' <<<"$warmcgi_help"; then
-    args+=(--log-level warn)
-  fi
-  # Room for every connection of the latency cell, so it measures queueing
-  # rather than load shedding (503).
-  if grep -q -- '--queue ' <<<"$warmcgi_help"; then
-    args+=(--queue $((LAT_CONNS * 2)))
-  fi
-  start "$name" "$tmp/$name.log" "$WARMCGI" "${args[@]}" "${warmcgi_flags[@]}"
-  urls[$name]="http://127.0.0.1:$port"
-  wait_ready "$name" "${urls[$name]}/cgi-bin/hello.py" "$tmp/$name.log"
-}
-
-# apache_conf DIR PORT MPM: the part of an httpd.conf both Apache instances
-# share; the caller appends its handler.
-apache_conf() {
-  local dir=$1 port=$2 mpm=$3 mod
-  mkdir -p "$dir/run" "$dir/htdocs"
-  {
-    echo "ServerRoot \"$dir\""
-    echo "DefaultRuntimeDir \"$dir/run\""
-    echo "PidFile \"$dir/run/httpd.pid\""
-    echo "Listen 127.0.0.1:$port"
-    for mod in "mpm_$mpm" authz_core mime alias env; do
-      echo "LoadModule ${mod}_module /usr/lib/apache2/modules/mod_$mod.so"
-    done
-    if [ "$(id -u)" = 0 ]; then echo "User www-data"; echo "Group www-data"; fi
-    echo "ServerName 127.0.0.1"
-    echo "ServerSignature Off"
-    echo "ServerTokens Prod"
-    echo "ErrorLog \"$dir/error.log\""
-    echo "LogLevel warn"
-    echo "TypesConfig /etc/mime.types"
-    echo "KeepAlive On"
-    echo "MaxKeepAliveRequests 0"
-    echo "KeepAliveTimeout 5"
-    if [ "$mpm" = prefork ]; then
-      # Enough processes for every connection of the latency cell.
-      echo "StartServers 8"
-      echo "MinSpareServers 8"
-      echo "MaxSpareServers 32"
-      echo "ServerLimit $((LAT_CONNS * 2))"
-      echo "MaxRequestWorkers $((LAT_CONNS * 2))"
-    else
-      echo "StartServers 2"
-      echo "ThreadsPerChild 64"
-      echo "ServerLimit 4"
-      echo "MaxRequestWorkers 256"
-    fi
-    echo "MaxConnectionsPerChild 0"
-    echo "<Directory />"
-    echo "  AllowOverride None"
-    echo "  Require all denied"
-    echo "</Directory>"
-    echo "DocumentRoot \"$dir/htdocs\""
-  } >"$dir/httpd.conf"
-}
-
-start_apache_cgi() {
-  local name=apache-cgi dir=$tmp/apache-cgi port
-  port=$(free_port)
-  # prefork + mod_cgi (not event + mod_cgid): the classic CGI server, the
-  # same as the differential test's reference (cmd/warmcgi/harness_test.go).
-  apache_conf "$dir" "$port" prefork
-  {
-    echo "LoadModule cgi_module /usr/lib/apache2/modules/mod_cgi.so"
-    echo "CGIScriptTimeout 60"
-    echo "ScriptAlias /cgi-bin/ \"$cgi/\""
-    echo "<Directory \"$cgi\">"
-    echo "  Require all granted"
-    echo "</Directory>"
-  } >>"$dir/httpd.conf"
-  start "$name" "$dir/out.log" /usr/sbin/apache2 -f "$dir/httpd.conf" -DFOREGROUND
-  urls[$name]="http://127.0.0.1:$port"
-  wait_ready "$name" "${urls[$name]}/cgi-bin/hello.py" "$dir/out.log"
-}
-
-start_apache_wsgi() {
-  local name=apache-wsgi dir=$tmp/apache-wsgi port
-  port=$(free_port)
-  apache_conf "$dir" "$port" "$WSGI_MPM"
-  {
-    echo "LoadModule wsgi_module /usr/lib/apache2/modules/mod_wsgi.so"
-    # Embedded mode (no WSGIDaemonProcess), in the main interpreter of each
-    # Apache child: mod_wsgi's fastest configuration.
-    echo "WSGIRestrictEmbedded Off"
-    echo "WSGIApplicationGroup %{GLOBAL}"
-    echo "WSGIScriptAlias /wsgi/hello \"$tmp/wsgi/hello.wsgi\""
-    # The same Django project as cgi-bin/djpage.py, loaded once per child.
-    echo "WSGIScriptAlias /wsgi/django \"$tmp/wsgi/django.wsgi\""
-    echo "<Directory \"$tmp/wsgi\">"
-    echo "  Require all granted"
-    echo "</Directory>"
-  } >>"$dir/httpd.conf"
-  start "$name" "$dir/out.log" /usr/sbin/apache2 -f "$dir/httpd.conf" -DFOREGROUND
-  urls[$name]="http://127.0.0.1:$port"
-  wait_ready "$name" "${urls[$name]}/wsgi/hello" "$dir/out.log"
-}
-
-start_nginx_fcgiwrap() {
-  local name=nginx-fcgiwrap dir=$tmp/nginx port user=() nginx_user=""
-  port=$(free_port)
-  mkdir -p "$dir/run"
-  if [ "$(id -u)" = 0 ]; then
-    chown www-data:www-data "$dir/run"
-    user=(setpriv --reuid=www-data --regid=www-data --init-groups)
-    nginx_user="user www-data;"
-  fi
-  start "$name" "$dir/fcgiwrap.log" "${user[@]}" /usr/sbin/fcgiwrap -c "$FCGI_CHILDREN" -s "unix:$dir/run/fcgiwrap.sock"
-  cat >"$dir/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes $(nproc);
-$nginx_user
-pid $dir/run/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $dir/tmp-body;
-  fastcgi_temp_path $dir/tmp-fastcgi;
-  proxy_temp_path $dir/tmp-proxy;
-  uwsgi_temp_path $dir/tmp-uwsgi;
-  scgi_temp_path $dir/tmp-scgi;
-  server {
-    listen 127.0.0.1:$port;
-    server_name 127.0.0.1;
-    location ~ ^/cgi-bin/([^/]+)(/.*)?\$ {
-      fastcgi_pass unix:$dir/run/fcgiwrap.sock;
-      fastcgi_param GATEWAY_INTERFACE CGI/1.1;
-      fastcgi_param SERVER_SOFTWARE nginx;
-      fastcgi_param SERVER_PROTOCOL \$server_protocol;
-      fastcgi_param SERVER_NAME \$server_name;
-      fastcgi_param SERVER_ADDR \$server_addr;
-      fastcgi_param SERVER_PORT \$server_port;
-      fastcgi_param REMOTE_ADDR \$remote_addr;
-      fastcgi_param REMOTE_PORT \$remote_port;
-      fastcgi_param REQUEST_METHOD \$request_method;
-      fastcgi_param REQUEST_URI \$request_uri;
-      fastcgi_param QUERY_STRING \$query_string;
-      fastcgi_param CONTENT_TYPE \$content_type;
-      fastcgi_param CONTENT_LENGTH \$content_length;
-      fastcgi_param DOCUMENT_ROOT $cgi;
-      fastcgi_param SCRIPT_NAME /cgi-bin/\$1;
-      fastcgi_param SCRIPT_FILENAME $cgi/\$1;
-      fastcgi_param PATH_INFO \$2;
-    }
-  }
-}
-EOF
-  start "$name" "$dir/nginx.log" /usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf"
-  urls[$name]="http://127.0.0.1:$port"
-  wait_ready "$name" "${urls[$name]}/cgi-bin/hello.py" "$dir/nginx.log"
-}
-
-start_go_static() {
-  local name=go-static port
-  port=$(free_port)
-  start "$name" "$tmp/go-static.log" "$tmp/static" -listen "127.0.0.1:$port"
-  urls[$name]="http://127.0.0.1:$port"
-  wait_ready "$name" "${urls[$name]}/hello" "$tmp/go-static.log"
-}
+# shellcheck source=benchmarks/servers.sh
+. "$here/servers.sh"
 
 # --- What each cell requests -------------------------------------------------
 # path SERVER SCRIPT: the URL path of SCRIPT on SERVER.
 path() {
   case "$1:$2" in
-    apache-wsgi:hello) echo /wsgi/hello ;;
+    apache-wsgi:hello | nginx-uwsgi:hello) echo /wsgi/hello ;;
     go-static:hello) echo /hello ;;
     *:hgweb) echo "/cgi-bin/hgweb.cgi/file/tip/$hg_file" ;;
-    apache-wsgi:djpage) echo /wsgi/django/items/ ;;
+    apache-wsgi:djpage | nginx-uwsgi:djpage) echo /wsgi/django/items/ ;;
     *:djpage) echo /cgi-bin/djpage.py/items/ ;;
     *) echo "/cgi-bin/$2.py" ;;
   esac
@@ -459,7 +317,8 @@ measure() {
   hz=$(getconf CLK_TCK)
   case "$server" in
     warmcgi-*-w1) workers=1 ;;
-    warmcgi-*) workers=$WORKERS ;;
+    warmcgi-* | nginx-warmcgi-*) workers=$WORKERS ;;
+    nginx-uwsgi) workers=$UWSGI_PROCESSES ;;
   esac
   local b0 t0 b1 t1
   read -r b0 t0 <<<"$c0"; read -r b1 t1 <<<"$c1"
@@ -477,25 +336,25 @@ measure() {
 }
 
 # --- Memory ------------------------------------------------------------------
-# For each worker count: a fresh warmcgi, requests that hold a worker each
-# until every worker has run one (warm.py reports the thread it ran on), RSS;
-# then one hgweb page per worker, RSS again.
+# For each worker count: a fresh warmcgi, bursts of requests that hold a
+# worker each until every worker has run one (warm.py reports the process
+# and thread it ran on), 1 s of hello.py, then three readings of the PSS
+# summed over the server and all its descendants (benchmarks/pss.py): at
+# rest; while as many warm.py requests as workers hold every worker (fork
+# mode's per-request processes exist only then); at rest after one hgweb
+# page per worker.
 measure_memory() {
-  local mode=$1 n name pid round seen rss1 rss2 i
-  case "$mode" in
-    fork | process)
-      # Their scripts run in other processes, which the server's RSS misses.
-      log "memory: skipped for mode $mode (the server's RSS does not count its worker processes)"
-      return 0 ;;
-  esac
+  local mode=$1 n name pid round seen i hold want rest busy hg
   for n in $MEM_WORKERS; do
     name=mem-$mode-w$n
     start_warmcgi "$name" "$mode" "$n"
     pid=${pgids[$name]# }
     seen=0
     for round in 1 2 3 4 5 6 7 8; do
+      # Each burst holds its workers longer (200 ms, 400 ms...), so that its
+      # requests overlap even when a loaded machine starts them slowly.
       for i in $(seq "$n"); do
-        curl -s --max-time 60 "${urls[$name]}/cgi-bin/warm.py?200" -o "$tmp/warm.$i" &
+        curl -s --max-time 60 "${urls[$name]}/cgi-bin/warm.py?$((200 * round))" -o "$tmp/warm.$i" &
       done
       wait_jobs
       cat "$tmp"/warm.* >>"$tmp/warm.all"
@@ -506,15 +365,32 @@ measure_memory() {
     rm -f "$tmp/warm.all"
     wrk -t1 -c"$n" -d1s "${urls[$name]}/cgi-bin/hello.py" >/dev/null
     sleep 1
-    rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+    rest=$(python3 "$here/pss.py" "$pid")
+    # Busy: n requests holding their workers. Fork mode forks a process
+    # per request: wait until they all exist (the processes at rest and n
+    # children), then give them a second to import what warm.py imports.
+    hold=4000 want=1
+    case "$mode" in fork) hold=10000 want=$((${rest%% *} + n)) ;; process) want=$((n + 1)) ;; esac
+    for i in $(seq "$n"); do
+      curl -s --max-time 60 -o /dev/null "${urls[$name]}/cgi-bin/warm.py?$hold" &
+    done
+    local deadline=$((SECONDS + hold / 1000 - 2))
+    sleep 0.5
+    while [ "$SECONDS" -lt "$deadline" ] && [ "$(python3 "$here/pss.py" "$pid" | cut -d' ' -f1)" -lt "$want" ]; do
+      sleep 0.2
+    done
+    sleep 1
+    busy=$(python3 "$here/pss.py" "$pid")
+    wait_jobs
     for i in $(seq "$n"); do
       curl -s --max-time 120 -o /dev/null "$(url "$name" hgweb)" &
     done
     wait_jobs
     sleep 1
-    rss2=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
-    echo "$mode,$n,$seen,$rss1,$rss2" >>"$tmp/memory.csv"
-    log "memory: $mode -w $n: $seen workers warmed, RSS ${rss1} KiB; after hgweb ${rss2} KiB"
+    hg=$(python3 "$here/pss.py" "$pid")
+    # procs pss_kib rss_sum_kib main_rss_kib, three times.
+    echo "$mode,$n,$seen,${rest// /,},${busy// /,},${hg// /,}" >>"$tmp/memory.csv"
+    log "memory: $mode -w $n: $seen workers warmed; procs pss_kib rss_sum_kib main_rss_kib: at rest $rest; busy $busy; after hgweb $hg"
     stop "$name"
   done
 }
@@ -528,21 +404,9 @@ wait_jobs() {
   done
 }
 
-# --- Main --------------------------------------------------------------------
-main() {
-  install_deps
-  [ -x "$WARMCGI" ] || die "$WARMCGI not found: run 'make build' first (or set WARMCGI)"
-  command -v go >/dev/null || die "go not found (needed to build benchmarks/static)"
-  [ -r /usr/share/doc/mercurial-common/examples/hgweb.cgi ] || die "mercurial's hgweb.cgi example is missing"
-  warmcgi_help=$("$WARMCGI" serve --help 2>&1 || true)
-  if [ "$(id -u)" = 0 ] && grep -q -- '--allow-root' <<<"$warmcgi_help"; then
-    warmcgi_flags+=(--allow-root)
-  fi
-
-  tmp=$(mktemp -d /tmp/warmcgi-bench.XXXXXX)
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+# prepare_tree: the scripts, the WSGI apps, the Django project and an hgweb
+# repository under $tmp, readable by the servers' users.
+prepare_tree() {
   # Apache's and fcgiwrap's children run as www-data: the scripts and every
   # directory above them must be readable and searchable by others.
   chmod 755 "$tmp"
@@ -592,12 +456,10 @@ EOF
     /usr/share/doc/mercurial-common/examples/hgweb.cgi >"$cgi/hgweb.cgi"
   chmod 755 "$cgi"/* "$cgi"
   chmod 644 "$tmp/wsgi/hello.wsgi" "$tmp/wsgi/django.wsgi"
+}
 
-  setup_cgroups
-  log "building benchmarks/static"
-  (cd "$here/static" && go build -o "$tmp/static" .)
-
-  # Metadata for the report.
+# write_meta: what the report says about the run ($tmp/meta.env).
+write_meta() {
   local pyver
   pyver=$("$WARMCGI" version | awk '/^python:/ { print $2 }')
   {
@@ -617,6 +479,8 @@ EOF
     echo "mod_wsgi=$(dpkg-query -W -f='${Version}' libapache2-mod-wsgi-py3)"
     echo "nginx=$(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||')"
     echo "fcgiwrap=$(dpkg-query -W -f='${Version}' fcgiwrap)"
+    echo "uwsgi=$(dpkg-query -W -f='${Version}' uwsgi-core)"
+    echo "commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- 2>/dev/null || echo "+changes")"
     echo "wrk=$(dpkg-query -W -f='${Version}' wrk)"
     echo "mercurial=$(dpkg-query -W -f='${Version}' mercurial)"
     echo "django=$(dpkg-query -W -f='${Version}' python3-django)"
@@ -631,11 +495,36 @@ EOF
     echo "conns=$CONNS"
     echo "lat_conns=$LAT_CONNS"
     echo "fcgi_children=$FCGI_CHILDREN"
+    echo "fcgi_mode=$FCGI_MODE"
+    echo "uwsgi_processes=$UWSGI_PROCESSES"
+    echo "tag=$RUN_TAG"
     echo "wsgi_mpm=$WSGI_MPM"
-    echo "cpu_accounting=$([ -n "$cg_base" ] && echo cgroup-cpuacct || echo process-groups)"
+    echo "cpu_accounting=${cg_kind:-sessions}"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$tmp/meta.env"
+}
 
+# --- Main --------------------------------------------------------------------
+main() {
+  install_deps
+  [ -x "$WARMCGI" ] || die "$WARMCGI not found: run 'make build' first (or set WARMCGI)"
+  command -v go >/dev/null || die "go not found (needed to build benchmarks/static)"
+  [ -r /usr/share/doc/mercurial-common/examples/hgweb.cgi ] || die "mercurial's hgweb.cgi example is missing"
+  warmcgi_help=$("$WARMCGI" serve --help 2>&1 || true)
+  if [ "$(id -u)" = 0 ] && grep -q -- '--allow-root' <<<"$warmcgi_help"; then
+    warmcgi_flags+=(--allow-root)
+  fi
+
+  tmp=$(mktemp -d /tmp/warmcgi-bench.XXXXXX)
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  prepare_tree
+  setup_cgroups
+  log "building benchmarks/static"
+  (cd "$here/static" && go build -o "$tmp/static" .)
+
+  write_meta
   local load
   load=$(cut -d' ' -f1 /proc/loadavg)
   if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
@@ -654,17 +543,21 @@ EOF
   start_nginx_fcgiwrap
   start_apache_wsgi
   start_go_static
+  start_nginx_warmcgi nginx-warmcgi-tcp tcp
+  start_nginx_warmcgi nginx-warmcgi-unix unix
+  start_nginx_warmcgi nginx-warmcgi-keep keep
+  start_nginx_uwsgi
 
   # The cells, one comparison set per line: SET SCRIPT CONNS SERVER...
-  local w1=() m
+  local w1=() m nginx_cells="nginx-warmcgi-tcp nginx-warmcgi-unix nginx-warmcgi-keep"
   for m in $MODES; do w1+=("warmcgi-$m-w1"); done
   local all_sets=(
-    "hello hello $CONNS ${warm[*]} ${w1[*]} apache-cgi nginx-fcgiwrap apache-wsgi go-static"
+    "hello hello $CONNS ${warm[*]} ${w1[*]} apache-cgi nginx-fcgiwrap apache-wsgi go-static $nginx_cells nginx-uwsgi"
     "form formpost $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap"
     "cpu cpu5ms $CONNS ${warm[*]} ${w1[*]} apache-cgi nginx-fcgiwrap"
     "out1mb out1mb $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap"
     "hgweb hgweb $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap"
-    "django djpage $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap apache-wsgi"
+    "django djpage $CONNS ${warm[*]} apache-cgi nginx-fcgiwrap apache-wsgi nginx-warmcgi-unix nginx-uwsgi"
     "latency hello $LAT_CONNS ${warm[*]} apache-wsgi go-static"
   )
   local sets=() line
@@ -715,13 +608,16 @@ EOF
 
   # Memory, with the throughput servers stopped.
   for s in "${!pgids[@]}"; do stop "$s"; done
-  echo "mode,workers,workers_warmed,rss_kib,rss_hgweb_kib" >"$tmp/memory.csv"
+  local m3=procs,pss_kib,rss_sum_kib,main_rss_kib
+  echo "mode,workers,workers_warmed,${m3//,/_rest,}_rest,${m3//,/_busy,}_busy,${m3//,/_hgweb,}_hgweb" >"$tmp/memory.csv"
   for mode in $MODES; do measure_memory "$mode"; done
   echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$tmp/meta.env"
 
   mkdir -p "$RESULTS"
+  local readme=(--readme "$repo/README.md")
+  if [ "$UPDATE_README" = 1 ]; then readme+=(--update-readme); fi
   python3 "$here/report.py" --raw "$tmp/raw.csv" --memory "$tmp/memory.csv" --meta "$tmp/meta.env" \
-    --out "$RESULTS"
+    --out "$RESULTS" "${readme[@]}"
 }
 
 main "$@"

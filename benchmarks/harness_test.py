@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Tests of the comparison harness's Python parts (standard library only):
+report.py on made-up measurements, pss.py on a process tree made here.
+
+    python3 benchmarks/harness_test.py
+"""
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RAW_FIELDS = ("round,set,script,server,workers,conns,duration_s,requests,rps,p50_us,p90_us,p99_us,max_us,non2xx,"
+              "socket_errors,cpu_server_s,cpu_wrk_s,cpu_busy_s,cpu_total_s").split(",")
+MEM_FIELDS = ["mode", "workers", "workers_warmed"] + ["%s_%s" % (k, when) for when in ("rest", "busy", "hgweb")
+                                                      for k in ("procs", "pss_kib", "rss_sum_kib", "main_rss_kib")]
+
+
+def raw_row(rnd, set_, server, rps, other=0.1, cpu=1.0, duration=5.0):
+    """One wrk run: rps for duration seconds, the server using cpu cores,
+    wrk 0.2, other work `other` cores."""
+    return {"round": rnd, "set": set_, "script": "hello", "server": server, "workers": 2, "conns": 8,
+            "duration_s": duration, "requests": int(rps * duration), "rps": rps, "p50_us": 500, "p90_us": 800,
+            "p99_us": 1200, "max_us": 5000, "non2xx": 0, "socket_errors": 0, "cpu_server_s": cpu * duration,
+            "cpu_wrk_s": 0.2 * duration, "cpu_busy_s": (cpu + 0.2 + other) * duration, "cpu_total_s": 2 * duration}
+
+
+def mem_row(mode, n, procs_busy, pss_busy_mib, procs_rest=1):
+    kib = int(pss_busy_mib * 1024)
+    return {"mode": mode, "workers": n, "workers_warmed": n,
+            "procs_rest": procs_rest, "pss_kib_rest": kib, "rss_sum_kib_rest": kib, "main_rss_kib_rest": kib,
+            "procs_busy": procs_busy, "pss_kib_busy": kib, "rss_sum_kib_busy": 2 * kib, "main_rss_kib_busy": kib,
+            "procs_hgweb": procs_rest, "pss_kib_hgweb": kib, "rss_sum_kib_hgweb": kib, "main_rss_kib_hgweb": kib}
+
+
+class ReportTest(unittest.TestCase):
+    def run_report(self, raw, memory, rounds=3, duration=5, readme_text=None):
+        d = tempfile.mkdtemp(prefix="report-test.")
+        self.addCleanup(subprocess.run, ["rm", "-rf", d])
+        for name, fields, rows in (("raw.csv", RAW_FIELDS, raw), ("memory.csv", MEM_FIELDS, memory)):
+            with open(os.path.join(d, name), "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=fields)
+                w.writeheader()
+                w.writerows(rows)
+        with open(os.path.join(d, "meta.env"), "w") as f:
+            f.write("date=2026-12-07\ntime=03:00:00Z\nwarmcgi_python=3.11.2\nmodes=subinterp process fork\n"
+                    "workers=2\nrounds=%d\nduration=%d\nfcgi_mode=subinterp\ncommit=abc1234\ntag=t\n"
+                    "cpu=Test CPU\ncores=2\n" % (rounds, duration))
+        readme = os.path.join(d, "README.md")
+        with open(readme, "w") as f:
+            f.write(readme_text or "# x\n")
+        args = [sys.executable, os.path.join(HERE, "report.py"), "--raw", os.path.join(d, "raw.csv"),
+                "--memory", os.path.join(d, "memory.csv"), "--meta", os.path.join(d, "meta.env"),
+                "--out", os.path.join(d, "results"), "--readme", readme]
+        if readme_text is not None:
+            args.append("--update-readme")
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(d, "results", "2026-12-07-t-python3.11.2-readme.md")) as f:
+            block = f.read()
+        with open(readme) as f:
+            return block, f.read()
+
+    def cells(self, other=0.1, rounds=3, duration=5.0):
+        rows = []
+        for r in range(1, rounds + 1):
+            rows += [raw_row(r, "hello", "nginx-warmcgi-tcp", 3000, other, duration=duration),
+                     raw_row(r, "hello", "nginx-warmcgi-unix", 1000, other, duration=duration),
+                     raw_row(r, "hello", "nginx-uwsgi", 1500, other, duration=duration),
+                     raw_row(r, "hello", "warmcgi-subinterp", 10000, other, duration=duration),
+                     raw_row(r, "hello", "warmcgi-process", 4000, other, duration=duration)]
+        return rows
+
+    @staticmethod
+    def row(block, start):
+        return next(line for line in block.splitlines() if line.startswith("| " + start))
+
+    def test_quiet_full_run_is_judged(self):
+        block, _ = self.run_report(self.cells(), [])
+        self.assertIn("| 3,000 | 1,500 | 2.00× |", self.row(block, "nginx → warmcgi subinterp FastCGI TCP"))
+        self.assertTrue(self.row(block, "nginx → warmcgi subinterp FastCGI TCP").endswith("| ≥ 1.5× | yes |"))
+        self.assertTrue(self.row(block, "nginx → warmcgi subinterp FastCGI Unix").endswith("| **no** |"))
+        self.assertTrue(self.row(block, "warmcgi process / warmcgi subinterp, hello").endswith("| ≥ 50% | **no** |"))
+        self.assertNotIn("not judged", block)
+
+    def test_noisy_run_is_not_judged(self):
+        block, _ = self.run_report(self.cells(other=0.6), [])
+        self.assertIn("not judged (noisy: 0.60 cores of other work)",
+                      self.row(block, "nginx → warmcgi subinterp FastCGI TCP"))
+        self.assertIn("targets not judged", block)
+        self.assertNotIn("| yes |", block)
+
+    def test_short_run_is_not_judged(self):
+        block, _ = self.run_report(self.cells(rounds=1, duration=2), [], rounds=1, duration=2)
+        self.assertIn("not judged (short run)", self.row(block, "nginx → warmcgi subinterp FastCGI TCP"))
+
+    def test_memory_per_worker_is_pss_of_all_processes(self):
+        memory = [mem_row("process", 1, 2, 40), mem_row("process", 8, 9, 180),
+                  mem_row("fork", 1, 4, 28, procs_rest=3), mem_row("fork", 8, 9, 60, procs_rest=3)]
+        block, _ = self.run_report(self.cells(), memory)
+        self.assertIn("| 20.0 MiB | | ≤ 15 MiB | **no** |", self.row(block, "warmcgi process PSS per extra worker"))
+        # Fork at -w 8 had 9 processes where 3 + 8 were expected: not judged.
+        self.assertIn("not judged (only 9 of 11 processes up at -w 8)",
+                      self.row(block, "warmcgi fork PSS per extra worker"))
+
+    def test_memory_of_workers_not_reached_is_not_judged(self):
+        cold = mem_row("subinterp", 32, 1, 300)
+        cold["workers_warmed"] = 5
+        block, _ = self.run_report(self.cells(), [mem_row("subinterp", 1, 1, 40), cold])
+        self.assertIn("not judged (warm.py reached only 5 of 32 workers)",
+                      self.row(block, "warmcgi subinterp PSS per extra worker"))
+
+    def test_readme_block_is_replaced(self):
+        text = "# x\n\nbefore\n<!-- bench-compare:begin -->\nold\n<!-- bench-compare:end -->\nafter\n"
+        block, readme = self.run_report(self.cells(), [], readme_text=text)
+        self.assertEqual(readme, "# x\n\nbefore\n" + block + "after\n")
+        self.assertIn("2026-12-07 03:00:00Z", block)
+        self.assertIn("Python 3.11.2", block)
+        self.assertIn("Test CPU, 2 cores", block)
+        self.assertIn("](results/2026-12-07-t-python3.11.2.svg)", block)
+
+
+# A parent that touches 64 MiB, then forks three children that each start
+# a session of their own (as process-mode workers have process groups of
+# their own) and sleep, sharing those pages copy-on-write.
+FORKER = """
+import os, sys, time
+buf = bytearray(64 << 20)
+for i in range(0, len(buf), 4096):
+    buf[i] = 1
+for _ in range(3):
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(60)
+        os._exit(0)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+class PSSTest(unittest.TestCase):
+    def test_tree_is_counted_once(self):
+        p = subprocess.Popen([sys.executable, "-c", FORKER], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        kids = []
+        for _ in range(50):  # the children may not have reached setsid yet
+            out = subprocess.run([sys.executable, os.path.join(HERE, "pss.py"), str(p.pid)], check=True,
+                                 capture_output=True, text=True).stdout.split()
+            if int(out[0]) == 4:
+                break
+            time.sleep(0.1)
+        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+            kids = [int(k) for k in f.read().split()]
+        self.addCleanup(lambda: [os.kill(k, 9) for k in kids])
+        procs, pss, rss, main_rss = (int(v) for v in out)
+        mib = 1024
+        self.assertEqual(procs, 4)
+        self.assertGreater(main_rss, 64 * mib)
+        self.assertGreater(rss, 4 * 64 * mib)  # each process's RSS counts the shared 64 MiB
+        self.assertGreater(pss, 64 * mib)
+        self.assertLess(pss, 2 * 64 * mib)  # PSS counts it once
+
+
+if __name__ == "__main__":
+    unittest.main()
