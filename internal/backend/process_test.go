@@ -82,10 +82,12 @@ func BenchmarkProcessHello(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := StartCPUCount()
 	for i := 0; i < b.N; i++ {
 		out, err := p.run(ctx, req, shebangFlags{})
 		if err != nil || out.ExitCode != 0 {
 			b.Fatalf("%+v, %v", out, err)
 		}
 	}
+	cpu.Report(b)
 }

@@ -208,10 +208,12 @@ func BenchmarkSlotRun(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := StartCPUCount()
 	for i := 0; i < b.N; i++ {
 		out, err := s.Run(ctx, job)
 		if err != nil || len(out.Stdout) != len(helloResponse) {
 			b.Fatalf("%+v, %v", out, err)
 		}
 	}
+	cpu.Report(b)
 }
