@@ -28,12 +28,20 @@ func TestMain(m *testing.M) {
 }
 
 // fakeExec runs a "script" named by the request's path, with the
-// request's fds 0-2 in place, as a script in a worker process would.
+// request's fds 0-2 in place, as a script in a worker process would, and
+// then detaches them as the Python runtime does.
 type fakeExec struct{}
 
 const helloResponse = "Content-Type: text/plain\n\nHello, world!\n"
 
 func (fakeExec) Exec(req *Request, res *Result) error {
+	defer func() {
+		null, _ := syscall.Open(os.DevNull, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+		for fd := 0; fd < 3; fd++ {
+			syscall.Dup2(null, fd)
+		}
+		syscall.Close(null)
+	}()
 	switch req.Path {
 	case "hello":
 		writeAll(1, []byte(helloResponse))

@@ -228,7 +228,6 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     _coerce_locale(env)
     _set_environ(env)
     if _REAL_PROCESS:
-        _proc_setenv(env)
         _install_stdio(_unbuffered[0])
     sys.argv = [path] + args
     if _TIMEOUT > 0:
