@@ -258,7 +258,7 @@ func writeAll(fd int, b []byte) {
 // reused.
 type identity struct {
 	uid, euid, suid, gid, egid, sgid, pgid, sid int
-	limits                          [4]syscall.Rlimit
+	limits                                      [4]syscall.Rlimit
 }
 
 func processIdentity() identity {
