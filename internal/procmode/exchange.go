@@ -215,6 +215,19 @@ func (x *exchange) wait(c *Child, job *Job, p *poller, seq uint64, deadline time
 		}
 		for i := range evs {
 			tok := token(&evs[i])
+			if tok == c.sockTok {
+				if replied || died {
+					// Readable again after the reply (the worker is
+					// exiting): it would wake every wait from now on.
+					p.del(c.fd)
+					c.inSet = false
+					continue
+				}
+				var ok bool
+				rep, ok, died = c.readReply()
+				replied = ok && !died
+				continue
+			}
 			if tok>>8 != seq {
 				continue // an earlier request's descriptor
 			}
@@ -235,21 +248,13 @@ func (x *exchange) wait(c *Child, job *Job, p *poller, seq uint64, deadline time
 				if x.in >= 0 {
 					x.feed()
 				}
-			case tokSock:
-				if !replied && !died {
-					var ok bool
-					rep, ok, died = c.readReply()
-					replied = ok && !died
-					if !ok && !died {
-						p.arm(c.fd, base|tokSock, &c.inSet) // the rest of the reply
-					}
-				}
 			}
 		}
 	}
 }
 
-// register puts the request's descriptors and the worker's socket in p.
+// register puts the request's descriptors, and the worker's socket if it
+// is not there yet, in p.
 func (x *exchange) register(c *Child, p *poller, base uint64) error {
 	if err := p.add(x.out, syscall.EPOLLIN, base|tokOut); err != nil {
 		return err
@@ -262,7 +267,16 @@ func (x *exchange) register(c *Child, p *poller, base uint64) error {
 			return err
 		}
 	}
-	return p.arm(c.fd, base|tokSock, &c.inSet)
+	if !c.inSet {
+		// The socket stays in the set for the worker's life (or until
+		// it is readable when no reply is due), under a token of its own.
+		c.sockTok = 1<<63 | base | tokSock
+		if err := p.add(c.fd, syscall.EPOLLIN, c.sockTok); err != nil {
+			return err
+		}
+		c.inSet = true
+	}
+	return nil
 }
 
 // earliest is the earlier of two times, zero meaning none.

@@ -68,6 +68,7 @@ type Child struct {
 	fd      int           // conn's descriptor, read raw by the request loop (exchange.go)
 	rbuf    []byte        // what was read of the worker's next frame
 	inSet   bool          // fd is in the slot's poller
+	sockTok uint64        // under this token
 	exited  chan struct{} // closed once the process has been reaped
 	state   *os.ProcessState
 	served  int

@@ -44,7 +44,8 @@ func (p *poller) close() { p.f.Close() }
 // Event tokens: an event names the request (its sequence number, above
 // the low 8 bits) and the descriptor; an event of an earlier request's
 // descriptor (one a concurrent fork still held open when it was closed,
-// so the kernel kept it in the set) is ignored.
+// so the kernel kept it in the set) is ignored. The worker's socket has a
+// token of its own, with the top bit set (Child.sockTok).
 const (
 	tokOut = iota
 	tokErr
@@ -58,19 +59,7 @@ func (p *poller) add(fd int, events uint32, tok uint64) error {
 	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 }
 
-// arm (re)arms a one-shot descriptor (the worker's socket), adding it on
-// first use.
-func (p *poller) arm(fd int, tok uint64, added *bool) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(tok), Pad: int32(tok >> 32)}
-	if *added {
-		return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
-	}
-	*added = true
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
-}
-
-// del removes fd from the set (before it is closed, for a descriptor
-// that stays open elsewhere).
+// del removes fd from the set.
 func (p *poller) del(fd int) { syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil) }
 
 // wait returns the tokens of the ready descriptors, parking until one is
