@@ -118,10 +118,7 @@ func serveRequests(sock, null *os.File, ex Executor) error {
 			closeFDs(fds)
 			return fail(sock, fmt.Sprintf("bad request from server: %v (%d fds)", err, len(fds)))
 		}
-		for i, fd := range fds {
-			syscall.Dup2(fd, i)
-		}
-		closeFDs(fds)
+		installFDs(fds)
 		res = Result{}
 		execErr := ex.Exec(req, &res)
 		// Output the runtime made itself (a compile error's text, say)
@@ -236,6 +233,25 @@ func readRequestFrame(sock *os.File, buf []byte) (newBuf, payload []byte, fds []
 		return buf, nil, nil, err
 	}
 	return buf, got[headerLen:], fds, nil
+}
+
+// installFDs makes fds (received in order, each at the lowest free
+// number) the process's 0, 1 and 2, and closes the received copies. A
+// received fd below 3 (its place was free: the last script closed it) is
+// one of the three already, or is copied to its place before that place
+// is overwritten (the k-th received fd is at least k), so it is not
+// closed.
+func installFDs(fds []int) {
+	for i, fd := range fds {
+		if fd != i {
+			syscall.Dup2(fd, i)
+		}
+	}
+	for _, fd := range fds {
+		if fd > 2 {
+			syscall.Close(fd)
+		}
+	}
 }
 
 func closeFDs(fds []int) {

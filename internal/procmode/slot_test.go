@@ -41,6 +41,12 @@ func (fakeExec) Exec(req *Request, res *Result) error {
 			syscall.Dup2(null, fd)
 		}
 		syscall.Close(null)
+		if req.Path == "leave0and1closed" {
+			// Fds 0 and 1 free when the next request's arrive: they land
+			// there (see installFDs).
+			syscall.Close(0)
+			syscall.Close(1)
+		}
 	}()
 	switch req.Path {
 	case "hello":
@@ -153,6 +159,12 @@ func TestSlotRun(t *testing.T) {
 	out, err = s.Run(ctx, &Job{Script: "env", Env: []string{"A=1", "B=2"}})
 	if err != nil || !strings.HasSuffix(string(out.Stdout), "A=1\x00B=2\x00") {
 		t.Fatalf("env: %q, %v", out.Stdout, err)
+	}
+	for _, name := range []string{"leave0and1closed", "echo", "leave0and1closed", "hello"} {
+		out, err = s.Run(ctx, &Job{Script: name, Stdin: []byte("in")})
+		if want := map[string]string{"echo": "Content-Type: text/plain\n\nin", "hello": helloResponse}[name]; err != nil || string(out.Stdout) != want {
+			t.Fatalf("%s after a run that left fds 0 and 1 closed: %q, %v", name, out.Stdout, err)
+		}
 	}
 	out, err = s.Run(ctx, &Job{Script: "runtime"})
 	if err != nil || out.ExitCode != 1 || out.Failure != "SyntaxError" {

@@ -121,7 +121,8 @@ def _proc_end(unbuffered):
     null = _os_open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         _os_dup2(null, fd)
-    _os_close(null)
+    if null > 2:  # one the script closed: it is /dev/null's place now
+        _os_close(null)
     if std:
         # What stdin read ahead of the script belongs to this request.
         try:
