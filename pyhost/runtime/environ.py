@@ -42,15 +42,12 @@ def _set_environ(data):
 
 def _coerce_locale(env):
     # Python started by Apache with no LANG coerces the C locale to
-    # C.UTF-8 and says so in its environment (PEP 538, case 60). True
-    # when it did.
+    # C.UTF-8 and says so in its environment (PEP 538, case 60).
     if env.get(b"LC_ALL"):
-        return False
+        return
     value = env.get(b"LC_CTYPE") or env.get(b"LANG")
     if not value or value in (b"C", b"POSIX"):
         env[b"LC_CTYPE"] = b"C.UTF-8"
-        return True
-    return False
 
 
 def _install_environ():
