@@ -76,7 +76,7 @@ type autoBackend struct {
 // resultRunner runs a request and says what auto needs to know of the run
 // (*embedded in sub-interpreters).
 type resultRunner interface {
-	runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, runInfo, error)
+	runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags, measureCPU bool) (*cgienv.Output, runInfo, error)
 }
 
 // On Python 3.11 and 3.12 the sub-interpreters share one GIL, so requests
@@ -84,33 +84,55 @@ type resultRunner interface {
 // while worker processes run them on a core each. A script whose requests
 // take cpuRouteAt of CPU on their thread (a running average of its
 // requests after the first, judged from the cpuRouteAfter-th of them)
-// moves to process mode: there
-// a request costs a few hundred microseconds more, a small price beside
-// milliseconds of work that can then run in parallel.
+// moves to process mode: there a request costs a few hundred microseconds
+// more, a small price beside milliseconds of work that can then run in
+// parallel. Reading the thread's CPU clock takes two system calls, so
+// once judged light a script is measured on every cpuSample-th request.
 const (
 	cpuRouteAt    = 2 * time.Millisecond
 	cpuRouteAfter = 3
+	cpuSample     = 8
 	cpuReason     = "keeps the shared GIL busy"
 )
 
-// cpuStat is the running average CPU time of one script's requests.
+// cpuStat is the running average CPU time of one script's measured
+// requests, and how many requests it had.
 type cpuStat struct {
-	n   int
-	avg time.Duration
+	seen, n int
+	avg     time.Duration
 }
 
-// cpuBound records a request's CPU time and returns the reason to move its
-// script, or "".
-func (a *autoBackend) cpuBound(script string, cpu time.Duration) string {
+// lookup returns the mode script was moved to, if it was, and else whether
+// its next request's CPU time is to be measured.
+func (a *autoBackend) lookup(script string) (m mode, routed, measure bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if d, ok := a.routed[script]; ok {
+		return d.mode, true, false
+	}
+	if !a.cpuRoute {
+		return 0, false, false
+	}
 	if a.cpu == nil {
 		a.cpu = make(map[string]*cpuStat)
 	}
 	st := a.cpu[script]
 	if st == nil {
-		// A script's first request also imports what it uses: not counted.
-		a.cpu[script] = &cpuStat{}
+		// A script's first request also imports what it uses: not measured.
+		a.cpu[script] = &cpuStat{seen: 1}
+		return 0, false, false
+	}
+	st.seen++
+	return 0, false, st.n < cpuRouteAfter || st.seen%cpuSample == 0
+}
+
+// cpuBound records a measured request's CPU time and returns the reason
+// to move its script, or "".
+func (a *autoBackend) cpuBound(script string, cpu time.Duration) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.cpu[script]
+	if st == nil {
 		return ""
 	}
 	st.n++
@@ -129,7 +151,8 @@ func (a *autoBackend) cpuBound(script string, cpu time.Duration) string {
 }
 
 func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
-	if m, ok := a.routedTo(req.Script); ok {
+	m, routed, measure := a.lookup(req.Script)
+	if routed {
 		return a.targets[m].run(ctx, req, fl)
 	}
 	var sent atomic.Bool
@@ -143,18 +166,18 @@ func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFl
 			return ans
 		}
 	}
-	out, info, err := a.sub.runResult(ctx, req, fl)
+	out, info, err := a.sub.runResult(ctx, req, fl, measure)
 	req.Stream = orig
 	needs := info.needs
 	if needs == "" {
-		if a.cpuRoute && err == nil {
+		if measure && err == nil {
 			if reason := a.cpuBound(req.Script, info.cpu); reason != "" {
 				a.route(req.Script, reason) // this request was answered: the next one moves
 			}
 		}
 		return out, err
 	}
-	m := a.route(req.Script, needs)
+	m = a.route(req.Script, needs)
 	if err != nil || sent.Load() || req.StdinStream != nil {
 		// Something reached the client, or the body cannot be read
 		// again: this request stays as it ran; the next one is routed.

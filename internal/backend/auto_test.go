@@ -16,16 +16,26 @@ import (
 type fakeSub struct {
 	needs  string
 	stream bool
-	cpu    time.Duration // each run's CPU time
+	cpu    time.Duration // each measured run's CPU time
 	runs   int
+	// measured: whether each run was measured
+	measured []bool
 }
 
-func (f *fakeSub) runResult(_ context.Context, req *cgienv.Request, _ shebangFlags) (*cgienv.Output, runInfo, error) {
+func (f *fakeSub) runResult(_ context.Context, req *cgienv.Request, _ shebangFlags, measure bool) (*cgienv.Output, runInfo, error) {
+	if !measure {
+		return f.run(req, 0)
+	}
+	return f.run(req, f.cpu)
+}
+
+func (f *fakeSub) run(req *cgienv.Request, cpu time.Duration) (*cgienv.Output, runInfo, error) {
 	f.runs++
 	if f.stream && req.Stream != nil {
 		req.Stream([]byte("Content-Type: text/plain\n\npart"))
 	}
-	return &cgienv.Output{Stdout: []byte("sub")}, runInfo{needs: f.needs, cpu: f.cpu}, nil
+	f.measured = append(f.measured, cpu != 0)
+	return &cgienv.Output{Stdout: []byte("sub")}, runInfo{needs: f.needs, cpu: cpu}, nil
 }
 
 type fakeTarget struct{ runs int }
@@ -141,5 +151,27 @@ func TestAutoCPURoute(t *testing.T) {
 				t.Errorf("moved=%v, want %v:\n%s", moved, tc.moveAt > 0, log.String())
 			}
 		})
+	}
+}
+
+// TestAutoCPUSample: a script's first request is not measured, the next
+// cpuRouteAfter are, and then every cpuSample-th; with cpuRoute off none.
+func TestAutoCPUSample(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		sub := &fakeSub{cpu: cpuRouteAt / 10}
+		a := &autoBackend{sub: sub, logger: slog.New(slog.DiscardHandler), cpuRoute: on}
+		for range 2 * cpuSample {
+			req := cgienv.Request{Script: "/cgi-bin/s.py"}
+			if _, err := a.run(context.Background(), &req, shebangFlags{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, m := range sub.measured {
+			k := i + 1 // the request's number
+			want := on && k > 1 && (k <= 1+cpuRouteAfter || k%cpuSample == 0)
+			if m != want {
+				t.Errorf("cpuRoute %v: request %d measured %v, want %v", on, k, m, want)
+			}
+		}
 	}
 }

@@ -136,10 +136,7 @@ func New(c Config) (*Dispatcher, error) {
 			b.Close()
 			return nil, err
 		}
-		// auto moves CPU-bound scripts to worker processes where the
-		// sub-interpreters share a GIL (auto.go, cpuRouteAt).
-		cpuRoute := c.Isolation.uses(modeAuto) && !pyhost.OwnGILSupported() && c.Workers > 1
-		b.d.backends[modeSubinterp] = &embedded{pool: b.pool, logger: c.Logger, rec: c.observe("subinterp", b.pool, c.Workers), cpuClock: cpuRoute}
+		b.d.backends[modeSubinterp] = &embedded{pool: b.pool, logger: c.Logger, rec: c.observe("subinterp", b.pool, c.Workers)}
 	}
 	if c.Isolation.uses(modeMain) {
 		// The main interpreter runs one request at a time, whatever the
@@ -152,8 +149,10 @@ func New(c Config) (*Dispatcher, error) {
 		b.d.backends[modeMain] = &embedded{pool: b.mainPool, logger: c.Logger, rec: c.observe("main", b.mainPool, 1)}
 	}
 	if c.Isolation.uses(modeAuto) {
-		sub := b.d.backends[modeSubinterp].(*embedded)
-		b.auto = &autoBackend{sub: sub, logger: c.Logger, cpuRoute: sub.cpuClock}
+		// auto moves CPU-bound scripts to worker processes where the
+		// sub-interpreters share a GIL (auto.go, cpuRouteAt).
+		cpuRoute := !pyhost.OwnGILSupported() && c.Workers > 1
+		b.auto = &autoBackend{sub: b.d.backends[modeSubinterp].(*embedded), logger: c.Logger, cpuRoute: cpuRoute}
 		for _, m := range []mode{autoExtTarget, autoExactTarget} {
 			if c.Isolation.onlyAuto(m) {
 				b.auto.targets[m] = &lazyBackend{b: b, m: m}

@@ -70,9 +70,6 @@ type embedded struct {
 	pool   *interp.Pool[*embeddedInterp]
 	logger *slog.Logger
 	rec    Recorder // nil: none
-	// cpuClock: measure the CPU time each exec takes on its thread, for
-	// auto's routing of CPU-bound scripts on a shared GIL (auto.go).
-	cpuClock bool
 }
 
 // stampOf is a script's freshness stamp as pyhost and the worker
@@ -83,14 +80,14 @@ func stampOf(s cgienv.Stamp) [4]int64 {
 
 // run runs a request with the script's shebang flags (-u, -O).
 func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, error) {
-	out, _, err := r.runResult(ctx, req, fl)
+	out, _, err := r.runResult(ctx, req, fl, false)
 	return out, err
 }
 
 // runInfo is what --isolation auto learns from a run in a sub-interpreter.
 type runInfo struct {
 	needs string        // why the script needs another mode (pyhost's Result.NeedsMode)
-	cpu   time.Duration // CPU time of the exec on its thread, with embedded.cpuClock
+	cpu   time.Duration // CPU time of the exec on its thread, when measured
 }
 
 // threadCPU is the calling OS thread's CPU time (0 if the clock fails).
@@ -102,8 +99,9 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// runResult is run that also returns what auto needs to know of the run.
-func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags) (*cgienv.Output, runInfo, error) {
+// runResult is run that also returns what auto needs to know of the run;
+// measureCPU: with the exec's CPU time on its thread (auto.go, cpuRouteAt).
+func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl shebangFlags, measureCPU bool) (*cgienv.Output, runInfo, error) {
 	var res pyhost.Result
 	var execErr error
 	var cpu time.Duration
@@ -116,7 +114,7 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 		w.args = procmode.AppendBlock(w.args[:0], req.Args)
 		w.req.Store(req)
 		defer w.req.Store(nil)
-		if r.cpuClock { // the worker's goroutine is locked to its thread
+		if measureCPU { // the worker's goroutine is locked to its thread
 			start := threadCPU()
 			defer func() { cpu = threadCPU() - start }()
 		}

@@ -218,7 +218,9 @@ func (s *Server) bind() error {
 		s.ln = c.Security.limit(ln, s.log)
 	}
 	if c.FastCGI != "" {
-		fln, err := frontend.Listen(c.FastCGI, sock, s.log)
+		fsock := sock
+		fsock.NoKeepAlive = true // the front end is a local nginx or Apache
+		fln, err := frontend.Listen(c.FastCGI, fsock, s.log)
 		if err != nil {
 			s.log.Error("listen", "fastcgi", c.FastCGI, "err", err)
 			return err
