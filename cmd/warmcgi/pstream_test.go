@@ -88,10 +88,14 @@ func timeStream(t *testing.T, baseURL, target string) streamTiming {
 // follows, and the response ends normally.
 func TestStreamingModes(t *testing.T) {
 	dir := sharedCGIBin(t)
-	for _, mode := range []string{"process", "fork", "default"} {
+	for _, mode := range []string{"process", "fork", "default", "plain"} {
 		t.Run(mode, func(t *testing.T) {
 			var args []string
-			if mode != "default" {
+			switch mode {
+			case "plain": // a python3 process per request, as under Apache
+				args = []string{"--cgi", "028-flush-sleep.py"}
+			case "default":
+			default:
 				args = []string{"--isolation", mode}
 			}
 			base, _ := startWarmcgi(t, dir, append(args, "-w", "1")...)

@@ -66,6 +66,16 @@ func collect(outR, errR *os.File, stream func([]byte) StreamAnswer) *output {
 	return o
 }
 
+// Collect reads a child's stdout and stderr pipes until both have ended
+// (every holder closed them), offering stdout to stream as it arrives
+// (nil: all kept), as process and fork mode do: it returns what stream did
+// not take, and whether it took any.
+func Collect(outR, errR *os.File, stream func([]byte) StreamAnswer) (stdout, stderr []byte, streamed bool) {
+	o := collect(outR, errR, stream)
+	<-o.eof
+	return o.stdout.Bytes(), o.stderr.Bytes(), o.streamed
+}
+
 // logStderr logs what a script killed at its deadline wrote to stderr,
 // bounded: a fork bomb's children all complain.
 func logStderr(logger *slog.Logger, script string, stderr []byte) {
