@@ -1,0 +1,3 @@
+module github.com/warmcgi/warmcgi/benchmarks/load
+
+go 1.26
