@@ -89,11 +89,13 @@ docs: ## rewrite the README's flag reference from the binary's --help
 clean:
 	rm -rf bin
 
-# The Debian releases test-chroots runs the Python-dependent packages in.
+# The Debian releases test-chroots runs the Python-dependent packages in:
+# Debian 13 (python3-dev 3.13) and sid (python3.14-dev), as .ci/run does
+# (there side by side, here one after the other).
 CHROOT_SUITES ?= trixie sid
 
 .PHONY: test-chroots
-test-chroots: ## (root) pyhost and the server tests in cached chroots of Debian 13 and sid (CHROOT_SUITES)
+test-chroots: ## (root) pyhost and the server tests in cached chroots of Debian 13 (3.13) and sid (3.14) (CHROOT_SUITES)
 	@set -e; for s in $(CHROOT_SUITES); do .ci/chroot-suite $$s; done
 
 .PHONY: bench-compare

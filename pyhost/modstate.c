@@ -40,6 +40,12 @@ version(PyObject *d)
 }
 #endif
 
+int
+ph_dict_versions(void)
+{
+	return HAVE_VERSION;
+}
+
 /* flat returns dict d as a flat tuple (name, object, name, object, ...). */
 static PyObject *
 flat(PyObject *d)

@@ -121,6 +121,11 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
+// DictVersions reports whether the module state a request starts from is
+// watched through dict versions (PEP 509, Python up to 3.13) rather than
+// by comparing every watched dict with its baseline (3.14 has no versions).
+func DictVersions() bool { return C.ph_dict_versions() != 0 }
+
 // Interp is one sub-interpreter (or, with InterpOptions.Main, a thread
 // state of the main interpreter). The OS thread that calls NewInterp owns
 // it: the caller locks its goroutine to its thread (runtime.LockOSThread,

@@ -5,9 +5,9 @@
  *
  * Conventions:
  *   - Every function that can fail returns 0 (PH_OK) or a negative PH_E*
- *     code; where a message is useful it is written to errbuf. The three
- *     queries (ph_library_path, ph_version, ph_own_gil) cannot fail and
- *     return their answer; ph_park returns nothing.
+ *     code; where a message is useful it is written to errbuf. The four
+ *     queries (ph_library_path, ph_version, ph_own_gil, ph_dict_versions)
+ *     cannot fail and return their answer; ph_park returns nothing.
  *   - Threads: the thread that creates an interp (ph_interp_new,
  *     ph_main_new) owns it. ph_exec and ph_interp_free must be called on
  *     that thread, one at a time; on any other they return
@@ -77,6 +77,13 @@ void ph_limit_memory(size_t per_request);
 
 /* ph_own_gil reports whether ph_options.own_gil is available in this build. Any thread, any time. */
 int ph_own_gil(void);
+
+/*
+ * ph_dict_versions reports whether module state is watched through PEP 509
+ * dict versions (up to 3.13), not by comparing each dict with its baseline
+ * (3.14, which has no versions): modstate.c. Any thread, any time.
+ */
+int ph_dict_versions(void);
 
 /*
  * PH_FORK_TEMPLATE_ENV names the environment variable that makes this

@@ -48,6 +48,25 @@ func TestVersion(t *testing.T) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}
 	}
+	// What it says of the GIL and the runtime follows the Python's version.
+	var major, minor int
+	if _, err := fmt.Sscanf(string(out[bytes.Index(out, []byte("python:  "))+9:]), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("no python version in:\n%s", out)
+	}
+	for _, c := range []struct {
+		applies bool
+		want    string
+	}{
+		{minor < 13, "shared GIL"},
+		{minor >= 13, "own GIL"},
+		{minor < 14, "runtime: module state watched through dict versions"},
+		{minor >= 14, "runtime: module state watched by comparing dicts"},
+		{minor >= 14, "__main__ without __annotations__"},
+	} {
+		if c.applies != bytes.Contains(out, []byte(c.want)) {
+			t.Errorf("version output for Python %d.%d: has %q is %v, want %v:\n%s", major, minor, c.want, !c.applies, c.applies, out)
+		}
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -318,6 +318,10 @@ func PythonVersion() (v string) {
 // OwnGIL reports whether sub-interpreters get a GIL each (Python 3.13+).
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
+// DictVersions reports whether module state is watched through dict
+// versions (Python up to 3.13) or by comparing dicts (3.14).
+func DictVersions() bool { return pyhost.DictVersions() }
+
 // Backend is what the server needs of its backends: run each request
 // (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown.
 // Dispatcher is the server's.

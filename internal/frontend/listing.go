@@ -9,8 +9,8 @@ import (
 )
 
 // list sends the listing of the directory rel below Root, byte for byte
-// the page of http.server's list_directory (Python 3.11.2 and later),
-// hidden entries left out since they are refused.
+// the page of http.server's list_directory (Python 3.11.2 and later; with
+// ColorScheme, 3.14's), hidden entries left out since they are refused.
 func (s *Static) list(w http.ResponseWriter, r *http.Request, rel string) {
 	d, err := s.root.Open(rel)
 	if err != nil {
@@ -38,7 +38,11 @@ func (s *Static) list(w http.ResponseWriter, r *http.Request, rel string) {
 	target, _, _ := strings.Cut(r.RequestURI, "?")
 	title := "Directory listing for " + escapeText(unquote(target))
 	var b strings.Builder
-	b.WriteString("<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
+	b.WriteString("<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+	if s.ColorScheme {
+		b.WriteString("<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n")
+	}
+	b.WriteString("<title>")
 	b.WriteString(title + "</title>\n</head>\n<body>\n<h1>" + title + "</h1>\n<hr>\n<ul>\n")
 	for _, name := range names {
 		display, link := name, name

@@ -45,6 +45,10 @@ type Static struct {
 	// Listing lists a directory without an index file, as http.server
 	// does; false answers 403, as Apache without Options Indexes.
 	Listing bool
+	// ColorScheme adds to a listing's head the style block declaring
+	// "color-scheme: light dark" that http.server's listing has from
+	// Python 3.14 on, so the page is the one of the Python in use.
+	ColorScheme bool
 	// Scripts are directories whose files are scripts, never content: a
 	// request that reaches one of them, by any path, gets 403.
 	Scripts []string

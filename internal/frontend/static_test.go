@@ -86,3 +86,29 @@ func TestQuote(t *testing.T) {
 		t.Errorf("unquote: %q", got)
 	}
 }
+
+// TestListingColorScheme: a listing is byte for byte http.server's page
+// of either generation, 3.11-3.13's and, with ColorScheme, 3.14's (whose
+// head adds a color-scheme style); cmd/warmcgi's TestHTTPDifferential
+// compares with the http.server of the Python in use.
+func TestListingColorScheme(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a b.txt"), []byte("A"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const head = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	const style = "<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n"
+	const rest = "<title>Directory listing for /</title>\n</head>\n<body>\n<h1>Directory listing for /</h1>\n" +
+		"<hr>\n<ul>\n<li><a href=\"a%20b.txt\">a b.txt</a></li>\n</ul>\n<hr>\n</body>\n</html>\n"
+	for _, c := range []struct {
+		colorScheme bool
+		want        string
+	}{{false, head + rest}, {true, head + style + rest}} {
+		st := &Static{Root: root, Listing: true, ColorScheme: c.colorScheme}
+		rec := httptest.NewRecorder()
+		st.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if got := rec.Body.String(); rec.Code != 200 || got != c.want {
+			t.Errorf("ColorScheme %v: %d\n%s\nwant:\n%s", c.colorScheme, rec.Code, got, c.want)
+		}
+	}
+}

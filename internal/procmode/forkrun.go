@@ -14,39 +14,24 @@ import (
 // errRetired is send's error on a template that SIGHUP replaced.
 var errRetired = errors.New("fork template retired")
 
+// errEnded is a request's error when its template ended itself (a learned
+// import started a thread: template.py) before reading it.
+var errEnded = errors.New("fork template ended before reading the request")
+
 // Run runs one request in a fresh fork of the template: the script gets
 // the request's pipes (or spooled body) as fds 0-2. Past job.Timeout the
 // child's process group is killed and Run returns ErrDeadline. A child
 // killed by a signal sets Output.Signal.
 func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
-	t, err := fs.template()
-	if err != nil {
-		return nil, err
-	}
 	var deadline <-chan time.Time
 	if job.Timeout > 0 {
 		tm := time.NewTimer(job.Timeout)
 		defer tm.Stop()
 		deadline = tm.C
 	}
-	r, outR, errR, err := t.send(job)
-	if errors.Is(err, errRetired) {
-		// SIGHUP swapped the template in the meantime: use the new one.
-		if t, err = fs.template(); err == nil {
-			r, outR, errR, err = t.send(job)
-		}
-	}
+	r, outR, errR, o, st, err := fs.begin(job)
 	if err != nil {
 		return nil, err
-	}
-	o := collect(outR, errR, job.Stream)
-
-	st := <-r.started
-	if st.err != nil {
-		outR.Close()
-		errR.Close()
-		<-o.eof
-		return nil, st.err
 	}
 	status, ok := awaitChild(r, deadline, o.eof)
 	if !ok {
@@ -78,6 +63,37 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 		}
 	}
 	return out, nil
+}
+
+// begin gives the request to the current template and waits until its
+// child has started. A request the template never read, because SIGHUP
+// retired it or it ended itself (errEnded), goes to the next template:
+// no script ran for it, and its body is still whole.
+func (fs *ForkServer) begin(job *Job) (r *forkRun, outR, errR *os.File, o *output, st startedMsg, err error) {
+	for try := 1; ; try++ {
+		t, err := fs.template()
+		if err != nil {
+			return nil, nil, nil, nil, st, err
+		}
+		r, outR, errR, err = t.send(job)
+		if errors.Is(err, errRetired) && try < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, nil, st, err
+		}
+		o = collect(outR, errR, job.Stream)
+		if st = <-r.started; st.err == nil {
+			return r, outR, errR, o, st, nil
+		}
+		outR.Close()
+		errR.Close()
+		<-o.eof
+		if !errors.Is(st.err, errEnded) || try >= 3 {
+			return nil, nil, nil, nil, st, st.err
+		}
+		fs.cfg.Logger.Info("fork template ended before reading a request; sending it to the next one", "script", job.Script)
+	}
 }
 
 // awaitChild waits for the child's exit, then, as mod_cgi does, for every

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/warmcgi/warmcgi/cgienv"
+	"github.com/warmcgi/warmcgi/internal/backend"
 	"github.com/warmcgi/warmcgi/internal/frontend"
 )
 
@@ -62,7 +64,26 @@ func (s *Server) checkStatic() error {
 	}
 	st.Error = s.cgi.WriteError
 	st.Logger = s.log
+	// Listings are http.server's page of the embedded Python's version.
+	st.ColorScheme = pythonAtLeast(backend.PythonVersion(), 3, 14)
 	return nil
+}
+
+// pythonAtLeast reports whether the version line v ("3.14.0 (main, ...")
+// names Python major.minor or later; false when it cannot be read.
+func pythonAtLeast(v string, major, minor int) bool {
+	num, _, _ := strings.Cut(v, " ")
+	parts := strings.SplitN(num, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	// The minor number may carry a suffix in a development build ("15a1").
+	mnr, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || maj == major && mnr >= minor
 }
 
 // under reports whether p is dir or below it, symbolic links resolved.

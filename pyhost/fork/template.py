@@ -569,6 +569,9 @@ def _learn_import(name):
         _learn_deny(name)
         print("warmcgi fork template: importing %s started a thread; a new template is made without it" % name,
               file=sys.stderr)
+        # Every request read so far was answered ('P'): those the server
+        # sent after it go to the next template.
+        _send(ord("E"), b"")
         os._exit(75)
     return ok
 
