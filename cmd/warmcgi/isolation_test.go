@@ -36,6 +36,9 @@ type faultCase struct {
 	status map[string]int
 	body   string            // when not empty, the bad request's whole body
 	skip   map[string]string // mode -> why the mode cannot survive this
+	// starves: the fault takes the CPU from the other requests for its
+	// whole --timeout, so one of them may reach its own (504).
+	starves bool
 }
 
 // In main mode every request runs in the one main interpreter, one at a
@@ -65,7 +68,12 @@ var faultCases = []faultCase{
 	{script: "bigalloc.py", status: map[string]int{"subinterp": 500, "main": 500, "process": 500, "fork": 500, "auto": 500}},
 	// auto: starting a process (os.system) moves the script to a worker
 	// process, whose --max-procs and process-group kill contain it.
-	{script: "forkbomb.py", status: map[string]int{"process": 504, "fork": 504, "auto": 504},
+	// Up to --max-procs children spinning on fork() share the CPU with
+	// the other requests until its --timeout kills them: a request that
+	// runs meanwhile (as www-data, like the bomb) may reach its own
+	// timeout, as a CGI process beside a fork bomb under Apache would
+	// (starves); any other failure still counts.
+	{script: "forkbomb.py", starves: true, status: map[string]int{"process": 504, "fork": 504, "auto": 504},
 		skip: map[string]string{
 			"subinterp": "children of subinterp scripts are the server's own, with no process limit",
 			"main":      "children of main-mode scripts are the server's own, with no process limit"}},
@@ -128,7 +136,7 @@ func runFault(t *testing.T, base string, fc faultCase, mode string) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []string
-	served := 0
+	served, starved := 0, 0
 	for c := range 4 {
 		wg.Add(1)
 		go func() {
@@ -143,7 +151,11 @@ func runFault(t *testing.T, base string, fc faultCase, mode string) {
 				code, body, err := fetch(t, client, base+"cgi-bin/"+g.path)
 				mu.Lock()
 				served++
-				if err != nil || code != 200 || !strings.Contains(body, g.want) {
+				switch {
+				case err == nil && code == http.StatusGatewayTimeout && fc.starves:
+					// Its own --timeout passed while the fault had the CPU.
+					starved++
+				case err != nil || code != 200 || !strings.Contains(body, g.want):
 					failures = append(failures, fmt.Sprintf("%s: %d %v %q", g.path, code, err, body))
 				}
 				mu.Unlock()
@@ -181,6 +193,9 @@ func runFault(t *testing.T, base string, fc faultCase, mode string) {
 	}
 	if len(failures) > 0 {
 		t.Errorf("%d of %d concurrent requests failed, e.g. %s", len(failures), served, failures[0])
+	}
+	if starved > 0 {
+		t.Logf("%d of %d concurrent requests reached their --timeout while faults/%s ran", starved, served, fc.script)
 	}
 	if code, body, err := fetch(t, client, base+"cgi-bin/hello.py"); err != nil || code != 200 || body != "Hello, world!\n" {
 		t.Errorf("after faults/%s: hello.py gave %d %q %v", fc.script, code, body, err)
