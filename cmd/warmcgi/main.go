@@ -92,17 +92,7 @@ func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "go:      %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "python:  %s\n", oneLine(pythonVersion()))
 	fmt.Fprintf(w, "mode:    %s\n", interpreterMode())
-	fmt.Fprintf(w, "runtime: %s\n", runtimeSpecifics())
-}
-
-// runtimeSpecifics names what the runtime does differently on the linked
-// Python: how it watches module state, and 3.14's __main__ (PEP 649).
-func runtimeSpecifics() string {
-	if backend.DictVersions() {
-		return "module state watched through dict versions (PEP 509, Python < 3.14)"
-	}
-	return "module state watched by comparing dicts (3.14+ has no dict versions); " +
-		"__main__ without __annotations__ (PEP 649, 3.14+)"
+	fmt.Fprintf(w, "runtime: %s\n", backend.RuntimeSpecifics())
 }
 
 func pythonVersion() string { return backend.PythonVersion() }

@@ -318,9 +318,16 @@ func PythonVersion() (v string) {
 // OwnGIL reports whether sub-interpreters get a GIL each (Python 3.13+).
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
-// DictVersions reports whether module state is watched through dict
-// versions (Python up to 3.13) or by comparing dicts (3.14).
-func DictVersions() bool { return pyhost.DictVersions() }
+// RuntimeSpecifics names what the runtime does differently on the linked
+// Python (`warmcgi version`): how it watches module state (dict versions up
+// to 3.13, comparing dicts on 3.14), and 3.14's __main__ (PEP 649).
+func RuntimeSpecifics() string {
+	if pyhost.DictVersions() {
+		return "module state watched through dict versions (PEP 509, Python < 3.14)"
+	}
+	return "module state watched by comparing dicts (3.14+ has no dict versions); " +
+		"__main__ without __annotations__ (PEP 649, 3.14+)"
+}
 
 // Backend is what the server needs of its backends: run each request
 // (cgienv.Runner), replace the workers on SIGHUP, stop them at shutdown.
