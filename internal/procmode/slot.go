@@ -24,9 +24,6 @@ type Slot struct {
 	env     []byte
 	args    []byte
 	frame   []byte
-	scratch []byte // what a read of a script's pipe lands in
-	poll    *poller
-	seq     uint64 // requests run, naming their descriptors in poll
 }
 
 type startResult struct {
@@ -50,16 +47,11 @@ func NewPool(c Config) (*Pool, error) {
 
 // NewSlot starts a worker process and returns its slot once it is ready.
 func (p *Pool) NewSlot(id int) (*Slot, error) {
-	poll, err := newPoller()
-	if err != nil {
-		return nil, err
-	}
 	c, err := p.pc.start()
 	if err != nil {
-		poll.close()
 		return nil, err
 	}
-	return &Slot{id: id, pc: p.pc, cur: c, poll: poll}, nil
+	return &Slot{id: id, pc: p.pc, cur: c}, nil
 }
 
 // ID is the worker number the slot was made with.
@@ -82,10 +74,6 @@ func (w *Slot) Close() error {
 		w.cur.retire(retireGrace)
 		<-w.cur.exited
 		w.cur = nil
-	}
-	if w.poll != nil {
-		w.poll.close()
-		w.poll = nil
 	}
 	return nil
 }
