@@ -215,6 +215,12 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
         return
     cap[1] = None
     events = () if again else cap[0]
+    if _is_extension(module):
+        # An extension module is never taken out of sys.modules: C code
+        # may hold it (SWIG's runtime crashed a worker on its second
+        # request), so its import warnings come once per process (fork
+        # mode: every request).
+        events = ()
     if not stack:
         del _wstacks[ident]
         if not _wstacks:
@@ -227,11 +233,24 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
         if not again:
             stack[-1][0].extend(_wrebase(events, cap[2]))
         return
-    elif events or name in _warned:
+    elif (events or name in _warned) and not _is_extension(module):
         stack[-1][0].append(("m", name, cap[2]))
     if events and not failed:
         _warned[name] = events
         _wmods[name] = module
+
+
+def _is_extension(module):
+    """Whether module was loaded from a C extension file (read from its
+    dict as stored: a lazily loaded module must not be made to load)."""
+    try:
+        f = object.__getattribute__(module, "__dict__").get("__file__")
+    except (AttributeError, TypeError):
+        return False
+    return isinstance(f, str) and f.endswith(_EXT_SUFFIXES)
+
+
+_EXT_SUFFIXES = tuple(__import__("importlib.machinery").machinery.EXTENSION_SUFFIXES)
 
 
 def _wremove_entry():
