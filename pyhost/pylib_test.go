@@ -371,15 +371,7 @@ func runCGIRequests(t *testing.T, dir string, ours bool) string {
 // pages start with, which differs between cgitb's versions.
 func cgitbReset(t *testing.T, dir string) string {
 	t.Helper()
-	path := filepath.Join(dir, "reset.py")
-	var res Result
-	var err error
-	onThread(t, func(ip *Interp) {
-		err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := execOnce(t, filepath.Join(dir, "reset.py"))
 	_, reset, ok := strings.Cut(string(res.Stdout), "\n\n")
 	if !ok || !strings.Contains(reset, "Content-Type: text/html\n") {
 		t.Fatalf("cgitb.reset() gave %q (stderr %q), want text with a Content-Type header", res.Stdout, res.Stderr)

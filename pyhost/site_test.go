@@ -11,15 +11,7 @@ import (
 // TestSitePackages: scripts find the packages /usr/bin/python3 finds,
 // and the configuration is isolated and in UTF-8 mode.
 func TestSitePackages(t *testing.T) {
-	path := script(t, "sitepkgs.py")
-	var res Result
-	var err error
-	onThread(t, func(ip *Interp) {
-		err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := execOnce(t, script(t, "sitepkgs.py"))
 	lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
 	if len(lines) < 3 {
 		t.Fatalf("output %q (stderr %q)", res.Stdout, res.Stderr)
@@ -35,4 +27,18 @@ func TestSitePackages(t *testing.T) {
 		}
 	}
 	t.Logf("sys.prefix %s, sys.path:\n%s", prefix, strings.Join(lines[3:], "\n"))
+}
+
+// execOnce runs the script at path once in a new sub-interpreter.
+func execOnce(t *testing.T, path string) Result {
+	t.Helper()
+	var res Result
+	var err error
+	onThread(t, func(ip *Interp) {
+		err = ip.Exec(&Request{Path: path, Stamp: stampOf(t, path)}, &res)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
