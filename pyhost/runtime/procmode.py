@@ -145,6 +145,14 @@ def _proc_end(unbuffered):
         _os_dup2(null, fd)
     _os_close(null)
     if std:
+        # What a failed flush left in a writer (the client went away
+        # mid-stream) was this request's and dies with it, as with a CGI
+        # process: it goes to /dev/null, never into the next request.
+        for i in (1, 2):
+            try:
+                std[i].flush()
+            except BaseException:
+                std[i] = None
         # What stdin read ahead of the script belongs to this request.
         try:
             std[0].read()
