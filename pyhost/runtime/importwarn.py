@@ -395,24 +395,14 @@ class _WarnLoader:
 def _wstash_all():
     """As a request starts: the modules whose import warned leave
     sys.modules, to be imported (and warn) again."""
-    gone = []
-    for name, m in _wmods.items():
-        if sys.modules.get(name) is m:
-            del sys.modules[name]
-            _wstash[name] = m
-        else:
-            gone.append(name)
-    for name in gone:
+    for name in _mstash(sys.modules, _wmods, _wstash):  # modstate.c
         del _wmods[name]
         _warned.pop(name, None)
 
 
 def _wunstash():
     """As a request ends: the modules it did not import go back."""
-    for name, m in _wstash.items():
-        if name not in sys.modules:
-            sys.modules[name] = m
-    _wstash.clear()
+    _munstash(sys.modules, _wstash)  # modstate.c
 
 
 _import_machinery(_wimport, _wfind, _wloaded, _warn_load, _warn_reload, _wreplay, _WarnFinder.find_spec, _WarnLoader.create_module,

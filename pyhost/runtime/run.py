@@ -195,8 +195,13 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     _script[0] = path
     if _held:
         _check_held()
-        _stash_held(path)
+    # Before the stashes below take modules out of sys.modules: as the last
+    # request left it, sys.modules is unchanged, so only the watched dicts
+    # are looked at (a stash first made every module a new one, and the
+    # stashed ones' baselines were dropped and taken again each request).
     _modules_begin()
+    if _held:
+        _stash_held(path)
     if _wmods:
         _wstash_all()
     # Requests run on the thread that owns the interpreter (in main mode,
