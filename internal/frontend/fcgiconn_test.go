@@ -236,7 +236,7 @@ func TestFastCGIOutputRecords(t *testing.T) {
 		w.Header().Set("Content-Type", "text/plain")
 		if r.URL.Path == "/big" {
 			io.WriteString(w, big[:100])
-			w.(http.Flusher).Flush()
+			http.NewResponseController(w).Flush()
 			io.WriteString(w, big[100:])
 			return
 		}
