@@ -242,8 +242,10 @@ func (c *fcgiConn) readParams(h recHeader) bool {
 // ends it; it reports whether the connection goes on.
 func (c *fcgiConn) run(req *fcgiRequest, h recHeader) bool {
 	body := &fcgiBody{c: c, req: req, left: h.length, pad: h.padding, done: h.length == 0}
-	if body.done && !c.skip(h.padding) {
-		return false
+	if body.done {
+		if body.pad = 0; !c.skip(h.padding) {
+			return false
+		}
 	}
 	w := newFCGIResponse(c, req)
 	c.cur = req
@@ -305,8 +307,11 @@ func (b *fcgiBody) Read(p []byte) (int, error) {
 			if err != nil {
 				b.c.broken = true
 				b.err = errConnClosed
-			} else if b.left == 0 && !b.c.skip(b.pad) {
-				b.err = errConnClosed
+			} else if b.left == 0 {
+				if !b.c.skip(b.pad) {
+					b.err = errConnClosed
+				}
+				b.pad = 0
 			}
 			return n, nil
 		case b.done:
@@ -330,7 +335,7 @@ func (b *fcgiBody) next() {
 	case h.id == b.req.id && h.typ == recStdin:
 		b.left, b.pad, b.done = h.length, h.padding, h.length == 0
 		if b.done {
-			ok = c.skip(h.padding)
+			ok, b.pad = c.skip(h.padding), 0
 		}
 	case h.id == b.req.id && h.typ == recAbortRequest:
 		ok = c.skip(h.length + h.padding)
