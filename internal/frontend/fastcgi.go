@@ -1,23 +1,20 @@
 package frontend
 
-// The FastCGI front end (--fastcgi). nginx (fastcgi_pass) or Apache (mod_proxy_fcgi) talks FastCGI
-// to warmcgi as it would to fcgiwrap; net/http/fcgi decodes the protocol
-// and fastcgiFront turns its requests into the ones the HTTP listener
-// hands to cgienv.Handler, so a script sees the same environment either
-// way.
+// The FastCGI front end (--fastcgi). nginx (fastcgi_pass) or Apache
+// (mod_proxy_fcgi) talks FastCGI to warmcgi as it would to fcgiwrap; the
+// responder in fcgiconn.go decodes the protocol (as net/http/fcgi did,
+// without its 64 KiB buffers and goroutine per request) and fastcgiFront
+// turns its requests into the ones the HTTP listener hands to
+// cgienv.Handler, so a script sees the same environment either way.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/fcgi"
 	"slices"
 	"strings"
 	"sync"
@@ -28,20 +25,16 @@ import (
 	"github.com/warmcgi/warmcgi/cgienv"
 )
 
-// FastCGIServer serves FastCGI connections and, unlike fcgi.Serve alone,
-// can be shut down gracefully: stop accepting, let the requests in
-// progress finish, then close the connections the front end keeps open.
+// FastCGIServer serves FastCGI connections and can be shut down
+// gracefully: stop accepting, let the requests in progress finish, then
+// close the connections the front end keeps open.
 type FastCGIServer struct {
-	handler http.Handler
-	logger  *slog.Logger
-
-	// cutToken is the content of the one record that ends a connection
-	// without its END_REQUEST (see fastcgiWriter.CutResponse).
-	cutToken []byte
+	front  fastcgiFront
+	logger *slog.Logger
 
 	mu       sync.Mutex
 	ln       net.Listener
-	conns    map[net.Conn]struct{}
+	conns    map[*fcgiConn]struct{}
 	active   int           // requests in progress
 	idle     chan struct{} // closed when active drops to 0 while draining
 	draining bool
@@ -52,27 +45,42 @@ type FastCGIServer struct {
 // fastcgiFront). passUser passes the front end's REMOTE_USER and
 // AUTH_TYPE on (--fastcgi-remote-user).
 func NewFastCGIServer(h http.Handler, passUser bool, logger *slog.Logger) *FastCGIServer {
-	token := make([]byte, 32)
-	rand.Read(token)
-	return &FastCGIServer{handler: fastcgiFront{next: h, passUser: passUser, cutToken: token},
-		cutToken: token, logger: logger, conns: map[net.Conn]struct{}{}}
+	return &FastCGIServer{front: fastcgiFront{next: h, passUser: passUser},
+		logger: logger, conns: map[*fcgiConn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown; then it returns nil.
+// Another error of ln's Accept ends it with that error.
 func (s *FastCGIServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
-	err := fcgi.Serve(&trackingListener{Listener: ln, s: s}, http.HandlerFunc(s.serveRequest))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
-		return nil
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.draining {
+				return nil
+			}
+			return err
+		}
+		c := &fcgiConn{s: s, conn: nc}
+		s.mu.Lock()
+		if s.draining {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		go c.serve()
 	}
-	return err
 }
 
-func (s *FastCGIServer) serveRequest(w http.ResponseWriter, r *http.Request) {
+// serveRequest hands a request to the front, or answers 503 once the
+// server is draining. env holds the front end's parameters.
+func (s *FastCGIServer) serveRequest(w http.ResponseWriter, r *http.Request, env map[string]string) {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -92,7 +100,7 @@ func (s *FastCGIServer) serveRequest(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}()
-	s.handler.ServeHTTP(w, r)
+	s.front.serve(w, r, env)
 }
 
 // Shutdown stops accepting, waits for the requests in progress (until ctx
@@ -115,8 +123,8 @@ func (s *FastCGIServer) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	// The last requests' handlers have returned, but net/http/fcgi may
-	// still be writing their final records: give the connections a
+	// The last requests' handlers have returned, but their connections
+	// may still be writing their final records: give the connections a
 	// moment to be closed by their own side (a front end that does not
 	// keep FastCGI connections alive), then close what is left.
 	for grace := time.Now().Add(2 * time.Second); err == nil && time.Now().Before(grace); {
@@ -132,93 +140,19 @@ func (s *FastCGIServer) Shutdown(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	// Closed outside the lock: a trackedConn's Close takes it to leave
+	// Closed outside the lock: a connection's close takes it to leave
 	// the set (holding it here deadlocked when a front end kept a
 	// connection open at shutdown).
 	s.mu.Lock()
-	conns := make([]net.Conn, 0, len(s.conns))
+	conns := make([]*fcgiConn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.close()
 	}
 	return err
-}
-
-// trackingListener records the open connections for Shutdown.
-type trackingListener struct {
-	net.Listener
-	s *FastCGIServer
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	tc := &trackedConn{Conn: c, s: l.s}
-	tc.r = bufio.NewReaderSize(c, fcgiReadBuffer)
-	l.s.mu.Lock()
-	l.s.conns[tc] = struct{}{}
-	l.s.mu.Unlock()
-	return tc, nil
-}
-
-type trackedConn struct {
-	net.Conn
-	s    *FastCGIServer
-	once sync.Once
-	// r buffers the reads: net/http/fcgi reads each record's 8-byte header
-	// and then its content straight from the connection, two system calls
-	// a record, where a front end writes a request's records at once.
-	r *bufio.Reader
-	// held is the empty FCGI_STDOUT record that ends a response, sent with
-	// the record written next (net/http/fcgi's FCGI_END_REQUEST, at once
-	// after it): one write system call less per request. Writes come from
-	// the requests' goroutines, one record at a time under net/http/fcgi's
-	// lock; mu guards held against Close.
-	mu   sync.Mutex
-	held []byte
-}
-
-// fcgiReadBuffer holds a request's records as nginx writes them (its
-// fastcgi_params come to about 1 KiB).
-const fcgiReadBuffer = 4096
-
-func (c *trackedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// errCut is the write error of the record that cut its connection.
-var errCut = errors.New("fastcgi: response cut: connection closed without FCGI_END_REQUEST")
-
-// fcgiStdout is the FastCGI record type of a response's output.
-const recStdout = 6
-
-// Write passes net/http/fcgi's records on (it writes each with one Write
-// call), except a FCGI_STDOUT record whose content is the server's cut
-// token: that one closes the connection instead, so the front end gets no
-// FCGI_END_REQUEST and sees the response cut short (nginx: "upstream
-// prematurely closed connection"; its client gets no last chunk).
-func (c *trackedConn) Write(p []byte) (int, error) {
-	if tok := c.s.cutToken; len(p) == 8+len(tok) && p[0] == 1 && p[1] == recStdout && bytes.Equal(p[8:], tok) {
-		resetTCP(c.Conn)
-		c.Close()
-		return 0, errCut
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(p) == 8 && p[0] == 1 && p[1] == recStdout && p[4] == 0 && p[5] == 0 && p[6] == 0 && c.held == nil {
-		c.held = append(make([]byte, 0, 32), p...) // the end of a response's output
-		return len(p), nil
-	}
-	if c.held != nil {
-		held := c.held
-		c.held = nil
-		n, err := c.Conn.Write(append(held, p...))
-		return max(0, n-len(held)), err
-	}
-	return c.Conn.Write(p)
 }
 
 // resetTCP makes the close of a TCP connection a reset, once what was
@@ -252,27 +186,19 @@ func resetTCP(conn net.Conn) {
 	tc.SetLinger(0)
 }
 
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.s.mu.Lock()
-		delete(c.s.conns, c)
-		c.s.mu.Unlock()
-	})
-	return c.Conn.Close()
-}
-
-// fastcgiFront adapts the requests net/http/fcgi builds from a front end's
-// parameters to what cgienv.Handler reads from a direct HTTP request.
+// fastcgiFront adapts the requests built from a front end's parameters
+// (by net/http/cgi's RequestFromMap, as net/http/fcgi builds them) to what
+// cgienv.Handler reads from a direct HTTP request.
 //
-// What net/http/fcgi already maps: REMOTE_ADDR and REMOTE_PORT into
+// What RequestFromMap already maps: REMOTE_ADDR and REMOTE_PORT into
 // RemoteAddr (the client as the front end saw it), HTTPS=on into a
 // non-nil TLS, SERVER_PROTOCOL into Proto, HTTP_* into headers and
-// HTTP_HOST into Host, CONTENT_LENGTH and the body, REQUEST_METHOD, and
-// REQUEST_URI (or, without it, SCRIPT_NAME, PATH_INFO and QUERY_STRING)
-// into URL. The script is then chosen from that URL path under --prefix,
-// exactly as for HTTP: the front end's SCRIPT_FILENAME, SCRIPT_NAME,
-// PATH_INFO and DOCUMENT_ROOT are ignored, so it can never make warmcgi
-// run a file of its choosing.
+// HTTP_HOST into Host, CONTENT_LENGTH, REQUEST_METHOD, and REQUEST_URI
+// (or, without it, SCRIPT_NAME, PATH_INFO and QUERY_STRING) into URL. The
+// script is then chosen from that URL path under --prefix, exactly as for
+// HTTP: the front end's SCRIPT_FILENAME, SCRIPT_NAME, PATH_INFO and
+// DOCUMENT_ROOT are ignored, so it can never make warmcgi run a file of
+// its choosing.
 type fastcgiFront struct {
 	next http.Handler
 	// passUser passes the front end's REMOTE_USER and AUTH_TYPE on
@@ -281,17 +207,27 @@ type fastcgiFront struct {
 	// Authorization header, checked or not, so any client could claim to
 	// be any user where nginx does not authenticate itself.
 	passUser bool
-	cutToken []byte // the server's (FastCGIServer.cutToken)
 }
 
-func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	params := fcgi.ProcessEnv(r)
-	// net/http/fcgi parses REQUEST_URI into URL but leaves RequestURI
+// mappedParam reports whether RequestFromMap maps the parameter k into
+// the request (the ones net/http/fcgi's ProcessEnv leaves out).
+func mappedParam(k string) bool {
+	switch k {
+	case "CONTENT_LENGTH", "CONTENT_TYPE", "HTTPS", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR",
+		"REMOTE_HOST", "REMOTE_PORT", "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "SERVER_PROTOCOL":
+		return true
+	}
+	return strings.HasPrefix(k, "HTTP_")
+}
+
+// serve passes r on; params are the front end's parameters r was built from.
+func (f fastcgiFront) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	// RequestFromMap parses REQUEST_URI into URL but leaves RequestURI
 	// empty; it is REQUEST_URI again and what --max-url-length measures.
 	// (Bytes outside ASCII come back %-escaped.)
 	r.RequestURI = r.URL.RequestURI()
 	// nginx sends the Content-Type header twice: as CONTENT_TYPE and, with
-	// the other headers, as HTTP_CONTENT_TYPE; net/http/fcgi adds both,
+	// the other headers, as HTTP_CONTENT_TYPE; RequestFromMap adds both,
 	// CONTENT_TYPE first. The script must see it once, as on the HTTP
 	// listener (and as Apache's mod_proxy_fcgi sends it).
 	if ct := r.Header["Content-Type"]; len(ct) > 1 {
@@ -323,7 +259,7 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// there was no authentication, where Apache and the HTTP listener
 	// leave the variable out. cgienv drops the names it computes itself.
 	for k, v := range params {
-		if v == "" || !f.passUser && (k == "REMOTE_USER" || k == "AUTH_TYPE") {
+		if v == "" || mappedParam(k) || !f.passUser && (k == "REMOTE_USER" || k == "AUTH_TYPE") {
 			continue
 		}
 		gw.Env = append(gw.Env, k+"="+v)
@@ -331,7 +267,7 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(gw.Env)
 	r = r.WithContext(cgienv.WithGateway(r.Context(), gw))
 	apache := strings.HasPrefix(params["SERVER_SOFTWARE"], "Apache")
-	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache, cutToken: f.cutToken}, r)
+	f.next.ServeHTTP(&fastcgiWriter{ResponseWriter: w, noAccel: apache}, r)
 }
 
 // fastcgiWriter tells nginx not to buffer a response whose length is not
@@ -344,8 +280,7 @@ func (f fastcgiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type fastcgiWriter struct {
 	http.ResponseWriter
 	wroteHeader bool
-	noAccel     bool   // the front end is Apache
-	cutToken    []byte // see CutResponse
+	noAccel     bool // the front end is Apache
 }
 
 func (w *fastcgiWriter) WriteHeader(code int) {
@@ -367,8 +302,8 @@ func (w *fastcgiWriter) Write(p []byte) (int, error) {
 }
 
 // FlushError flushes and reports whether the front end is still there:
-// net/http/fcgi's Flush drops the error, but its buffered writer keeps it
-// and returns it from the next Write, empty or not.
+// the response's Flush drops the error, but it keeps it and returns it
+// from the next Write, empty or not.
 func (w *fastcgiWriter) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -385,24 +320,15 @@ func (w *fastcgiWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // CutResponse ends a response that cannot be finished (its script was
 // stopped after the headers went out) the way Apache ends one: what was
 // written is sent, then the connection is closed without FCGI_END_REQUEST,
-// so the front end and its client see it cut, not complete. net/http/fcgi
-// gives a handler no hold on its connection: the cut token goes the way
-// of the output, in a record of its own after a flush, and the tracked
-// connection closes itself when it sees it (trackedConn.Write). It
-// reports an error when the connection could not be cut (the front end
-// had gone).
+// so the front end and its client see it cut, not complete
+// (fcgiResponse.cutResponse). It reports an error when the connection
+// could not be cut (the front end had gone).
 func (w *fastcgiWriter) CutResponse() error {
-	f, ok := w.ResponseWriter.(http.Flusher)
-	if !ok || len(w.cutToken) == 0 {
+	c, ok := w.ResponseWriter.(interface{ cutResponse() error })
+	if !ok {
 		return errors.New("fastcgi: response cannot be cut")
 	}
-	f.Flush()
-	w.ResponseWriter.Write(w.cutToken)
-	f.Flush()
-	if _, err := w.ResponseWriter.Write(nil); !errors.Is(err, errCut) {
-		return fmt.Errorf("fastcgi: response not cut: %v", err)
-	}
-	return nil
+	return c.cutResponse()
 }
 
 // WarnOpenFastCGI warns when FastCGI is served on a TCP address other
