@@ -211,6 +211,16 @@ typedef struct {
 int ph_exec(ph_interp *ip, const ph_request *req, ph_result *res);
 
 /*
+ * ph_set_environ makes block (n bytes of "NAME=value\0" entries) the
+ * process's whole C environment, as execve makes a new program's: what
+ * getenv, C extensions and child processes see. For a process-mode
+ * worker, before each request, on the thread that runs it, while no other
+ * thread of the process reads the environment. Returns 0, or -1 when out
+ * of memory (the environment is then unchanged).
+ */
+int ph_set_environ(const char *block, size_t n);
+
+/*
  * ph_interp_free ends the interpreter and frees ip. The owner thread only
  * (else PH_EWRONGTHREAD, and ip stays as it is), with no ph_exec on it
  * running. For a main-mode interp it only frees the handle: the main

@@ -44,6 +44,11 @@ func startWorkerInterp(cfg procmode.WorkerConfig) (procmode.Executor, error) {
 }
 
 func (w *workerInterp) Exec(req *procmode.Request, res *procmode.Result) error {
+	// The script's C environment is the request's, as execve would give
+	// it (children, getenv and C extensions see it).
+	if err := pyhost.SetEnviron(req.Env); err != nil {
+		return err
+	}
 	err := w.ip.Exec(&pyhost.Request{Path: req.Path, Stamp: req.Stamp, Env: req.Env, Args: req.Args,
 		Unbuffered: req.Unbuffered, Optimize: req.Optimize}, &w.res)
 	*res = procmode.Result{Stdout: w.res.Stdout, Stderr: w.res.Stderr, ExitCode: w.res.ExitCode,

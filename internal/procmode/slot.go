@@ -24,6 +24,9 @@ type Slot struct {
 	env     []byte
 	args    []byte
 	frame   []byte
+	scratch []byte // what a read of a script's pipe lands in
+	poll    *poller
+	seq     uint64 // requests run, naming their descriptors in poll
 }
 
 type startResult struct {
@@ -47,11 +50,16 @@ func NewPool(c Config) (*Pool, error) {
 
 // NewSlot starts a worker process and returns its slot once it is ready.
 func (p *Pool) NewSlot(id int) (*Slot, error) {
-	c, err := p.pc.start()
+	poll, err := newPoller()
 	if err != nil {
 		return nil, err
 	}
-	return &Slot{id: id, pc: p.pc, cur: c}, nil
+	c, err := p.pc.start()
+	if err != nil {
+		poll.close()
+		return nil, err
+	}
+	return &Slot{id: id, pc: p.pc, cur: c, poll: poll}, nil
 }
 
 // ID is the worker number the slot was made with.
@@ -74,6 +82,10 @@ func (w *Slot) Close() error {
 		w.cur.retire(retireGrace)
 		<-w.cur.exited
 		w.cur = nil
+	}
+	if w.poll != nil {
+		w.poll.close()
+		w.poll = nil
 	}
 	return nil
 }
