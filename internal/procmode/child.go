@@ -35,6 +35,7 @@ type Result struct {
 	ExitCode       int
 	Failure        string
 	ThreadsLeft    bool // threads the script started still run
+	Retire         bool // the worker process must not take another request
 }
 
 // ErrUsage is RunChild's error when the process was not started by a
@@ -142,7 +143,7 @@ func serveRequests(sock, null *os.File, ex Executor) error {
 		// Threads of the script still running would write into the
 		// next request's descriptors; in a CGI process they die when it
 		// exits, and so they do here.
-		if res.ThreadsLeft {
+		if res.ThreadsLeft || res.Retire {
 			rep.Retire = true
 		}
 		if err := writeFrame(sock, msgDone, rep.encode()); err != nil || rep.Retire {
