@@ -29,19 +29,25 @@ type exchange struct {
 }
 
 // newExchange makes the request's pipes (and its stdin: a pipe holding
-// the body, or the spooled body's file) and returns the server's side and
-// the three descriptors the script gets as fds 0-2, which the caller
-// closes once they are sent.
-func newExchange(job *Job) (*exchange, [3]int, error) {
+// the body, the spooled body's file, or without a body the slot's empty
+// pipe, eof) and returns the server's side and the three descriptors the
+// script gets as fds 0-2, which the caller closes once they are sent
+// (closeScript).
+func newExchange(job *Job, eof int) (*exchange, [3]int, error) {
 	x := &exchange{out: -1, err: -1, in: -1}
 	script := [3]int{-1, -1, -1}
 	fail := func(err error) (*exchange, [3]int, error) {
 		x.close()
-		closeFDs(script[:])
+		closeScript(script, eof)
 		return nil, script, err
 	}
 	var p [2]int
-	if job.StdinFile != nil {
+	if job.StdinFile == nil && len(job.Stdin) == 0 && eof >= 0 {
+		// No body: the slot's pipe that no one can ever write to (its
+		// write end was closed as it was made), which every read finds
+		// at its end, as a new empty pipe (mod_cgi's) would be.
+		script[0] = eof
+	} else if job.StdinFile != nil {
 		// The spooled body itself: the script reads it directly. A
 		// duplicate, so closing ours leaves the handler's open.
 		fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, job.StdinFile.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
@@ -76,6 +82,27 @@ func newExchange(job *Job) (*exchange, [3]int, error) {
 	}
 	x.err, script[2] = p[0], p[1]
 	return x, script, nil
+}
+
+// closeScript closes the script's descriptors, but not the slot's eof.
+func closeScript(script [3]int, eof int) {
+	for _, fd := range script {
+		if fd >= 0 && fd != eof {
+			syscall.Close(fd)
+		}
+	}
+}
+
+// newEOFPipe makes a pipe whose write end is closed at once: its read end
+// is at its end for every reader, for ever (nothing can be written to it,
+// so nothing one request leaves in it can reach another).
+func newEOFPipe() (int, error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return -1, err
+	}
+	syscall.Close(p[1])
+	return p[0], nil
 }
 
 // feed writes what the stdin pipe takes of the body now, and closes it

@@ -108,7 +108,7 @@ func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
 // message, the descriptors the script will have as fds 0-2. It returns
 // the server's side of the request's descriptors.
 func (w *Slot) send(c *Child, job *Job) (*exchange, error) {
-	x, script, err := newExchange(job)
+	x, script, err := newExchange(job, w.eof)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (w *Slot) send(c *Child, job *Job) (*exchange, error) {
 	}
 	// The worker has its copies now; the script's ends of the pipes must
 	// be closed here, or the server would never see EOF.
-	closeFDs(script[:])
+	closeScript(script, w.eof)
 	if err != nil {
 		x.close()
 		c.kill()

@@ -3,6 +3,7 @@ package procmode
 import (
 	"context"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +27,7 @@ type Slot struct {
 	frame   []byte
 	scratch []byte // what a read of a script's pipe lands in
 	poll    *poller
+	eof     int    // the stdin of a request without a body (newEOFPipe); -1: none
 	seq     uint64 // requests run, naming their descriptors in poll
 }
 
@@ -54,12 +56,18 @@ func (p *Pool) NewSlot(id int) (*Slot, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := p.pc.start()
+	eof, err := newEOFPipe()
 	if err != nil {
 		poll.close()
 		return nil, err
 	}
-	return &Slot{id: id, pc: p.pc, cur: c, poll: poll}, nil
+	c, err := p.pc.start()
+	if err != nil {
+		poll.close()
+		syscall.Close(eof)
+		return nil, err
+	}
+	return &Slot{id: id, pc: p.pc, cur: c, poll: poll, eof: eof}, nil
 }
 
 // ID is the worker number the slot was made with.
@@ -86,6 +94,10 @@ func (w *Slot) Close() error {
 	if w.poll != nil {
 		w.poll.close()
 		w.poll = nil
+	}
+	if w.eof >= 0 {
+		syscall.Close(w.eof)
+		w.eof = -1
 	}
 	return nil
 }
