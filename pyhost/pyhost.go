@@ -195,8 +195,9 @@ type InterpOptions struct {
 	// --isolation process worker): the script gets the real fds 0, 1 and
 	// 2, the real C environment, os.fork, os.exec*, os._exit and
 	// os.kill, instead of the per-request emulation a shared process
-	// needs. The caller points fds 0-2 at the request's pipes before
-	// Exec; Body and BodyFile are then ignored.
+	// needs. The caller points fds 0-2 at the request's pipes and makes
+	// Env the C environment (SetEnviron) before Exec; Body and BodyFile
+	// are then ignored.
 	RealProcess bool
 	// ExtGuard, when set, judges every extension module a script of this
 	// sub-interpreter imports (the first time in the interpreter), before

@@ -211,6 +211,35 @@ typedef struct {
 int ph_exec(ph_interp *ip, const ph_request *req, ph_result *res);
 
 /*
+ * ph_set_environ makes block (n bytes of "NAME=value\0" entries) the
+ * process's whole C environment, as execve makes a new program's: what
+ * getenv, C extensions and child processes see. For a process-mode
+ * worker, before each request, on the thread that runs it, while no other
+ * thread of the process reads the environment. Returns 0, or -1 when out
+ * of memory (the environment is then unchanged).
+ */
+int ph_set_environ(const char *block, size_t n);
+
+/*
+ * ph_environ_kept is how many bytes of environment strings
+ * ph_set_environ keeps (each distinct entry once, never freed: C code may
+ * hold what getenv returned).
+ */
+size_t ph_environ_kept(void);
+
+/*
+ * ph_unbuffer_cstdout makes C's stdout unbuffered, before any use of it:
+ * in a process-mode worker, whose fd 1 is a different request's pipe each
+ * time, what C code printed goes to its own request's pipe at once, never
+ * held in a buffer for the next request to carry out.
+ * ph_drop_cstdio, after each request, drops what C's stdout or stderr
+ * still holds (a script that made them buffered again) and returns 1 if
+ * there was any; stdout is unbuffered again for the next script.
+ */
+void ph_unbuffer_cstdout(void);
+int ph_drop_cstdio(void);
+
+/*
  * ph_interp_free ends the interpreter and frees ip. The owner thread only
  * (else PH_EWRONGTHREAD, and ip stays as it is), with no ph_exec on it
  * running. For a main-mode interp it only frees the handle: the main

@@ -17,7 +17,7 @@ var _ interp.Interpreter = (*procmode.Slot)(nil)
 // process runs Python requests in worker processes (--isolation process):
 // an interp pool of procmode Slots, one worker process each.
 type process struct {
-	pool  *interp.Pool[*procmode.Slot]
+	pool  *slotPool
 	limit timeLimit
 	rec   Recorder // nil: none
 	mu    sync.Mutex
@@ -42,12 +42,7 @@ func newProcess(c *Config) (*process, error) {
 		return nil, err
 	}
 	r := &process{limit: timeLimit(c.Timeout)}
-	r.pool, err = interp.New(interp.Options{
-		Workers:      c.Workers,
-		QueueSize:    c.queue(),
-		QueueTimeout: c.QueueTimeout,
-		Logger:       c.Logger,
-	}, func(id int) (*procmode.Slot, error) {
+	r.pool, err = newSlotPool(c.Workers, c.queue(), c.QueueTimeout, func(id int) (*procmode.Slot, error) {
 		s, err := pp.NewSlot(id)
 		if err == nil {
 			r.mu.Lock()

@@ -22,6 +22,9 @@ type workerInterp struct {
 // startWorkerInterp starts Python in a worker process; procmode calls it
 // on the locked OS thread that then runs every request.
 func startWorkerInterp(cfg procmode.WorkerConfig) (procmode.Executor, error) {
+	// Before anything writes to it: fd 1 is a new request's pipe each
+	// time, so C's stdout must hold nothing between requests.
+	pyhost.UnbufferCStdout()
 	if err := pyhost.Init(pyhost.Config{PycachePrefix: cfg.PycacheDir}); err != nil {
 		return nil, err
 	}
@@ -44,9 +47,24 @@ func startWorkerInterp(cfg procmode.WorkerConfig) (procmode.Executor, error) {
 }
 
 func (w *workerInterp) Exec(req *procmode.Request, res *procmode.Result) error {
+	// The script's C environment is the request's, as execve would give
+	// it (children, getenv and C extensions see it).
+	if err := pyhost.SetEnviron(req.Env); err != nil {
+		return err
+	}
 	err := w.ip.Exec(&pyhost.Request{Path: req.Path, Stamp: req.Stamp, Env: req.Env, Args: req.Args,
 		Unbuffered: req.Unbuffered, Optimize: req.Optimize}, &w.res)
+	// What C's stdio still holds was this request's and dies with it, as
+	// what a failed flush left in Python's (the runtime's _proc_end):
+	// fds 1 and 2 are /dev/null now, the next request's pipes later.
+	pyhost.DropCStdio()
 	*res = procmode.Result{Stdout: w.res.Stdout, Stderr: w.res.Stderr, ExitCode: w.res.ExitCode,
-		Failure: w.res.Failure, ThreadsLeft: w.res.ThreadsLeft}
+		Failure: w.res.Failure, ThreadsLeft: w.res.ThreadsLeft,
+		Retire: pyhost.EnvironKept() > maxEnvironKept}
 	return err
 }
+
+// maxEnvironKept bounds the environment strings a worker process keeps
+// (SetEnviron never frees one C code may hold): past it the worker is
+// replaced, as at --max-requests.
+const maxEnvironKept = 64 << 20

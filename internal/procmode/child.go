@@ -21,8 +21,10 @@ import (
 const socketFD = 3
 
 // Executor runs one script in a worker process, with the request's
-// descriptors already on fds 0-2. Its methods are called on one locked OS
-// thread, the one that made it.
+// descriptors already on fds 0-2; when Exec returns nil, it has pointed
+// them at /dev/null again (so the server sees EOF on the request's pipes
+// unless a child of the script holds them). Its methods are called on one
+// locked OS thread, the one that made it.
 type Executor interface {
 	Exec(req *Request, res *Result) error
 }
@@ -33,6 +35,7 @@ type Result struct {
 	ExitCode       int
 	Failure        string
 	ThreadsLeft    bool // threads the script started still run
+	Retire         bool // the worker process must not take another request
 }
 
 // ErrUsage is RunChild's error when the process was not started by a
@@ -106,31 +109,31 @@ func serveRequests(sock, null *os.File, ex Executor) error {
 	for {
 		var fds []int
 		var err error
-		buf, fds, err = readRequestFrame(sock, buf[:0])
+		var payload []byte
+		buf, payload, fds, err = readRequestFrame(sock, buf)
 		if err != nil {
 			return nil // the server closed the socket: retire
 		}
-		req, err := decodeRequest(buf)
+		req, err := decodeRequest(payload)
 		if err != nil || len(fds) != 3 {
 			closeFDs(fds)
 			return fail(sock, fmt.Sprintf("bad request from server: %v (%d fds)", err, len(fds)))
 		}
-		for i, fd := range fds {
-			syscall.Dup2(fd, i)
-		}
-		closeFDs(fds)
+		installFDs(fds)
 		res = Result{}
 		execErr := ex.Exec(req, &res)
 		// Output the runtime made itself (a compile error's text, say)
 		// goes where the script's would have.
 		writeAll(1, res.Stdout)
 		writeAll(2, res.Stderr)
-		for fd := 0; fd < 3; fd++ {
-			syscall.Dup2(int(null.Fd()), fd)
-		}
 		rep := reply{ExitCode: res.ExitCode, Failure: res.Failure}
 		if execErr != nil {
 			rep.ExitCode, rep.Failure, rep.Retire = 1, execErr.Error(), true
+			// A run that returned normally detached fds 0-2 itself
+			// (the Executor's contract); this one may not have.
+			for fd := 0; fd < 3; fd++ {
+				syscall.Dup2(int(null.Fd()), fd)
+			}
 		}
 		// A script that changed what the process is (its user, group,
 		// session, limits) leaves a worker no later script should get.
@@ -140,7 +143,7 @@ func serveRequests(sock, null *os.File, ex Executor) error {
 		// Threads of the script still running would write into the
 		// next request's descriptors; in a CGI process they die when it
 		// exits, and so they do here.
-		if res.ThreadsLeft {
+		if res.ThreadsLeft || res.Retire {
 			rep.Retire = true
 		}
 		if err := writeFrame(sock, msgDone, rep.encode()); err != nil || rep.Retire {
@@ -180,19 +183,21 @@ func fail(sock *os.File, msg string) error {
 }
 
 // readRequestFrame reads one request frame from the worker's socket and the
-// descriptors that came with it.
-func readRequestFrame(sock *os.File, buf []byte) ([]byte, []int, error) {
+// descriptors that came with it (one recvmsg, when the frame fits in buf's
+// capacity, as the server sends it in one message).
+func readRequestFrame(sock *os.File, buf []byte) (newBuf, payload []byte, fds []int, err error) {
 	fd := int(sock.Fd())
-	var hdr [headerLen]byte
-	oob := make([]byte, syscall.CmsgSpace(3*4))
-	n, oobn, _, _, err := syscall.Recvmsg(fd, hdr[:], oob, syscall.MSG_CMSG_CLOEXEC)
+	if cap(buf) < 64<<10 {
+		buf = make([]byte, 0, 64<<10)
+	}
+	var oob [64]byte // room for SCM_RIGHTS with 3 fds (CmsgSpace(12) = 32)
+	n, oobn, _, _, err := syscall.Recvmsg(fd, buf[:cap(buf)], oob[:], syscall.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return buf, nil, err
+		return buf, nil, nil, err
 	}
 	if n == 0 {
-		return buf, nil, io.EOF
+		return buf, nil, nil, io.EOF
 	}
-	var fds []int
 	if oobn > 0 {
 		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
 		if err == nil {
@@ -203,23 +208,51 @@ func readRequestFrame(sock *os.File, buf []byte) ([]byte, []int, error) {
 			}
 		}
 	}
-	if n < len(hdr) {
-		if _, err := io.ReadFull(sock, hdr[n:]); err != nil {
+	got := buf[:n]
+	if n < headerLen {
+		got = got[:headerLen]
+		if _, err := io.ReadFull(sock, got[n:]); err != nil {
 			closeFDs(fds)
-			return buf, nil, err
+			return buf, nil, nil, err
+		}
+		n = headerLen
+	}
+	size, err := parseHeader([headerLen]byte(got[:headerLen]), msgRequest)
+	if err != nil || n > headerLen+size {
+		closeFDs(fds)
+		if err == nil {
+			err = errors.New("request frame followed by more data")
+		}
+		return buf, nil, nil, err
+	}
+	if headerLen+size > cap(buf) {
+		buf = append(make([]byte, 0, headerLen+size), got...)
+	}
+	got = buf[:headerLen+size]
+	if _, err := io.ReadFull(sock, got[n:]); err != nil {
+		closeFDs(fds)
+		return buf, nil, nil, err
+	}
+	return buf, got[headerLen:], fds, nil
+}
+
+// installFDs makes fds (received in order, each at the lowest free
+// number) the process's 0, 1 and 2, and closes the received copies. A
+// received fd below 3 (its place was free: the last script closed it) is
+// one of the three already, or is copied to its place before that place
+// is overwritten (the k-th received fd is at least k), so it is not
+// closed.
+func installFDs(fds []int) {
+	for i, fd := range fds {
+		if fd != i {
+			syscall.Dup2(fd, i)
 		}
 	}
-	size, err := parseHeader(hdr, msgRequest)
-	if err != nil {
-		closeFDs(fds)
-		return buf, nil, err
+	for _, fd := range fds {
+		if fd > 2 {
+			syscall.Close(fd)
+		}
 	}
-	buf = append(buf[:0], make([]byte, size)...)
-	if _, err := io.ReadFull(sock, buf); err != nil {
-		closeFDs(fds)
-		return buf, nil, err
-	}
-	return buf, fds, nil
 }
 
 func closeFDs(fds []int) {
@@ -241,12 +274,15 @@ func writeAll(fd int, b []byte) {
 // identity is what a request must leave unchanged for the worker to be
 // reused.
 type identity struct {
-	uid, euid, gid, egid, pgid, sid int
-	limits                          [4]syscall.Rlimit
+	uid, euid, suid, gid, egid, sgid, pgid, sid int
+	limits                                      [4]syscall.Rlimit
 }
 
 func processIdentity() identity {
-	id := identity{uid: os.Getuid(), euid: os.Geteuid(), gid: os.Getgid(), egid: os.Getegid(), pgid: syscall.Getpgrp()}
+	var id identity
+	id.uid, id.euid, id.suid = unix.Getresuid()
+	id.gid, id.egid, id.sgid = unix.Getresgid()
+	id.pgid = syscall.Getpgrp()
 	id.sid, _ = unix.Getsid(0)
 	for i, r := range []int{syscall.RLIMIT_DATA, syscall.RLIMIT_AS, syscall.RLIMIT_NOFILE, unix.RLIMIT_NPROC} {
 		syscall.Getrlimit(r, &id.limits[i])

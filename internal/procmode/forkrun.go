@@ -42,7 +42,7 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 		outR.Close()
 		errR.Close()
 		<-o.eof
-		logStderr(fs.cfg.Logger, job.Script, o)
+		logStderr(fs.cfg.Logger, job.Script, o.stderr.Bytes())
 		return nil, ErrDeadline
 	}
 	out := &Output{Stdout: o.stdout.Bytes(), Stderr: o.stderr.Bytes(), Streamed: o.streamed}

@@ -127,7 +127,7 @@ func TestRequestFrameOverSocket(t *testing.T) {
 	if _, err := server.Write(payload); err != nil {
 		t.Fatal(err)
 	}
-	buf, got, err := readRequestFrame(worker, nil)
+	_, buf, got, err := readRequestFrame(worker, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +145,12 @@ func TestRequestFrameOverSocket(t *testing.T) {
 		if _, err := server.Write(h[:]); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := readRequestFrame(worker, nil); err == nil {
+		if _, _, _, err := readRequestFrame(worker, nil); err == nil {
 			t.Errorf("readRequestFrame accepted header %q %d", h[0], binary.LittleEndian.Uint32(h[1:]))
 		}
 	}
 	server.Close()
-	if _, _, err := readRequestFrame(worker, nil); err != io.EOF {
+	if _, _, _, err := readRequestFrame(worker, nil); err != io.EOF {
 		t.Errorf("after the server closed: %v, want EOF", err)
 	}
 }

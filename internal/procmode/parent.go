@@ -3,12 +3,15 @@ package procmode
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // WorkerConfig is what the server tells a worker process at start
@@ -62,7 +65,10 @@ func newParent(c Config) (*parent, error) {
 type Child struct {
 	cmd     *exec.Cmd
 	conn    *net.UnixConn
-	frames  chan frame    // frames from the worker; closed at EOF
+	fd      int           // conn's descriptor, read raw by the request loop (exchange.go)
+	rbuf    []byte        // what was read of the worker's next frame
+	inSet   bool          // fd is in the slot's poller
+	sockTok uint64        // under this token
 	exited  chan struct{} // closed once the process has been reaped
 	state   *os.ProcessState
 	served  int
@@ -75,8 +81,10 @@ func (pc *parent) start() (*Child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Child{cmd: cmd, conn: conn, frames: make(chan frame, 1), exited: make(chan struct{})}
-	go c.readFrames()
+	c := &Child{cmd: cmd, conn: conn, fd: -1, exited: make(chan struct{})}
+	if raw, err := conn.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { c.fd = int(fd) })
+	}
 	go func() {
 		cmd.Wait()
 		c.state = cmd.ProcessState
@@ -91,34 +99,99 @@ func (pc *parent) start() (*Child, error) {
 // awaitReady waits for the worker's ready frame; a worker that fails to
 // start is killed.
 func (c *Child) awaitReady(wait time.Duration) error {
-	var err error
-	select {
-	case f, ok := <-c.frames:
-		switch {
-		case ok && f.typ == msgReady:
-			return nil
-		case ok && f.typ == msgFail:
-			err = fmt.Errorf("worker process: %s", f.payload)
-		default:
-			<-c.exited
-			err = fmt.Errorf("worker process ended while starting: %s", c.state)
-		}
-	case <-time.After(wait):
+	f, err := c.readFrame(time.Now().Add(wait))
+	switch {
+	case err == errTimedOut:
 		err = fmt.Errorf("worker process not ready after %v", wait)
+	case err == nil && f.typ == msgReady:
+		return nil
+	case err == nil && f.typ == msgFail:
+		err = fmt.Errorf("worker process: %s", f.payload)
+	default:
+		c.conn.Close()
+		<-c.exited
+		err = fmt.Errorf("worker process ended while starting: %s", c.state)
 	}
 	c.kill()
 	return err
 }
 
-func (c *Child) readFrames() {
-	defer close(c.frames)
+// readFrame reads the worker's next frame, waiting until deadline.
+func (c *Child) readFrame(deadline time.Time) (frame, error) {
 	for {
-		f, err := readFrame(c.conn)
-		if err != nil {
-			return
+		if f, ok, err := c.nextFrame(); ok || err != nil {
+			return f, err
 		}
-		c.frames <- f
+		now := time.Now()
+		if !now.Before(deadline) {
+			return frame{}, errTimedOut
+		}
+		fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, pollTimeout(now, deadline)); err != nil && err != unix.EINTR {
+			return frame{}, err
+		}
+		if fds[0].Revents != 0 {
+			if err := c.fill(); err != nil {
+				return frame{}, err
+			}
+		}
 	}
+}
+
+// fill reads what the socket has into rbuf; io.EOF when the worker
+// closed it.
+func (c *Child) fill() error {
+	if cap(c.rbuf)-len(c.rbuf) < 512 {
+		c.rbuf = append(c.rbuf, make([]byte, 4096)...)[:len(c.rbuf)]
+	}
+	n, err := syscall.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
+	switch {
+	case n > 0:
+		c.rbuf = c.rbuf[:len(c.rbuf)+n]
+		return nil
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return nil
+	case err == nil:
+		return io.EOF
+	}
+	return err
+}
+
+// nextFrame takes a whole frame from rbuf, if there is one.
+func (c *Child) nextFrame() (frame, bool, error) {
+	if len(c.rbuf) < headerLen {
+		return frame{}, false, nil
+	}
+	n, err := parseHeader([headerLen]byte(c.rbuf[:headerLen]), 0)
+	if err != nil {
+		return frame{}, false, err
+	}
+	if len(c.rbuf) < headerLen+n {
+		return frame{}, false, nil
+	}
+	f := frame{c.rbuf[0], append([]byte(nil), c.rbuf[headerLen:headerLen+n]...)}
+	c.rbuf = append(c.rbuf[:0], c.rbuf[headerLen+n:]...)
+	return f, true, nil
+}
+
+// readReply reads what the socket has of the worker's reply to a request:
+// ok once it is whole; died when the worker closed the socket or broke
+// the protocol.
+func (c *Child) readReply() (rep reply, ok, died bool) {
+	if err := c.fill(); err != nil {
+		return rep, false, true
+	}
+	f, ok, err := c.nextFrame()
+	if err != nil || (ok && f.typ != msgDone) {
+		return rep, false, true
+	}
+	if !ok {
+		return rep, false, false
+	}
+	if rep, err = decodeReply(f.payload); err != nil {
+		return rep, false, true
+	}
+	return rep, true, false
 }
 
 // kill ends the worker and everything in its process group, and reaps it.

@@ -43,6 +43,9 @@ type Output struct {
 	Signal syscall.Signal
 }
 
+// errSlotClosed is Run's error after Close.
+var errSlotClosed = errors.New("worker process slot closed")
+
 // ErrDeadline is Run's error for a request killed at its Timeout.
 var ErrDeadline = errors.New("worker process killed at the request's deadline")
 
@@ -57,37 +60,42 @@ func AppendBlock(b []byte, ss []string) []byte {
 }
 
 // Run runs one request in the slot's worker process, starting one if the
-// last has gone. A request runs at a time: Run holds the slot's lock.
+// last has gone. A request runs at a time: Run holds the slot's lock. The
+// request runs on the calling thread (exchange.go).
 func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errSlotClosed
+	}
 	c, err := w.child(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var deadline <-chan time.Time
+	var deadline time.Time
 	if job.Timeout > 0 {
-		t := time.NewTimer(job.Timeout)
-		defer t.Stop()
-		deadline = t.C
+		deadline = time.Now().Add(job.Timeout)
 	}
-	outR, errR, err := w.send(c, job)
+	x, err := w.send(c, job)
 	if err != nil {
 		return nil, err
 	}
-	o := collect(outR, errR, job.Stream)
-
-	rep, died, ok := awaitEnd(c, deadline, o.eof)
-	if !ok {
+	if len(w.scratch) == 0 {
+		w.scratch = make([]byte, 64<<10)
+	}
+	w.seq++
+	rep, died, err := x.wait(c, job, w.poll, w.seq, deadline, w.scratch)
+	if err != nil {
 		c.kill()
 		w.drop()
-		outR.Close()
-		errR.Close()
-		<-o.eof
-		logStderr(w.pc.logger, job.Script, o)
-		return nil, ErrDeadline
+		x.close()
+		logStderr(w.pc.logger, job.Script, x.stderr)
+		if err == errTimedOut {
+			return nil, ErrDeadline
+		}
+		return nil, fmt.Errorf("worker process: %w", err)
 	}
-	out := &Output{Stdout: o.stdout.Bytes(), Stderr: o.stderr.Bytes(), Streamed: o.streamed, ExitCode: rep.ExitCode, Failure: rep.Failure}
+	out := &Output{Stdout: x.stdout, Stderr: x.stderr, Streamed: x.streamed, ExitCode: rep.ExitCode, Failure: rep.Failure}
 	if died {
 		w.died(c, job.Script, out)
 		return out, nil
@@ -96,88 +104,36 @@ func (w *Slot) Run(ctx context.Context, job *Job) (*Output, error) {
 	return out, nil
 }
 
-// send gives the worker process the request: its frame and the
-// descriptors the script will have as fds 0-2. It returns the server's
-// ends of stdout and stderr.
-func (w *Slot) send(c *Child, job *Job) (outR, errR *os.File, err error) {
-	stdin, feed, err := stdinFor(job)
+// send gives the worker process the request: its frame and, in the same
+// message, the descriptors the script will have as fds 0-2. It returns
+// the server's side of the request's descriptors.
+func (w *Slot) send(c *Child, job *Job) (*exchange, error) {
+	x, script, err := newExchange(job, w.eof)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var p [4]int
-	if err := syscall.Pipe2(p[0:2], syscall.O_CLOEXEC); err != nil {
-		closeStdin(stdin, feed)
-		return nil, nil, err
-	}
-	if err := syscall.Pipe2(p[2:4], syscall.O_CLOEXEC); err != nil {
-		closeStdin(stdin, feed)
-		syscall.Close(p[0])
-		syscall.Close(p[1])
-		return nil, nil, err
-	}
-	outR, errR = pollable(p[0], "stdout"), pollable(p[2], "stderr")
 	w.env = AppendBlock(w.env[:0], job.Env)
 	w.args = AppendBlock(w.args[:0], job.Args)
-	w.frame = encodeRequest(w.frame[:0], &Request{Path: job.Script, Stamp: job.Stamp,
+	w.frame = append(w.frame[:0], make([]byte, headerLen)...)
+	w.frame = encodeRequest(w.frame, &Request{Path: job.Script, Stamp: job.Stamp,
 		Unbuffered: job.Unbuffered, Optimize: job.Optimize, Env: w.env, Args: w.args})
-	hdr := frameHeader(msgRequest, len(w.frame))
-	_, _, err = c.conn.WriteMsgUnix(hdr[:], syscall.UnixRights(int(stdin.Fd()), p[1], p[3]), nil)
-	if err == nil {
-		_, err = c.conn.Write(w.frame)
+	hdr := frameHeader(msgRequest, len(w.frame)-headerLen)
+	copy(w.frame, hdr[:])
+	var n int
+	n, _, err = c.conn.WriteMsgUnix(w.frame, syscall.UnixRights(script[:]...), nil)
+	if err == nil && n < len(w.frame) {
+		_, err = c.conn.Write(w.frame[n:])
 	}
 	// The worker has its copies now; the script's ends of the pipes must
 	// be closed here, or the server would never see EOF.
-	syscall.Close(p[1])
-	syscall.Close(p[3])
-	stdin.Close()
-	if feed != nil {
-		go feed()
-	}
+	closeScript(script, w.eof)
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		x.close()
 		c.kill()
 		w.drop()
-		return nil, nil, fmt.Errorf("worker process: sending request: %w", err)
+		return nil, fmt.Errorf("worker process: sending request: %w", err)
 	}
-	return outR, errR, nil
-}
-
-// awaitEnd waits for the end of a request: the worker's reply (or its
-// death), then EOF on the script's stdout and stderr. ok is false when the
-// deadline came first.
-func awaitEnd(c *Child, deadline <-chan time.Time, eof <-chan struct{}) (rep reply, died, ok bool) {
-	select {
-	case f, open := <-c.frames:
-		if !open || f.typ != msgDone {
-			died = true
-			break
-		}
-		var err error
-		if rep, err = decodeReply(f.payload); err != nil {
-			died = true
-		}
-	case <-deadline:
-		return rep, died, false
-	}
-	if died {
-		// The worker is gone (or going: os.exec* replaced it with a
-		// program that may still be writing the response).
-		select {
-		case <-c.exited:
-		case <-deadline:
-			return rep, died, false
-		}
-	}
-	// As mod_cgi does, the response ends when every holder of the
-	// script's stdout and stderr has closed them (a background child
-	// may keep them open).
-	select {
-	case <-eof:
-	case <-deadline:
-		return rep, died, false
-	}
-	return rep, died, true
+	return x, nil
 }
 
 // died sets out from how the worker process ended during the request, and

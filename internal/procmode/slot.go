@@ -3,6 +3,7 @@ package procmode
 import (
 	"context"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,10 @@ type Slot struct {
 	env     []byte
 	args    []byte
 	frame   []byte
+	scratch []byte // what a read of a script's pipe lands in
+	poll    *poller
+	eof     int    // the stdin of a request without a body (newEOFPipe); -1: none
+	seq     uint64 // requests run, naming their descriptors in poll
 }
 
 type startResult struct {
@@ -47,11 +52,22 @@ func NewPool(c Config) (*Pool, error) {
 
 // NewSlot starts a worker process and returns its slot once it is ready.
 func (p *Pool) NewSlot(id int) (*Slot, error) {
-	c, err := p.pc.start()
+	poll, err := newPoller()
 	if err != nil {
 		return nil, err
 	}
-	return &Slot{id: id, pc: p.pc, cur: c}, nil
+	eof, err := newEOFPipe()
+	if err != nil {
+		poll.close()
+		return nil, err
+	}
+	c, err := p.pc.start()
+	if err != nil {
+		poll.close()
+		syscall.Close(eof)
+		return nil, err
+	}
+	return &Slot{id: id, pc: p.pc, cur: c, poll: poll, eof: eof}, nil
 }
 
 // ID is the worker number the slot was made with.
@@ -74,6 +90,14 @@ func (w *Slot) Close() error {
 		w.cur.retire(retireGrace)
 		<-w.cur.exited
 		w.cur = nil
+	}
+	if w.poll != nil {
+		w.poll.close()
+		w.poll = nil
+	}
+	if w.eof >= 0 {
+		syscall.Close(w.eof)
+		w.eof = -1
 	}
 	return nil
 }

@@ -78,9 +78,9 @@ func Collect(outR, errR *os.File, stream func([]byte) StreamAnswer) (stdout, std
 
 // logStderr logs what a script killed at its deadline wrote to stderr,
 // bounded: a fork bomb's children all complain.
-func logStderr(logger *slog.Logger, script string, o *output) {
-	if n := o.stderr.Len(); n > 0 {
-		logger.Warn("script stderr", "script", script, "stderr", string(o.stderr.Bytes()[:min(n, 16<<10)]))
+func logStderr(logger *slog.Logger, script string, stderr []byte) {
+	if n := len(stderr); n > 0 {
+		logger.Warn("script stderr", "script", script, "stderr", string(stderr[:min(n, 16<<10)]))
 	}
 }
 

@@ -16,31 +16,9 @@ import subprocess
 import sys
 import threading
 
-_c_env_keys = set()  # names set in the C environment by the current request
-
-
-def _proc_putenv(key, value):
-    _os_orig["putenv"](key, value)
-    _c_env_keys.add(os.fsencode(key))
-
-
-def _proc_unsetenv(key):
-    _os_orig["unsetenv"](key)
-    _c_env_keys.discard(os.fsencode(key))
-
-
-def _proc_setenv(env):
-    """Make the C environment the request's, as execve would."""
-    unsetenv, putenv = _os_orig["unsetenv"], _os_orig["putenv"]
-    for k in _c_env_keys:
-        unsetenv(k)
-    _c_env_keys.clear()
-    for k, v in env.items():
-        try:
-            putenv(k, v)
-            _c_env_keys.add(k)
-        except ValueError:
-            pass  # a name execve would pass but setenv refuses ("A=B" in a name)
+# The C environment is the request's already: the worker sets it whole
+# before each request (pyhost.SetEnviron), as execve would, and os.putenv
+# and os.unsetenv are the real ones.
 
 
 def _handled(sig):
@@ -143,7 +121,8 @@ def _proc_end(unbuffered):
     null = _os_open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         _os_dup2(null, fd)
-    _os_close(null)
+    if null > 2:  # one the script closed: it is /dev/null's place now
+        _os_close(null)
     if std:
         # What a failed flush left in a writer (the client went away
         # mid-stream) was this request's and dies with it, as with a CGI
@@ -169,8 +148,8 @@ def _install_procmode():
                  "setsid", "setpgrp", "nice"):
         if name in _os_orig:
             setattr(os, name, _os_orig[name])
-    os.putenv = _proc_putenv
-    os.unsetenv = _proc_unsetenv
+    os.putenv = _os_orig["putenv"]
+    os.unsetenv = _os_orig["unsetenv"]
     os.kill = _proc_kill
     os.killpg = _proc_killpg
     os.fork = _proc_fork

@@ -235,7 +235,11 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     _coerce_locale(env)
     _set_environ(env)
     if _REAL_PROCESS:
-        _proc_setenv(env)
+        # The worker made the request's environment the C one; the
+        # coercion is python3's own addition to it (env may be a dict the
+        # C layer kept from an earlier request, coerced already).
+        if env.get(b"LC_CTYPE") == b"C.UTF-8":
+            _os_orig["putenv"](b"LC_CTYPE", b"C.UTF-8")
         _install_stdio(_unbuffered[0])
     sys.argv = [path] + args
     if _TIMEOUT > 0:
