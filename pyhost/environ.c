@@ -116,8 +116,6 @@ int ph_set_environ(const char *block, size_t n)
 
 size_t ph_environ_kept(void) { return kept_bytes; }
 
-void ph_unbuffer_cstdout(void) { setvbuf(stdout, NULL, _IONBF, 0); }
-
 int ph_drop_cstdio(void)
 {
 	int left = __fpending(stdout) > 0 || __fpending(stderr) > 0;
@@ -127,7 +125,5 @@ int ph_drop_cstdio(void)
 	}
 	clearerr(stdout);
 	clearerr(stderr);
-	if (__fbufsize(stdout) > 1) /* made buffered again: not for the next script */
-		setvbuf(stdout, NULL, _IONBF, 0);
 	return left;
 }

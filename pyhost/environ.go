@@ -30,13 +30,7 @@ func SetEnviron(block []byte) error {
 // SetEnviron has kept over the process's life.
 func EnvironKept() int64 { return int64(C.ph_environ_kept()) }
 
-// UnbufferCStdout makes C's stdout unbuffered. A process-mode worker
-// calls it once, before any C code writes to stdout: its fd 1 is a new
-// request's pipe each time, and output C code left in the buffer would
-// go out with a later request.
-func UnbufferCStdout() { C.ph_unbuffer_cstdout() }
-
 // DropCStdio drops what C's stdout and stderr still hold after a request
-// (only a script that made them buffered again leaves any) and says
-// whether there was any.
+// (the runtime flushed them as the script ended: only what a failed flush
+// left) and says whether there was any.
 func DropCStdio() bool { return C.ph_drop_cstdio() != 0 }

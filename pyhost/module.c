@@ -396,6 +396,22 @@ static PyMethodDef read_body_def = {
 static PyMethodDef ext_verdict_def = {
 	"_ext_verdict", ext_verdict, METH_VARARGS, "Whether an extension module may load in this sub-interpreter."};
 
+/* _cflush() sends what C's stdout and stderr hold, as exit() does after
+ * Python's own streams were flushed (process mode, as a script ends). */
+static PyObject *
+cflush(PyObject *self, PyObject *unused)
+{
+	(void)self;
+	(void)unused;
+	Py_BEGIN_ALLOW_THREADS
+	fflush(stdout);
+	fflush(stderr);
+	Py_END_ALLOW_THREADS
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef cflush_def = {"_cflush", cflush, METH_NOARGS, "Flush C's stdout and stderr."};
+
 static PyMethodDef emit_def = {
 	"_emit", emit, METH_VARARGS, "Send flushed output to the client."};
 
@@ -529,13 +545,15 @@ ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, si
 		PyObject *cap = PyCapsule_New(park, NULL, NULL);
 		PyObject *pk = cap ? PyCFunction_New(&parked_def, cap) : NULL;
 		PyObject *ev = PyCFunction_New(&ext_verdict_def, NULL);
+		PyObject *cf = PyCFunction_New(&cflush_def, NULL);
 
-		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && tw != NULL && pk != NULL && ev != NULL &&
+		if (f != NULL && tf != NULL && e != NULL && rb != NULL && sv != NULL && tw != NULL && pk != NULL && ev != NULL && cf != NULL &&
 		    PyDict_SetItemString(dict, "_async_raise", f) == 0 &&
 		    PyDict_SetItemString(dict, "_thread_frame", tf) == 0 && PyDict_SetItemString(dict, "_emit", e) == 0 &&
 		    PyDict_SetItemString(dict, "_read_body", rb) == 0 && PyDict_SetItemString(dict, "_same_items", sv) == 0 &&
 		    PyDict_SetItemString(dict, "_text_write", tw) == 0 &&
 		    PyDict_SetItemString(dict, "_parked", pk) == 0 && PyDict_SetItemString(dict, "_ext_verdict", ev) == 0 &&
+		    PyDict_SetItemString(dict, "_cflush", cf) == 0 &&
 		    ph_add_modstate(dict) == 0)
 			code = Py_CompileString(o->runtime_src, "<warmcgi runtime>", Py_file_input);
 		Py_XDECREF(f);
@@ -547,6 +565,7 @@ ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, si
 		Py_XDECREF(cap);
 		Py_XDECREF(pk);
 		Py_XDECREF(ev);
+		Py_XDECREF(cf);
 	}
 	if (code != NULL)
 		r = PyEval_EvalCode(code, dict, dict);

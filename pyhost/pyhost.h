@@ -228,15 +228,13 @@ int ph_set_environ(const char *block, size_t n);
 size_t ph_environ_kept(void);
 
 /*
- * ph_unbuffer_cstdout makes C's stdout unbuffered, before any use of it:
- * in a process-mode worker, whose fd 1 is a different request's pipe each
- * time, what C code printed goes to its own request's pipe at once, never
- * held in a buffer for the next request to carry out.
- * ph_drop_cstdio, after each request, drops what C's stdout or stderr
- * still holds (a script that made them buffered again) and returns 1 if
- * there was any; stdout is unbuffered again for the next script.
+ * ph_drop_cstdio, after each request of a process-mode worker (whose fd 1
+ * is a different request's pipe each time), drops what C's stdout or
+ * stderr still holds and returns 1 if there was any. The runtime flushes
+ * them as the script ends (_cflush, after Python's own streams, as exit()
+ * does after Py_Finalize), so only what a failed flush left (the client
+ * went away) is dropped: it never goes out with the next request.
  */
-void ph_unbuffer_cstdout(void);
 int ph_drop_cstdio(void);
 
 /*

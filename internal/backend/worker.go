@@ -22,9 +22,6 @@ type workerInterp struct {
 // startWorkerInterp starts Python in a worker process; procmode calls it
 // on the locked OS thread that then runs every request.
 func startWorkerInterp(cfg procmode.WorkerConfig) (procmode.Executor, error) {
-	// Before anything writes to it: fd 1 is a new request's pipe each
-	// time, so C's stdout must hold nothing between requests.
-	pyhost.UnbufferCStdout()
 	if err := pyhost.Init(pyhost.Config{PycachePrefix: cfg.PycacheDir}); err != nil {
 		return nil, err
 	}

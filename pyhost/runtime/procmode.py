@@ -118,6 +118,7 @@ def _proc_end(unbuffered):
             f.flush()
         except BaseException:
             pass
+    _cflush()  # then C's stdio, as exit() sends it after Py_Finalize (module.c)
     null = _os_open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         _os_dup2(null, fd)
