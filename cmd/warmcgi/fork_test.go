@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -195,9 +196,11 @@ func TestForkTemplateLife(t *testing.T) {
 	}
 }
 
-// TestForkLearnedImports: a library module a script imports is imported
-// by the template after that script's first request, so later forks have
-// it; what was learned outlives the template (SIGHUP).
+// TestForkLearnedImports: a library module a script imports is imported,
+// after that script's first request, by a sub-template that forks the
+// script's later requests; a script that imports nothing more still forks
+// from the lean template and does not see the module (as under CGI); what
+// was learned outlives the template (SIGHUP).
 func TestForkLearnedImports(t *testing.T) {
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -209,35 +212,58 @@ func TestForkLearnedImports(t *testing.T) {
 		}
 		return body
 	}
+	// The sub-template imports in the background: until it is ready, the
+	// script's requests fork from the template and import for themselves.
+	learned := func(when string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b := get("forkmode/learn.py")
+			if b == "had xmlrpc: True True\n" {
+				return
+			}
+			if b != "had xmlrpc: False True\n" {
+				t.Fatalf("%s: %q", when, b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the module was not learned", when)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	if b := get("forkmode/learn.py"); b != "had xmlrpc: False True\n" {
 		t.Fatalf("first request: %q, want a process without xmlrpc", b)
 	}
-	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
-		t.Fatalf("second request: %q, want the module learned by the template", b)
+	learned("after the first request")
+	template := get("forkmode/ppid.py")
+	if b := get("forkmode/noxmlrpc.py"); b != "xmlrpc loaded: False\n" {
+		t.Errorf("a script that does not import it: %q, want a process without it", b)
 	}
-	before := get("forkmode/ppid.py")
+	// Another script with the same imports: it too forks from a
+	// sub-template once learned, not from the template.
+	for deadline := time.Now().Add(20 * time.Second); get("forkmode/learnppid.py") == template; {
+		if time.Now().After(deadline) {
+			t.Fatalf("learnppid.py still forks from the template %s, want a sub-template", template)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for get("forkmode/ppid.py") == before {
+	for get("forkmode/ppid.py") == template {
 		if time.Now().After(deadline) {
 			t.Fatal("SIGHUP did not replace the template")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if b := get("forkmode/learn.py"); b != "had xmlrpc: True True\n" {
-		t.Errorf("after SIGHUP: %q, want the new template to have imported what the old one learned", b)
-	}
+	learned("after SIGHUP")
 }
 
 // TestForkLearnedImportStartsThread: a learned module that starts a
-// thread when imported ends the template that imported it (a template
-// forks with one thread only); the next template leaves it to the
-// scripts, which keep being answered. The import takes half a second, so
-// the second request reaches the template while it imports (the template
-// learns as its first child is reaped, before the first answer is sent):
-// the template never reads it, and the server sends it to the next one.
+// thread when imported ends the sub-template that imported it (a template
+// forks with one thread only); the next one leaves it to the script,
+// which keeps being answered.
 func TestForkLearnedImportStartsThread(t *testing.T) {
 	if pythonMajorMinor() != debianPythonVersion(t) {
 		t.Skip("installs a module in Debian's python3's /usr/local dist-packages")
@@ -251,12 +277,12 @@ func TestForkLearnedImportStartsThread(t *testing.T) {
 	t.Cleanup(func() { os.Remove(mod) })
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
 	client := &http.Client{Timeout: 30 * time.Second}
-	for run := range 4 {
+	for run := range 6 {
 		code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/threaded_import.py")
 		if err != nil || code != 200 || body != "thread started: True\n" {
 			t.Errorf("run %d: %d %v %q", run, code, err, body)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 	}
 	logs := p.stderr.String()
 	if !strings.Contains(logs, "importing warmcgi_test_thread_at_import started a thread") {
@@ -265,7 +291,57 @@ func TestForkLearnedImportStartsThread(t *testing.T) {
 	if n := strings.Count(logs, "started a thread"); n != 1 {
 		t.Errorf("the module was imported into %d templates, want 1 (then denied)", n)
 	}
-	if !strings.Contains(logs, "fork template ended before reading a request; sending it to the next one") {
-		t.Errorf("no request reached the template while it imported the module (the test's premise):\n%s", logs)
+}
+
+// TestForkSubTemplateDies: a sub-template that dies (killed here) takes no
+// request with it: its scripts fork from the template meanwhile and get a
+// new sub-template; the death is logged.
+func TestForkSubTemplateDies(t *testing.T) {
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "2")
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, p.url+"cgi-bin/"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", path, code, err, body)
+		}
+		return strings.TrimSpace(body)
+	}
+	template := get("forkmode/ppid.py")
+	subOf := func() string {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if pid := get("forkmode/learnppid.py"); pid != template {
+				return pid
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("learnppid.py never forked from a sub-template")
+			}
+		}
+	}
+	sub := subOf()
+	pid, err := strconv.Atoi(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, body, err := fetch(t, client, p.url+"cgi-bin/forkmode/learnppid.py"); err != nil || code != 200 {
+				t.Errorf("while its sub-template died: %d %v %q", code, err, body)
+			}
+		}()
+	}
+	wg.Wait()
+	if again := subOf(); again == sub || again == template {
+		t.Errorf("after its sub-template %s died, learnppid.py forks from %s, want a new sub-template", sub, again)
+	}
+	if !strings.Contains(p.stderr.String(), "sub-template (pid "+sub+") died") {
+		t.Errorf("the death was not logged:\n%s", p.stderr.String())
 	}
 }

@@ -15,8 +15,6 @@ package procmode
 //	template -> server  'R' ready, after the standard library is imported
 //	                    'P' started: id u64, pid i32 (0: fork failed), error text
 //	                    'X' exited: id u64, wait status i32
-//	                    'E' ending (a learned import started a thread): it
-//	                        reads no more requests; those unanswered are resent
 
 import (
 	"encoding/binary"
@@ -47,7 +45,6 @@ const (
 	msgLimits  = 'C'
 	msgStarted = 'P'
 	msgExited  = 'X'
-	msgEnding  = 'E'
 )
 
 // ForkConfig is what a fork server starts its templates with.
@@ -168,8 +165,7 @@ func (fs *ForkServer) start() (*template, error) {
 }
 
 // read dispatches the template's frames to the requests they answer; at
-// EOF the template is dead and every request still waiting is told: after
-// an 'E' frame, those not started were never read, and get errEnded.
+// EOF the template is dead and every request still waiting is told.
 func (t *template) read() {
 	died := errors.New("fork template died")
 	for {
@@ -182,8 +178,6 @@ func (t *template) read() {
 			t.ready <- nil
 		case (f.typ == msgStarted || f.typ == msgExited) && len(f.payload) >= 12:
 			t.answer(f)
-		case f.typ == msgEnding:
-			died = errEnded
 		}
 	}
 	t.mu.Lock()

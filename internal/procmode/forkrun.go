@@ -14,10 +14,6 @@ import (
 // errRetired is send's error on a template that SIGHUP replaced.
 var errRetired = errors.New("fork template retired")
 
-// errEnded is a request's error when its template ended itself (a learned
-// import started a thread: template.py) before reading it.
-var errEnded = errors.New("fork template ended before reading the request")
-
 // Run runs one request in a fresh fork of the template: the script gets
 // the request's pipes (or spooled body) as fds 0-2. Past job.Timeout the
 // child's process group is killed and Run returns ErrDeadline. A child
@@ -67,7 +63,7 @@ func (fs *ForkServer) Run(ctx context.Context, job *Job) (*Output, error) {
 
 // begin gives the request to the current template and waits until its
 // child has started. A request the template never read, because SIGHUP
-// retired it or it ended itself (errEnded), goes to the next template:
+// retired it, goes to the next template:
 // no script ran for it, and its body is still whole.
 func (fs *ForkServer) begin(job *Job) (r *forkRun, outR, errR *os.File, o *output, st startedMsg, err error) {
 	for try := 1; ; try++ {
@@ -89,10 +85,7 @@ func (fs *ForkServer) begin(job *Job) (r *forkRun, outR, errR *os.File, o *outpu
 		outR.Close()
 		errR.Close()
 		<-o.eof
-		if !errors.Is(st.err, errEnded) || try >= 3 {
-			return nil, nil, nil, nil, st, st.err
-		}
-		fs.cfg.Logger.Info("fork template ended before reading a request; sending it to the next one", "script", job.Script)
+		return nil, nil, nil, nil, st, st.err
 	}
 }
 

@@ -178,38 +178,50 @@ def _compiled(path, stamp, opt):
 
 
 def _serve():
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
+    """The template's loop (a sub-template's too): requests from the
+    server (or, for a sub-template, from the template), its children's
+    exits, and in the template the sub-templates' frames and what the
+    children learned."""
+    global _spare, _poll, _wake
+    _wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(_wake[1])
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    poll = select.poll()
-    poll.register(_sock.fileno(), select.POLLIN)
-    poll.register(wake_r, select.POLLIN)
+    _poll = select.poll()
+    _poll.register(_sock.fileno(), select.POLLIN)
+    _poll.register(_wake[0], select.POLLIN)
     _send(ord("R"), b"")
-    global _spare
     try:
-        _spare = _fork_spare((wake_r, wake_w))
+        _spare = _fork_spare()
     except OSError:
         pass  # the first request tries again
+    base = _sub_key is None
+    if base:
+        _learn_start()
     while True:
-        for fd, _ev in poll.poll():
-            if fd == wake_r:
+        for fd, _ev in _poll.poll():
+            if fd == _wake[0]:
                 try:
-                    while os.read(wake_r, 512):
+                    while os.read(_wake[0], 512):
                         pass
                 except BlockingIOError:
                     pass
                 _reap()
-                _learn(False)
-                continue
-            try:
-                typ, payload, fds = _read_frame(_sock)
-            except (EOFError, ConnectionError):
-                os._exit(0)  # the server is gone, or retired this template
-            if typ == ord("Q"):
-                _start(payload, fds, (wake_r, wake_w))
+            elif fd == _sock.fileno():
+                try:
+                    typ, payload, fds = _read_frame(_sock)
+                except (EOFError, ConnectionError):
+                    os._exit(0)  # the server is gone, or retired this template
+                if typ == ord("Q"):
+                    _start(payload, fds)
+                else:
+                    for f in fds:
+                        os.close(f)
             else:
-                for f in fds:
-                    os.close(f)
+                sub = _subs_by_fd.get(fd)
+                if sub is not None:
+                    _from_sub(sub)
+        if base:
+            _learn()
 
 
 def _reap():
@@ -241,14 +253,14 @@ _template_modules = frozenset()  # in a child: the modules it was forked with
 _JOB = None  # in a child: (code, globals) for early.c to run, then _finish
 
 
-def _fork_spare(wake):
+def _fork_spare():
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         status = 70
         try:
             ours.detach()
-            status = _child(theirs, wake)
+            status = _child(theirs)
         except _Unwind:
             raise
         except BaseException:
@@ -265,15 +277,34 @@ def _fork_spare(wake):
     return pid, ours
 
 
-def _start(payload, fds, wake):
-    global _spare
+def _start(payload, fds):
+    """A request: to the sub-template of its script, if it has one that is
+    ready, else forked from here."""
     rid, _flags, opt, stamp, path, _env, _argv = _decode(payload)
+    key = _path_key.get(path)
+    sub = _subs.get(key) if key is not None else None
+    if sub is not None and sub.ready:
+        sub.used = _tick()
+        try:
+            socket.send_fds(sub.sock, [struct.pack("<BI", ord("Q"), len(payload)) + payload], fds[:3])
+        except OSError:
+            pass  # it died: forked from here instead (its EOF comes next)
+        else:
+            # The fds stay open here until it has started the child: if it
+            # dies first, the request is forked from here (_sub_gone).
+            sub.pending[rid] = (payload, fds)
+            return
+    _start_here(rid, payload, fds, path, stamp, opt)
+
+
+def _start_here(rid, payload, fds, path, stamp, opt):
+    global _spare
     _compiled(path, stamp, opt)  # for the spares forked from now on
     pid = 0
     for _ in range(2):  # a spare that died meanwhile is replaced once
         try:
             if _spare is None:
-                _spare = _fork_spare(wake)
+                _spare = _fork_spare()
             pid, s = _spare
             _spare = None
             socket.send_fds(s, [struct.pack("<BI", ord("Q"), len(payload)) + payload], fds[:3])
@@ -290,7 +321,7 @@ def _start(payload, fds, wake):
     _running[pid] = rid
     _send(ord("P"), struct.pack("<Qi", rid, pid))
     try:
-        _spare = _fork_spare(wake)
+        _spare = _fork_spare()
     except OSError:
         pass  # the next request tries again
 
@@ -299,7 +330,7 @@ def _start(payload, fds, wake):
 # The child.
 
 
-def _child(sock, wake):
+def _child(sock):
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setpgid(0, 0)
@@ -309,9 +340,9 @@ def _child(sock, wake):
         import resource
 
         resource.setrlimit(resource.RLIMIT_NPROC, (_max_procs, _max_procs))
-    os.close(wake[0])
-    os.close(wake[1])
-    _sock.detach()
+    os.close(_wake[0])
+    os.close(_wake[1])
+    _drop_inherited()
     own = sock.fileno()
     os.closerange(3, own)  # the template's socket and anything else inherited
     os.closerange(own + 1, 1 << 20)
@@ -320,6 +351,8 @@ def _child(sock, wake):
     except (EOFError, ConnectionError):
         return 0  # the template is gone: no request will come
     rid, flags, opt, stamp, path, env, argv = _decode(payload)
+    global _child_path
+    _child_path = path
     entry = _compiled(path, stamp, opt)
     for i, f in enumerate(fds[:3]):
         os.dup2(f, i)
@@ -511,17 +544,55 @@ def _set_limits(block):
 # ---------------------------------------------------------------------
 # Learned imports: a child reports the library modules (standard library
 # and installed packages, not the scripts' own) its script imported that
-# the template lacks; the template imports them between requests, so
-# later forks have them. State lives in a directory the server keeps
-# across templates (SIGHUP, a death): "learned" (one name a line, appended
-# by children), "deny" (never again) and "importing" (the import under
-# way: a template that dies there denies it at the next start). A module
-# that starts a thread (a template must stay single-threaded), fails or
-# warns when imported is denied; one that starts a thread ends the
-# template, which the server replaces.
+# its template lacks. The template itself stays lean (a larger process
+# makes every fork dearer: measured, hello.py forked from a template that
+# had learned Django and Mercurial cost three times the CPU of one forked
+# from this one), and forks, per set of modules a script needs, a
+# sub-template that imports them and forks that script's requests; the
+# scripts that need nothing more fork from the template, and each script
+# sees the modules its own imports bring, as under CGI. At most
+# _SUBS_MAX sub-templates: past that, the least recently used one's
+# scripts and the new one share a sub-template with both sets.
+#
+# State lives in a directory the server keeps across templates (SIGHUP, a
+# death): "learned" (records "path\0names\0", appended by children),
+# "deny" (never again) and "importing.PID" (the import under way in a
+# sub-template: one that dies there denies it). A module that starts a
+# thread (a template must stay single-threaded), fails or warns when
+# imported is denied; one that starts a thread ends the sub-template, and
+# another is made without it.
+_SUBS_MAX = 8
 _learn_dir = ""
 _learn_seen = 0  # bytes of "learned" read so far
 _lib_dirs = tuple(os.path.join(p, "") for p in sys.path if p)
+_denied = set()  # as last read from "deny": children do not report these
+_paths = {}  # script path -> {module name: None} it was seen to import, in order
+_path_key = {}  # script path -> the key of the sub-template its requests go to
+_subs = {}  # key (frozenset of module names) -> _Sub, those in service or starting
+_subs_by_fd = {}  # socket fd -> _Sub, also the retired ones still finishing
+_failed = {}  # key -> how many of its sub-templates died
+_sub_key = None  # in a sub-template: the modules it imported for its scripts
+_child_path = None  # in a child: its script
+_Module = type(sys)
+_clock = 0
+
+
+def _tick():
+    global _clock
+    _clock += 1
+    return _clock
+
+
+class _Sub:
+    """A sub-template, as the template sees it."""
+
+    def __init__(self, pid, sock, key, names):
+        self.pid, self.sock, self.key, self.names = pid, sock, key, names
+        self.ready = False
+        self.retired = False
+        self.paths = set()
+        self.pending = {}  # request id -> (payload, fds) until started, then None until exited
+        self.used = _tick()
 
 
 def _learn_file(name):
@@ -537,16 +608,18 @@ def _learn_names(name):
 
 
 def _learn_deny(name):
+    _denied.add(name)
     with open(_learn_file("deny"), "ab") as f:
         f.write(name.encode() + b"\n")
 
 
 def _learn_import(name):
-    """Import a learned module into the template; False if denied."""
+    """Import a learned module into a sub-template; False if denied."""
     import importlib
     import threading
 
-    with open(_learn_file("importing"), "wb") as f:
+    importing = _learn_file("importing.%d" % os.getpid())
+    with open(importing, "wb") as f:
         f.write(name.encode())
     ok = True
     before = set(sys.modules)
@@ -562,17 +635,14 @@ def _learn_import(name):
         # again on its own if it does not warn.
         ok = False
         _learn_drop([n for n in sys.modules if n not in before])
-    os.unlink(_learn_file("importing"))
+    os.unlink(importing)
     if not ok:
         _learn_deny(name)
     if threading.active_count() > 1 or len(os.listdir("/proc/self/task")) > 1:
         _learn_deny(name)
         print("warmcgi fork template: importing %s started a thread; a new template is made without it" % name,
               file=sys.stderr)
-        # Every request read so far was answered ('P'): those the server
-        # sent after it go to the next template.
-        _send(ord("E"), b"")
-        os._exit(75)
+        os._exit(75)  # before it is ready: the template makes another
     return ok
 
 
@@ -589,9 +659,10 @@ def _learn_drop(names):
                 pass
 
 
-def _learn(start):
-    """Import what children learned since the last call (all at start)."""
-    global _learn_seen, _spare
+def _learn():
+    """Read what children learned since the last call; give the scripts
+    that need more modules sub-templates that have them."""
+    global _learn_seen
     if not _learn_dir:
         return
     path = _learn_file("learned")
@@ -599,57 +670,229 @@ def _learn(start):
         size = os.stat(path).st_size
     except OSError:
         return
-    if size == _learn_seen and not start:
+    if size <= _learn_seen:
         return
     with open(path, "rb") as f:
-        f.seek(0 if start else _learn_seen)
-        new = f.read(size - (0 if start else _learn_seen))
-    _learn_seen = size
-    deny = set(_learn_names("deny"))
-    names = [n.decode() for n in new.split()]
-    learned = [n for n in dict.fromkeys(names) if n not in deny and n not in sys.modules and _learn_import(n)]
-    if learned:
-        global _template_modules
-        _template_modules = frozenset(sys.modules)
-        gc.freeze()
-    if learned and _spare is not None:
-        # The spare lacks them: a new one is forked from the template now.
-        pid, s = _spare
+        f.seek(_learn_seen)
+        new = f.read(size - _learn_seen)
+    parts = new.split(b"\0")
+    records = (len(parts) - 1) // 2
+    _learn_seen += sum(len(parts[i]) + 1 for i in range(2 * records))
+    changed = {}
+    for i in range(records):
+        script = os.fsdecode(parts[2 * i])
+        have = _paths.setdefault(script, {})
+        for n in parts[2 * i + 1].decode().split():
+            if n not in have:
+                have[n] = None
+                changed[script] = None
+    if changed:
+        _denied.update(_learn_names("deny"))
+    for script in changed:
+        _assign(script)
+
+
+def _assign(script):
+    """Route script to a sub-template that has what it was seen to import."""
+    names = [n for n in _paths.get(script, ()) if n not in _denied and n not in _template_modules]
+    key = frozenset(names)
+    old = _subs.get(_path_key.get(script))
+    if old is not None and key <= old.key:
+        return
+    sub = _subs.get(key)
+    if sub is None and key and _failed.get(key, 0) < 2:
+        if len(_subs) >= _SUBS_MAX:
+            # The least recently used sub-template's scripts move to one
+            # that has their modules and these.
+            victim = min(_subs.values(), key=lambda s: s.used)
+            names += [n for n in victim.names if n not in key]
+            key = frozenset(names)
+            sub = _subs.get(key)
+            for p in list(victim.paths):
+                _move(p, None)
+                if sub is None:
+                    sub = _make_sub(key, names)
+                _move(p, sub)
+        if sub is None:
+            sub = _make_sub(key, names)
+    _move(script, sub)
+
+
+def _move(script, sub):
+    old = _subs.get(_path_key.pop(script, None))
+    if old is not None:
+        old.paths.discard(script)
+        if not old.paths:
+            _retire(old)
+    if sub is not None:
+        sub.paths.add(script)
+        _path_key[script] = sub.key
+
+
+def _retire(sub):
+    """No more requests to sub; it goes once its children are reported."""
+    if _subs.get(sub.key) is sub:
+        del _subs[sub.key]
+    sub.retired = True
+    if not sub.pending:
+        _poll.unregister(sub.sock.fileno())
+        del _subs_by_fd[sub.sock.fileno()]
+        sub.sock.close()  # it exits at EOF; _reap collects it
+
+
+def _make_sub(key, names):
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become_sub(theirs, names)
+        except _Unwind:
+            raise  # one of its children, with its request
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        os._exit(70)
+    theirs.close()
+    sub = _Sub(pid, ours, key, names)
+    _subs[key] = sub
+    _subs_by_fd[ours.fileno()] = sub
+    _poll.register(ours.fileno(), select.POLLIN)
+    return sub
+
+
+def _drop_inherited():
+    """In a fork: let go of the template's sockets (their fds are closed
+    next) without closing whatever later takes their numbers."""
+    global _spare
+    _sock.detach()
+    if _spare is not None:
+        _spare[1].detach()
         _spare = None
-        s.close()  # it exits at EOF; _reap collects it
+    for sub in _subs_by_fd.values():
+        sub.sock.detach()
+
+
+def _become_sub(sock, names):
+    """In a fork of the template: import names, then serve the template's
+    requests for the scripts that need them."""
+    global _sock, _running, _subs, _subs_by_fd, _paths, _path_key, _sub_key, _template_modules
+    signal.set_wakeup_fd(-1)
+    _drop_inherited()
+    own = sock.fileno()
+    os.closerange(3, own)  # the template's fds, and requests it holds
+    os.closerange(own + 1, 1 << 20)
+    _sock = sock
+    _running, _subs, _subs_by_fd, _paths, _path_key = {}, {}, {}, {}, {}
+    _sub_key = frozenset(names)
+    for n in names:
+        if n not in sys.modules and n not in _denied:
+            _learn_import(n)
+    _template_modules = frozenset(sys.modules)
+    gc.collect()
+    gc.freeze()
+    _serve()
+
+
+def _from_sub(sub):
+    """A frame from a sub-template: ready, or a request's child started or
+    exited (for the server)."""
+    try:
+        typ, payload, fds = _read_frame(sub.sock)
+    except (EOFError, OSError):
+        _sub_gone(sub)
+        return
+    for f in fds:
+        os.close(f)
+    if typ == ord("R"):
+        sub.ready = True
+        return
+    if typ not in (ord("P"), ord("X")) or len(payload) < 12:
+        return
+    rid, v = struct.unpack_from("<Qi", payload)
+    if typ == ord("P"):
+        held = sub.pending.get(rid)
+        if held is not None:
+            for f in held[1]:
+                os.close(f)
+        if v:
+            sub.pending[rid] = None
+        else:
+            sub.pending.pop(rid, None)
+    else:
+        sub.pending.pop(rid, None)
+    _send(typ, payload)
+    if sub.retired and not sub.pending:
+        _retire(sub)
+
+
+def _sub_gone(sub):
+    """A sub-template died (or, retired, ended): its requests not started
+    are forked from here, those running are reported ended; its scripts
+    get another if it died importing (the module is denied) or had not
+    died before."""
+    _poll.unregister(sub.sock.fileno())
+    del _subs_by_fd[sub.sock.fileno()]
+    sub.sock.close()
+    for rid, held in sub.pending.items():
+        if held is None:
+            _send(ord("X"), struct.pack("<Qi", rid, -1))
+        else:
+            payload, fds = held
+            _rid, _flags, opt, stamp, path, _env, _argv = _decode(payload)
+            _start_here(rid, payload, fds, path, stamp, opt)
+    sub.pending = {}
+    if sub.retired:
+        return
+    _subs.pop(sub.key, None)
+    importing = _learn_file("importing.%d" % sub.pid)
+    left = _learn_names("importing.%d" % sub.pid)
+    if left:
+        _learn_deny(left[0])
+        os.unlink(importing)
+    else:
+        _failed[sub.key] = _failed.get(sub.key, 0) + 1
+    print("warmcgi fork template: a sub-template (pid %d) died%s" % (sub.pid, " importing " + left[0] if left else ""),
+          file=sys.stderr)
+    _denied.update(_learn_names("deny"))
+    for script in list(sub.paths):
+        _move(script, None)
+        _assign(script)
 
 
 def _learn_start():
+    """At the template's start: sub-templates for what was learned before."""
     if not _learn_dir:
         return
-    left = _learn_names("importing")
-    if left:
-        # The last template died importing it.
-        _learn_deny(left[0])
-        os.unlink(_learn_file("importing"))
-    _learn(True)
+    for name in os.listdir(_learn_dir):
+        if name.startswith("importing."):
+            os.unlink(_learn_file(name))  # a template before this one's
+    _learn()
 
 
 def _learn_report():
     """In a child, after its script: the library modules it imported that
-    the template lacks, for the template to import."""
+    its template lacks, for the template to learn."""
     if not _learn_dir:
         return
     names = []
-    for name in reversed(sys.modules):
+    for name, m in reversed(list(sys.modules.items())):
         if name == "__main__":
             continue
         if name in _template_modules:
             break
-        m = sys.modules[name]
-        f = getattr(m, "__file__", None)
-        if isinstance(f, str) and f.startswith(_lib_dirs):
+        # The module's dict as stored: a lazily loaded module (Mercurial's
+        # demandimport, importlib's LazyLoader) not yet used is not made
+        # to load here, nor counted.
+        lazy = not isinstance(m, _Module) or type(m).__getattribute__ is not _Module.__getattribute__
+        f = None if lazy else m.__dict__.get("__file__")
+        if isinstance(f, str) and f.startswith(_lib_dirs) and name not in _denied:
             names.append(name)
     if names:
         try:
             fd = os.open(_learn_file("learned"), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                os.write(fd, ("\n".join(names) + "\n").encode())
+                os.write(fd, os.fsencode(_child_path) + b"\0" + " ".join(names).encode() + b"\0")
             finally:
                 os.close(fd)
         except OSError:
@@ -666,7 +909,6 @@ def _main():
         elif typ == ord("C"):
             _set_limits(block)
     _preload()
-    _learn_start()
     global _template_modules
     _template_modules = frozenset(sys.modules)
     gc.collect()
