@@ -166,8 +166,11 @@ class _HeldFinder:
         if m is None:
             return None
         spec = _PathFinder.find_spec(name, path)
-        if spec is None or spec.origin != _held.get(name, ("",))[0]:
-            return None  # another file of that name: imported as usual
+        origin, stamp = _held.get(name, ("", None))
+        if spec is None or spec.origin != origin or _stamp(origin) != stamp:
+            # Another file of that name, or this one changed: imported as
+            # usual (an owner's next request drops the held ones).
+            return None
         from importlib.util import spec_from_loader  # lazy: loaded only with held modules
         del _stash[name]
         _owners.add(_script[0])
@@ -219,7 +222,9 @@ def _group_held(formed):
 
 
 def _check_held():
-    """As a request starts: when a held module's file changed or went, drop
+    """As an owner's request starts (a script that is not one runs without
+    the held modules, and _HeldFinder checks the one it imports): when a
+    held module's file changed or went, drop
     the held modules, the packages that hold them and the installed modules
     loaded with them (see above)."""
     for path, stamp in _held.values():

@@ -193,7 +193,7 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     global _gen, _worker
     _gen += 1
     _script[0] = path
-    if _held:
+    if _held and path in _owners:
         _check_held()
     # Before the stashes below take modules out of sys.modules: as the last
     # request left it, sys.modules is unchanged, so only the watched dicts
