@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,4 +129,11 @@ int ph_drop_cstdio(void)
 	clearerr(stdout);
 	clearerr(stderr);
 	return left;
+}
+
+void ph_trim_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }

@@ -9,6 +9,8 @@ import "C"
 
 import (
 	"errors"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -34,3 +36,28 @@ func EnvironKept() int64 { return int64(C.ph_environ_kept()) }
 // (the runtime flushed them as the script ended: only what a failed flush
 // left) and says whether there was any.
 func DropCStdio() bool { return C.ph_drop_cstdio() != 0 }
+
+// TrimMemory gives back to the kernel the pages malloc holds free (see
+// ph_trim_memory). Measured: a process-mode worker that served hello.py
+// held 15 MiB of anonymous memory, 10 MiB after a trim; a subinterp
+// server with 8 workers after warm.py 99.5 MiB, 66.7 MiB after.
+func TrimMemory() { C.ph_trim_memory() }
+
+// trimEvery bounds how often TrimSometimes trims: a trim walks malloc's
+// arenas, locking each in turn.
+const trimEvery = 250 * time.Millisecond
+
+var lastTrim atomic.Int64 // unix nanoseconds
+
+// TrimSometimes, after a request, trims malloc's free pages on a goroutine
+// of its own (off the request's path) if the last trim is trimEvery old:
+// what Python freed otherwise stays in malloc's arenas, counted against
+// the process for its life.
+func TrimSometimes() {
+	now := time.Now().UnixNano()
+	last := lastTrim.Load()
+	if now-last < int64(trimEvery) || !lastTrim.CompareAndSwap(last, now) {
+		return
+	}
+	go TrimMemory()
+}

@@ -238,6 +238,13 @@ size_t ph_environ_kept(void);
 int ph_drop_cstdio(void);
 
 /*
+ * ph_trim_memory gives the pages malloc holds free back to the kernel
+ * (glibc's malloc_trim; elsewhere nothing): once Python's interpreters
+ * have started, and now and then after requests (TrimSometimes).
+ */
+void ph_trim_memory(void);
+
+/*
  * ph_interp_free ends the interpreter and frees ip. The owner thread only
  * (else PH_EWRONGTHREAD, and ip stays as it is), with no ph_exec on it
  * running. For a main-mode interp it only frees the handle: the main

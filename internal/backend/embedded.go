@@ -134,6 +134,7 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 			Stream:     req.Stream,
 		}, &res)
 	})
+	pyhost.TrimSometimes()
 	switch {
 	case errors.Is(err, interp.ErrQueueFull):
 		return nil, runInfo{}, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)
@@ -189,7 +190,7 @@ func newEmbeddedPool(c *Config, n int, main bool, guard func(module, path string
 		maxStuck = -1 // there is no second main interpreter
 	}
 	limit := timeLimit(c.Timeout)
-	return interp.New(interp.Options{
+	pool, err := interp.New(interp.Options{
 		Workers:      n,
 		QueueSize:    c.queue(),
 		QueueTimeout: c.QueueTimeout,
@@ -232,6 +233,8 @@ func newEmbeddedPool(c *Config, n int, main bool, guard func(module, path string
 		}
 		return newEmbeddedInterp(ip, n, c.Logger), nil
 	})
+	pyhost.TrimMemory() // starting the interpreters compiled and ran much that is freed now
+	return pool, err
 }
 
 // quietStdio points the process's fd 0 and 1 at /dev/null: a C extension
