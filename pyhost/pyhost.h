@@ -240,7 +240,7 @@ int ph_drop_cstdio(void);
 /*
  * ph_trim_memory gives the pages malloc holds free back to the kernel
  * (glibc's malloc_trim; elsewhere nothing): once Python's interpreters
- * have started, and now and then after requests (TrimSometimes).
+ * have started, and when no request has run for a second (TrimWhenIdle).
  */
 void ph_trim_memory(void);
 

@@ -134,7 +134,7 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 			Stream:     req.Stream,
 		}, &res)
 	})
-	pyhost.TrimSometimes()
+	pyhost.TrimWhenIdle()
 	switch {
 	case errors.Is(err, interp.ErrQueueFull):
 		return nil, runInfo{}, fmt.Errorf("%w: %w", cgienv.ErrOverloaded, err)

@@ -56,7 +56,7 @@ func (w *workerInterp) Exec(req *procmode.Request, res *procmode.Result) error {
 	// what a failed flush left in Python's (the runtime's _proc_end):
 	// fds 1 and 2 are /dev/null now, the next request's pipes later.
 	pyhost.DropCStdio()
-	pyhost.TrimSometimes()
+	pyhost.TrimWhenIdle()
 	*res = procmode.Result{Stdout: w.res.Stdout, Stderr: w.res.Stderr, ExitCode: w.res.ExitCode,
 		Failure: w.res.Failure, ThreadsLeft: w.res.ThreadsLeft,
 		Retire: pyhost.EnvironKept() > maxEnvironKept}
