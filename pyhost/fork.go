@@ -7,13 +7,21 @@ package pyhost
 */
 import "C"
 
-import _ "embed"
+import (
+	_ "embed"
+	"slices"
+)
 
-// forkTemplate is the Python of the fork template (--isolation fork),
-// which pyhost/early.c reads from the template's socket and runs.
-//
-//go:embed fork/template.py
-var forkTemplate []byte
+// The Python of the fork template (--isolation fork), which pyhost/early.c
+// reads from the template's socket and runs: template.py, learn.py (its
+// learned imports and sub-templates), then the call that starts it.
+var (
+	//go:embed fork/template.py
+	forkTemplatePy []byte
+	//go:embed fork/learn.py
+	forkLearnPy  []byte
+	forkTemplate = slices.Concat(forkTemplatePy, []byte("\n\n"), forkLearnPy, []byte("\n\n_main()\n"))
+)
 
 // ForkTemplate is what a fork template needs from this package: its
 // Python source, the modules warmcgi brings ("name\x00source\x00" each,

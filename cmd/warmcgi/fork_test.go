@@ -203,15 +203,7 @@ func TestForkTemplateLife(t *testing.T) {
 // was learned outlives the template (SIGHUP).
 func TestForkLearnedImports(t *testing.T) {
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
-	client := &http.Client{Timeout: 30 * time.Second}
-	get := func(path string) string {
-		t.Helper()
-		code, body, err := fetch(t, client, p.url+"cgi-bin/"+path)
-		if err != nil || code != 200 {
-			t.Fatalf("%s: %d %v %q", path, code, err, body)
-		}
-		return body
-	}
+	get := getter(t, p.url)
 	// The sub-template imports in the background: until it is ready, the
 	// script's requests fork from the template and import for themselves.
 	learned := func(when string) {
@@ -299,14 +291,8 @@ func TestForkLearnedImportStartsThread(t *testing.T) {
 func TestForkSubTemplateDies(t *testing.T) {
 	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "2")
 	client := &http.Client{Timeout: 30 * time.Second}
-	get := func(path string) string {
-		t.Helper()
-		code, body, err := fetch(t, client, p.url+"cgi-bin/"+path)
-		if err != nil || code != 200 {
-			t.Fatalf("%s: %d %v %q", path, code, err, body)
-		}
-		return strings.TrimSpace(body)
-	}
+	get0 := getter(t, p.url)
+	get := func(path string) string { return strings.TrimSpace(get0(path)) }
 	template := get("forkmode/ppid.py")
 	subOf := func() string {
 		t.Helper()
@@ -343,5 +329,19 @@ func TestForkSubTemplateDies(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "sub-template (pid "+sub+") died") {
 		t.Errorf("the death was not logged:\n%s", p.stderr.String())
+	}
+}
+
+// getter returns a function that GETs a script under base's cgi-bin and
+// fails the test unless it answers 200; it returns the body.
+func getter(t *testing.T, base string) func(path string) string {
+	client := &http.Client{Timeout: 30 * time.Second}
+	return func(path string) string {
+		t.Helper()
+		code, body, err := fetch(t, client, base+"cgi-bin/"+path)
+		if err != nil || code != 200 {
+			t.Fatalf("%s: %d %v %q", path, code, err, body)
+		}
+		return body
 	}
 }
