@@ -206,6 +206,7 @@ def _make_sub(key, names):
     pid = os.fork()
     if pid == 0:
         try:
+            ours.detach()  # its fd is closed with the template's (_become_sub)
             _become_sub(theirs, names)
         except _Unwind:
             raise  # one of its children, with its request
