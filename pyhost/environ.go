@@ -46,9 +46,9 @@ func TrimMemory() { C.ph_trim_memory() }
 
 // idleTrim is how long a process must have run no request before
 // TrimWhenIdle trims: a trim while requests run would make the next ones
-// fault the pages in again (measured, trimming every 250 ms under load: an
-// hgweb page 102 -> 156 ms of CPU in subinterp mode; page faults are dear
-// on some VMs).
+// fault the pages in again, and page faults are dear on some VMs (a
+// benchmark run that trimmed every 250 ms under load had slower hgweb
+// pages; side by side afterwards the difference was within noise).
 const idleTrim = time.Second
 
 var (
