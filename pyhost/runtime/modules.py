@@ -297,14 +297,31 @@ def _watch_lazy(orig):
     def __getattribute__(self, attr):
         try:
             return orig(self, attr)
-        except BaseException:
-            if _cur[1] is not None:
+        except BaseException as e:
+            if _cur[1] is not None and not _missing_name(e, self, attr):
                 try:
                     _import_failed.append(object.__getattribute__(self, "__spec__").name)
                 except Exception:
                     pass
             raise
     return __getattribute__
+
+
+def _missing_name(e, module, attr):
+    """Whether a lazy module's first attribute access raised only because
+    the module, loaded whole, has no such name: hasattr(), getattr() with a
+    default and `from m import name` in a try probe for optional names (the
+    standard library's json, typing and email do, under Mercurial's
+    demandimport), and a load that succeeded is no failed import. Its load
+    raised if the loader's exec_module is on the traceback."""
+    if not isinstance(e, AttributeError) or getattr(e, "obj", None) is not module or e.name != attr:
+        return False
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "exec_module":
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def _modules_import_with(orig):
