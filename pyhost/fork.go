@@ -14,13 +14,18 @@ import (
 
 // The Python of the fork template (--isolation fork), which pyhost/early.c
 // reads from the template's socket and runs: template.py, learn.py (its
-// learned imports and sub-templates), then the call that starts it.
+// learned imports and sub-templates), the runtime's importwarn.py (the
+// warnings of the modules a sub-template imports, given to the scripts
+// that import them), then the call that starts it.
 var (
 	//go:embed fork/template.py
 	forkTemplatePy []byte
 	//go:embed fork/learn.py
-	forkLearnPy  []byte
-	forkTemplate = slices.Concat(forkTemplatePy, []byte("\n\n"), forkLearnPy, []byte("\n\n_main()\n"))
+	forkLearnPy []byte
+	//go:embed runtime/importwarn.py
+	forkImportWarnPy []byte
+	forkTemplate     = slices.Concat(forkTemplatePy, []byte("\n\n"), forkLearnPy, []byte("\n\n"), forkImportWarnPy,
+		[]byte("\n\n_main()\n"))
 )
 
 // ForkTemplate is what a fork template needs from this package: its

@@ -6,10 +6,12 @@ package main
 // one of them wrong.
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,6 +284,94 @@ func TestForkLearnedImportStartsThread(t *testing.T) {
 	}
 	if n := strings.Count(logs, "started a thread"); n != 1 {
 		t.Errorf("the module was imported into %d templates, want 1 (then denied)", n)
+	}
+}
+
+// TestForkLearnedImportWarns: library modules whose import warns are
+// learned like any other (a sub-template forks the scripts' requests), and
+// each script still gets the import warnings a new process would print,
+// through its own filters (testdata/cgi-bin/forkmode/warnfirst.py and
+// warnlib.py share one sub-template): sre_parse's DeprecationWarning at
+// warnfirst.py's own import line, at the library's line for warnlib.py
+// (which shows all warnings), once a request each, and neither script
+// finds sre_parse loaded before its imports.
+func TestForkLearnedImportWarns(t *testing.T) {
+	if pythonMajorMinor() != debianPythonVersion(t) {
+		t.Skip("installs a module in Debian's python3's /usr/local dist-packages")
+	}
+	lib := "/usr/local/lib/python" + pythonMajorMinor() + "/dist-packages"
+	mod := filepath.Join(lib, "warmcgi_test_imports_sre_parse.py")
+	// The library notes the pid of each process that runs its code: a
+	// sub-template that imported it, or a child that imports it itself.
+	// (The scripts run as another user: a file anyone may append to.)
+	f, err := os.CreateTemp("", "warmcgi-imported-in-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := f.Name()
+	f.Close()
+	t.Cleanup(func() { os.Remove(ran) })
+	if err := os.Chmod(ran, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf("import sre_parse  # noqa: F401\nimport os\nwith open(%q, \"a\") as f:\n    f.write(\"%%d\\n\" %% os.getpid())\n", ran)
+	if err := os.WriteFile(mod, []byte(src), 0o644); err != nil {
+		t.Skipf("cannot install a module in %s: %v", lib, err)
+	}
+	t.Cleanup(func() { os.Remove(mod) })
+	p := startWarmcgiProcess(t, testdataCGIBin(t), "--isolation", "fork", "-w", "1")
+	get0 := getter(t, p.url)
+	template := strings.TrimSpace(get0("forkmode/ppid.py"))
+	runs := map[string]int{}
+	get := func(script string) (had, parent string) {
+		t.Helper()
+		runs[script]++
+		f := strings.Fields(get0("forkmode/" + script))
+		if len(f) != 4 || f[0] != "had" {
+			t.Fatalf("%s: %q", script, f)
+		}
+		return f[2], f[3]
+	}
+	for _, script := range []string{"warnfirst.py", "warnlib.py"} {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			had, parent := get(script)
+			if had != "False" {
+				t.Fatalf("%s: sre_parse was loaded before its import", script)
+			}
+			if parent != template {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still forks from the template %s: its modules were not learned", script, template)
+			}
+		}
+		for range 2 {
+			had, parent := get(script)
+			if had != "False" || parent == template {
+				t.Fatalf("%s: had sre_parse %s, forked from %s (template %s)", script, had, parent, template)
+			}
+			// Its parent, the sub-template, imported the library.
+			if b, err := os.ReadFile(ran); err != nil || !slices.Contains(strings.Fields(string(b)), parent) {
+				t.Fatalf("%s forked from %s, which did not import the library (imported in: %q %v)", script, parent, b, err)
+			}
+		}
+	}
+	const warning = ": DeprecationWarning: module 'sre_parse' is deprecated"
+	want := map[string]int{
+		"warnfirst.py:11" + warning:                     runs["warnfirst.py"],
+		"warmcgi_test_imports_sre_parse.py:1" + warning: runs["warnlib.py"],
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		logs, ok := p.stderr.String(), true
+		for w, n := range want {
+			ok = ok && strings.Count(logs, w) == n
+		}
+		if ok && strings.Count(logs, warning) == runs["warnfirst.py"]+runs["warnlib.py"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want the warning %v times each, one per request:\n%s", want, logs)
+		}
 	}
 }
 

@@ -23,6 +23,10 @@
 # imported is denied; one that starts a thread ends the sub-template, and
 # another is made without it.
 _SUBS_MAX = 8
+# What runtime/importwarn.py, sent after this file, takes from the runtime.
+from _thread import get_ident as _get_ident  # noqa: E402
+from importlib.machinery import PathFinder as _PathFinder  # noqa: E402
+
 _learn_dir = ""
 _learn_seen = 0  # bytes of "learned" read so far
 _lib_dirs = tuple(os.path.join(p, "") for p in sys.path if p)
@@ -75,7 +79,14 @@ def _learn_deny(name):
 
 
 def _learn_import(name):
-    """Import a learned module into a sub-template; False if denied."""
+    """Import a learned module into a sub-template; False if denied.
+    The warnings its import emits, and those of every module it loads, are
+    recorded as the embedded runtime records them (runtime/importwarn.py,
+    sent after this file), not shown: a child takes those modules out of
+    sys.modules (_warn_stash), and a script that imports one gets it back
+    with its warnings, through the script's filters, as a new process
+    would emit them (cgi's DeprecationWarning for a script that imports it
+    itself, nothing for one whose Django imported it first)."""
     import importlib
     import threading
 
@@ -83,19 +94,19 @@ def _learn_import(name):
     with open(importing, "wb") as f:
         f.write(name.encode())
     ok = True
-    before = set(sys.modules)
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        try:
-            importlib.import_module(name)
-        except BaseException:
-            ok = False
-    if seen:
-        # Its warnings are the script's to see, and those of every module
-        # its import loaded (smtpd's asyncore): they all go, each learned
-        # again on its own if it does not warn.
-        ok = False
-        _learn_drop([n for n in sys.modules if n not in before])
+    _import_machinery(_learn_load)
+    boot = sys.modules["_frozen_importlib"]
+    _learn_orig[0] = boot._load_unlocked
+    boot._load_unlocked = _learn_load
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # recorded by importwarn.py's entry ahead of this one
+            try:
+                importlib.import_module(name)
+            except BaseException:
+                ok = False
+    finally:
+        boot._load_unlocked = _learn_orig[0]
     os.unlink(importing)
     if not ok:
         _learn_deny(name)
@@ -107,17 +118,24 @@ def _learn_import(name):
     return ok
 
 
-def _learn_drop(names):
-    """Take the modules names out of the template, and off their packages."""
-    for n in names:
-        m = sys.modules.pop(n, None)
-        parent, _, child = n.rpartition(".")
-        p = sys.modules.get(parent) if parent else None
-        if p is not None and getattr(p, child, None) is m:
-            try:
-                delattr(p, child)
-            except AttributeError:
-                pass
+_learn_orig = [None]  # importlib's _load_unlocked while _learn_import wraps it
+
+
+def _learn_load(spec):
+    return _warn_load(spec, _learn_orig[0])
+
+
+def _warn_stash():
+    """In a child, before its script: the modules whose import warned in
+    its sub-template (and those whose import imported one) leave
+    sys.modules, to be imported again, warnings and all (importwarn.py's
+    _WarnFinder, first on sys.meta_path). Those its script never imports
+    stay out, as in a new process that never loaded them; the modules that
+    hold them keep their references."""
+    for name, m in _wmods.items():
+        if sys.modules.get(name) is m:
+            del sys.modules[name]
+            _wstash[name] = m
 
 
 def _learn():
@@ -250,6 +268,8 @@ def _become_sub(sock, names):
     for n in names:
         if n not in sys.modules and n not in _denied:
             _learn_import(n)
+    if _wmods:
+        sys.meta_path.insert(0, _WarnFinder)  # gives a child's stashed modules back (_warn_stash)
     _template_modules = frozenset(sys.modules)
     gc.collect()
     gc.freeze()
@@ -342,7 +362,9 @@ def _learn_report():
         if name == "__main__":
             continue
         if name in _template_modules:
-            break
+            # Not break: a module taken out for its import warnings and
+            # imported again (_warn_stash) comes after the new ones.
+            continue
         # The module's dict as stored: a lazily loaded module (Mercurial's
         # demandimport, importlib's LazyLoader) not yet used is not made
         # to load here, nor counted.

@@ -371,6 +371,7 @@ def _child(sock):
         os.chdir(script_dir)
     except OSError:
         pass
+    _warn_stash()
     main = type(sys)("__main__")
     g = main.__dict__
     g["__file__"] = path
