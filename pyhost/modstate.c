@@ -436,67 +436,6 @@ mstate_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	Py_RETURN_NONE;
 }
 
-/*
- * _mstash(modules, wanted, stash) moves each module of wanted (name ->
- * module) that modules (sys.modules) still holds, as that very module,
- * into stash, and returns the names of wanted whose module is gone or
- * replaced. _munstash(modules, stash) puts back what stash holds unless
- * the request loaded that name again, and empties stash. The modules
- * whose import warned leave sys.modules for every request
- * (importwarn.py): some 130 once a Django page was served, 50 us per
- * request as a Python loop.
- */
-static PyObject *
-mstash(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	PyObject *gone, *name, *mod;
-	Py_ssize_t pos = 0;
-
-	(void)self;
-	if (nargs != 3 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2])) {
-		PyErr_SetString(PyExc_TypeError, "_mstash(dict, dict, dict)");
-		return NULL;
-	}
-	if ((gone = PyList_New(0)) == NULL)
-		return NULL;
-	while (PyDict_Next(args[1], &pos, &name, &mod)) {
-		PyObject *cur = PyDict_GetItemWithError(args[0], name);
-
-		if (cur == mod) {
-			if (PyDict_SetItem(args[2], name, mod) < 0 || PyDict_DelItem(args[0], name) < 0)
-				goto fail;
-			continue;
-		}
-		if ((cur == NULL && PyErr_Occurred()) || PyList_Append(gone, name) < 0)
-			goto fail;
-	}
-	return gone;
-fail:
-	Py_DECREF(gone);
-	return NULL;
-}
-
-static PyObject *
-munstash(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-	PyObject *name, *mod;
-	Py_ssize_t pos = 0;
-
-	(void)self;
-	if (nargs != 2 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
-		PyErr_SetString(PyExc_TypeError, "_munstash(dict, dict)");
-		return NULL;
-	}
-	while (PyDict_Next(args[1], &pos, &name, &mod)) {
-		int r = PyDict_Contains(args[0], name);
-
-		if (r < 0 || (r == 0 && PyDict_SetItem(args[0], name, mod) < 0))
-			return NULL;
-	}
-	PyDict_Clear(args[1]);
-	Py_RETURN_NONE;
-}
-
 static PyMethodDef mstate_defs[] = {
 	{"_mstate_seal", (PyCFunction)(void (*)(void))mstate_seal, METH_FASTCALL, "Note sys.modules as a request leaves it."},
 	{"_mstate_mark", mstate_mark, METH_O, "Mark the start of an import of a module that stays loaded."},
@@ -509,8 +448,6 @@ static PyMethodDef mstate_defs[] = {
 	{"_mstate_track", (PyCFunction)(void (*)(void))mstate_track, METH_FASTCALL,
 	 "Watch a module, its present dict its baseline."},
 	{"_mstate_end", mstate_end, METH_O, "Put back every watched module the request changed."},
-	{"_mstash", (PyCFunction)(void (*)(void))mstash, METH_FASTCALL, "Take modules out of sys.modules for a request."},
-	{"_munstash", (PyCFunction)(void (*)(void))munstash, METH_FASTCALL, "Put back the modules a request did not load again."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -25,7 +25,6 @@
 _SUBS_MAX = 8
 # What runtime/importwarn.py, sent after this file, takes from the runtime.
 from _thread import get_ident as _get_ident  # noqa: E402
-from importlib.machinery import PathFinder as _PathFinder  # noqa: E402
 
 _learn_dir = ""
 _learn_seen = 0  # bytes of "learned" read so far
@@ -82,10 +81,10 @@ def _learn_import(name):
     """Import a learned module into a sub-template; False if denied.
     The warnings its import emits, and those of every module it loads, are
     recorded as the embedded runtime records them (runtime/importwarn.py,
-    sent after this file), not shown: a child takes those modules out of
-    sys.modules (_warn_stash), and a script that imports one gets it back
-    with its warnings, through the script's filters, as a new process
-    would emit them (cgi's DeprecationWarning for a script that imports it
+    sent after this file), not shown: in a child, as in a request of the
+    runtime (_wrequest_begin), the first import of such a module replays
+    its warnings, through the script's filters, as a new process would
+    emit them (cgi's DeprecationWarning for a script that imports it
     itself, nothing for one whose Django imported it first)."""
     import importlib
     import threading
@@ -123,19 +122,6 @@ _learn_orig = [None]  # importlib's _load_unlocked while _learn_import wraps it
 
 def _learn_load(spec):
     return _warn_load(spec, _learn_orig[0])
-
-
-def _warn_stash():
-    """In a child, before its script: the modules whose import warned in
-    its sub-template (and those whose import imported one) leave
-    sys.modules, to be imported again, warnings and all (importwarn.py's
-    _WarnFinder, first on sys.meta_path). Those its script never imports
-    stay out, as in a new process that never loaded them; the modules that
-    hold them keep their references."""
-    for name, m in _wmods.items():
-        if sys.modules.get(name) is m:
-            del sys.modules[name]
-            _wstash[name] = m
 
 
 def _learn():
@@ -265,11 +251,12 @@ def _become_sub(sock, names):
     _sock = sock
     _running, _subs, _subs_by_fd, _paths, _path_key = {}, {}, {}, {}, {}
     _sub_key = frozenset(names)
+    _winstall()  # importwarn.py: the imports' warnings are recorded
     for n in names:
         if n not in sys.modules and n not in _denied:
             _learn_import(n)
-    if _wmods:
-        sys.meta_path.insert(0, _WarnFinder)  # gives a child's stashed modules back (_warn_stash)
+    if not _warned:
+        _wuninstall()  # nothing to replay: the children import as python3 does
     _template_modules = frozenset(sys.modules)
     gc.collect()
     gc.freeze()
@@ -362,9 +349,7 @@ def _learn_report():
         if name == "__main__":
             continue
         if name in _template_modules:
-            # Not break: a module taken out for its import warnings and
-            # imported again (_warn_stash) comes after the new ones.
-            continue
+            break
         # The module's dict as stored: a lazily loaded module (Mercurial's
         # demandimport, importlib's LazyLoader) not yet used is not made
         # to load here, nor counted.

@@ -371,7 +371,7 @@ def _child(sock):
         os.chdir(script_dir)
     except OSError:
         pass
-    _warn_stash()
+    _wrequest_begin()  # importwarn.py: the learned modules' import warnings
     main = type(sys)("__main__")
     g = main.__dict__
     g["__file__"] = path
@@ -487,6 +487,7 @@ def _exit_status(e):
 
 def _report(e):
     """An uncaught exception, through sys.excepthook as PyErr_Print does."""
+    _strip_import_frames(e)  # importwarn.py: a sub-template's __import__
     tb = e.__traceback__
     sys.last_type, sys.last_value, sys.last_traceback = type(e), e, tb
     hook = sys.excepthook

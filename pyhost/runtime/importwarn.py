@@ -4,11 +4,14 @@
 # and all, never runs again. So the warnings a kept module's import emits
 # are recorded as it loads (in a request, at start-up or preload: whatever
 # the filters then), and a later request that imports it again gets them
-# again, through its own filters at that moment: the modules whose import
-# warned are out of sys.modules while a request runs (_wstash), and
-# _WarnFinder gives one back, replaying its warnings, when the request
-# imports it. A module whose import imported another that warned replays
-# that one's too, unless the request has imported it already.
+# again, through its own filters at that moment: while a request runs,
+# __import__ and importlib's _find_and_load see each import of a module
+# whose import warned (the module stays loaded), and the first in the
+# request replays its warnings (_rimport). A module whose import imported
+# another that warned replays that one's too, unless the request has
+# imported it already. (The modules were taken out of sys.modules for
+# each request before: some 400 once Mercurial and Django were loaded,
+# 50 us a request to take out and put back.)
 #
 # Warnings are attributed as CPython does: relative to the import
 # statement (stacklevel=2 names the importing line and its module, so
@@ -49,7 +52,9 @@ def _external(f):
 # (filename, lineno, module) between its import statement and this one's.
 _warned = {}  # module name -> events of its import (only those that warned)
 _wmods = {}  # module name -> the module _warned[name] belongs to
-_wstash = {}  # module name -> module: out of sys.modules in this request
+_wdone = set()  # the names of _warned the request has imported (replayed or loaded)
+_wtop = set()  # the top-level names of _warned's
+_wactive = [False]  # a request runs: its imports of _warned's modules replay
 _wstacks = {}  # thread ident -> imports it is recording, innermost last: [events, frame, chain]
 _wpending = [None, None, None]  # text, module, category of the warning being filtered
 _wentry = [None]  # the recording filter while any import is recorded
@@ -121,43 +126,11 @@ def _wrecord(cap, text, module, category):
 # request, or at start-up) loads no more, but a new process would load it
 # there: its import is noted as well, so that a later request that has
 # not imported it yet gets its warnings with this module's. Seen through
-# __import__ and importlib's _find_and_load, replaced only while an import
-# is recorded.
+# __import__ and importlib's _find_and_load (_rimport, _rfind), which also
+# replay a request's imports of loaded modules (below).
 _base_import = builtins.__import__
 _bootstrap = sys.modules["_frozen_importlib"]
 _base_find = _bootstrap._find_and_load
-
-
-def _wimport(name, globals=None, locals=None, fromlist=(), level=0):
-    if _warned:
-        try:
-            if level:
-                pkg = (globals or {}).get("__package__")
-                if pkg is None:
-                    pkg = (globals or {}).get("__name__", "")
-                    if (globals or {}).get("__path__") is None:
-                        pkg = pkg.rpartition(".")[0]
-                name_abs = _bootstrap._resolve_name(name, pkg, level)
-            else:
-                name_abs = name
-            parts = name_abs.split(".")
-            names = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-            names += [name_abs + "." + f for f in fromlist or () if isinstance(f, str) and f != "*"]
-            for n in names:
-                if n in _warned and n in sys.modules:
-                    _wloaded(n)
-        except Exception:
-            pass
-    return _base_import(name, globals, locals, fromlist, level)
-
-
-def _wfind(name, import_):
-    if name in _warned and name in sys.modules:
-        try:
-            _wloaded(name)
-        except Exception:
-            pass
-    return _base_find(name, import_)
 
 
 def _wloaded(name):
@@ -186,9 +159,6 @@ def _wcapture():
             chain = tuple(c)
     else:
         stack = _wstacks[ident] = []
-        if builtins.__import__ is _base_import:
-            builtins.__import__ = _wimport
-            _bootstrap._find_and_load = _wfind
         e = _wentry[0]
         if e is None or not any(x is e for x in warnings.filters):
             e = ("default", _WHook(0), _WCat, _WHook(1), 0)
@@ -225,10 +195,6 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
         del _wstacks[ident]
         if not _wstacks:
             _wremove_entry()
-            if builtins.__import__ is _wimport:
-                builtins.__import__ = _base_import
-            if _bootstrap._find_and_load is _wfind:
-                _bootstrap._find_and_load = _base_find
     elif failed:
         if not again:
             stack[-1][0].extend(_wrebase(events, cap[2]))
@@ -238,6 +204,9 @@ def _wcapture_end(cap, name, module, failed=False, again=False):
     if events and not failed:
         _warned[name] = events
         _wmods[name] = module
+        _wtop.add(name.partition(".")[0])
+    if name is not None and not failed:
+        _wdone.add(name)  # loaded (or replayed) in this request: it warned already
 
 
 def _is_extension(module):
@@ -296,22 +265,6 @@ def _warn_load(spec, load):
     return m
 
 
-def _warn_reload(spec, load):
-    """A request imports again a module whose import warned (_WarnLoader
-    replays its warnings); within the import of another module, that one
-    records it as imported."""
-    if not _wstacks.get(_get_ident()):
-        return load(spec)
-    cap = _wcapture()
-    try:
-        m = load(spec)
-    except BaseException:
-        _wcapture_end(cap, None, None, True, True)
-        raise
-    _wcapture_end(cap, spec.name, m, again=True)
-    return m
-
-
 def _wemit(category, text, k):
     """Warn as if from the code k frames out from the import statement."""
     try:
@@ -323,7 +276,7 @@ def _wemit(category, text, k):
 
 def _wemit_at(category, text, filename, lineno, module):
     """Warn as if from filename:lineno in module."""
-    m = sys.modules.get(module) or _wstash.get(module)
+    m = sys.modules.get(module)
     g = m.__dict__ if type(m) is type(sys) else None
     registry = g.setdefault("__warningregistry__", {}) if g is not None else None
     try:
@@ -340,16 +293,13 @@ def _wreplay(events, ctx):
         kind = e[0]
         if kind == "m":
             name = e[1]
-            m = _wstash.pop(name, None)
-            if m is None:
+            if name in _wdone or name not in _warned:
                 continue  # imported already in this request
-            sys.modules.setdefault(name, m)
+            _wdone.add(name)
             try:
-                _wreplay(_warned.get(name, ()), e[2] + ctx)
+                _wreplay(_warned[name], e[2] + ctx)
             except BaseException:
-                if sys.modules.get(name) is m:
-                    del sys.modules[name]
-                _wstash[name] = m
+                _wdone.discard(name)
                 raise
         elif kind == "r" and e[3] >= len(ctx):
             _wemit(e[1], e[2], e[3] - len(ctx))
@@ -360,50 +310,130 @@ def _wreplay(events, ctx):
             _wemit_at(e[1], e[2], e[3], e[4], e[5])
 
 
-class _WarnFinder:
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        m = _wstash.get(name)
-        if m is None:
-            return None
-        spec = m.__dict__.get("__spec__")
-        origin = getattr(spec, "origin", None)
-        if getattr(spec, "has_location", False):
-            # The script's own directory may hold a module of that name.
-            found = _PathFinder.find_spec(name, path)
-            if found is None or found.origin != origin:
-                return None
-        from importlib.util import spec_from_loader  # lazy: loaded by then anyway
-
-        return spec_from_loader(name, _WarnLoader(name, m), origin=origin,
-                                is_package=m.__dict__.get("__path__") is not None)
+def _wnames(name, globals, fromlist, level):
+    """The modules an import statement imports, absolute, parents first."""
+    if level:
+        pkg = (globals or {}).get("__package__")
+        if pkg is None:
+            pkg = (globals or {}).get("__name__", "")
+            if (globals or {}).get("__path__") is None:
+                pkg = pkg.rpartition(".")[0]
+        name = _bootstrap._resolve_name(name, pkg, level)
+    parts = name.split(".")
+    names = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    if fromlist:
+        names += [name + "." + f for f in fromlist if isinstance(f, str) and f != "*"]
+    return names
 
 
-class _WarnLoader:
-    def __init__(self, name, module):
-        self.name = name
-        self.module = module
-
-    def create_module(self, spec):
-        return self.module
-
-    def exec_module(self, module):
-        _wreplay(_warned.get(self.name, ()), ())
-        _wstash.pop(self.name, None)
-
-
-def _wstash_all():
-    """As a request starts: the modules whose import warned leave
-    sys.modules, to be imported (and warn) again."""
-    for name in _mstash(sys.modules, _wmods, _wstash):  # modstate.c
-        del _wmods[name]
-        _warned.pop(name, None)
-
-
-def _wunstash():
-    """As a request ends: the modules it did not import go back."""
-    _munstash(sys.modules, _wstash)  # modstate.c
+def _wtouch(name):
+    """An import reaches name, a loaded module whose import warned: in a
+    request, the first replays its warnings; within the import of another
+    module it is recorded as that one's (its warnings discarded there)."""
+    stack = _wstacks.get(_get_ident())
+    if not _wactive[0] or name in _wdone:
+        if stack:
+            _wloaded(name)
+        return
+    cap = _wcapture() if stack else None
+    _wdone.add(name)
+    try:
+        _wreplay(_warned[name], ())
+    except BaseException:
+        _wdone.discard(name)
+        if cap is not None:
+            _wcapture_end(cap, None, None, True, True)
+        raise
+    if cap is not None:
+        _wcapture_end(cap, name, _wmods.get(name), again=True)
 
 
-_import_machinery(_wimport, _wfind, _wloaded, _warn_load, _warn_reload, _wreplay, _WarnFinder.find_spec, _WarnLoader.create_module,
-                  _WarnLoader.exec_module)
+def _wcheck(names):
+    for n in names:
+        if n in _warned:
+            m = sys.modules.get(n)
+            if m is None:
+                continue  # not loaded: its import runs, and warns, again
+            if m is not _wmods.get(n):
+                _warned.pop(n, None)  # replaced: a new import, recorded anew
+                _wmods.pop(n, None)
+                continue
+            _wtouch(n)
+
+
+def _rimport(name, globals=None, locals=None, fromlist=(), level=0):
+    if (_wactive[0] or _wstacks) and (level or name.partition(".")[0] in _wtop):
+        try:
+            names = _wnames(name, globals, fromlist, level)
+        except Exception:
+            names = ()
+        _wcheck(names)
+    return _base_import(name, globals, locals, fromlist, level)
+
+
+def _rfind(name, import_):
+    if name in _warned and (_wactive[0] or _wstacks) and name in sys.modules:
+        _wcheck((name,))
+    return _base_find(name, import_)
+
+
+def _winstall():
+    """__import__ and importlib's _find_and_load see every import from now
+    on (at start-up: before the baselines are taken)."""
+    builtins.__import__ = _rimport
+    _bootstrap._find_and_load = _rfind
+
+
+def _wuninstall():
+    if builtins.__import__ is _rimport:
+        builtins.__import__ = _base_import
+    if _bootstrap._find_and_load is _rfind:
+        _bootstrap._find_and_load = _base_find
+
+
+def _wrequest_begin():
+    """As a request starts: its imports replay what they would emit."""
+    _wdone.clear()
+    _wactive[0] = True
+
+
+def _wrequest_end():
+    _wactive[0] = False
+    _wdone.clear()
+
+
+def _import_frame(tb):
+    fn = tb.tb_frame.f_code.co_filename
+    return fn.startswith("<frozen importlib._bootstrap") or fn == _INTERNAL
+
+
+def _strip_import_frames(e):
+    """Leave the import system's frames out of the tracebacks of e and the
+    exceptions it chains, as python3 does for an exception raised through
+    an import: importlib's, and the runtime's named as import machinery
+    (_rimport, _rfind, the loaders' wrappers). Kept when the exception was
+    raised in them (not an ImportError: python3 keeps those too). For the
+    uncaught exception's report (run.py, fork/template.py)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        tb = e.__traceback__
+        last = tb
+        while last is not None and last.tb_next is not None:
+            last = last.tb_next
+        if tb is not None and (isinstance(e, ImportError) or not _import_frame(last)):
+            head, prev = tb, None
+            while tb is not None:
+                if _import_frame(tb):
+                    if prev is None:
+                        head = tb.tb_next
+                    else:
+                        prev.tb_next = tb.tb_next
+                else:
+                    prev = tb
+                tb = tb.tb_next
+            e.__traceback__ = head
+        e = e.__cause__ or e.__context__
+
+
+_import_machinery(_wloaded, _warn_load, _wreplay, _wtouch, _wcheck, _rimport, _rfind)

@@ -103,9 +103,10 @@ def _stamp(path):
 
 def _importing_package():
     """The top-level name of the installed package whose code is importing
-    (importlib's own frames skipped), or None."""
+    (importlib's own frames skipped, and the runtime's named as import
+    machinery: importwarn.py's __import__), or None."""
     f = sys._getframe(3)
-    while f is not None and (f.f_code.co_filename.startswith("<frozen")
+    while f is not None and (f.f_code.co_filename.startswith("<frozen") or _is_internal(f)
                              or f.f_globals.get("__name__", "").startswith("importlib")):
         f = f.f_back
     if f is None or not f.f_code.co_filename.startswith(_installed):
@@ -269,8 +270,6 @@ def _watch_load(orig):
     kept = _modules_import_with(orig)
 
     def _load_unlocked(spec):
-        if type(spec.loader) is _WarnLoader:
-            return _warn_reload(spec, orig)  # importwarn.py
         try:
             if _cur[1] is not None and _user_spec(spec):
                 m = _hold_import(spec, orig)
@@ -287,7 +286,7 @@ def _watch_load(orig):
                 _wrap_logging_config(m)
             return m
         except BaseException:
-            if _cur[1] is not None and spec.name not in _wstash:
+            if _cur[1] is not None:
                 _import_failed.append(spec.name)
             raise
     return _load_unlocked
@@ -332,6 +331,7 @@ def _modules_import_with(orig):
 
 
 def _install_import_watch():
+    _winstall()  # importwarn.py
     bootstrap = sys.modules.get("_frozen_importlib")
     if bootstrap is not None and hasattr(bootstrap, "_load_unlocked"):
         bootstrap._load_unlocked = _watch_load(bootstrap._load_unlocked)
@@ -460,7 +460,6 @@ def _install_modules():
     _SourceFileLoader.get_code = _get_code
     _install_import_watch()
     sys.meta_path.append(_PylibFinder)
-    sys.meta_path.insert(0, _WarnFinder)
     if _MODULES == "purge":
         sys.meta_path.insert(0, _HeldFinder)
     if not _MAIN:

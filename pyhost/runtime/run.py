@@ -155,6 +155,8 @@ def _report(e):
     if tb is not None:
         tb = tb.tb_next  # drop _run's own frame: the script's is first
     e.__traceback__ = tb
+    _strip_import_frames(e)
+    tb = e.__traceback__
     hook = sys.excepthook
     try:
         hook(type(e), e, tb)
@@ -195,15 +197,15 @@ def _begin(path, stamp, env, args, body, stream, own_cwd, reader):
     _script[0] = path
     if _held and path in _owners:
         _check_held()
-    # Before the stashes below take modules out of sys.modules: as the last
-    # request left it, sys.modules is unchanged, so only the watched dicts
-    # are looked at (a stash first made every module a new one, and the
-    # stashed ones' baselines were dropped and taken again each request).
+    # Before the held modules' stash below takes modules out of
+    # sys.modules: as the last request left it, sys.modules is unchanged,
+    # so only the watched dicts are looked at (a stash first made every
+    # module a new one, and the stashed ones' baselines were dropped and
+    # taken again each request).
     _modules_begin()
     if _held:
         _stash_held(path)
-    if _wmods:
-        _wstash_all()
+    _wrequest_begin()  # importwarn.py
     # Requests run on the thread that owns the interpreter (in main mode,
     # each worker's own thread state of the main interpreter): the
     # watchdog, emulated signals and the stdio routing follow this one,
@@ -323,8 +325,7 @@ def _end(out, err, src, marker, g):
         _purge_modules(marker)
     if _stash:
         _unstash_held()
-    if _wstash:
-        _wunstash()
+    _wrequest_end()
     _group_held(_held_formed[0])
     _held_formed[0] = False
     _restore_interpreter()

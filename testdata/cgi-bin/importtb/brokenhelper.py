@@ -1,0 +1,2 @@
+# A helper whose import fails (importtb.py).
+RATIO = 1 / 0
