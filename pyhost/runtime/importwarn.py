@@ -55,6 +55,7 @@ _wmods = {}  # module name -> the module _warned[name] belongs to
 _wdone = set()  # the names of _warned the request has imported (replayed or loaded)
 _wtop = set()  # the top-level names of _warned's
 _wactive = [False]  # a request runs: its imports of _warned's modules replay
+_wseen = set()  # import statements (name, fromlist, level, importer) checked in this request
 _wstacks = {}  # thread ident -> imports it is recording, innermost last: [events, frame, chain]
 _wpending = [None, None, None]  # text, module, category of the warning being filtered
 _wentry = [None]  # the recording filter while any import is recorded
@@ -363,11 +364,23 @@ def _wcheck(names):
 
 def _rimport(name, globals=None, locals=None, fromlist=(), level=0):
     if (_wactive[0] or _wstacks) and (level or name.partition(".")[0] in _wtop):
-        try:
-            names = _wnames(name, globals, fromlist, level)
-        except Exception:
-            names = ()
-        _wcheck(names)
+        # A statement run again in the request (a framework's imports
+        # inside functions: thousands a Django page) is checked once.
+        key = None
+        if not _wstacks:
+            try:
+                key = (name, tuple(fromlist) if fromlist else None, level,
+                       (globals or {}).get("__name__") if level else None)
+            except TypeError:
+                key = None
+        if key is None or key not in _wseen:
+            try:
+                names = _wnames(name, globals, fromlist, level)
+            except Exception:
+                names = ()
+            _wcheck(names)
+            if key is not None:
+                _wseen.add(key)
     return _base_import(name, globals, locals, fromlist, level)
 
 
@@ -394,12 +407,14 @@ def _wuninstall():
 def _wrequest_begin():
     """As a request starts: its imports replay what they would emit."""
     _wdone.clear()
+    _wseen.clear()
     _wactive[0] = True
 
 
 def _wrequest_end():
     _wactive[0] = False
     _wdone.clear()
+    _wseen.clear()
 
 
 def _import_frame(tb):
