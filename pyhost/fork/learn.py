@@ -1,6 +1,6 @@
 # The fork template's learned imports and sub-templates: fork.go sends
-# template.py, then this, then the call of _main, as one source; the names
-# this uses are template.py's.
+# template.py, then this, then runtime/importwarn.py and the call of
+# _main, as one source; the names this uses are theirs.
 
 # ---------------------------------------------------------------------
 # Learned imports: a child reports the library modules (standard library
@@ -19,9 +19,10 @@
 # death): "learned" (records "path\0names\0", appended by children),
 # "deny" (never again) and "importing.PID" (the import under way in a
 # sub-template: one that dies there denies it). A module that starts a
-# thread (a template must stay single-threaded), fails or warns when
-# imported is denied; one that starts a thread ends the sub-template, and
-# another is made without it.
+# thread (a template must stay single-threaded) or fails when imported is
+# denied; one that starts a thread ends the sub-template, and another is
+# made without it. A module whose import warns is kept, its warnings
+# replayed in the children (_learn_import).
 _SUBS_MAX = 8
 # What runtime/importwarn.py, sent after this file, takes from the runtime.
 from _thread import get_ident as _get_ident  # noqa: E402
@@ -93,7 +94,6 @@ def _learn_import(name):
     with open(importing, "wb") as f:
         f.write(name.encode())
     ok = True
-    _import_machinery(_learn_load)
     boot = sys.modules["_frozen_importlib"]
     _learn_orig[0] = boot._load_unlocked
     boot._load_unlocked = _learn_load
@@ -252,6 +252,7 @@ def _become_sub(sock, names):
     _running, _subs, _subs_by_fd, _paths, _path_key = {}, {}, {}, {}, {}
     _sub_key = frozenset(names)
     _winstall()  # importwarn.py: the imports' warnings are recorded
+    _import_machinery(_learn_load)
     for n in names:
         if n not in sys.modules and n not in _denied:
             _learn_import(n)
