@@ -45,7 +45,7 @@ type job[I Interpreter] struct {
 	// on first need and reused.
 	timer, spill *time.Timer
 	// enqueued is when the job joined the queue (since Pool.epoch), with
-	// Spill and Parallel. Guarded by Pool.mu.
+	// Spill. Guarded by Pool.mu.
 	enqueued time.Duration
 }
 

@@ -210,7 +210,7 @@ func (p *Pool[I]) Do(ctx context.Context, fn func(ip I)) error {
 		p.rejected.Add(1)
 		return ErrQueueFull
 	}
-	if p.parallel && p.spill > 0 {
+	if p.spill > 0 {
 		j.enqueued = time.Since(p.epoch)
 	}
 	p.queue.push(j)

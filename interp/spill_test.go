@@ -65,44 +65,57 @@ func TestSpillAfterDelay(t *testing.T) {
 	}
 }
 
-// TestSpillNotAroundBusyCore: a waiting job stays queued while the busy
-// worker keeps a core busy (interpreters that share one lock).
-func TestSpillNotAroundBusyCore(t *testing.T) {
+// TestSpillWaitsTurnAroundBusyCore: a waiting job stays queued while the
+// busy worker keeps a core busy (interpreters that share one lock), but
+// only for its turn (spillTurn Spills): then it goes to the idle worker,
+// while the busy one still computes.
+func TestSpillWaitsTurnAroundBusyCore(t *testing.T) {
 	withSpin(t, 0, 0)
 	if threadCPU(gettid()) < 0 {
 		t.Skip("threads' CPU time is not known here")
 	}
-	p, _ := newPool(t, Options{Workers: 2, Spill: 50 * time.Millisecond})
+	const spill = 40 * time.Millisecond
+	p, _ := newPool(t, Options{Workers: 2, Spill: spill})
 	started := make(chan struct{})
 	var first *fakeInterp
 	var share float64
+	var spinEnd time.Time
 	done := make(chan error, 1)
 	go func() {
 		done <- p.Do(context.Background(), func(ip *fakeInterp) {
 			first = ip
 			close(started)
-			// Spin for 500 ms of wall time, as a CPU-bound script.
+			// Spin for a second of wall time, as a CPU-bound script.
 			tid, t0, c0 := gettid(), time.Now(), threadCPU(gettid())
-			for time.Since(t0) < 500*time.Millisecond {
+			for time.Since(t0) < time.Second {
 			}
 			share = float64(threadCPU(tid)-c0) / float64(time.Since(t0))
+			spinEnd = time.Now()
 		})
 	}()
 	<-started
 	var second *fakeInterp
-	if err := p.Do(context.Background(), func(ip *fakeInterp) { second = ip }); err != nil {
+	var ran time.Time
+	asked := time.Now()
+	if err := p.Do(context.Background(), func(ip *fakeInterp) { second, ran = ip, time.Now() }); err != nil {
 		t.Fatal(err)
 	}
 	if err := recv(t, done, "the spinning Do"); err != nil {
 		t.Fatal(err)
 	}
-	// The pool looks at windows of 25 ms or more: with 98% of a core
+	if second == first {
+		t.Fatalf("the waiting job waited for the busy worker (%.0f%% of a core) to finish", share*100)
+	}
+	if !ran.Before(spinEnd) {
+		t.Errorf("the waiting job ran after the busy one ended")
+	}
+	// The pool looks at windows of 20 ms or more: with 98% of a core
 	// over the whole spin, no window falls below 76%.
 	if share < 0.98 {
 		t.Skipf("the spinning job got only %.0f%% of a core: the machine is too busy to tell", share*100)
 	}
-	if second != first {
-		t.Errorf("the waiting job went to the idle worker while the busy one used %.0f%% of a core", share*100)
+	if waited := ran.Sub(asked); waited < spillTurn*spill*3/4 {
+		t.Errorf("the waiting job went to the idle worker after %v, while the busy one used %.0f%% of a core; want about its turn, %v", waited, share*100, spillTurn*spill)
 	}
 }
 

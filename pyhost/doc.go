@@ -40,4 +40,13 @@
 // Settings are data: NewInterp passes InterpOptions as a ph_options struct,
 // and C sets them as the runtime's globals before the runtime's Python
 // source runs in the interpreter's _warmcgi module (module.c).
+//
+// The GIL, where sub-interpreters share it (before 3.13): the C layer
+// starts two threads of its own with the first sub-interpreter
+// (gilswitch.c). The referee asks the interpreter whose thread has held the
+// GIL for a switch interval to let go of it when a thread of another
+// interpreter waits; CPython before 3.13 asks only the waiter's own. It is
+// the one file that reads CPython's internal structures (the GIL's state
+// and each interpreter's drop request), and it reads and writes only the
+// interpreters C has made and not yet ended.
 package pyhost

@@ -306,6 +306,7 @@ ph_interp_new(const ph_options *o, ph_interp **out, char *errbuf, size_t errlen)
 	ip->interp = PyThreadState_GetInterpreter(ts);
 	ip->owner = pthread_self();
 	ip->ts = ts;
+	ph_gil_track(ip->interp);
 	PyEval_SaveThread();
 
 	/* Leave this thread's main-interpreter state detached, as it was. */
@@ -533,6 +534,7 @@ ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 	own_cwd = pin_thread(req->chdir);
 	if (ip->in_main)
 		pthread_mutex_lock(&main_mu);
+	ph_gil_running(1);
 	PyEval_RestoreThread(ip->ts);
 	Py_CLEAR(ip->last);
 	Py_CLEAR(ip->errtext);
@@ -569,6 +571,7 @@ ph_exec(ph_interp *ip, const ph_request *req, ph_result *res)
 		}
 	}
 	PyEval_SaveThread();
+	ph_gil_running(-1);
 	if (ip->in_main)
 		pthread_mutex_unlock(&main_mu);
 	/* The script ran in its own directory; the thread goes back to the
@@ -613,6 +616,7 @@ ph_interp_free(ph_interp *ip)
 		free(ip);
 		return PH_ELEFT;
 	}
+	ph_gil_untrack(ip->interp);
 	Py_EndInterpreter(ip->ts);
 #if PY_VERSION_HEX < 0x030C0000
 	/* Before 3.12 Py_EndInterpreter returns holding the GIL with no thread state. */

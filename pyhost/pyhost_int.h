@@ -30,6 +30,18 @@ void ph_budget_install(void);
 void ph_budget_begin(void);
 void ph_budget_end(void);
 
+/*
+ * gilswitch.c: fair GIL switching between sub-interpreters that share the
+ * GIL (before 3.13). ph_gil_track and ph_gil_untrack name the interpreters
+ * the referee may ask to drop the GIL (untrack before Py_EndInterpreter);
+ * ph_gil_running counts the requests running; ph_gil_forced_switches is
+ * how many times the referee asked.
+ */
+void ph_gil_track(PyInterpreterState *interp);
+void ph_gil_untrack(PyInterpreterState *interp);
+void ph_gil_running(int delta);
+unsigned long ph_gil_forced_switches(void);
+
 /* ph_set_error formats a message into buf (n bytes), if there is one. */
 void ph_set_error(char *buf, size_t n, const char *fmt, ...);
 
