@@ -17,18 +17,18 @@ func (p *Pool[I]) anyBusy() bool {
 // spillTo gives a job that has waited Spill in the queue to an idle
 // worker, if there is one, the job is still queued, and the busy workers
 // leave the lock they share free (their threads used less than spillBusy
-// of a core since the last look) or the job has waited its turn
-// (spillTurn Spills). Workers that keep the CPU busy with short jobs
-// would only take turns with one more; workers waiting on I/O leave room
-// for it; a worker busy with a long job would keep every job queued
-// behind it waiting until it ends.
+// of a core since the last look) or each runs a long job (spillLong).
+// Workers that keep the CPU busy with short jobs would only take turns
+// with one more, losing time at each hand-over of the lock; workers
+// waiting on I/O leave room for it; a worker busy with a long job would
+// keep every job queued behind it waiting until it ends.
 func (p *Pool[I]) spillTo(j *job[I]) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if j.state.Load() != stateQueued || len(p.hot)+len(p.cold) == 0 {
 		return
 	}
-	if !p.parallel && !p.waitedTurn(j) && p.cpuShare() >= spillBusy {
+	if !p.parallel && !p.longJobs() && p.cpuShare() >= spillBusy {
 		return
 	}
 	w := p.popIdle()
@@ -44,32 +44,50 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 
 // crowded reports, with Spill, whether the busy workers are enough for
 // the queued jobs: where they share a lock, while their threads keep it
-// busy and the oldest queued job has not waited its turn; where they run
+// busy with short jobs; where they run
 // in parallel, while the oldest queued job has waited less than Spill/2.
 // p.mu must be held, and the queue not empty.
 func (p *Pool[I]) crowded() bool {
 	if p.parallel {
 		return time.Since(p.epoch)-p.queue.head.enqueued < p.spill/2
 	}
-	return !p.waitedTurn(p.queue.head) && p.cpuShare() >= spillBusy
+	return !p.longJobs() && p.cpuShare() >= spillBusy
 }
 
 // spillBusy is the share of a core the workers' threads may use for a
 // waiting job to go to an idle worker (Spill).
 const spillBusy = 0.6
 
-// spillTurn is how many Spills a job waits, at most, for busy workers
-// that share a lock with an idle one: then it goes to the idle worker
-// whatever their CPU use, and takes turns with them for the lock (one
-// that a long job holds is handed over every switch interval: pyhost's
+// spillLong is how long a job runs before it counts as long: then, where
+// the workers share a lock, the jobs queued behind its worker go to an
+// idle one whatever its CPU use, and take turns with it for the lock (a
+// long job's thread hands it over every switch interval: pyhost's
 // gilswitch.c). Without it a script computing for a second kept every
-// request queued behind its worker waiting for that second.
-const spillTurn = 5
+// request queued behind its worker waiting for that second; jobs shorter
+// than this still run one after another on one thread (cpu5ms.py at -c 8
+// lost 10-45% of its rate when two workers took turns at every job).
+const spillLong = 50 * time.Millisecond
 
-// waitedTurn reports whether j has waited spillTurn Spills in the queue.
-// p.mu must be held.
-func (p *Pool[I]) waitedTurn(j *job[I]) bool {
-	return time.Since(p.epoch)-j.enqueued >= spillTurn*p.spill
+// longJobs reports whether some worker is busy and every busy worker's
+// job has run spillLong or more. p.mu must be held.
+func (p *Pool[I]) longJobs() bool {
+	now := int64(time.Since(p.epoch)) + 1
+	long := false
+	for i := range p.cur {
+		w := p.cur[i].Load()
+		if w == nil {
+			continue
+		}
+		start := w.running.Load()
+		if start <= 0 {
+			continue // idle, or abandoned (another worker has its number)
+		}
+		if now-start < int64(spillLong) {
+			return false
+		}
+		long = true
+	}
+	return long
 }
 
 // cpuShare returns the share of one core the workers' threads used since

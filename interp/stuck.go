@@ -9,18 +9,24 @@ import (
 // jobAbandoned is worker.running of a job given up on.
 const jobAbandoned = -1
 
-// begin marks w's job as started, for the stuck-job watch.
+// begin marks w's job as started, for the stuck-job watch and Spill's
+// long jobs.
 func (p *Pool[I]) begin(w *worker[I]) {
-	if p.stuckAfter > 0 {
+	if p.timed() {
 		w.running.Store(int64(time.Since(p.epoch)) + 1)
 	}
+}
+
+// timed reports whether the pool notes when each job started.
+func (p *Pool[I]) timed() bool {
+	return p.stuckAfter > 0 || p.spill > 0
 }
 
 // ended marks w's job as returned. It reports whether w goes on serving:
 // false when the job had been abandoned and another worker has w's
 // number.
 func (p *Pool[I]) ended(w *worker[I]) bool {
-	if p.stuckAfter == 0 || w.running.Swap(0) != jobAbandoned {
+	if !p.timed() || w.running.Swap(0) != jobAbandoned {
 		return true
 	}
 	// The job was marked abandoned under mu, with given made: wait for

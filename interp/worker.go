@@ -22,7 +22,7 @@ type worker[I Interpreter] struct {
 	mail chan *job[I]
 	// running is when the running job started (time since the pool's
 	// epoch, plus one), 0 while idle, jobAbandoned once the job has been
-	// given up on. Only kept with Options.StuckAfter.
+	// given up on. Only kept with Options.StuckAfter or Spill.
 	running atomic.Int64
 	// detached: the worker's job was abandoned and another worker took
 	// its number; it only closes its interpreter when the job returns.
