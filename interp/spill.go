@@ -44,9 +44,9 @@ func (p *Pool[I]) spillTo(j *job[I]) {
 
 // crowded reports, with Spill, whether the busy workers are enough for
 // the queued jobs: where they share a lock, while their threads keep it
-// busy with short jobs; where they run
-// in parallel, while the oldest queued job has waited less than Spill/2.
-// p.mu must be held, and the queue not empty.
+// busy with short jobs; where they run in parallel, while the oldest
+// queued job has waited less than Spill/2. p.mu must be held, and the
+// queue not empty.
 func (p *Pool[I]) crowded() bool {
 	if p.parallel {
 		return time.Since(p.epoch)-p.queue.head.enqueued < p.spill/2
