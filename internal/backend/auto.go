@@ -82,12 +82,15 @@ type resultRunner interface {
 // On Python 3.11 and 3.12 the sub-interpreters share one GIL, so requests
 // that keep it busy run one at a time whatever the number of workers,
 // while worker processes run them on a core each. A script whose requests
-// take cpuRouteAt of CPU on their thread (a running average of its
-// requests after the first, judged from the cpuRouteAfter-th of them)
-// moves to process mode: there a request costs a few hundred microseconds
-// more, a small price beside milliseconds of work that can then run in
-// parallel. Reading the thread's CPU clock takes two system calls, so
-// once judged light a script is measured on every cpuSample-th request.
+// take cpuRouteAt of CPU on their thread (a running average, judged from
+// the cpuRouteAfter-th measured request) moves to process mode: there a
+// request costs a few hundred microseconds more, a small price beside
+// milliseconds of work that can then run in parallel. A run that compiled
+// the script is not measured: each worker's first run of a script also
+// imports what it uses (with -w 8, eight such runs at once on one GIL took
+// 53 ms each for a script that only sleeps). Reading the thread's CPU
+// clock takes two system calls, so once judged light a script is measured
+// on every cpuSample-th request.
 const (
 	cpuRouteAt    = 2 * time.Millisecond
 	cpuRouteAfter = 3
@@ -170,7 +173,7 @@ func (a *autoBackend) run(ctx context.Context, req *cgienv.Request, fl shebangFl
 	req.Stream = orig
 	needs := info.needs
 	if needs == "" {
-		if measure && err == nil {
+		if info.measured && err == nil {
 			if reason := a.cpuBound(req.Script, info.cpu); reason != "" {
 				a.route(req.Script, reason) // this request was answered: the next one moves
 			}

@@ -17,7 +17,10 @@ type fakeSub struct {
 	needs  string
 	stream bool
 	cpu    time.Duration // each measured run's CPU time
-	runs   int
+	// compiles: the first runs that compile the script (a fresh worker's),
+	// whose CPU time is not the script's own
+	compiles int
+	runs     int
 	// measured: whether each run was measured
 	measured []bool
 }
@@ -35,7 +38,11 @@ func (f *fakeSub) run(req *cgienv.Request, cpu time.Duration) (*cgienv.Output, r
 		req.Stream([]byte("Content-Type: text/plain\n\npart"))
 	}
 	f.measured = append(f.measured, cpu != 0)
-	return &cgienv.Output{Stdout: []byte("sub")}, runInfo{needs: f.needs, cpu: cpu}, nil
+	info := runInfo{needs: f.needs}
+	if cpu != 0 && f.runs > f.compiles {
+		info.cpu, info.measured = cpu, true
+	}
+	return &cgienv.Output{Stdout: []byte("sub")}, info, nil
 }
 
 type fakeTarget struct{ runs int }
@@ -113,27 +120,32 @@ func TestAutoTargetFor(t *testing.T) {
 }
 
 // TestAutoCPURoute: on a shared GIL a script moves to process mode once the
-// running average of its requests' CPU time (after the first) reaches
-// cpuRouteAt, judged from the cpuRouteAfter-th of them; a light one, or any script when the GIL is
-// not shared (cpuRoute off), stays.
+// running average of its requests' CPU time reaches cpuRouteAt, judged from
+// the cpuRouteAfter-th measured one (not the first request, nor any run
+// that compiled it); a light one, or any script when the GIL is not shared
+// (cpuRoute off), stays.
 func TestAutoCPURoute(t *testing.T) {
 	tests := []struct {
 		name     string
 		cpuRoute bool
 		cpu      time.Duration
+		compiles int // the first runs compile the script: not counted
 		moveAt   int // the request after which the next goes to process mode; 0: never
 	}{
-		{"heavy", true, 3 * cpuRouteAt, cpuRouteAfter + 1}, // the first is not counted
-		{"light", true, cpuRouteAt / 4, 0},
-		{"own GIL", false, 10 * cpuRouteAt, 0},
+		{"heavy", true, 3 * cpuRouteAt, 1, cpuRouteAfter + 1}, // the first is not counted
+		// Four fresh workers each compile it once (the first request is not
+		// measured anyway).
+		{"heavy, compiled on four workers", true, 3 * cpuRouteAt, 4, cpuRouteAfter + 4},
+		{"light", true, cpuRouteAt / 4, 1, 0},
+		{"own GIL", false, 10 * cpuRouteAt, 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var log bytes.Buffer
-			sub, target := &fakeSub{cpu: tc.cpu}, &fakeTarget{}
+			sub, target := &fakeSub{cpu: tc.cpu, compiles: tc.compiles}, &fakeTarget{}
 			a := &autoBackend{sub: sub, logger: slog.New(slog.NewTextHandler(&log, nil)), cpuRoute: tc.cpuRoute}
 			a.targets[autoExtTarget], a.targets[autoExactTarget] = target, &fakeTarget{}
-			for i := 1; i <= 6; i++ {
+			for i := 1; i <= 9; i++ {
 				req := cgienv.Request{Script: "/cgi-bin/s.py"}
 				out, err := a.run(context.Background(), &req, shebangFlags{})
 				if err != nil {

@@ -88,6 +88,10 @@ func (r *embedded) run(ctx context.Context, req *cgienv.Request, fl shebangFlags
 type runInfo struct {
 	needs string        // why the script needs another mode (pyhost's Result.NeedsMode)
 	cpu   time.Duration // CPU time of the exec on its thread, when measured
+	// measured: cpu was measured and tells the script's own cost. A run
+	// that compiled the script (its first in this interpreter, or after
+	// an edit) also ran its imports, each worker once: not measured.
+	measured bool
 }
 
 // threadCPU is the calling OS thread's CPU time (0 if the clock fails).
@@ -143,7 +147,10 @@ func (r *embedded) runResult(ctx context.Context, req *cgienv.Request, fl sheban
 	case execErr != nil:
 		return nil, runInfo{}, execErr
 	}
-	info := runInfo{needs: res.NeedsMode, cpu: cpu}
+	info := runInfo{needs: res.NeedsMode}
+	if measureCPU && res.Compiled == pyhost.CompileNone {
+		info.cpu, info.measured = cpu, true
+	}
 	if r.rec != nil && res.Compiled != pyhost.CompileNone {
 		r.rec.Compiled(req.Script, res.Compiled == pyhost.CompileReload)
 	}
