@@ -25,23 +25,28 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -buildvcs=false -o /out/warmcgi ./cmd/warmcgi
+# pyhost/pylink.sh links the release's static libpython into the binary, as
+# its python3.X executable is linked (make build does the same). The Debian
+# package of a shared libpython the binary still needs, if any (a Python
+# without a static library), is written to /out/libpython for the runtime.
+RUN eval "$(sh pyhost/pylink.sh static /tmp/pkgconfig)" \
+ && CGO_ENABLED=1 go build -trimpath -buildvcs=false -o /out/warmcgi ./cmd/warmcgi \
+ && { ldd /out/warmcgi | grep -o 'libpython3\.[0-9]*' | head -n 1 >/out/libpython || true; }
 
 FROM ${BASE_IMAGE}
-# python3 brings the standard library scripts import, and names the
-# libpython3.X the binary links (libpython3.13 on trixie, 3.11 on bookworm);
-# tini reaps the orphaned children that CGI scripts leave behind (a
-# container's PID 1 must, or they stay zombies).
+# python3 brings the standard library scripts import, and python3.X, the
+# program name the binary gives Python; a shared libpython3.X only if the
+# binary loads one; tini reaps the orphaned children that CGI scripts leave
+# behind (a container's PID 1 must, or they stay zombies).
 # The user's uid is fixed: Kubernetes' runAsNonRoot can only check a
 # number (examples/kubernetes/deployment.yaml runs as 10001).
+COPY --from=build /out/libpython /tmp/libpython
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 tini \
- && apt-get install -y --no-install-recommends \
-      "libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get install -y --no-install-recommends python3 tini $(cat /tmp/libpython) \
+ && rm -rf /var/lib/apt/lists/* /tmp/libpython \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin warmcgi
 COPY --from=build /out/warmcgi /usr/local/bin/warmcgi
-# Fails the build if the binary does not find its libpython here.
+# Fails the build if the binary does not start Python here.
 RUN warmcgi version
 COPY examples/cgi-bin /cgi-bin
 USER warmcgi

@@ -120,6 +120,17 @@ ph_library_path(void)
 	return info.dli_fname;
 }
 
+int
+ph_python_static(void)
+{
+	Dl_info py, self;
+
+	/* Python's code sits in the same file as this one's. */
+	if (dladdr((void *)Py_GetVersion, &py) == 0 || dladdr((void *)ph_python_static, &self) == 0)
+		return 0;
+	return py.dli_fbase == self.dli_fbase;
+}
+
 const char *
 ph_version(void)
 {

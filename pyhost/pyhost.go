@@ -76,10 +76,18 @@ func initPython(cfg Config) error {
 
 var minorRE = regexp.MustCompile(`^(\d+)\.(\d+)`)
 
+// staticProgram is the python3.X executable of the static libpython this
+// binary was linked with (pyhost/pylink.sh sets it with -ldflags -X).
+var staticProgram string
+
 // programName finds the python executable that belongs to the libpython
 // this binary loaded, so that Python finds its own standard library and
-// not that of another python3 on PATH.
+// not that of another python3 on PATH. A binary that holds its libpython
+// (pylink.sh) was told it when built.
 func programName() string {
+	if C.ph_python_static() != 0 {
+		return staticProgram
+	}
 	lib := C.ph_library_path()
 	if lib == nil {
 		return ""
@@ -106,13 +114,21 @@ func programName() string {
 	}
 }
 
-// LibraryPath returns the file name of the loaded libpython, or "".
+// LibraryPath returns the file name of the loaded libpython, or "" (also
+// when this binary holds it: Static).
 func LibraryPath() string {
+	if Static() {
+		return ""
+	}
 	if lib := C.ph_library_path(); lib != nil {
 		return C.GoString(lib)
 	}
 	return ""
 }
+
+// Static reports whether libpython is linked into this binary
+// (pyhost/pylink.sh) rather than loaded from a shared library.
+func Static() bool { return C.ph_python_static() != 0 }
 
 // Version returns the version of the linked Python (sys.version).
 func Version() string { return C.GoString(C.ph_version()) }

@@ -5,9 +5,10 @@
  *
  * Conventions:
  *   - Every function that can fail returns 0 (PH_OK) or a negative PH_E*
- *     code; where a message is useful it is written to errbuf. The four
- *     queries (ph_library_path, ph_version, ph_own_gil, ph_dict_versions)
- *     cannot fail and return their answer; ph_park returns nothing.
+ *     code; where a message is useful it is written to errbuf. The
+ *     queries (ph_library_path, ph_python_static, ph_version, ph_own_gil,
+ *     ph_dict_versions) cannot fail and return their answer; ph_park
+ *     returns nothing.
  *   - Threads: the thread that creates an interp (ph_interp_new,
  *     ph_main_new) owns it. ph_exec and ph_interp_free must be called on
  *     that thread, one at a time; on any other they return
@@ -64,6 +65,12 @@ typedef struct {
  * dladdr), or NULL. Any thread, any time; the string is static.
  */
 const char *ph_library_path(void);
+
+/*
+ * ph_python_static reports whether libpython is linked into the same file
+ * as this code (pyhost/pylink.sh) rather than loaded as a shared library.
+ */
+int ph_python_static(void);
 
 /* ph_version returns Py_GetVersion(). Any thread, any time; the string is static. */
 const char *ph_version(void);

@@ -91,6 +91,7 @@ func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "warmcgi %s\n", version)
 	fmt.Fprintf(w, "go:      %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "python:  %s\n", oneLine(pythonVersion()))
+	fmt.Fprintf(w, "linked:  %s\n", backend.PythonLinked())
 	fmt.Fprintf(w, "mode:    %s\n", interpreterMode())
 	fmt.Fprintf(w, "runtime: %s\n", backend.RuntimeSpecifics())
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/warmcgi/warmcgi/internal/server"
+	"github.com/warmcgi/warmcgi/pyhost"
 )
 
 func get(t testing.TB, url string) (int, http.Header, string) {
@@ -47,6 +48,15 @@ func TestVersion(t *testing.T) {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}
+	}
+	// How libpython is linked: the binary was built in this test's
+	// environment, as this test binary was (make: pyhost/pylink.sh).
+	want := "linked:  shared libpython"
+	if pyhost.Static() {
+		want = "linked:  static libpython, in this binary"
+	}
+	if !bytes.Contains(out, []byte(want)) {
+		t.Errorf("version output lacks %q:\n%s", want, out)
 	}
 	// What it says of the GIL and the runtime follows the Python's version.
 	var major, minor int

@@ -315,6 +315,18 @@ func PythonVersion() (v string) {
 	return pyhost.Version()
 }
 
+// PythonLinked says how the binary holds libpython (`warmcgi version`):
+// linked into it (pyhost/pylink.sh), or the shared library's file.
+func PythonLinked() string {
+	if pyhost.Static() {
+		return "static libpython, in this binary"
+	}
+	if lib := pyhost.LibraryPath(); lib != "" {
+		return "shared libpython, " + lib
+	}
+	return "shared libpython"
+}
+
 // OwnGIL reports whether sub-interpreters get a GIL each (Python 3.13+).
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
