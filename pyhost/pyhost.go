@@ -126,6 +126,17 @@ func LibraryPath() string {
 	return ""
 }
 
+// Origin names where the linked Python lives: the shared libpython's file,
+// or for a binary that holds its libpython the python3.X executable it
+// came from (staticProgram); "" when unknown. Its standard library sits
+// beside either.
+func Origin() string {
+	if Static() {
+		return staticProgram
+	}
+	return LibraryPath()
+}
+
 // Static reports whether libpython is linked into this binary
 // (pyhost/pylink.sh) rather than loaded from a shared library.
 func Static() bool { return C.ph_python_static() != 0 }

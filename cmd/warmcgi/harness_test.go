@@ -250,7 +250,7 @@ func holdProgressResponse(t testing.TB, baseURL, marker string) (*http.Response,
 // sits beside it): not so for a Python installed under /root, as pyenv
 // does, and then the test servers keep running as root (--allow-root).
 func pythonReachableByOthers() bool {
-	lib := pyhost.LibraryPath()
+	lib := pyhost.Origin() // libpython's file, or a static build's python3.X
 	if lib == "" {
 		return true // linked by the loader from a system path
 	}
@@ -263,7 +263,7 @@ func pythonReachableByOthers() bool {
 func requirePythonReachable(t testing.TB) {
 	t.Helper()
 	if !pythonReachableByOthers() {
-		t.Skipf("skipping: other users cannot read the standard library of %s (a Python under /root?)", pyhost.LibraryPath())
+		t.Skipf("skipping: other users cannot read the standard library of %s (a Python under /root?)", pyhost.Origin())
 	}
 }
 

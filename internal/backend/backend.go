@@ -115,7 +115,7 @@ func New(c Config) (*Dispatcher, error) {
 			if c.User != "" {
 				// The usual cause: a Python installed where the dropped user
 				// cannot read its standard library (a home directory, say).
-				c.Logger.Error("python", "err", err, "hint", "can user "+c.User+" read the standard library of "+pyhost.LibraryPath()+"?")
+				c.Logger.Error("python", "err", err, "hint", "can user "+c.User+" read the standard library of "+pyhost.Origin()+"?")
 			} else {
 				c.Logger.Error("python", "err", err)
 			}
