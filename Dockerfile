@@ -26,9 +26,11 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # pyhost/pylink.sh links the release's static libpython into the binary, as
-# its python3.X executable is linked (make build does the same). The Debian
-# package of a shared libpython the binary still needs, if any (a Python
-# without a static library), is written to /out/libpython for the runtime.
+# its python3.X executable is linked, where it links on its own (bookworm's;
+# not trixie's, which lacks its hash modules' HACL* code): make build does
+# the same. The Debian package of the shared libpython the binary needs
+# then (libpython3.13 on trixie) is written to /out/libpython for the
+# runtime.
 RUN eval "$(sh pyhost/pylink.sh static /tmp/pkgconfig)" \
  && CGO_ENABLED=1 go build -trimpath -buildvcs=false -o /out/warmcgi ./cmd/warmcgi \
  && { ldd /out/warmcgi | grep -o 'libpython3\.[0-9]*' | head -n 1 >/out/libpython || true; }

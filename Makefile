@@ -8,7 +8,8 @@ GO      ?= go
 BIN     ?= bin/warmcgi
 LISTEN  ?= 127.0.0.1:8080
 # PYLINK=static (the default) links that Python's static library into the
-# binary when it ships one, as Debian's python3.X executable is linked:
+# binary when it ships one that links on its own (Debian 12's; not Debian
+# 13's), as Debian's python3.X executable is linked:
 # Python code runs about 10% faster than on the shared libpython (README,
 # Performance). PYLINK=shared, or a Python without one, links
 # libpython3.X.so, its directory in the binary's rpath so that a Python

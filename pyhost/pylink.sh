@@ -4,16 +4,17 @@
 # the Dockerfile.
 #
 # MODE static (the default): link that Python's static library, when it
-# ships one (Debian's libpython3.X-dev does: LIBPL/libpython3.X.a), as its
-# own python3.X executable does. The shared libpython is built as
-# position-independent code; on this project's VM a Mercurial page ran 12%
-# slower on it than in /usr/bin/python3.11 (README, Performance). DIR gets a
-# python3-embed.pc naming the archive, whole, with the libraries Python's
-# Makefile links its executable with (LIBS, MODLIBS, SYSLIBS), and the
-# executable exports its symbols as python3.X does (-Wl,--export-dynamic),
-# so that extension modules find them. Without an archive (a Python built
-# with --enable-shared only), or with MODE shared: the shared libpython,
-# its directory in the rpath.
+# ships one that links on its own (Debian 12's libpython3.11-dev does:
+# LIBPL/libpython3.11.a; Debian 13's and sid's lack code their built-in
+# hash modules call), as its own python3.X executable is linked. The
+# shared libpython is position-independent code; on this project's VM a
+# Mercurial page ran 12% slower on it than in /usr/bin/python3.11 (README,
+# Performance). DIR gets a python3-embed.pc naming the archive, whole,
+# with the libraries Python's Makefile links its executable with (LIBS,
+# MODLIBS, SYSLIBS), and the executable exports its symbols as python3.X
+# does (-Wl,--export-dynamic), so that extension modules find them.
+# Otherwise (no archive, one that does not link on its own, or MODE
+# shared): the shared libpython, its directory in the rpath.
 set -eu
 mode=${1:-static}
 dir=${2:-build/pkgconfig}
@@ -56,8 +57,32 @@ if [ ! -f "$archive" ]; then
   shared
   exit 0
 fi
+# Libraries named by a path relative to Python's build tree (3.13's
+# Modules/_hacl/libHacl_Hash_SHA2.a) are not installed: dropped here.
+kept=
+for l in $libs; do
+  case "$l" in
+  -* | /*) kept="$kept $l" ;;
+  esac
+done
+libs=${kept# }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# The archive must link whole on its own: Debian 13's libpython3.13.a
+# holds the _sha2 module but not the HACL* code it calls, which stayed in
+# that build tree. A test program is linked as Go links the binary (not
+# position-independent); if that fails, the shared library it is.
+cat >"$dir/pylink-test.c" <<'EOF'
+#include <Python.h>
+int main(void) { Py_Initialize(); return Py_FinalizeEx(); }
+EOF
+# shellcheck disable=SC2086 # the flags are words
+if ! ${CC:-gcc} -no-pie -o "$dir/pylink-test" "$dir/pylink-test.c" $(pkg-config --cflags python3-embed) \
+  -Wl,--whole-archive "$archive" -Wl,--no-whole-archive -Wl,--export-dynamic $libs >"$dir/pylink-test.log" 2>&1; then
+  echo "pylink.sh: $archive does not link on its own ($(grep -m1 -E 'error|undefined|cannot find' "$dir/pylink-test.log")): linking the shared libpython" >&2
+  shared
+  exit 0
+fi
 cat >"$dir/python3-embed.pc" <<EOF
 # Written by pyhost/pylink.sh: $python's static library, linked whole.
 Name: Python
