@@ -85,7 +85,7 @@ var staticProgram string
 // not that of another python3 on PATH. A binary that holds its libpython
 // (pylink.sh) was told it when built.
 func programName() string {
-	if C.ph_python_static() != 0 {
+	if Static() {
 		return staticProgram
 	}
 	lib := C.ph_library_path()

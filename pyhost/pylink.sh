@@ -21,22 +21,18 @@ dir=${2:-build/pkgconfig}
 
 libdir=$(pkg-config --variable=libdir python3-embed)
 rpath="-Wl,-rpath,$libdir"
+# shared: the exports for the shared libpython, and the end.
 shared() {
   printf 'export CGO_LDFLAGS=%s\n' "$(quote "$rpath ${CGO_LDFLAGS:-}")"
+  exit 0
 }
 # quote: one single-quoted shell word.
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
-if [ "$mode" != static ]; then
-  shared
-  exit 0
-fi
+[ "$mode" = static ] || shared
 ver=$(pkg-config --modversion python3-embed)
 python=$(pkg-config --variable=prefix python3-embed)/bin/python$ver
-if [ ! -x "$python" ]; then
-  shared
-  exit 0
-fi
+[ -x "$python" ] || shared
 # LIBPL, LIBRARY and the libraries, from the Python that owns the library.
 vars=$("$python" -I -c '
 import sysconfig
@@ -49,14 +45,8 @@ libpl=$(printf '%s\n' "$vars" | sed -n 1p)
 library=$(printf '%s\n' "$vars" | sed -n 2p)
 libs=$(printf '%s\n' "$vars" | sed -n 3p)
 archive=$libpl/$library
-case "$library" in
-*.a) ;;
-*) shared; exit 0 ;;
-esac
-if [ ! -f "$archive" ]; then
-  shared
-  exit 0
-fi
+case "$library" in *.a) ;; *) shared ;; esac
+[ -f "$archive" ] || shared
 # Libraries named by a path relative to Python's build tree (3.13's
 # Modules/_hacl/libHacl_Hash_SHA2.a) are not installed: dropped here.
 kept=
@@ -81,7 +71,6 @@ if ! ${CC:-gcc} -no-pie -o "$dir/pylink-test" "$dir/pylink-test.c" $(pkg-config 
   -Wl,--whole-archive "$archive" -Wl,--no-whole-archive -Wl,--export-dynamic $libs >"$dir/pylink-test.log" 2>&1; then
   echo "pylink.sh: $archive does not link on its own ($(grep -m1 -E 'error|undefined|cannot find' "$dir/pylink-test.log")): linking the shared libpython" >&2
   shared
-  exit 0
 fi
 cat >"$dir/python3-embed.pc" <<EOF
 # Written by pyhost/pylink.sh: $python's static library, linked whole.
@@ -93,7 +82,8 @@ Cflags: $(pkg-config --cflags python3-embed)
 EOF
 # pkg-config's flags pass cgo's checks only when allowed; the export flag
 # goes in CGO_LDFLAGS, which also keys Go's build cache apart from a shared
-# build's (and the library directory, apart from another Python's). The python3.X executable is the program name pyhost gives Python
+# build's (and the library directory, apart from another Python's). The
+# python3.X executable is the program name pyhost gives Python
 # (sys.executable, and where it finds its standard library).
 printf 'export PKG_CONFIG_PATH=%s\n' "$(quote "$dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}")"
 printf 'export CGO_LDFLAGS_ALLOW=%s\n' "$(quote '-Wl,--(no-)?whole-archive')"
