@@ -12,9 +12,13 @@
  * dict that changed during the request back to its baseline.
  *
  * "Changed" is PEP 509's ma_version_tag up to 3.13 (two loads per module,
- * so watching costs about 5 ns per loaded module per request); from 3.14,
- * which has no version, the dict is compared with its baseline by
- * identity (about 2 ns per name).
+ * so watching costs about 5 ns per loaded module per request). 3.14 has no
+ * version: there a dict watcher (PyDict_AddWatcher, 3.12+, what PEP 699
+ * names in the versions' place) tells which watched dicts a request
+ * wrote, so a request's cost follows what it changed, not what is loaded
+ * (comparing every dict with its baseline took about 2 ns per name: 200 µs
+ * a request with 270 modules loaded). Where the interpreter has no
+ * watcher free, dicts are compared.
  *
  * A record is a list [module, dict, version, items]; the runtime (state.py)
  * decides which modules are watched.
@@ -45,6 +49,135 @@ ph_dict_versions(void)
 {
 	return HAVE_VERSION;
 }
+
+/*
+ * Dict watchers, 3.14+. The callback unwatches the dict it is told of and
+ * lists it as dirty; retake watches it again. (On 3.12 and 3.13 the write
+ * that called the callback puts the watcher bits back, so a dict cannot
+ * stop being watched from there; those have versions.) Each interpreter
+ * keeps its own state in its interpreter dict: [watcher id or -1, the
+ * dirty dicts, lost (a dict could not be listed: look at every one next
+ * time), {address of a watched dict: [names]}].
+ */
+#define HAVE_WATCH (PY_VERSION_HEX >= 0x030E0000)
+enum { W_ID, W_DIRTY, W_LOST, W_NAMES, W_LEN };
+
+int
+ph_dict_watch(void)
+{
+	return HAVE_WATCH;
+}
+
+#if HAVE_WATCH
+static const char wkey[] = "warmcgi.modstate";
+static int on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v);
+
+/* wstate returns this interpreter's watch state (borrowed), made when make is set; NULL when none (no error set). */
+static PyObject *
+wstate(int make)
+{
+	PyObject *idict = PyInterpreterState_GetDict(PyInterpreterState_Get()), *st, *exc;
+	int id;
+
+	if (idict == NULL)
+		return NULL;
+	st = PyDict_GetItemString(idict, wkey);
+	if (st != NULL || !make)
+		return st;
+	exc = PyErr_GetRaisedException();
+	id = PyDict_AddWatcher(on_write);
+	if (id < 0)
+		PyErr_Clear(); /* none free: dicts are compared */
+	st = PyList_New(W_LEN);
+	if (st != NULL) {
+		PyList_SET_ITEM(st, W_ID, PyLong_FromLong(id));
+		PyList_SET_ITEM(st, W_DIRTY, PyList_New(0));
+		PyList_SET_ITEM(st, W_LOST, Py_NewRef(Py_False));
+		PyList_SET_ITEM(st, W_NAMES, PyDict_New());
+		if (PyList_GET_ITEM(st, W_ID) == NULL || PyList_GET_ITEM(st, W_DIRTY) == NULL ||
+		    PyList_GET_ITEM(st, W_NAMES) == NULL || PyDict_SetItemString(idict, wkey, st) < 0) {
+			Py_CLEAR(st);
+			if (id >= 0)
+				PyDict_ClearWatcher(id);
+		}
+	}
+	Py_XDECREF(st); /* the interpreter dict holds it */
+	PyErr_Clear();
+	PyErr_SetRaisedException(exc);
+	return st != NULL ? PyDict_GetItemString(idict, wkey) : NULL;
+}
+
+static int
+wid(PyObject *st)
+{
+	return (int)PyLong_AsLong(PyList_GET_ITEM(st, W_ID));
+}
+
+/* on_write: a watched dict is about to change. It is listed once, then unwatched until retaken. */
+static int
+on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v)
+{
+	PyObject *st, *exc;
+
+	(void)k;
+	(void)v;
+	if (ev == PyDict_EVENT_DEALLOCATED)
+		return 0; /* not a record's (records hold their dicts) */
+	exc = PyErr_GetRaisedException();
+	st = wstate(0);
+	if (st != NULL && wid(st) >= 0) {
+		if (PyDict_Unwatch(wid(st), d) < 0 || PyList_Append(PyList_GET_ITEM(st, W_DIRTY), d) < 0) {
+			PyErr_Clear();
+			PyList_SetItem(st, W_LOST, Py_NewRef(Py_True));
+		}
+	}
+	PyErr_SetRaisedException(exc);
+	return 0;
+}
+
+/* watching returns the state when watchers are in use and nothing was lost, else NULL. */
+static PyObject *
+watching(void)
+{
+	PyObject *st = wstate(1);
+
+	if (st == NULL || wid(st) < 0 || PyList_GET_ITEM(st, W_LOST) != Py_False)
+		return NULL;
+	return st;
+}
+
+/* watch makes d watched again (after retake); errors are cleared, the state marked lost. */
+static void
+watch(PyObject *d)
+{
+	PyObject *st = wstate(1);
+
+	if (st != NULL && wid(st) >= 0 && PyDict_Watch(wid(st), d) < 0) {
+		PyErr_Clear();
+		PyList_SetItem(st, W_LOST, Py_NewRef(Py_True));
+	}
+}
+
+/* take_dirty returns the dirty list (a new reference) and leaves an empty one in its place. */
+static PyObject *
+take_dirty(PyObject *st)
+{
+	PyObject *old = Py_NewRef(PyList_GET_ITEM(st, W_DIRTY)), *fresh = PyList_New(0);
+
+	if (fresh == NULL) {
+		Py_DECREF(old);
+		return NULL;
+	}
+	PyList_SetItem(st, W_DIRTY, fresh); /* steals; drops the state's reference to old */
+	return old;
+}
+#else
+static void
+watch(PyObject *d)
+{
+	(void)d;
+}
+#endif
 
 /* flat returns dict d as a flat tuple (name, object, name, object, ...). */
 static PyObject *
@@ -106,6 +239,7 @@ retake(PyObject *rec)
 
 	if (ver != NULL && PyTuple_Check(PyList_GET_ITEM(rec, R_ITEMS)) && same(d, PyList_GET_ITEM(rec, R_ITEMS))) {
 		PyList_SetItem(rec, R_VER, ver);
+		watch(d);
 		return 0;
 	}
 	items = flat(d);
@@ -117,6 +251,7 @@ retake(PyObject *rec)
 	}
 	PyList_SetItem(rec, R_ITEMS, items); /* steals */
 	PyList_SetItem(rec, R_VER, ver);
+	watch(d);
 	return 0;
 }
 
@@ -176,6 +311,105 @@ fail:
 	return -1;
 }
 
+#if HAVE_WATCH
+/*
+ * each_record calls fn(tracked, name, rec, arg) for each record of dict d
+ * (found through the state's names; a stale name is skipped). Returns -1
+ * on error.
+ */
+static int
+each_record(PyObject *st, PyObject *tracked, PyObject *d, int (*fn)(PyObject *, PyObject *, PyObject *, void *), void *arg)
+{
+	PyObject *key = PyLong_FromVoidPtr(d), *names;
+	int r = 0;
+
+	if (key == NULL)
+		return -1;
+	names = PyDict_GetItemWithError(PyList_GET_ITEM(st, W_NAMES), key);
+	Py_DECREF(key);
+	if (names == NULL)
+		return PyErr_Occurred() ? -1 : 0;
+	Py_INCREF(names);
+	for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(names); i++) {
+		PyObject *name = PyList_GET_ITEM(names, i), *rec = PyDict_GetItemWithError(tracked, name);
+
+		if (rec == NULL && PyErr_Occurred())
+			r = -1;
+		else if (rec != NULL && PyList_GET_ITEM(rec, R_DICT) == d)
+			r = fn(tracked, name, rec, arg);
+	}
+	Py_DECREF(names);
+	return r;
+}
+
+/* note_names records that name's record watches dict d; the map is rebuilt from tracked when it has grown stale. */
+static int
+note_names(PyObject *st, PyObject *tracked, PyObject *name, PyObject *d)
+{
+	PyObject *map = PyList_GET_ITEM(st, W_NAMES), *key, *names, *n, *rec;
+	Py_ssize_t pos = 0;
+
+	if (PyDict_GET_SIZE(map) > 2 * PyDict_GET_SIZE(tracked) + 64) {
+		PyDict_Clear(map);
+		while (PyDict_Next(tracked, &pos, &n, &rec))
+			if (n != name && note_names(st, tracked, n, PyList_GET_ITEM(rec, R_DICT)) < 0)
+				return -1;
+	}
+	if ((key = PyLong_FromVoidPtr(d)) == NULL)
+		return -1;
+	names = PyDict_GetItemWithError(map, key);
+	if (names == NULL) {
+		int r = PyErr_Occurred() ? -1 : 0;
+
+		if (r == 0 && (names = PyList_New(0)) != NULL) {
+			r = PyDict_SetItem(map, key, names);
+			Py_DECREF(names);
+		}
+		if (names == NULL || r < 0) {
+			Py_DECREF(key);
+			return -1;
+		}
+	}
+	Py_DECREF(key);
+	switch (PySequence_Contains(names, name)) {
+	case 0:
+		return PyList_Append(names, name);
+	case 1:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+retake_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
+{
+	(void)tracked;
+	(void)name;
+	(void)arg;
+	return retake(rec);
+}
+
+/* end_fn: _mstate_end for one record of a dirty dict (arg: the list of names put back). */
+static int
+end_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
+{
+	PyObject *d = PyList_GET_ITEM(rec, R_DICT), *st = wstate(0);
+	Py_ssize_t n;
+
+	(void)tracked;
+	if (same(d, PyList_GET_ITEM(rec, R_ITEMS)))
+		return retake(rec);
+	if (st != NULL && wid(st) >= 0)
+		PyDict_Unwatch(wid(st), d); /* putting back is not a change to list */
+	PyErr_Clear();
+	n = put_back(d, PyList_GET_ITEM(rec, R_ITEMS));
+	if (n < 0 || retake(rec) < 0 || (n > 0 && PyList_Append((PyObject *)arg, name) < 0))
+		return -1;
+	return 0;
+}
+#endif
+
 /*
  * scan, as _mstate_begin(tracked, modules, skip, cell), runs as a request
  * starts (cell: [sys.modules' version as _mstate_seal noted it, or None]). tracked
@@ -202,6 +436,35 @@ scan(PyObject *const *args, Py_ssize_t nargs, int begin)
 	skip = args[2];
 	if ((fresh = PyList_New(0)) == NULL)
 		return NULL;
+#if HAVE_WATCH
+	PyObject *st = begin ? watching() : NULL;
+
+	if (st != NULL) {
+		/* The dicts written since their baseline was taken (between
+		 * requests) are retaken; sys.modules, watched since the seal,
+		 * is among them when a module came or went. */
+		PyObject *dirty = take_dirty(st);
+		int moved = 0;
+
+		if (dirty == NULL)
+			goto fail;
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dirty); i++) {
+			PyObject *d = PyList_GET_ITEM(dirty, i);
+
+			if (d == modules)
+				moved = 1;
+			else if (each_record(st, tracked, d, retake_fn, NULL) < 0) {
+				Py_DECREF(dirty);
+				goto fail;
+			}
+		}
+		Py_DECREF(dirty);
+		if (!moved && PyList_GET_ITEM(args[3], 0) == Py_True)
+			return fresh;
+	}
+#else
+	PyObject *st = NULL;
+#endif
 	if (begin && HAVE_VERSION && PyLong_Check(PyList_GET_ITEM(args[3], 0)) &&
 	    version(modules) == PyLong_AsUnsignedLongLong(PyList_GET_ITEM(args[3], 0))) {
 		/* sys.modules is as the last request left it: no module came
@@ -216,7 +479,7 @@ scan(PyObject *const *args, Py_ssize_t nargs, int begin)
 
 		if (rec != NULL && PyList_GET_ITEM(rec, R_MOD) == mod) {
 			seen++;
-			if (begin && changed(rec) && retake(rec) < 0)
+			if (begin && st == NULL && changed(rec) && retake(rec) < 0)
 				goto fail;
 			continue;
 		}
@@ -295,6 +558,12 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 	Py_DECREF(rec);
+#if HAVE_WATCH
+	PyObject *st = wstate(1);
+
+	if (st != NULL && wid(st) >= 0 && note_names(st, args[0], args[1], d) < 0)
+		return NULL;
+#endif
 	Py_RETURN_NONE;
 }
 
@@ -317,11 +586,37 @@ mstate_end(PyObject *self, PyObject *tracked)
 	}
 	if ((back = PyList_New(0)) == NULL)
 		return NULL;
+#if HAVE_WATCH
+	PyObject *st = wstate(1), *dirty;
+
+	if (st != NULL && wid(st) >= 0) {
+		if ((dirty = take_dirty(st)) == NULL) {
+			Py_DECREF(back);
+			return NULL;
+		}
+		if (PyList_GET_ITEM(st, W_LOST) == Py_False) {
+			/* Only the dicts written since their baseline. */
+			for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dirty); i++)
+				if (each_record(st, tracked, PyList_GET_ITEM(dirty, i), end_fn, back) < 0) {
+					Py_DECREF(dirty);
+					Py_DECREF(back);
+					return NULL;
+				}
+			Py_DECREF(dirty);
+			return back;
+		}
+		/* A write was not listed: every dict is compared below, and watched again. */
+		Py_DECREF(dirty);
+		PyList_SetItem(st, W_LOST, Py_NewRef(Py_False));
+	}
+#endif
 	while (PyDict_Next(tracked, &pos, &name, &rec)) {
 		Py_ssize_t n;
 
-		if (!changed(rec))
+		if (!changed(rec)) {
+			watch(PyList_GET_ITEM(rec, R_DICT));
 			continue;
+		}
 		if (same(PyList_GET_ITEM(rec, R_DICT), PyList_GET_ITEM(rec, R_ITEMS))) {
 			if (retake(rec) < 0) {
 				Py_DECREF(back);
@@ -352,6 +647,37 @@ global_version(void)
 	return v;
 }
 
+#if HAVE_WATCH
+static int
+name_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
+{
+	(void)tracked;
+	(void)rec;
+	return PyList_Append((PyObject *)arg, name);
+}
+
+struct adopt {
+	PyObject *names; /* the modules the request wrote before the import */
+	int kept;        /* a record of the dict is among them: it stays dirty */
+};
+
+static int
+adopt_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
+{
+	struct adopt *a = arg;
+	int r = PySequence_Contains(a->names, name);
+
+	(void)tracked;
+	if (r < 0)
+		return -1;
+	if (r) {
+		a->kept = 1;
+		return 0;
+	}
+	return retake(rec);
+}
+#endif
+
 /*
  * _mstate_mark(tracked) runs as a request starts importing a module that
  * stays loaded: returns (mark, names) — a version older than any change
@@ -371,6 +697,22 @@ mstate_mark(PyObject *self, PyObject *tracked)
 	}
 	if ((dirty = PyList_New(0)) == NULL)
 		return NULL;
+#if HAVE_WATCH
+	PyObject *st = watching();
+
+	if (st != NULL) {
+		/* The mark is the length of the dirty list: what the import
+		 * writes is listed after it. */
+		PyObject *list = PyList_GET_ITEM(st, W_DIRTY);
+
+		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
+			if (each_record(st, tracked, PyList_GET_ITEM(list, i), name_fn, dirty) < 0) {
+				Py_DECREF(dirty);
+				return NULL;
+			}
+		return Py_BuildValue("(nN)", PyList_GET_SIZE(list), dirty);
+	}
+#endif
 	while (PyDict_Next(tracked, &pos, &name, &rec))
 		if (changed(rec) && PyList_Append(dirty, name) < 0) {
 			Py_DECREF(dirty);
@@ -398,6 +740,35 @@ mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		PyErr_SetString(PyExc_TypeError, "_mstate_adopt(dict, mark, list)");
 		return NULL;
 	}
+#if HAVE_WATCH
+	PyObject *st = watching();
+
+	if (st != NULL) {
+		/* The dicts listed since the mark: retaken (and so no longer
+		 * dirty) unless the request had written them before. */
+		PyObject *list = PyList_GET_ITEM(st, W_DIRTY), *keep;
+		Py_ssize_t from = PyLong_AsSsize_t(args[1]);
+
+		if (from < 0 && PyErr_Occurred())
+			return NULL;
+		if (from < 0 || from > PyList_GET_SIZE(list))
+			from = PyList_GET_SIZE(list);
+		if ((keep = PyList_GetSlice(list, 0, from)) == NULL)
+			return NULL;
+		for (Py_ssize_t i = from; i < PyList_GET_SIZE(list); i++) {
+			PyObject *d = PyList_GET_ITEM(list, i);
+			struct adopt a = {args[2], 0};
+
+			if (each_record(st, args[0], d, adopt_fn, &a) < 0 || (a.kept && PyList_Append(keep, d) < 0)) {
+				Py_DECREF(keep);
+				return NULL;
+			}
+		}
+		/* the list may have grown while records were retaken (their dicts are watched again, not written) */
+		PyList_SetItem(st, W_DIRTY, keep); /* steals */
+		Py_RETURN_NONE;
+	}
+#endif
 	mark = PyLong_AsUnsignedLongLong(args[1]);
 	if (PyErr_Occurred())
 		return NULL;
@@ -430,6 +801,23 @@ mstate_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		PyErr_SetString(PyExc_TypeError, "_mstate_seal(dict, [sealed])");
 		return NULL;
 	}
+#if HAVE_WATCH
+	PyObject *st = watching();
+
+	if (st != NULL) {
+		/* sys.modules watched from here: the next _mstate_begin finds
+		 * it dirty when a module came or went. */
+		PyObject *list = PyList_GET_ITEM(st, W_DIRTY);
+
+		for (Py_ssize_t i = PyList_GET_SIZE(list) - 1; i >= 0; i--)
+			if (PyList_GET_ITEM(list, i) == args[0] && PySequence_DelItem(list, i) < 0)
+				return NULL;
+		if (PyDict_Watch(wid(st), args[0]) < 0)
+			return NULL;
+		PyList_SetItem(args[1], 0, Py_NewRef(Py_True));
+		Py_RETURN_NONE;
+	}
+#endif
 	if ((v = PyLong_FromUnsignedLongLong(version(args[0]))) == NULL)
 		return NULL;
 	PyList_SetItem(args[1], 0, v); /* steals */

@@ -149,9 +149,14 @@ func Version() string { return C.GoString(C.ph_version()) }
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
 // DictVersions reports whether the module state a request starts from is
-// watched through dict versions (PEP 509, Python up to 3.13) rather than
-// by comparing every watched dict with its baseline (3.14 has no versions).
+// watched through dict versions (PEP 509, Python up to 3.13).
 func DictVersions() bool { return C.ph_dict_versions() != 0 }
+
+// DictWatch reports whether it is watched through dict watchers (3.14+,
+// which has no versions): a request's cost follows the dicts it wrote.
+// An interpreter with no watcher free compares every watched dict with
+// its baseline instead.
+func DictWatch() bool { return C.ph_dict_watch() != 0 }
 
 // Interp is one sub-interpreter (or, with InterpOptions.Main, a thread
 // state of the main interpreter). The OS thread that calls NewInterp owns

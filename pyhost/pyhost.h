@@ -87,10 +87,12 @@ int ph_own_gil(void);
 
 /*
  * ph_dict_versions reports whether module state is watched through PEP 509
- * dict versions (up to 3.13), not by comparing each dict with its baseline
- * (3.14, which has no versions): modstate.c. Any thread, any time.
+ * dict versions (up to 3.13); ph_dict_watch whether through dict watchers
+ * (3.14, which has no versions; dicts are compared where an interpreter
+ * has no watcher free): modstate.c. Any thread, any time.
  */
 int ph_dict_versions(void);
+int ph_dict_watch(void);
 
 /*
  * PH_FORK_TEMPLATE_ENV names the environment variable that makes this

@@ -561,3 +561,40 @@ func TestSettings(t *testing.T) {
 		t.Errorf("NewInterp preloading a missing module: %v, want ErrCreate naming it", err)
 	}
 }
+
+// TestModuleStateRounds: what a request rebinds, adds or deletes in
+// loaded modules is put back in every request, however often one module
+// is written (a watched dict is watched again after each request); a
+// module written before an import that binds a submodule in it gets the
+// write put back and keeps the binding.
+func TestModuleStateRounds(t *testing.T) {
+	path := script(t, "modstate.py")
+	pristine := func(dom bool) string {
+		return "Content-Type: text/plain\n\njson.dumps: original\njson.extra: None\nos.modstate_flag: None\n" +
+			"string.capwords: True\nxml.modstate_before: None\nxml.dom.minidom: " + map[bool]string{false: "False", true: "True"}[dom] + "\n"
+	}
+	rounds := []struct {
+		query string
+		want  string
+	}{
+		{"write", pristine(false)},
+		{"write", pristine(false)},
+		{"write", pristine(false)},
+		{"import", pristine(false)},
+		{"write", pristine(true)},
+		{"", pristine(true)},
+	}
+	onThread(t, func(ip *Interp) {
+		for i, r := range rounds {
+			var res Result
+			req := &Request{Path: path, Stamp: stampOf(t, path), Env: envBlock("QUERY_STRING=" + r.query)}
+			if err := ip.Exec(req, &res); err != nil {
+				t.Errorf("request %d (%s): %v", i, r.query, err)
+				return
+			}
+			if got := string(res.Stdout); got != r.want || len(res.Stderr) > 0 {
+				t.Errorf("request %d (%s):\n%s\nstderr %q\nwant:\n%s", i, r.query, got, res.Stderr, r.want)
+			}
+		}
+	})
+}

@@ -332,10 +332,14 @@ func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
 // RuntimeSpecifics names what the runtime does differently on the linked
 // Python (`warmcgi version`): how it watches module state (dict versions up
-// to 3.13, comparing dicts on 3.14), and 3.14's __main__ (PEP 649).
+// to 3.13, dict watchers on 3.14), and 3.14's __main__ (PEP 649).
 func RuntimeSpecifics() string {
 	if pyhost.DictVersions() {
 		return "module state watched through dict versions (PEP 509, Python < 3.14)"
+	}
+	if pyhost.DictWatch() {
+		return "module state watched through dict watchers (3.14+ has no dict versions); " +
+			"__main__ without __annotations__ (PEP 649, 3.14+)"
 	}
 	return "module state watched by comparing dicts (3.14+ has no dict versions); " +
 		"__main__ without __annotations__ (PEP 649, 3.14+)"
