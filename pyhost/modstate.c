@@ -11,14 +11,14 @@
  * for dicts changed between requests; _mstate_end (as it ends) puts every
  * dict that changed during the request back to its baseline.
  *
- * "Changed" is PEP 509's ma_version_tag up to 3.13 (two loads per module,
- * so watching costs about 5 ns per loaded module per request). 3.14 has no
- * version: there a dict watcher (PyDict_AddWatcher, 3.12+, what PEP 699
- * names in the versions' place) tells which watched dicts a request
- * wrote, so a request's cost follows what it changed, not what is loaded
- * (comparing every dict with its baseline took about 2 ns per name: 200 µs
- * a request with 270 modules loaded). Where the interpreter has no
- * watcher free, dicts are compared.
+ * "Changed": from 3.12 a dict watcher (PyDict_AddWatcher, what PEP 699
+ * names in place of PEP 509's versions) lists the watched dicts a request
+ * writes, so a request's cost follows what it changed, not what is
+ * loaded. On 3.11, or where an interpreter has no watcher free, each
+ * dict's ma_version_tag is looked at (up to 3.13: about 30 ns per loaded
+ * module per request, the dicts' cache misses), or on 3.14, which has no
+ * versions, the dict is compared with its baseline (about 2 ns per name:
+ * 200 µs a request with 270 modules loaded).
  *
  * A record is a list [module, dict, version, items]; the runtime (state.py)
  * decides which modules are watched.
@@ -51,16 +51,18 @@ ph_dict_versions(void)
 }
 
 /*
- * Dict watchers, 3.14+. The callback unwatches the dict it is told of and
- * lists it as dirty; retake watches it again. (On 3.12 and 3.13 the write
- * that called the callback puts the watcher bits back, so a dict cannot
- * stop being watched from there; those have versions.) Each interpreter
- * keeps its own state in its interpreter dict: [watcher id or -1, the
- * dirty dicts, lost (a dict could not be listed: look at every one next
- * time), {address of a watched dict: [names]}].
+ * Dict watchers, 3.12+. The callback lists the dict it is told of as dirty,
+ * once (the set of listed addresses), and on 3.14 unwatches it, so that
+ * its further writes cost nothing until retake watches it again (on 3.12
+ * and 3.13 the write that called the callback puts the watcher bits back:
+ * there later writes call it again and find the dict listed). Each
+ * interpreter keeps its own state in its interpreter dict: [watcher id or
+ * -1, the dirty dicts, their addresses, lost (a dict could not be listed:
+ * look at every one next time), {address of a watched dict: [names]}].
  */
-#define HAVE_WATCH (PY_VERSION_HEX >= 0x030E0000)
-enum { W_ID, W_DIRTY, W_LOST, W_NAMES, W_LEN };
+#define HAVE_WATCH (PY_VERSION_HEX >= 0x030C0000)
+#define UNWATCH_IN_CALLBACK (PY_VERSION_HEX >= 0x030E0000)
+enum { W_ID, W_DIRTY, W_LISTED, W_LOST, W_NAMES, W_LEN };
 
 int
 ph_dict_watch(void)
@@ -92,10 +94,12 @@ wstate(int make)
 	if (st != NULL) {
 		PyList_SET_ITEM(st, W_ID, PyLong_FromLong(id));
 		PyList_SET_ITEM(st, W_DIRTY, PyList_New(0));
+		PyList_SET_ITEM(st, W_LISTED, PySet_New(NULL));
 		PyList_SET_ITEM(st, W_LOST, Py_NewRef(Py_False));
 		PyList_SET_ITEM(st, W_NAMES, PyDict_New());
 		if (PyList_GET_ITEM(st, W_ID) == NULL || PyList_GET_ITEM(st, W_DIRTY) == NULL ||
-		    PyList_GET_ITEM(st, W_NAMES) == NULL || PyDict_SetItemString(idict, wkey, st) < 0) {
+		    PyList_GET_ITEM(st, W_LISTED) == NULL || PyList_GET_ITEM(st, W_NAMES) == NULL ||
+		    PyDict_SetItemString(idict, wkey, st) < 0) {
 			Py_CLEAR(st);
 			if (id >= 0)
 				PyDict_ClearWatcher(id);
@@ -113,7 +117,20 @@ wid(PyObject *st)
 	return (int)PyLong_AsLong(PyList_GET_ITEM(st, W_ID));
 }
 
-/* on_write: a watched dict is about to change. It is listed once, then unwatched until retaken. */
+/* listed adds d to the dirty list unless it is there; -1 on error. */
+static int
+listed(PyObject *st, PyObject *d)
+{
+	PyObject *key = PyLong_FromVoidPtr(d);
+	int r = key != NULL ? PySet_Contains(PyList_GET_ITEM(st, W_LISTED), key) : -1;
+
+	if (r == 0 && (PySet_Add(PyList_GET_ITEM(st, W_LISTED), key) < 0 || PyList_Append(PyList_GET_ITEM(st, W_DIRTY), d) < 0))
+		r = -1;
+	Py_XDECREF(key);
+	return r < 0 ? -1 : 0;
+}
+
+/* on_write: a watched dict is about to change. It is listed once (3.14: and unwatched until retaken). */
 static int
 on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v)
 {
@@ -126,7 +143,7 @@ on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v)
 	exc = PyErr_GetRaisedException();
 	st = wstate(0);
 	if (st != NULL && wid(st) >= 0) {
-		if (PyDict_Unwatch(wid(st), d) < 0 || PyList_Append(PyList_GET_ITEM(st, W_DIRTY), d) < 0) {
+		if ((UNWATCH_IN_CALLBACK && PyDict_Unwatch(wid(st), d) < 0) || listed(st, d) < 0) {
 			PyErr_Clear();
 			PyList_SetItem(st, W_LOST, Py_NewRef(Py_True));
 		}
@@ -158,17 +175,38 @@ watch(PyObject *d)
 	}
 }
 
+/* set_dirty makes list (stolen) the dirty list, its addresses the listed set; -1 on error. */
+static int
+set_dirty(PyObject *st, PyObject *list)
+{
+	PyObject *set = PySet_New(NULL);
+
+	for (Py_ssize_t i = 0; set != NULL && i < PyList_GET_SIZE(list); i++) {
+		PyObject *key = PyLong_FromVoidPtr(PyList_GET_ITEM(list, i));
+
+		if (key == NULL || PySet_Add(set, key) < 0)
+			Py_CLEAR(set);
+		Py_XDECREF(key);
+	}
+	if (set == NULL) {
+		Py_DECREF(list);
+		return -1;
+	}
+	PyList_SetItem(st, W_DIRTY, list); /* steals */
+	PyList_SetItem(st, W_LISTED, set);
+	return 0;
+}
+
 /* take_dirty returns the dirty list (a new reference) and leaves an empty one in its place. */
 static PyObject *
 take_dirty(PyObject *st)
 {
 	PyObject *old = Py_NewRef(PyList_GET_ITEM(st, W_DIRTY)), *fresh = PyList_New(0);
 
-	if (fresh == NULL) {
+	if (fresh == NULL || set_dirty(st, fresh) < 0) {
 		Py_DECREF(old);
 		return NULL;
 	}
-	PyList_SetItem(st, W_DIRTY, fresh); /* steals; drops the state's reference to old */
 	return old;
 }
 #else
@@ -465,7 +503,7 @@ scan(PyObject *const *args, Py_ssize_t nargs, int begin)
 #else
 	PyObject *st = NULL;
 #endif
-	if (begin && HAVE_VERSION && PyLong_Check(PyList_GET_ITEM(args[3], 0)) &&
+	if (begin && HAVE_VERSION && PyLong_CheckExact(PyList_GET_ITEM(args[3], 0)) &&
 	    version(modules) == PyLong_AsUnsignedLongLong(PyList_GET_ITEM(args[3], 0))) {
 		/* sys.modules is as the last request left it: no module came
 		 * or went, so only the watched dicts are looked at. */
@@ -701,8 +739,9 @@ mstate_mark(PyObject *self, PyObject *tracked)
 	PyObject *st = watching();
 
 	if (st != NULL) {
-		/* The mark is the length of the dirty list: what the import
-		 * writes is listed after it. */
+		/* The mark is -1 - the length of the dirty list: what the
+		 * import writes is listed after it (a version is never
+		 * negative). */
 		PyObject *list = PyList_GET_ITEM(st, W_DIRTY);
 
 		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
@@ -710,7 +749,7 @@ mstate_mark(PyObject *self, PyObject *tracked)
 				Py_DECREF(dirty);
 				return NULL;
 			}
-		return Py_BuildValue("(nN)", PyList_GET_SIZE(list), dirty);
+		return Py_BuildValue("(nN)", -1 - PyList_GET_SIZE(list), dirty);
 	}
 #endif
 	while (PyDict_Next(tracked, &pos, &name, &rec))
@@ -747,9 +786,9 @@ mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		/* The dicts listed since the mark: retaken (and so no longer
 		 * dirty) unless the request had written them before. */
 		PyObject *list = PyList_GET_ITEM(st, W_DIRTY), *keep;
-		Py_ssize_t from = PyLong_AsSsize_t(args[1]);
+		Py_ssize_t from = -1 - PyLong_AsSsize_t(args[1]);
 
-		if (from < 0 && PyErr_Occurred())
+		if (PyErr_Occurred())
 			return NULL;
 		if (from < 0 || from > PyList_GET_SIZE(list))
 			from = PyList_GET_SIZE(list);
@@ -764,11 +803,19 @@ mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 				return NULL;
 			}
 		}
-		/* the list may have grown while records were retaken (their dicts are watched again, not written) */
-		PyList_SetItem(st, W_DIRTY, keep); /* steals */
+		if (set_dirty(st, keep) < 0)
+			return NULL;
 		Py_RETURN_NONE;
 	}
 #endif
+	if (PyLong_Check(args[1])) {
+		long long m = PyLong_AsLongLong(args[1]); /* a version past LLONG_MAX overflows: not a watch mark */
+
+		if (m == -1 && PyErr_Occurred())
+			PyErr_Clear();
+		else if (m < 0)
+			Py_RETURN_NONE; /* marked while watching, lost since: the request's end compares every dict */
+	}
 	mark = PyLong_AsUnsignedLongLong(args[1]);
 	if (PyErr_Occurred())
 		return NULL;
@@ -807,12 +854,12 @@ mstate_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	if (st != NULL) {
 		/* sys.modules watched from here: the next _mstate_begin finds
 		 * it dirty when a module came or went. */
-		PyObject *list = PyList_GET_ITEM(st, W_DIRTY);
+		PyObject *list = PyList_GET_ITEM(st, W_DIRTY), *rest = PyList_New(0);
 
-		for (Py_ssize_t i = PyList_GET_SIZE(list) - 1; i >= 0; i--)
-			if (PyList_GET_ITEM(list, i) == args[0] && PySequence_DelItem(list, i) < 0)
-				return NULL;
-		if (PyDict_Watch(wid(st), args[0]) < 0)
+		for (Py_ssize_t i = 0; rest != NULL && i < PyList_GET_SIZE(list); i++)
+			if (PyList_GET_ITEM(list, i) != args[0] && PyList_Append(rest, PyList_GET_ITEM(list, i)) < 0)
+				Py_CLEAR(rest);
+		if (rest == NULL || set_dirty(st, rest) < 0 || PyDict_Watch(wid(st), args[0]) < 0)
 			return NULL;
 		PyList_SetItem(args[1], 0, Py_NewRef(Py_True));
 		Py_RETURN_NONE;

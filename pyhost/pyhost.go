@@ -152,10 +152,10 @@ func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 // watched through dict versions (PEP 509, Python up to 3.13).
 func DictVersions() bool { return C.ph_dict_versions() != 0 }
 
-// DictWatch reports whether it is watched through dict watchers (3.14+,
-// which has no versions): a request's cost follows the dicts it wrote.
-// An interpreter with no watcher free compares every watched dict with
-// its baseline instead.
+// DictWatch reports whether it is watched through dict watchers (3.12+):
+// a request's cost follows the dicts it wrote, not the modules loaded. An
+// interpreter with no watcher free looks at every watched dict instead
+// (its version up to 3.13; 3.14 has none and compares it with its baseline).
 func DictWatch() bool { return C.ph_dict_watch() != 0 }
 
 // Interp is one sub-interpreter (or, with InterpOptions.Main, a thread

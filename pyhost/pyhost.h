@@ -86,10 +86,10 @@ void ph_limit_memory(size_t per_request);
 int ph_own_gil(void);
 
 /*
- * ph_dict_versions reports whether module state is watched through PEP 509
- * dict versions (up to 3.13); ph_dict_watch whether through dict watchers
- * (3.14, which has no versions; dicts are compared where an interpreter
- * has no watcher free): modstate.c. Any thread, any time.
+ * ph_dict_versions reports whether this Python has PEP 509 dict versions
+ * (up to 3.13); ph_dict_watch whether module state is watched through dict
+ * watchers (3.12+; where an interpreter has no watcher free, through
+ * versions, or on 3.14 by comparing dicts): modstate.c. Any thread, any time.
  */
 int ph_dict_versions(void);
 int ph_dict_watch(void);

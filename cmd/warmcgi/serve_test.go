@@ -69,8 +69,8 @@ func TestVersion(t *testing.T) {
 	}{
 		{minor < 13, "shared GIL"},
 		{minor >= 13, "own GIL"},
-		{minor < 14, "runtime: module state watched through dict versions"},
-		{minor >= 14, "runtime: module state watched through dict watchers"},
+		{minor < 12, "runtime: module state watched through dict versions"},
+		{minor >= 12, "runtime: module state watched through dict watchers"},
 		{minor >= 14, "__main__ without __annotations__"},
 	} {
 		if c.applies != bytes.Contains(out, []byte(c.want)) {

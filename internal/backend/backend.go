@@ -331,18 +331,22 @@ func PythonLinked() string {
 func OwnGIL() bool { return pyhost.OwnGILSupported() }
 
 // RuntimeSpecifics names what the runtime does differently on the linked
-// Python (`warmcgi version`): how it watches module state (dict versions up
-// to 3.13, dict watchers on 3.14), and 3.14's __main__ (PEP 649).
+// Python (`warmcgi version`): how it watches module state (dict versions on
+// 3.11, dict watchers from 3.12), and 3.14's __main__ (PEP 649).
 func RuntimeSpecifics() string {
-	if pyhost.DictVersions() {
-		return "module state watched through dict versions (PEP 509, Python < 3.14)"
+	var s string
+	switch {
+	case pyhost.DictWatch():
+		s = "module state watched through dict watchers (Python 3.12+)"
+	case pyhost.DictVersions():
+		s = "module state watched through dict versions (PEP 509, Python < 3.12)"
+	default:
+		s = "module state watched by comparing dicts"
 	}
-	if pyhost.DictWatch() {
-		return "module state watched through dict watchers (3.14+ has no dict versions); " +
-			"__main__ without __annotations__ (PEP 649, 3.14+)"
+	if !pyhost.DictVersions() {
+		s += "; __main__ without __annotations__ (PEP 649, 3.14+)"
 	}
-	return "module state watched by comparing dicts (3.14+ has no dict versions); " +
-		"__main__ without __annotations__ (PEP 649, 3.14+)"
+	return s
 }
 
 // Backend is what the server needs of its backends: run each request
