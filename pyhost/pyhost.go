@@ -148,8 +148,9 @@ func Version() string { return C.GoString(C.ph_version()) }
 // their own GIL (Python 3.13 and later).
 func OwnGILSupported() bool { return C.ph_own_gil() != 0 }
 
-// DictVersions reports whether the module state a request starts from is
-// watched through dict versions (PEP 509, Python up to 3.13).
+// DictVersions reports whether the linked Python has dict versions (PEP
+// 509, up to 3.13), through which the module state a request starts from
+// is watched on 3.11.
 func DictVersions() bool { return C.ph_dict_versions() != 0 }
 
 // DictWatch reports whether it is watched through dict watchers (3.12+):
