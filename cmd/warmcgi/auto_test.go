@@ -201,6 +201,32 @@ func TestLazyProbeKeepsModule(t *testing.T) {
 	}
 }
 
+// TestLazyReentrantLoadKeepsModule: json loaded lazily
+// (testdata/cgi-bin/halfimport/lazyreentrant.py), whose load reads a name
+// from json itself before binding it; from Python 3.12.3 LazyLoader
+// answers that read with an AttributeError that names neither module nor
+// name. The load succeeded, so json stays warm, in a sub-interpreter and in
+// a worker process (where auto runs hgweb). Counting the read as a failed
+// load dropped json and all of Mercurial after every hgweb page on Debian
+// 13 (115–160 ms a page instead of 22).
+func TestLazyReentrantLoadKeepsModule(t *testing.T) {
+	for _, mode := range []string{"subinterp", "process"} {
+		t.Run(mode, func(t *testing.T) {
+			base, _ := startWarmcgi(t, testdataCGIBin(t), "-w", "1", "--isolation", mode)
+			client := &http.Client{Timeout: 30 * time.Second}
+			for i, want := range []string{"loaded before: False", "loaded before: True", "loaded before: True"} {
+				code, body, err := fetch(t, client, base+"cgi-bin/halfimport/lazyreentrant.py")
+				if err != nil || code != 200 || !strings.Contains(body, `dumps: {"a": [1, 2]}`) {
+					t.Fatalf("lazyreentrant.py (run %d): %d %v %q", i+1, code, err, body)
+				}
+				if !strings.HasPrefix(body, want) {
+					t.Errorf("lazyreentrant.py (run %d): %q, want it to start %q", i+1, body, want)
+				}
+			}
+		})
+	}
+}
+
 // TestAutoSignalWatchdog: a SIGALRM watchdog moves its script out of
 // subinterp (which only emulates SIGALRM) under --isolation auto, once,
 // with the reason logged, to fork mode, where the watchdog interrupts the

@@ -312,8 +312,25 @@ def _missing_name(e, module, attr):
     default and `from m import name` in a try probe for optional names (the
     standard library's json, typing and email do, under Mercurial's
     demandimport), and a load that succeeded is no failed import. Its load
-    raised if the loader's exec_module is on the traceback."""
-    if not isinstance(e, AttributeError) or getattr(e, "obj", None) is not module or e.name != attr:
+    raised if the loader's exec_module is on the traceback.
+
+    From 3.12.3 (and in 3.13 and 3.14) _LazyModule answers an access made
+    while its own module loads (json's decoder doing `from json import
+    scanner`, a package's `from . import sub`) through
+    ModuleType.__getattribute__ called directly, whose AttributeError
+    names neither the module nor the name: there the module's dict is
+    asked. Counted as failed, such a probe dropped json and all of
+    Mercurial after every hgweb page, which then imported them again."""
+    if not isinstance(e, AttributeError):
+        return False
+    obj = getattr(e, "obj", None)
+    if obj is None and getattr(e, "name", None) is None:
+        try:
+            if attr in object.__getattribute__(module, "__dict__"):
+                return False
+        except Exception:
+            return False
+    elif obj is not module or e.name != attr:
         return False
     tb = e.__traceback__
     while tb is not None:
