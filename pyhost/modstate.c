@@ -25,7 +25,6 @@
  */
 #include "pyhost_int.h"
 
-enum { R_MOD, R_DICT, R_VER, R_ITEMS, R_LEN };
 
 #if PY_VERSION_HEX < 0x030E0000
 #define HAVE_VERSION 1
@@ -50,172 +49,6 @@ ph_dict_versions(void)
 	return HAVE_VERSION;
 }
 
-/*
- * Dict watchers, 3.12+. The callback lists the dict it is told of as dirty,
- * once (the set of listed addresses), and on 3.14 unwatches it, so that
- * its further writes cost nothing until retake watches it again (on 3.12
- * and 3.13 the write that called the callback puts the watcher bits back:
- * there later writes call it again and find the dict listed). Each
- * interpreter keeps its own state in its interpreter dict: [watcher id or
- * -1, the dirty dicts, their addresses, lost (a dict could not be listed:
- * look at every one next time), {address of a watched dict: [names]}].
- */
-#define HAVE_WATCH (PY_VERSION_HEX >= 0x030C0000)
-#define UNWATCH_IN_CALLBACK (PY_VERSION_HEX >= 0x030E0000)
-enum { W_ID, W_DIRTY, W_LISTED, W_LOST, W_NAMES, W_LEN };
-
-int
-ph_dict_watch(void)
-{
-	return HAVE_WATCH;
-}
-
-#if HAVE_WATCH
-static const char wkey[] = "warmcgi.modstate";
-static int on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v);
-
-/* wstate returns this interpreter's watch state (borrowed), made when make is set; NULL when none (no error set). */
-static PyObject *
-wstate(int make)
-{
-	PyObject *idict = PyInterpreterState_GetDict(PyInterpreterState_Get()), *st, *exc;
-	int id;
-
-	if (idict == NULL)
-		return NULL;
-	st = PyDict_GetItemString(idict, wkey);
-	if (st != NULL || !make)
-		return st;
-	exc = PyErr_GetRaisedException();
-	id = PyDict_AddWatcher(on_write);
-	if (id < 0)
-		PyErr_Clear(); /* none free: dicts are compared */
-	st = PyList_New(W_LEN);
-	if (st != NULL) {
-		PyList_SET_ITEM(st, W_ID, PyLong_FromLong(id));
-		PyList_SET_ITEM(st, W_DIRTY, PyList_New(0));
-		PyList_SET_ITEM(st, W_LISTED, PySet_New(NULL));
-		PyList_SET_ITEM(st, W_LOST, Py_NewRef(Py_False));
-		PyList_SET_ITEM(st, W_NAMES, PyDict_New());
-		if (PyList_GET_ITEM(st, W_ID) == NULL || PyList_GET_ITEM(st, W_DIRTY) == NULL ||
-		    PyList_GET_ITEM(st, W_LISTED) == NULL || PyList_GET_ITEM(st, W_NAMES) == NULL ||
-		    PyDict_SetItemString(idict, wkey, st) < 0) {
-			Py_CLEAR(st);
-			if (id >= 0)
-				PyDict_ClearWatcher(id);
-		}
-	}
-	Py_XDECREF(st); /* the interpreter dict holds it */
-	PyErr_Clear();
-	PyErr_SetRaisedException(exc);
-	return st != NULL ? PyDict_GetItemString(idict, wkey) : NULL;
-}
-
-static int
-wid(PyObject *st)
-{
-	return (int)PyLong_AsLong(PyList_GET_ITEM(st, W_ID));
-}
-
-/* listed adds d to the dirty list unless it is there; -1 on error. */
-static int
-listed(PyObject *st, PyObject *d)
-{
-	PyObject *key = PyLong_FromVoidPtr(d);
-	int r = key != NULL ? PySet_Contains(PyList_GET_ITEM(st, W_LISTED), key) : -1;
-
-	if (r == 0 && (PySet_Add(PyList_GET_ITEM(st, W_LISTED), key) < 0 || PyList_Append(PyList_GET_ITEM(st, W_DIRTY), d) < 0))
-		r = -1;
-	Py_XDECREF(key);
-	return r < 0 ? -1 : 0;
-}
-
-/* on_write: a watched dict is about to change. It is listed once (3.14: and unwatched until retaken). */
-static int
-on_write(PyDict_WatchEvent ev, PyObject *d, PyObject *k, PyObject *v)
-{
-	PyObject *st, *exc;
-
-	(void)k;
-	(void)v;
-	if (ev == PyDict_EVENT_DEALLOCATED)
-		return 0; /* not a record's (records hold their dicts) */
-	exc = PyErr_GetRaisedException();
-	st = wstate(0);
-	if (st != NULL && wid(st) >= 0) {
-		if ((UNWATCH_IN_CALLBACK && PyDict_Unwatch(wid(st), d) < 0) || listed(st, d) < 0) {
-			PyErr_Clear();
-			PyList_SetItem(st, W_LOST, Py_NewRef(Py_True));
-		}
-	}
-	PyErr_SetRaisedException(exc);
-	return 0;
-}
-
-/* watching returns the state when watchers are in use and nothing was lost, else NULL. */
-static PyObject *
-watching(void)
-{
-	PyObject *st = wstate(1);
-
-	if (st == NULL || wid(st) < 0 || PyList_GET_ITEM(st, W_LOST) != Py_False)
-		return NULL;
-	return st;
-}
-
-/* watch makes d watched again (after retake); errors are cleared, the state marked lost. */
-static void
-watch(PyObject *d)
-{
-	PyObject *st = wstate(1);
-
-	if (st != NULL && wid(st) >= 0 && PyDict_Watch(wid(st), d) < 0) {
-		PyErr_Clear();
-		PyList_SetItem(st, W_LOST, Py_NewRef(Py_True));
-	}
-}
-
-/* set_dirty makes list (stolen) the dirty list, its addresses the listed set; -1 on error. */
-static int
-set_dirty(PyObject *st, PyObject *list)
-{
-	PyObject *set = PySet_New(NULL);
-
-	for (Py_ssize_t i = 0; set != NULL && i < PyList_GET_SIZE(list); i++) {
-		PyObject *key = PyLong_FromVoidPtr(PyList_GET_ITEM(list, i));
-
-		if (key == NULL || PySet_Add(set, key) < 0)
-			Py_CLEAR(set);
-		Py_XDECREF(key);
-	}
-	if (set == NULL) {
-		Py_DECREF(list);
-		return -1;
-	}
-	PyList_SetItem(st, W_DIRTY, list); /* steals */
-	PyList_SetItem(st, W_LISTED, set);
-	return 0;
-}
-
-/* take_dirty returns the dirty list (a new reference) and leaves an empty one in its place. */
-static PyObject *
-take_dirty(PyObject *st)
-{
-	PyObject *old = Py_NewRef(PyList_GET_ITEM(st, W_DIRTY)), *fresh = PyList_New(0);
-
-	if (fresh == NULL || set_dirty(st, fresh) < 0) {
-		Py_DECREF(old);
-		return NULL;
-	}
-	return old;
-}
-#else
-static void
-watch(PyObject *d)
-{
-	(void)d;
-}
-#endif
 
 /* flat returns dict d as a flat tuple (name, object, name, object, ...). */
 static PyObject *
@@ -277,7 +110,7 @@ retake(PyObject *rec)
 
 	if (ver != NULL && PyTuple_Check(PyList_GET_ITEM(rec, R_ITEMS)) && same(d, PyList_GET_ITEM(rec, R_ITEMS))) {
 		PyList_SetItem(rec, R_VER, ver);
-		watch(d);
+		ph_watch(d);
 		return 0;
 	}
 	items = flat(d);
@@ -289,7 +122,7 @@ retake(PyObject *rec)
 	}
 	PyList_SetItem(rec, R_ITEMS, items); /* steals */
 	PyList_SetItem(rec, R_VER, ver);
-	watch(d);
+	ph_watch(d);
 	return 0;
 }
 
@@ -350,75 +183,6 @@ fail:
 }
 
 #if HAVE_WATCH
-/*
- * each_record calls fn(tracked, name, rec, arg) for each record of dict d
- * (found through the state's names; a stale name is skipped). Returns -1
- * on error.
- */
-static int
-each_record(PyObject *st, PyObject *tracked, PyObject *d, int (*fn)(PyObject *, PyObject *, PyObject *, void *), void *arg)
-{
-	PyObject *key = PyLong_FromVoidPtr(d), *names;
-	int r = 0;
-
-	if (key == NULL)
-		return -1;
-	names = PyDict_GetItemWithError(PyList_GET_ITEM(st, W_NAMES), key);
-	Py_DECREF(key);
-	if (names == NULL)
-		return PyErr_Occurred() ? -1 : 0;
-	Py_INCREF(names);
-	for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(names); i++) {
-		PyObject *name = PyList_GET_ITEM(names, i), *rec = PyDict_GetItemWithError(tracked, name);
-
-		if (rec == NULL && PyErr_Occurred())
-			r = -1;
-		else if (rec != NULL && PyList_GET_ITEM(rec, R_DICT) == d)
-			r = fn(tracked, name, rec, arg);
-	}
-	Py_DECREF(names);
-	return r;
-}
-
-/* note_names records that name's record watches dict d; the map is rebuilt from tracked when it has grown stale. */
-static int
-note_names(PyObject *st, PyObject *tracked, PyObject *name, PyObject *d)
-{
-	PyObject *map = PyList_GET_ITEM(st, W_NAMES), *key, *names, *n, *rec;
-	Py_ssize_t pos = 0;
-
-	if (PyDict_GET_SIZE(map) > 2 * PyDict_GET_SIZE(tracked) + 64) {
-		PyDict_Clear(map);
-		while (PyDict_Next(tracked, &pos, &n, &rec))
-			if (n != name && note_names(st, tracked, n, PyList_GET_ITEM(rec, R_DICT)) < 0)
-				return -1;
-	}
-	if ((key = PyLong_FromVoidPtr(d)) == NULL)
-		return -1;
-	names = PyDict_GetItemWithError(map, key);
-	if (names == NULL) {
-		int r = PyErr_Occurred() ? -1 : 0;
-
-		if (r == 0 && (names = PyList_New(0)) != NULL) {
-			r = PyDict_SetItem(map, key, names);
-			Py_DECREF(names);
-		}
-		if (names == NULL || r < 0) {
-			Py_DECREF(key);
-			return -1;
-		}
-	}
-	Py_DECREF(key);
-	switch (PySequence_Contains(names, name)) {
-	case 0:
-		return PyList_Append(names, name);
-	case 1:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 static int
 retake_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
 {
@@ -432,14 +196,14 @@ retake_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
 static int
 end_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
 {
-	PyObject *d = PyList_GET_ITEM(rec, R_DICT), *st = wstate(0);
+	PyObject *d = PyList_GET_ITEM(rec, R_DICT), *st = ph_wstate(0);
 	Py_ssize_t n;
 
 	(void)tracked;
 	if (same(d, PyList_GET_ITEM(rec, R_ITEMS)))
 		return retake(rec);
-	if (st != NULL && wid(st) >= 0)
-		PyDict_Unwatch(wid(st), d); /* putting back is not a change to list */
+	if (st != NULL && ph_wid(st) >= 0)
+		PyDict_Unwatch(ph_wid(st), d); /* putting back is not a change to list */
 	PyErr_Clear();
 	n = put_back(d, PyList_GET_ITEM(rec, R_ITEMS));
 	if (n < 0 || retake(rec) < 0 || (n > 0 && PyList_Append((PyObject *)arg, name) < 0))
@@ -475,13 +239,13 @@ scan(PyObject *const *args, Py_ssize_t nargs, int begin)
 	if ((fresh = PyList_New(0)) == NULL)
 		return NULL;
 #if HAVE_WATCH
-	PyObject *st = begin ? watching() : NULL;
+	PyObject *st = begin ? ph_watching() : NULL;
 
 	if (st != NULL) {
 		/* The dicts written since their baseline was taken (between
 		 * requests) are retaken; sys.modules, watched since the seal,
 		 * is among them when a module came or went. */
-		PyObject *dirty = take_dirty(st);
+		PyObject *dirty = ph_take_dirty(st);
 		int moved = 0;
 
 		if (dirty == NULL)
@@ -491,7 +255,7 @@ scan(PyObject *const *args, Py_ssize_t nargs, int begin)
 
 			if (d == modules)
 				moved = 1;
-			else if (each_record(st, tracked, d, retake_fn, NULL) < 0) {
+			else if (ph_each_record(st, tracked, d, retake_fn, NULL) < 0) {
 				Py_DECREF(dirty);
 				goto fail;
 			}
@@ -597,9 +361,9 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	}
 	Py_DECREF(rec);
 #if HAVE_WATCH
-	PyObject *st = wstate(1);
+	PyObject *st = ph_wstate(1);
 
-	if (st != NULL && wid(st) >= 0 && note_names(st, args[0], args[1], d) < 0)
+	if (st != NULL && ph_wid(st) >= 0 && ph_note_names(st, args[0], args[1], d) < 0)
 		return NULL;
 #endif
 	Py_RETURN_NONE;
@@ -625,17 +389,17 @@ mstate_end(PyObject *self, PyObject *tracked)
 	if ((back = PyList_New(0)) == NULL)
 		return NULL;
 #if HAVE_WATCH
-	PyObject *st = wstate(1), *dirty;
+	PyObject *st = ph_wstate(1), *dirty;
 
-	if (st != NULL && wid(st) >= 0) {
-		if ((dirty = take_dirty(st)) == NULL) {
+	if (st != NULL && ph_wid(st) >= 0) {
+		if ((dirty = ph_take_dirty(st)) == NULL) {
 			Py_DECREF(back);
 			return NULL;
 		}
 		if (PyList_GET_ITEM(st, W_LOST) == Py_False) {
 			/* Only the dicts written since their baseline. */
 			for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dirty); i++)
-				if (each_record(st, tracked, PyList_GET_ITEM(dirty, i), end_fn, back) < 0) {
+				if (ph_each_record(st, tracked, PyList_GET_ITEM(dirty, i), end_fn, back) < 0) {
 					Py_DECREF(dirty);
 					Py_DECREF(back);
 					return NULL;
@@ -652,7 +416,7 @@ mstate_end(PyObject *self, PyObject *tracked)
 		Py_ssize_t n;
 
 		if (!changed(rec)) {
-			watch(PyList_GET_ITEM(rec, R_DICT));
+			ph_watch(PyList_GET_ITEM(rec, R_DICT));
 			continue;
 		}
 		if (same(PyList_GET_ITEM(rec, R_DICT), PyList_GET_ITEM(rec, R_ITEMS))) {
@@ -736,7 +500,7 @@ mstate_mark(PyObject *self, PyObject *tracked)
 	if ((dirty = PyList_New(0)) == NULL)
 		return NULL;
 #if HAVE_WATCH
-	PyObject *st = watching();
+	PyObject *st = ph_watching();
 
 	if (st != NULL) {
 		/* The mark is -1 - the length of the dirty list: what the
@@ -745,7 +509,7 @@ mstate_mark(PyObject *self, PyObject *tracked)
 		PyObject *list = PyList_GET_ITEM(st, W_DIRTY);
 
 		for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
-			if (each_record(st, tracked, PyList_GET_ITEM(list, i), name_fn, dirty) < 0) {
+			if (ph_each_record(st, tracked, PyList_GET_ITEM(list, i), name_fn, dirty) < 0) {
 				Py_DECREF(dirty);
 				return NULL;
 			}
@@ -780,7 +544,7 @@ mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 #if HAVE_WATCH
-	PyObject *st = watching();
+	PyObject *st = ph_watching();
 
 	if (st != NULL) {
 		/* The dicts listed since the mark: retaken (and so no longer
@@ -798,12 +562,12 @@ mstate_adopt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 			PyObject *d = PyList_GET_ITEM(list, i);
 			struct adopt a = {args[2], 0};
 
-			if (each_record(st, args[0], d, adopt_fn, &a) < 0 || (a.kept && PyList_Append(keep, d) < 0)) {
+			if (ph_each_record(st, args[0], d, adopt_fn, &a) < 0 || (a.kept && PyList_Append(keep, d) < 0)) {
 				Py_DECREF(keep);
 				return NULL;
 			}
 		}
-		if (set_dirty(st, keep) < 0)
+		if (ph_set_dirty(st, keep) < 0)
 			return NULL;
 		Py_RETURN_NONE;
 	}
@@ -849,7 +613,7 @@ mstate_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 #if HAVE_WATCH
-	PyObject *st = watching();
+	PyObject *st = ph_watching();
 
 	if (st != NULL) {
 		/* sys.modules watched from here: the next _mstate_begin finds
@@ -859,7 +623,7 @@ mstate_seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 		for (Py_ssize_t i = 0; rest != NULL && i < PyList_GET_SIZE(list); i++)
 			if (PyList_GET_ITEM(list, i) != args[0] && PyList_Append(rest, PyList_GET_ITEM(list, i)) < 0)
 				Py_CLEAR(rest);
-		if (rest == NULL || set_dirty(st, rest) < 0 || PyDict_Watch(wid(st), args[0]) < 0)
+		if (rest == NULL || ph_set_dirty(st, rest) < 0 || PyDict_Watch(ph_wid(st), args[0]) < 0)
 			return NULL;
 		PyList_SetItem(args[1], 0, Py_NewRef(Py_True));
 		Py_RETURN_NONE;

@@ -61,6 +61,31 @@ PyObject *ph_exception_text(void);
 /* modstate.c: the runtime's module-state functions, added to its namespace. */
 int ph_add_modstate(PyObject *dict);
 
+/* A module-state record: a list [module, dict, version, items] (modstate.c). */
+enum { R_MOD, R_DICT, R_VER, R_ITEMS, R_LEN };
+
+/*
+ * modwatch.c: dict watchers, 3.12+. An interpreter's watch state (in its
+ * interpreter dict) is a list [watcher id or -1, the dirty dicts, their
+ * addresses, lost, {address of a watched dict: [names]}]; its functions
+ * run with the GIL held. ph_watch makes a dict watched again; on a Python
+ * without watchers it does nothing.
+ */
+#define HAVE_WATCH (PY_VERSION_HEX >= 0x030C0000)
+#define UNWATCH_IN_CALLBACK (PY_VERSION_HEX >= 0x030E0000)
+enum { W_ID, W_DIRTY, W_LISTED, W_LOST, W_NAMES, W_LEN };
+void ph_watch(PyObject *d);
+#if HAVE_WATCH
+PyObject *ph_wstate(int make);
+int ph_wid(PyObject *st);
+PyObject *ph_watching(void);
+int ph_set_dirty(PyObject *st, PyObject *list);
+PyObject *ph_take_dirty(PyObject *st);
+int ph_each_record(PyObject *st, PyObject *tracked, PyObject *d, int (*fn)(PyObject *, PyObject *, PyObject *, void *),
+		   void *arg);
+int ph_note_names(PyObject *st, PyObject *tracked, PyObject *name, PyObject *d);
+#endif
+
 PyObject *ph_install_runtime(const ph_options *o, int in_main, int *park, char *errbuf, size_t errlen);
 
 /*
