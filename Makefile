@@ -42,7 +42,7 @@ FUZZ_TARGETS = FuzzResolve FuzzBuildEnv FuzzParseResponse
 # machine, a container) says --allow-root so the quick start still works.
 RUN_FLAGS = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help deps build run test test-go test-nocgo test-pythons test-fuzz bench docs clean
+.PHONY: help deps build run test test-go test-nocgo test-pythons test-fuzz test-harness bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,7 +62,7 @@ build: deps ## build bin/warmcgi
 run: build ## build and serve examples/cgi-bin on http://127.0.0.1:8080/cgi-bin/
 	$(BIN) serve examples/cgi-bin --listen $(LISTEN) $(RUN_FLAGS)
 
-test: deps test-nocgo test-go test-pythons test-fuzz ## the whole test suite (what .ci/run calls)
+test: deps test-nocgo test-go test-pythons test-fuzz test-harness ## the whole test suite (what .ci/run calls)
 
 test-nocgo: ## the packages that need no Python, built without cgo
 	CGO_ENABLED=0 $(GO) test -count=1 ./cgienv ./interp ./internal/procmode ./internal/observe ./internal/frontend
@@ -86,6 +86,9 @@ test-fuzz: ## each cgienv fuzz target for FUZZTIME executions (200000x); crasher
 	  echo "== $$f for $(FUZZTIME)"; \
 	  CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./cgienv; \
 	done
+
+test-harness: ## the comparison harness's report (benchmarks/report.py) and PSS sums (pss.py) on made-up data
+	/usr/bin/python3 benchmarks/harness_test.py
 
 bench: ## Go micro-benchmarks
 	$(CGO_PY) $(GO) test -run '^$$' -bench . -benchmem ./...

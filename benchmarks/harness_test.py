@@ -38,7 +38,7 @@ def mem_row(mode, n, procs_busy, pss_busy_mib, procs_rest=1):
 
 
 class ReportTest(unittest.TestCase):
-    def run_report(self, raw, memory, rounds=3, duration=5, readme_text=None):
+    def run_report(self, raw, memory, rounds=3, duration=5, readme_text=None, meta_extra=""):
         d = tempfile.mkdtemp(prefix="report-test.")
         self.addCleanup(subprocess.run, ["rm", "-rf", d])
         for name, fields, rows in (("raw.csv", RAW_FIELDS, raw), ("memory.csv", MEM_FIELDS, memory)):
@@ -49,7 +49,7 @@ class ReportTest(unittest.TestCase):
         with open(os.path.join(d, "meta.env"), "w") as f:
             f.write("date=2026-12-07\ntime=03:00:00Z\nwarmcgi_python=3.11.2\nmodes=subinterp process fork\n"
                     "workers=2\nrounds=%d\nduration=%d\nfcgi_mode=subinterp\ncommit=abc1234\ntag=t\n"
-                    "cpu=Test CPU\ncores=2\n" % (rounds, duration))
+                    "cpu=Test CPU\ncores=2\n" % (rounds, duration) + meta_extra)
         readme = os.path.join(d, "README.md")
         with open(readme, "w") as f:
             f.write(readme_text or "# x\n")
@@ -112,6 +112,19 @@ class ReportTest(unittest.TestCase):
         block, _ = self.run_report(self.cells(), [mem_row("subinterp", 1, 1, 40), cold])
         self.assertIn("not judged (warm.py reached only 5 of 32 workers)",
                       self.row(block, "warmcgi subinterp PSS per extra worker"))
+
+    def test_cell_not_measured_says_why(self):
+        # run.sh leaves out a warmcgi cell whose isolation mode refused the
+        # script (verify); the target row says so instead of vanishing.
+        rows = self.cells()
+        for r in range(1, 4):
+            rows += [raw_row(r, "hgweb", "apache-cgi", 10), raw_row(r, "hgweb", "warmcgi-process", 200)]
+        block, _ = self.run_report(rows, [], meta_extra="not_measured=hgweb:warmcgi-subinterp="
+                                   "module 'parsers' cannot load in a sub-interpreter\n")
+        self.assertIn("| – | 10.0 | – | – | ≥ 30× | not measured: warmcgi subinterp serves no such page "
+                      "(module 'parsers' cannot load in a sub-interpreter) |",
+                      self.row(block, "warmcgi subinterp / Apache mod_cgi, hgweb page"))
+        self.assertIn("| 200 | 10.0 | 20× |", self.row(block, "warmcgi process / Apache mod_cgi, hgweb page"))
 
     def test_readme_block_is_replaced(self):
         text = "# x\n\nbefore\n<!-- bench-compare:begin -->\nold\n<!-- bench-compare:end -->\nafter\n"

@@ -46,7 +46,7 @@ SET_LABELS = {
     "cpu": "cpu5ms.py (~5 ms CPU)",
     "out1mb": "out1mb.py (1 MiB body)",
     "hgweb": "hgweb file view (Mercurial)",
-    "django": "Django 3.2 page (djpage.py)",
+    "django": "Django page (djpage.py)",
     "latency": "hello.py, 64 connections",
 }
 SET_ORDER = ["hello", "form", "cpu", "out1mb", "hgweb", "django", "latency"]
@@ -156,6 +156,30 @@ class Cell:
                        / float(r["duration_s"])) for k, r in self.by_round.items()}
 
 
+class NotMeasured:
+    """A cell the run left out: its warmcgi server answered 500 because its
+    isolation mode cannot run the script (run.sh's verify, meta
+    not_measured)."""
+
+    def __init__(self, server, reason):
+        self.server, self.reason = server, reason
+        self.rps = None
+
+
+def not_measured_of(meta):
+    """{(set, server): reason} from meta's not_measured=SET:SERVER=REASON|..."""
+    out = {}
+    for item in filter(None, meta.get("not_measured", "").split("|")):
+        key, _, reason = item.partition("=")
+        set_, _, server = key.partition(":")
+        out[(set_, server)] = reason
+    return out
+
+
+def fmt_cell_rps(c):
+    return "–" if c.rps is None else fmt_rps(c.rps)
+
+
 def ratio(a, b):
     """Ratio of medians a/b, the range of the per-round ratios, and the
     ratio in the quietest round (the least CPU taken by other work during
@@ -257,6 +281,12 @@ def ratio_rows_of(comparisons, run_full):
     rows = []
     for label, a, b, target in comparisons:
         if a is None or b is None:
+            continue
+        gone = [c for c in (a, b) if isinstance(c, NotMeasured)]
+        if gone:
+            met = None if target is None else "not measured: %s serves no such page (%s)" % (
+                server_label(gone[0].server), gone[0].reason)
+            rows.append((label, None, None, None, None, None, target, met, a, b))
             continue
         by_cpu = b.cpu_ms_per_req / a.cpu_ms_per_req if a.cpu_ms_per_req and b.cpu_ms_per_req else None
         r, lo, hi, quiet = ratio(a, b)
@@ -505,7 +535,8 @@ def readme_block(meta, stem, link, ordered, ratio_rows, extra_rows, run_full):
             continue
         rng = " (%s – %s)" % (fmt_ratio(lo), fmt_ratio(hi)) if lo is not None and hi != lo else ""
         md.append("| %s | %s | %s | %s%s | %s | %s | %s |" % (
-            label, fmt_rps(a.rps), fmt_rps(b.rps), fmt_ratio(r), rng, fmt_ratio(by_cpu), fmt_target(target), met))
+            label, fmt_cell_rps(a), fmt_cell_rps(b), fmt_ratio(r), rng, fmt_ratio(by_cpu), fmt_target(target),
+            met))
     for label, value, target, met in extra_rows:
         if met is not None:
             md.append("| %s | | | %s | | %s | %s |" % (label, value, target, met))
@@ -573,7 +604,15 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     run_full = int(meta.get("rounds", 0)) >= JUDGE_ROUNDS and float(meta.get("duration", 0)) >= JUDGE_DURATION
 
-    ratio_rows = ratio_rows_of(comparisons_of(cell, modes, meta), run_full)
+    skipped = not_measured_of(meta)
+
+    def cell_or_why(set_, server):
+        c = cell(set_, server)
+        if c is None and (set_, server) in skipped:
+            return NotMeasured(server, skipped[(set_, server)])
+        return c
+
+    ratio_rows = ratio_rows_of(comparisons_of(cell_or_why, modes, meta), run_full)
     extra_rows = latency_rows(cell, modes, run_full) + memory_rows(memory, modes, run_full)
     w_ratio = write_csvs(args.out, stem, ordered, cell, raw, memory)
     md_text = markdown(meta, stem, ordered, ratio_rows, extra_rows, memory, w_ratio)

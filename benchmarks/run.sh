@@ -38,6 +38,7 @@ RESULTS=${RESULTS:-$here/results}           # where the .csv, .md and .svg go
 KEEP_TMP=${KEEP_TMP:-0}                     # 1: keep the temporary directory (configs, logs)
 RUN_TAG=${RUN_TAG:-}                        # put into the result files' names: <date>-<tag>-python<version>
 UPDATE_README=${UPDATE_README:-0}           # 1: rewrite the README's generated performance block from this run
+COMMIT=${COMMIT:-}                           # the commit the report names (default: git's HEAD of this checkout; set it for a copy without .git)
 CPU_ACCOUNTING=${CPU_ACCOUNTING:-auto}      # auto, cgroup-v1-cpuacct, cgroup-v2 or sessions (see setup_cgroups)
 
 readonly sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -215,7 +216,8 @@ server_cpu() {
     cgroup-v2) awk '$1 == "usage_usec" { printf "%.3f\n", $2 / 1e6 }' "$cg_base/$1/cpu.stat"; return ;;
   esac
   local groups=" ${pgids[$1]} "
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v groups="$groups" -v hz="$(getconf CLK_TCK)" '
+  # A process that ends between the glob and cat makes cat fail: not an error.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v groups="$groups" -v hz="$(getconf CLK_TCK)" '
     { sub(/^.*\) /, ""); if (index(groups, " " $3 " ") || index(groups, " " $4 " ")) t += $12 + $13 + $14 + $15 }
     END { printf "%.3f\n", t / hz }'
 }
@@ -242,14 +244,36 @@ path() {
   esac
 }
 
+# log_of SERVER: the log of a warmcgi server (nothing for the peers).
+log_of() {
+  case "$1" in
+    nginx-warmcgi-*) echo "$tmp/$1/warmcgi.log" ;;
+    warmcgi-*) echo "$tmp/$1.log" ;;
+  esac
+}
+
 # verify SERVER SCRIPT: one request must give 200 and the script's real
-# output; a benchmark of an error page is worthless.
+# output; a benchmark of an error page is worthless. Returns 3, with the
+# reason on stdout, when a warmcgi server answered 500 because its isolation
+# mode cannot run the script: a sub-interpreter refused an extension module
+# (on Python 3.12+, Mercurial's single-phase C parsers under an explicit
+# --isolation subinterp). That cell is then not measured, and the report says
+# why; any other failure stops the run.
 verify() {
-  local server=$1 script=$2 target body=() out status
+  local server=$1 script=$2 target body=() out status log size=0 reason
   target=$(url "$server" "$script")
   if [ "$script" = formpost ]; then body=(--data "$form_body"); fi
   out=$tmp/verify.out
+  log=$(log_of "$server")
+  if [ -n "$log" ] && [ -f "$log" ]; then size=$(stat -c %s "$log"); fi
   status=$(curl -s -o "$out" -w '%{http_code}' --max-time 60 "${body[@]}" "$target") || status=curl-failed
+  if [ "$status" = 500 ] && [ -n "$log" ]; then
+    reason=$(tail -c "+$((size + 1))" "$log" | grep -o "module '[^']*' cannot load in a sub-interpreter" | tail -1)
+    if [ -n "$reason" ]; then
+      echo "$reason"
+      return 3
+    fi
+  fi
   local ok=1
   case "$script" in
     hello) [ "$(cat "$out")" = "Hello, world!" ] || ok=0 ;;
@@ -480,7 +504,11 @@ write_meta() {
     echo "nginx=$(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||')"
     echo "fcgiwrap=$(dpkg-query -W -f='${Version}' fcgiwrap)"
     echo "uwsgi=$(dpkg-query -W -f='${Version}' uwsgi-core)"
-    echo "commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- 2>/dev/null || echo "+changes")"
+    if [ -n "$COMMIT" ]; then
+      echo "commit=$COMMIT"
+    else
+      echo "commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet HEAD -- 2>/dev/null || echo "+changes")"
+    fi
     echo "wrk=$(dpkg-query -W -f='${Version}' wrk)"
     echo "mercurial=$(dpkg-query -W -f='${Version}' mercurial)"
     echo "django=$(dpkg-query -W -f='${Version}' python3-django)"
@@ -567,11 +595,27 @@ main() {
   [ "${#sets[@]}" -gt 0 ] || die "SETS=\"$SETS\" names none of: hello form cpu out1mb hgweb django latency"
 
   log "verifying every cell answers correctly"
-  local set script conns servers s
-  for line in "${sets[@]}"; do
-    read -r set script conns servers <<<"$line"
-    for s in $servers; do verify "$s" "$script"; done
+  local set script conns servers s kept reason rc not_measured=() i
+  for i in "${!sets[@]}"; do
+    read -r set script conns servers <<<"${sets[i]}"
+    kept=()
+    for s in $servers; do
+      rc=0
+      reason=$(verify "$s" "$script") || rc=$?
+      if [ "$rc" = 3 ]; then
+        log "not measured: $s $script ($reason)"
+        not_measured+=("$set:$s=$reason")
+      elif [ "$rc" != 0 ]; then
+        exit "$rc" # verify said why (it ran in a subshell)
+      else
+        kept+=("$s")
+      fi
+    done
+    sets[i]="$set $script $conns ${kept[*]}"
   done
+  if [ "${#not_measured[@]}" -gt 0 ]; then
+    (IFS='|'; echo "not_measured=${not_measured[*]}") >>"$tmp/meta.env"
+  fi
 
   # Prime: as many concurrent requests as connections to every cell, waited
   # for, so every warmcgi worker has imported what its scripts import
