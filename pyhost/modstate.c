@@ -20,8 +20,9 @@
  * versions, the dict is compared with its baseline (about 2 ns per name:
  * 200 µs a request with 270 modules loaded).
  *
- * A record is a list [module, dict, version, items]; the runtime (state.py)
- * decides which modules are watched.
+ * A record is a list [module, dict, version, items, seen]; the runtime
+ * (state.py) decides which modules are watched, and which are the standard
+ * library's, whose lazily built tables are learned (modcache.c).
  */
 #include "pyhost_int.h"
 
@@ -205,6 +206,8 @@ end_fn(PyObject *tracked, PyObject *name, PyObject *rec, void *arg)
 	if (st != NULL && ph_wid(st) >= 0)
 		PyDict_Unwatch(ph_wid(st), d); /* putting back is not a change to list */
 	PyErr_Clear();
+	if (ph_learn_caches(rec) < 0)
+		return -1;
 	n = put_back(d, PyList_GET_ITEM(rec, R_ITEMS));
 	if (n < 0 || retake(rec) < 0 || (n > 0 && PyList_Append((PyObject *)arg, name) < 0))
 		return -1;
@@ -340,8 +343,8 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	PyObject *rec, *d;
 
 	(void)self;
-	if (nargs != 3 || !PyDict_Check(args[0]) || !PyModule_Check(args[2])) {
-		PyErr_SetString(PyExc_TypeError, "_mstate_track(dict, name, module)");
+	if (nargs < 3 || nargs > 4 || !PyDict_Check(args[0]) || !PyModule_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_track(dict, name, module[, stdlib])");
 		return NULL;
 	}
 	d = PyModule_GetDict(args[2]); /* borrowed; no attribute hooks run */
@@ -355,6 +358,11 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	PyList_SET_ITEM(rec, R_DICT, d);
 	PyList_SET_ITEM(rec, R_VER, Py_None);
 	PyList_SET_ITEM(rec, R_ITEMS, Py_None);
+	PyList_SET_ITEM(rec, R_SEEN, nargs == 4 && PyObject_IsTrue(args[3]) == 1 ? PyDict_New() : Py_NewRef(Py_None));
+	if (PyList_GET_ITEM(rec, R_SEEN) == NULL) {
+		Py_DECREF(rec);
+		return NULL;
+	}
 	if (retake(rec) < 0 || PyDict_SetItem(args[0], args[1], rec) < 0) {
 		Py_DECREF(rec);
 		return NULL;
@@ -426,7 +434,7 @@ mstate_end(PyObject *self, PyObject *tracked)
 			}
 			continue;
 		}
-		n = put_back(PyList_GET_ITEM(rec, R_DICT), PyList_GET_ITEM(rec, R_ITEMS));
+		n = ph_learn_caches(rec) < 0 ? -1 : put_back(PyList_GET_ITEM(rec, R_DICT), PyList_GET_ITEM(rec, R_ITEMS));
 		if (n < 0 || retake(rec) < 0 || (n > 0 && PyList_Append(back, name) < 0)) {
 			Py_DECREF(back);
 			return NULL;

@@ -61,8 +61,15 @@ PyObject *ph_exception_text(void);
 /* modstate.c: the runtime's module-state functions, added to its namespace. */
 int ph_add_modstate(PyObject *dict);
 
-/* A module-state record: a list [module, dict, version, items] (modstate.c). */
-enum { R_MOD, R_DICT, R_VER, R_ITEMS, R_LEN };
+/*
+ * A module-state record: a list [module, dict, version, items, seen]
+ * (modstate.c); seen is modcache.c's dict for a module of the standard
+ * library, None for the others.
+ */
+enum { R_MOD, R_DICT, R_VER, R_ITEMS, R_SEEN, R_LEN };
+
+/* modcache.c: a standard-library module's lazily built tables become its baseline. */
+Py_ssize_t ph_learn_caches(PyObject *rec);
 
 /*
  * modwatch.c: dict watchers, 3.12+. An interpreter's watch state (in its

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -567,6 +568,40 @@ func TestSettings(t *testing.T) {
 // is written (a watched dict is watched again after each request); a
 // module written before an import that binds a submodule in it gets the
 // write put back and keeps the binding.
+// TestLearnedCaches: urllib.parse's _hextobyte, built by unquote on first
+// use, is put back to None after the first two requests and then kept
+// (modcache.c), while a private name rebound to other plain data each time,
+// one rebound to a module, and a public name are put back every time.
+func TestLearnedCaches(t *testing.T) {
+	path := script(t, "lazycache.py")
+	var table string
+	onThread(t, func(ip *Interp) {
+		for i := range 5 {
+			var res Result
+			req := &Request{Path: path, Stamp: stampOf(t, path), Env: envBlock("QUERY_STRING=round" + strconv.Itoa(i))}
+			if err := ip.Exec(req, &res); err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			got := string(res.Stdout)
+			if len(res.Stderr) > 0 || !strings.Contains(got, "opener: None\nvarprogb: None\naltsep: None\n") {
+				t.Errorf("request %d: a rebound name was not put back:\n%s\nstderr %q", i, got, res.Stderr)
+			}
+			_, line, _ := strings.Cut(got, "hextobyte: ")
+			line, _, _ = strings.Cut(line, "\n")
+			switch {
+			case i < 2 && line != "None":
+				t.Errorf("request %d: hextobyte %s, want None (learned only once two requests built the same)", i, line)
+			case i == 2 && !strings.HasPrefix(line, "built "):
+				t.Errorf("request %d: hextobyte %s, want the table two requests built", i, line)
+			case i == 2:
+				table = line
+			case i > 2 && line != table:
+				t.Errorf("request %d: hextobyte %s, want the learned %s", i, line, table)
+			}
+		}
+	})
+}
+
 func TestModuleStateRounds(t *testing.T) {
 	path := script(t, "modstate.py")
 	pristine := func(dom bool) string {

@@ -400,6 +400,20 @@ def _watchable(name, m):
     return not isinstance(f, str) or f.startswith(_keep) or name in _held
 
 
+_stdlib_dir = os.path.join(os.path.dirname(os.__file__), "")
+
+
+def _stdlib(name, m):
+    """Whether m is a module of the standard library (modcache.c learns
+    its lazily built tables): built in, frozen, or a file under the
+    library's directory outside its site-packages."""
+    f = m.__dict__.get("__file__")
+    if not isinstance(f, str):
+        origin = getattr(m.__dict__.get("__spec__"), "origin", None)
+        return name in sys.builtin_module_names or origin in ("built-in", "frozen")
+    return f.startswith(_stdlib_dir) and "-packages" not in f[len(_stdlib_dir):].split(os.sep, 1)[0]
+
+
 def _modules_begin():
     """As a request starts: baselines of the modules loaded since the last."""
     _modules_decide(_mstate_begin(_mtracked, sys.modules, _mskip, _msealed))
@@ -411,7 +425,7 @@ def _modules_decide(names):
         if name in _mtracked and _mtracked[name][0] is m:
             continue
         if _watchable(name, m):
-            _mstate_track(_mtracked, name, m)
+            _mstate_track(_mtracked, name, m, _stdlib(name, m))
         else:
             _mskip[name] = type(m)
 
