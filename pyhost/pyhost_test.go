@@ -583,7 +583,7 @@ func TestLearnedCaches(t *testing.T) {
 				t.Fatalf("request %d: %v", i, err)
 			}
 			got := string(res.Stdout)
-			if len(res.Stderr) > 0 || !strings.Contains(got, "opener: None\nvarprogb: None\naltsep: None\n") {
+			if len(res.Stderr) > 0 || !strings.Contains(got, "opener: None\ndb: None\naltsep: None\n") {
 				t.Errorf("request %d: a rebound name was not put back:\n%s\nstderr %q", i, got, res.Stderr)
 			}
 			_, line, _ := strings.Cut(got, "hextobyte: ")
