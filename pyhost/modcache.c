@@ -141,7 +141,7 @@ ph_learn_caches(PyObject *rec)
 		prev = PyDict_GetItemWithError(seen, k);
 		if (prev == NULL && PyErr_Occurred())
 			goto fail;
-		eq = prev == NULL ? 0 : PyObject_RichCompareBool(prev, cur, Py_EQ);
+		eq = prev == NULL || Py_TYPE(prev) != Py_TYPE(cur) ? 0 : PyObject_RichCompareBool(prev, cur, Py_EQ);
 		if (eq < 0)
 			goto fail;
 		if (!eq) {
