@@ -36,6 +36,9 @@ func BenchmarkExec(b *testing.B) {
 				}
 			}
 			path := script(b, name)
+			if name == "form.py" {
+				path = script(b, "../../benchmarks/cgi-bin/formpost.py")
+			}
 			req := &Request{Path: path, Stamp: stampOf(b, path), Env: envBlock(
 				"QUERY_STRING=a=1", "REQUEST_METHOD=GET", "SERVER_NAME=127.0.0.1", "SERVER_PORT=8080",
 				"HTTP_HOST=127.0.0.1:8080", "HTTP_USER_AGENT=bench", "PATH=/usr/bin:/bin", "SCRIPT_NAME=/cgi-bin/x.py",
