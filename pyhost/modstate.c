@@ -343,8 +343,8 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	PyObject *rec, *d;
 
 	(void)self;
-	if (nargs < 3 || nargs > 4 || !PyDict_Check(args[0]) || !PyModule_Check(args[2])) {
-		PyErr_SetString(PyExc_TypeError, "_mstate_track(dict, name, module[, stdlib])");
+	if (nargs != 4 || !PyDict_Check(args[0]) || !PyModule_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "_mstate_track(dict, name, module, stdlib)");
 		return NULL;
 	}
 	d = PyModule_GetDict(args[2]); /* borrowed; no attribute hooks run */
@@ -358,7 +358,7 @@ mstate_track(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	PyList_SET_ITEM(rec, R_DICT, d);
 	PyList_SET_ITEM(rec, R_VER, Py_None);
 	PyList_SET_ITEM(rec, R_ITEMS, Py_None);
-	PyList_SET_ITEM(rec, R_SEEN, nargs == 4 && PyObject_IsTrue(args[3]) == 1 ? PyDict_New() : Py_NewRef(Py_None));
+	PyList_SET_ITEM(rec, R_SEEN, PyObject_IsTrue(args[3]) == 1 ? PyDict_New() : Py_NewRef(Py_None));
 	if (PyList_GET_ITEM(rec, R_SEEN) == NULL) {
 		Py_DECREF(rec);
 		return NULL;
