@@ -38,7 +38,7 @@ def mem_row(mode, n, procs_busy, pss_busy_mib, procs_rest=1):
 
 
 class ReportTest(unittest.TestCase):
-    def run_report(self, raw, memory, rounds=3, duration=5, readme_text=None, meta_extra=""):
+    def run_report(self, raw, memory, rounds=3, duration=5, readme_text=None, meta_extra="", profile=None):
         d = tempfile.mkdtemp(prefix="report-test.")
         self.addCleanup(subprocess.run, ["rm", "-rf", d])
         for name, fields, rows in (("raw.csv", RAW_FIELDS, raw), ("memory.csv", MEM_FIELDS, memory)):
@@ -58,7 +58,12 @@ class ReportTest(unittest.TestCase):
                 "--out", os.path.join(d, "results"), "--readme", readme]
         if readme_text is not None:
             args.append("--update-readme")
+        if profile is not None:
+            with open(os.path.join(d, "profile.md"), "w") as f:
+                f.write(profile)
+            args += ["--profile", os.path.join(d, "profile.md")]
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        self.results = os.path.join(d, "results")
         with open(os.path.join(d, "results", "2026-12-07-t-python3.11.2-readme.md")) as f:
             block = f.read()
         with open(readme) as f:
@@ -134,6 +139,122 @@ class ReportTest(unittest.TestCase):
         self.assertIn("Python 3.11.2", block)
         self.assertIn("Test CPU, 2 cores", block)
         self.assertIn("](results/2026-12-07-t-python3.11.2.svg)", block)
+
+    def test_profile_is_kept_and_linked(self):
+        self.run_report(self.cells(), [], profile="### warmcgi-subinterp, hello.py\n\nfigures\n")
+        with open(os.path.join(self.results, "2026-12-07-t-python3.11.2-profile.md")) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("# Where each request's CPU went, 2026-12-07-t-python3.11.2\n"))
+        self.assertIn("### warmcgi-subinterp, hello.py\n\nfigures\n", text)
+        with open(os.path.join(self.results, "2026-12-07-t-python3.11.2.md")) as f:
+            self.assertIn("[2026-12-07-t-python3.11.2-profile.md](2026-12-07-t-python3.11.2-profile.md)", f.read())
+        # Without a profile there is neither.
+        self.run_report(self.cells(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.results, "2026-12-07-t-python3.11.2-profile.md")))
+
+
+# perf script -F comm,pid,tid,period,ip,sym,dso of a system-wide record,
+# cut down from a real one of nginx → warmcgi (one sample per stack shape;
+# 1 ms each).
+PERF_SCRIPT = """\
+warmcgi   100/101       1000000
+\t    7f2207248b5a _PyEval_EvalFrameDefault (/usr/lib/x86_64-linux-gnu/libpython3.13.so.1.0)
+\t    7f22076adb40 [unknown] ([unknown])
+
+warmcgi   100/102       1000000
+\t          7a0001 env_bytes (/src/bin/warmcgi)
+\t    7f22076adb40 [unknown] ([unknown])
+
+warmcgi   100/103       1000000
+\tffffffff8100 finish_task_switch.isra.0 ([kernel.kallsyms])
+\tffffffff8101 __schedule ([kernel.kallsyms])
+\tffffffff8102 futex_wait ([kernel.kallsyms])
+\tffffffff8103 __x64_sys_futex ([kernel.kallsyms])
+\tffffffff8104 do_syscall_64 ([kernel.kallsyms])
+\t          470001 runtime.futex.abi0 (/src/bin/warmcgi)
+\t          470002 runtime.notesleep (/src/bin/warmcgi)
+
+warmcgi   100/103       1000000
+\tffffffff8100 finish_task_switch.isra.0 ([kernel.kallsyms])
+\tffffffff8105 exit_to_user_mode_loop ([kernel.kallsyms])
+\tffffffff8104 do_syscall_64 ([kernel.kallsyms])
+\t          480001 internal/runtime/syscall/linux.Syscall6 (/src/bin/warmcgi)
+\t          480002 syscall.Syscall (/src/bin/warmcgi)
+\t          480003 syscall.write (/src/bin/warmcgi)
+\t          480004 internal/poll.(*FD).Write (/src/bin/warmcgi)
+
+warmcgi   100/104       1000000
+\tffffffff8104 do_syscall_64 ([kernel.kallsyms])
+\t    7f0000000001 chdir (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+warmcgi   100/105       1000000
+\t          410001 runtime.mallocgc (/src/bin/warmcgi)
+\t          410002 runtime.newobject (/src/bin/warmcgi)
+\t          700001 github.com/warmcgi/warmcgi/cgienv.(*Handler).buildEnv (/src/bin/warmcgi)
+
+warmcgi   100/105       1000000
+\t          420001 internal/runtime/maps.(*Iter).Next (/src/bin/warmcgi)
+\t          420002 runtime.mapIterNext (/src/bin/warmcgi)
+\t          740001 github.com/warmcgi/warmcgi/internal/frontend.parsePairs (/src/bin/warmcgi)
+
+warmcgi   100/106       1000000
+\t          430001 runtime.findRunnable (/src/bin/warmcgi)
+\t          430002 runtime.schedule (/src/bin/warmcgi)
+\t          430003 runtime.park_m (/src/bin/warmcgi)
+
+exe   400/400       1000000
+\t    7f2207248b5a _PyEval_EvalFrameDefault (/usr/lib/x86_64-linux-gnu/libpython3.13.so.1.0)
+
+:4242   4242/4242       1000000
+\tffffffff8108 clear_page_erms ([kernel.kallsyms])
+\tffffffff8109 handle_mm_fault ([kernel.kallsyms])
+
+uwsgi core   200/200       1000000
+\t          430001 uwsgi_request_wsgi (/usr/bin/uwsgi-core)
+
+nginx   300/300       2000000
+\tffffffff8106 tcp_sendmsg ([kernel.kallsyms])
+
+swapper     0/0       3000000
+\tffffffff8107 default_idle ([kernel.kallsyms])
+"""
+
+
+class PerfSplitTest(unittest.TestCase):
+    def split(self, requests=4):
+        p = subprocess.run([sys.executable, os.path.join(HERE, "perfsplit.py"), "--requests", str(requests),
+                            "--label", "cell", "--json", "/dev/stdout"], input=PERF_SCRIPT, check=True,
+                           capture_output=True, text=True)
+        import json
+        return json.JSONDecoder().raw_decode(p.stdout)[0], p.stdout
+
+    def test_samples_are_split_per_request(self):
+        res, out = self.split()
+        self.assertEqual(res["samples"], 13)
+        # 1 ms of CPU a sample, 4 requests: 250 µs a request per sample.
+        self.assertEqual(res["processes"], {"warmcgi": 2000.0, "nginx": 500.0, "exe": 250.0,
+                                            "(processes that ended unnamed)": 250.0, "uwsgi core": 250.0})
+        self.assertEqual(res["idle_us"], 750.0)
+        self.assertEqual(res["categories"]["warmcgi"], {
+            "Python (script, runtime, pyhost C)": 500.0,
+            "kernel: futex": 250.0,
+            "kernel: write": 250.0,
+            "kernel: chdir": 250.0,
+            "Go runtime: allocation, GC": 250.0,
+            "Go: internal/frontend": 250.0,
+            "Go runtime: scheduling": 250.0,
+        })
+        # Worker processes (exe) are split too; the peers are not.
+        self.assertEqual(res["categories"]["exe"], {"Python (script, runtime, pyhost C)": 250.0})
+        self.assertEqual(set(res["categories"]), {"warmcgi", "exe"})
+        self.assertIn("warmcgi: Python 500.0 µs (25%), scheduling 500.0 µs (25%), kernel, other 500.0 µs (25%), "
+                      "Go allocation, GC 250.0 µs (12%), Go code 250.0 µs (12%).", out)
+        self.assertIn("| kernel: futex | 250.0 | 12% |", out)
+
+    def test_requests_must_be_positive(self):
+        p = subprocess.run([sys.executable, os.path.join(HERE, "perfsplit.py"), "--requests", "0"],
+                           input=PERF_SCRIPT, capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
 
 
 # A parent that touches 64 MiB, then forks three children that each start

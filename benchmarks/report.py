@@ -506,6 +506,16 @@ def markdown(meta, stem, ordered, ratio_rows, extra_rows, memory, w_ratio):
     return "\n".join(md) + "\n"
 
 
+PROFILE_INTRO = (
+    "After the measured rounds (PROFILE=1), each cell below ran once more for the same time under a "
+    "system-wide `perf record -g -e cpu-clock`; benchmarks/perfsplit.py charged every sample to its process "
+    "and, for warmcgi, to where in the code it fell, divided by the requests wrk counted. perf's own cost "
+    "is in these figures, so they are higher than the table's CPU per request; compare the parts, not "
+    "the totals. *Scheduling* is the kernel's futex and nanosleep calls (threads put to sleep and woken: the "
+    "hand-off between a connection's goroutine and the interpreter's thread, the Go runtime's idle threads) "
+    "plus the Go scheduler's own code.\n\n")
+
+
 README_BEGIN = "<!-- bench-compare:begin -->"
 README_END = "<!-- bench-compare:end -->"
 
@@ -569,6 +579,8 @@ def main():
                     help="the README the -readme.md block is written for (its links are relative to it)")
     ap.add_argument("--update-readme", action="store_true",
                     help="replace the generated performance block of --readme")
+    ap.add_argument("--profile", help="per-request CPU profiles of the run (benchmarks/perfsplit.py's "
+                    "markdown), kept as <stem>-profile.md and linked from <stem>.md")
     args = ap.parse_args()
 
     meta = read_meta(args.meta)
@@ -616,6 +628,12 @@ def main():
     extra_rows = latency_rows(cell, modes, run_full) + memory_rows(memory, modes, run_full)
     w_ratio = write_csvs(args.out, stem, ordered, cell, raw, memory)
     md_text = markdown(meta, stem, ordered, ratio_rows, extra_rows, memory, w_ratio)
+    if args.profile:
+        with open(args.profile) as f:
+            profile = f.read()
+        with open(os.path.join(args.out, stem + "-profile.md"), "w") as f:
+            f.write("# Where each request's CPU went, %s\n\n%s" % (stem, PROFILE_INTRO) + profile)
+        md_text += "\nPer-request CPU profiles of this run: [%s-profile.md](%s-profile.md).\n" % (stem, stem)
     with open(os.path.join(args.out, stem + ".md"), "w") as f:
         f.write(md_text)
     with open(os.path.join(args.out, stem + ".svg"), "w") as f:

@@ -40,6 +40,7 @@ RUN_TAG=${RUN_TAG:-}                        # put into the result files' names: 
 UPDATE_README=${UPDATE_README:-0}           # 1: rewrite the README's generated performance block from this run
 COMMIT=${COMMIT:-}                           # the commit the report names (default: git's HEAD of this checkout; set it for a copy without .git)
 CPU_ACCOUNTING=${CPU_ACCOUNTING:-auto}      # auto, cgroup-v1-cpuacct, cgroup-v2 or sessions (see setup_cgroups)
+PROFILE=${PROFILE:-0}                       # 1: after the rounds, one more run of each hello cell under perf (see profile_cells)
 
 readonly sys_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly form_body='name=Ada+Lovelace&email=ada%40example.org&topic=cgi&topic=wsgi&topic=go&comment=Hello+from+the+benchmark%21+%3Cb%3Enot+bold%3C%2Fb%3E&subscribe=on'
@@ -57,6 +58,7 @@ install_deps() {
     python3-django curl python3 procps; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
+  if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then need+=(linux-perf); fi
   [ "${#need[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     die "missing packages; run: sudo apt-get install -y ${need[*]}"
@@ -359,6 +361,38 @@ measure() {
     "${r[non2xx]}" >&2
 }
 
+# --- Profiles ----------------------------------------------------------------
+# profile_cells SCRIPT SERVER...: with PROFILE=1, each cell once more for
+# DURATION s under a system-wide perf record (cpu-clock, call graphs), the
+# samples split per request by benchmarks/perfsplit.py into
+# $tmp/profile.md: where the CPU of warmcgi's requests goes (the issue's
+# per-request breakdown), beside the peers' processes. Not in the table:
+# perf's own cost would be.
+profile_cells() {
+  local script=$1 s out=$tmp/wrk.out line kv requests
+  shift
+  command -v perf >/dev/null || die "PROFILE=1 needs perf (Debian's linux-perf)"
+  : >"$tmp/profile.md"
+  for s in "$@"; do
+    run_wrk "$s" "$script" "$CONNS" "$WARMUP" >/dev/null
+    perf record -a -g -e cpu-clock -F 999 -o "$tmp/perf.data" >"$tmp/perf.log" 2>&1 &
+    local perf_pid=$!
+    sleep 1
+    kill -0 "$perf_pid" 2>/dev/null || { cat "$tmp/perf.log" >&2; die "perf record did not start"; }
+    run_wrk "$s" "$script" "$CONNS" "$DURATION" >"$out"
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    line=$(grep '^RESULT ' "$out") || die "wrk gave no result for $s $script (profile)"
+    requests=""
+    for kv in ${line#RESULT }; do [ "${kv%%=*}" = requests ] && requests=${kv#*=}; done
+    log "profile: $s $script, $requests requests"
+    perf script -F comm,pid,tid,period,ip,sym,dso -i "$tmp/perf.data" 2>/dev/null |
+      python3 "$here/perfsplit.py" --requests "$requests" --label "$s, $script.py, $CONNS connections" >>"$tmp/profile.md"
+    echo >>"$tmp/profile.md"
+    rm -f "$tmp/perf.data"
+  done
+}
+
 # --- Memory ------------------------------------------------------------------
 # For each worker count: a fresh warmcgi, bursts of requests that hold a
 # worker each until every worker has run one (warm.py reports the process
@@ -650,6 +684,23 @@ main() {
     done
   done
 
+  local profile=()
+  if [ "$PROFILE" = 1 ]; then
+    for line in "${sets[@]}"; do
+      read -r set script conns servers <<<"$line"
+      [ "$set" = hello ] || continue
+      # warmcgi's cells and the native peers (a fresh process per request
+      # is mod_cgi's and fcgiwrap's whole story).
+      list=()
+      for s in $servers; do
+        case "$s" in apache-cgi | nginx-fcgiwrap) ;; *) list+=("$s") ;; esac
+      done
+      log "profiling the hello cells"
+      profile_cells "$script" "${list[@]}"
+      profile=(--profile "$tmp/profile.md")
+    done
+  fi
+
   # Memory, with the throughput servers stopped.
   for s in "${!pgids[@]}"; do stop "$s"; done
   local m3=procs,pss_kib,rss_sum_kib,main_rss_kib
@@ -661,7 +712,7 @@ main() {
   local readme=(--readme "$repo/README.md")
   if [ "$UPDATE_README" = 1 ]; then readme+=(--update-readme); fi
   python3 "$here/report.py" --raw "$tmp/raw.csv" --memory "$tmp/memory.csv" --meta "$tmp/meta.env" \
-    --out "$RESULTS" "${readme[@]}"
+    --out "$RESULTS" "${readme[@]}" "${profile[@]}"
 }
 
 main "$@"
