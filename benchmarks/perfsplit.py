@@ -64,7 +64,10 @@ def parse(lines):
                 yield head + (frames,)
             parts = line.split()
             # comm may contain spaces; then pid/tid, then the period.
-            i = next(k for k in range(len(parts)) if "/" in parts[k] and parts[k].split("/")[0].isdigit())
+            i = next((k for k in range(len(parts)) if "/" in parts[k] and parts[k].split("/")[0].isdigit()), None)
+            if i is None:
+                raise SystemExit("perfsplit: no PID/TID in %r: give it perf script -F comm,pid,tid,period,ip,sym,dso"
+                                 % line.rstrip())
             comm = " ".join(parts[:i])
             period = int(parts[i + 1]) if len(parts) > i + 1 and parts[i + 1].isdigit() else 1
             head, frames = (comm, int(parts[i].split("/")[0]), period), []
