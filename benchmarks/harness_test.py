@@ -208,6 +208,13 @@ exe   400/400       1000000
 :4242   4242/4242       1000000
 \tffffffff8108 clear_page_erms ([kernel.kallsyms])
 \tffffffff8109 handle_mm_fault ([kernel.kallsyms])
+\tffffffff810a exc_page_fault ([kernel.kallsyms])
+\t    7f0000000002 malloc (/usr/lib/x86_64-linux-gnu/libc.so.6)
+
+exe   400/401       1000000
+\tffffffff810b irqentry_exit_to_user_mode ([kernel.kallsyms])
+\tffffffff810c asm_sysvec_apic_timer_interrupt ([kernel.kallsyms])
+\t    7f0000000003 malloc (/usr/lib/x86_64-linux-gnu/libc.so.6)
 
 uwsgi core   200/200       1000000
 \t          430001 uwsgi_request_wsgi (/usr/bin/uwsgi-core)
@@ -230,9 +237,9 @@ class PerfSplitTest(unittest.TestCase):
 
     def test_samples_are_split_per_request(self):
         res, out = self.split()
-        self.assertEqual(res["samples"], 13)
+        self.assertEqual(res["samples"], 14)
         # 1 ms of CPU a sample, 4 requests: 250 µs a request per sample.
-        self.assertEqual(res["processes"], {"warmcgi": 2000.0, "nginx": 500.0, "exe": 250.0,
+        self.assertEqual(res["processes"], {"warmcgi": 2000.0, "nginx": 500.0, "exe": 500.0,
                                             "(processes that ended unnamed)": 250.0, "uwsgi core": 250.0})
         self.assertEqual(res["idle_us"], 750.0)
         self.assertEqual(res["categories"]["warmcgi"], {
@@ -245,11 +252,34 @@ class PerfSplitTest(unittest.TestCase):
             "Go runtime: scheduling": 250.0,
         })
         # Worker processes (exe) are split too; the peers are not.
-        self.assertEqual(res["categories"]["exe"], {"Python (script, runtime, pyhost C)": 250.0})
+        # A timer interrupt in libc's malloc is no system call of malloc's.
+        self.assertEqual(res["categories"]["exe"], {"Python (script, runtime, pyhost C)": 250.0,
+                                                    "kernel: interrupts, other": 250.0})
         self.assertEqual(set(res["categories"]), {"warmcgi", "exe"})
         self.assertIn("warmcgi: Python 500.0 µs (25%), scheduling 500.0 µs (25%), kernel, other 500.0 µs (25%), "
                       "Go allocation, GC 250.0 µs (12%), Go code 250.0 µs (12%).", out)
         self.assertIn("| kernel: futex | 250.0 | 12% |", out)
+
+    def test_kernel_samples_by_what_entered_the_kernel(self):
+        sys.path.insert(0, HERE)
+        import perfsplit
+        libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+        k = "[kernel.kallsyms]"
+        cases = [
+            # A page fault in malloc, not a system call named malloc.
+            ([("clear_page_erms", k), ("handle_mm_fault", k), ("exc_page_fault", k), ("malloc", libc)],
+             "kernel: page faults"),
+            # Switched out on the way back from libc's chdir.
+            ([("finish_task_switch.isra.0", k), ("do_syscall_64", k), ("chdir", libc)], "kernel: chdir"),
+            ([("finish_task_switch.isra.0", k), ("do_syscall_64", k), ("runtime.usleep.abi0", "/bin/warmcgi")],
+             "kernel: nanosleep"),
+            ([("do_syscall_64", k), ("[unknown]", "[unknown]")], "kernel: system calls, unnamed"),
+            ([("unix_stream_recvmsg", k), ("ksys_read", k), ("do_syscall_64", k)], "kernel: read"),
+            ([("irqentry_exit_to_user_mode", k), ("_PyEval_EvalFrameDefault", "libpython3.13.so.1.0")],
+             "kernel: interrupts, other"),
+        ]
+        for frames, want in cases:
+            self.assertEqual(perfsplit.category(frames), want, frames)
 
     def test_requests_must_be_positive(self):
         p = subprocess.run([sys.executable, os.path.join(HERE, "perfsplit.py"), "--requests", "0"],

@@ -96,30 +96,31 @@ def python_frame(sym, dso, nxt):
 def kernel_category(frames):
     """The system call a kernel sample is in (a context switch counts under
     the call that slept), else page faults or interrupts."""
+    kernel = [s for s, d in frames if d.startswith("[kernel")]
     user = [(s, d) for s, d in frames if not d.startswith("[kernel")]
-    for s, d in frames:
-        if not d.startswith("[kernel"):
-            break
+    for s in kernel:
         m = KSYS.match(s)
         if m:
             return "kernel: " + m.group(1)
-    # Preempted or switched out on the way back to user space: the call is
-    # the user side's (syscall.write, runtime.futex, libc's chdir).
-    for s, d in user[:6]:
-        if s.startswith("runtime.usleep"):
-            return "kernel: nanosleep"
-        if s.startswith("runtime.futex"):
-            return "kernel: futex"
-        m = GO_SYSCALL.match(s)
-        if m:
-            return "kernel: " + m.group(1)
-        if "libc" in d and "." not in s:
-            return "kernel: " + s
-        if not s.startswith(("internal/runtime/syscall/", "syscall.", "[")):
-            break
-    names = " ".join(s for s, _ in frames)
-    if "exc_page_fault" in names or "handle_mm_fault" in names:
+    if any(s in ("exc_page_fault", "asm_exc_page_fault", "handle_mm_fault") for s in kernel):
         return "kernel: page faults"
+    if any(s.startswith(("do_syscall_64", "entry_SYSCALL")) for s in kernel):
+        # Preempted or switched out on the way back from a system call to
+        # user space: the call is the user side's (syscall.write,
+        # runtime.futex, libc's chdir).
+        for s, d in user[:6]:
+            if s.startswith("runtime.usleep"):
+                return "kernel: nanosleep"
+            if s.startswith("runtime.futex"):
+                return "kernel: futex"
+            m = GO_SYSCALL.match(s)
+            if m:
+                return "kernel: " + m.group(1)
+            if "libc" in d and "." not in s and not s.startswith(("[", "_")):
+                return "kernel: " + s
+            if not s.startswith(("internal/runtime/syscall/", "syscall.", "[")):
+                break
+        return "kernel: system calls, unnamed"
     return "kernel: interrupts, other"
 
 
