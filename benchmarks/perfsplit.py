@@ -38,7 +38,7 @@ SCHED = ("runtime.schedule", "runtime.findRunnable", "runtime.park_m", "runtime.
 ALLOC = ("runtime.mallocgc", "runtime.gcBgMarkWorker", "runtime.gcStart", "runtime.gcAssistAlloc",
          "runtime.bgsweep", "runtime.bgscavenge", "runtime.memclrNoHeapPointers", "runtime.growslice",
          "runtime.newobject", "runtime.makeslice", "runtime.scanobject", "runtime.gcDrain")
-GO_PACKAGES = (("net/http", "Go: net/http"), ("net/textproto", "Go: net/http"), ("bufio", "Go: net/http"),
+GO_PACKAGES = (("net/http", "Go: net/http"), ("net/textproto", "Go: net/http"),
                ("net.", "Go: net, internal/poll"), ("internal/poll", "Go: net, internal/poll"),
                ("github.com/warmcgi/warmcgi/cgienv", "Go: cgienv"),
                ("github.com/warmcgi/warmcgi/internal/frontend", "Go: internal/frontend"),
