@@ -50,7 +50,7 @@ GO_PACKAGES = (("net/http", "Go: net/http"), ("net/textproto", "Go: net/http"),
 
 
 def parse(lines):
-    """Yields (comm, pid, period, frames) per sample; frames leaf first, each
+    """Yields (comm, period, frames) per sample; frames leaf first, each
     (symbol, dso)."""
     head, frames = None, []
     for line in lines:
@@ -70,7 +70,7 @@ def parse(lines):
                                  % line.rstrip())
             comm = " ".join(parts[:i])
             period = int(parts[i + 1]) if len(parts) > i + 1 and parts[i + 1].isdigit() else 1
-            head, frames = (comm, int(parts[i].split("/")[0]), period), []
+            head, frames = (comm, period), []
             continue
         m = FRAME.match(line)
         if m:
@@ -97,7 +97,6 @@ def kernel_category(frames):
     """The system call a kernel sample is in (a context switch counts under
     the call that slept), else page faults or interrupts."""
     kernel = [s for s, d in frames if d.startswith("[kernel")]
-    user = [(s, d) for s, d in frames if not d.startswith("[kernel")]
     for s in kernel:
         m = KSYS.match(s)
         if m:
@@ -108,6 +107,7 @@ def kernel_category(frames):
         # Preempted or switched out on the way back from a system call to
         # user space: the call is the user side's (syscall.write,
         # runtime.futex, libc's chdir).
+        user = [(s, d) for s, d in frames if not d.startswith("[kernel")]
         for s, d in user[:6]:
             if s.startswith("runtime.usleep"):
                 return "kernel: nanosleep"
@@ -182,7 +182,7 @@ def split(samples, requests, detail):
     by_proc = collections.Counter()
     by_cat = collections.defaultdict(collections.Counter)
     n, idle = 0, 0
-    for comm, _pid, period, frames in samples:
+    for comm, period, frames in samples:
         n += 1
         if comm == "swapper":  # the idle task
             idle += period
