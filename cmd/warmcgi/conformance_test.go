@@ -12,7 +12,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime/multipart"
 	"os"
 	"path/filepath"
@@ -715,19 +717,32 @@ func TestConformanceSwallowedTimeout(t *testing.T) {
 
 // processesRunning returns the pids of processes whose command line
 // mentions name (an absolute path: the server's own command line has
-// the relative one).
+// the relative one) and whose root directory is this test's: CI runs the
+// suite in two chroots at once, where the same path names each root's
+// own copy of the script.
 func processesRunning(t *testing.T, name string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
+	self, err := os.Readlink("/proc/self/root")
+	if err != nil {
+		t.Skipf("no /proc/self/root: %v", err)
+	}
 	var pids []string
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(name)) {
-			pids = append(pids, e.Name())
+		if err != nil || !bytes.Contains(cmdline, []byte(name)) {
+			continue
 		}
+		// A process that ended meanwhile has no root to read; one whose
+		// root cannot be read for another reason counts as this root's.
+		root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && root != self) {
+			continue
+		}
+		pids = append(pids, e.Name())
 	}
 	return pids
 }
