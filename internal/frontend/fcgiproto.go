@@ -71,7 +71,7 @@ func appendEndRequest(b []byte, id uint16, status byte) []byte {
 
 // readPairSize reads a name or value length: one byte below 128, else four
 // bytes with the high bit set. n is 0 when s is too short.
-func readPairSize(s []byte) (size uint32, n int) {
+func readPairSize(s string) (size uint32, n int) {
 	if len(s) == 0 {
 		return 0, 0
 	}
@@ -81,12 +81,15 @@ func readPairSize(s []byte) (size uint32, n int) {
 	if len(s) < 4 {
 		return 0, 0
 	}
-	return binary.BigEndian.Uint32(s) &^ (1 << 31), 4
+	return uint32(s[0]&0x7f)<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]), 4
 }
 
 // parsePairs adds the name-value pairs of text to m, a later pair winning;
-// it stops at the first malformed one, as net/http/fcgi does.
-func parsePairs(text []byte, m map[string]string) {
+// it stops at the first malformed one, as net/http/fcgi does. The names and
+// values are slices of one copy of text: one allocation for the request's
+// parameters, not two for each (nginx sends about twenty).
+func parsePairs(b []byte, m map[string]string) {
+	text := string(b)
 	for len(text) > 0 {
 		klen, n := readPairSize(text)
 		if n == 0 {
@@ -101,9 +104,9 @@ func parsePairs(text []byte, m map[string]string) {
 		if uint64(klen)+uint64(vlen) > uint64(len(text)) {
 			return
 		}
-		k := string(text[:klen])
+		k := text[:klen]
 		text = text[klen:]
-		m[k] = string(text[:vlen])
+		m[k] = text[:vlen]
 		text = text[vlen:]
 	}
 }
