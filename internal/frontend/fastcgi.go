@@ -252,6 +252,7 @@ func (f fastcgiFront) serve(w http.ResponseWriter, r *http.Request, params map[s
 		ServerName: params["SERVER_NAME"],
 		ServerAddr: params["SERVER_ADDR"],
 		ServerPort: params["SERVER_PORT"],
+		Env:        make([]string, 0, len(params)),
 	}
 	// The front end's other variables are passed on, as fcgiwrap passes
 	// them (SSL_*, fastcgi_param settings, REMOTE_USER with passUser);
