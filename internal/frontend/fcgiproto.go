@@ -86,7 +86,7 @@ func readPairSize(s string) (size uint32, n int) {
 
 // parsePairs adds the name-value pairs of text to m, a later pair winning;
 // it stops at the first malformed one, as net/http/fcgi does. The names and
-// values are slices of one copy of text: one allocation for the request's
+// values are slices of one copy of b: one allocation for the request's
 // parameters, not two for each (nginx sends about twenty).
 func parsePairs(b []byte, m map[string]string) {
 	text := string(b)
