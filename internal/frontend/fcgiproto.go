@@ -84,7 +84,7 @@ func readPairSize(s string) (size uint32, n int) {
 	return uint32(s[0]&0x7f)<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]), 4
 }
 
-// parsePairs adds the name-value pairs of text to m, a later pair winning;
+// parsePairs adds the name-value pairs of b to m, a later pair winning;
 // it stops at the first malformed one, as net/http/fcgi does. The names and
 // values are slices of one copy of b: one allocation for the request's
 // parameters, not two for each (nginx sends about twenty).
